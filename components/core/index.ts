@@ -1,0 +1,4 @@
+export * from "./errors";
+export * from "./hosts";
+export * from "./policy";
+export * from "./render/types";

@@ -1,0 +1,333 @@
+import { PolicyError, Warnings } from "./errors";
+import { parseHostPort } from "./hosts";
+
+/** What a mirror endpoint may be used for (containerd `capabilities`). */
+export type Capability = "pull" | "resolve" | "push";
+/** Which pulls CRI-O/podman send to a mirror (`pull-from-mirror`). */
+export type PullFromMirror = "all" | "digest-only" | "tag-only";
+
+/** The registry key that means "every registry without its own entry". */
+export const ANY_REGISTRY = "*";
+/** Docker Hub, under the one name the policy uses for it. */
+export const DOCKER_HUB = "docker.io";
+
+const DOCKER_HUB_ALIASES = new Set(["docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"]);
+const CAPABILITY_ORDER: Capability[] = ["pull", "resolve", "push"];
+const PULL_FROM: PullFromMirror[] = ["all", "digest-only", "tag-only"];
+const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** One mirror endpoint as a user writes it: a URL string, or this object for per-endpoint settings. */
+export interface MirrorEndpointInput {
+  /** Mirror URL with scheme, e.g. `https://mirror.example.com`. `http://` means plain HTTP. */
+  url: string;
+  /** Skip TLS verification for this endpoint (an `http://` URL is plain HTTP and needs no flag). */
+  insecure?: boolean;
+  /** Absolute path of a CA bundle on the node that signs the mirror's certificate. */
+  caFile?: string;
+  /** Absolute path of a client certificate on the node, for mirrors that require mutual TLS. */
+  clientCertFile?: string;
+  /** Absolute path of the client certificate's key on the node. */
+  clientKeyFile?: string;
+  /** Operations this endpoint serves; default `["pull", "resolve"]` (without `resolve`, tag pulls skip it). */
+  capabilities?: Capability[];
+  /** The URL already holds the full API path (containerd `override_path`); needed for ECR pull-through caches. */
+  overridePath?: boolean;
+  /** Connect timeout as a Go duration, e.g. `"3s"` (containerd `dial_timeout`). */
+  dialTimeout?: string;
+  /** Extra HTTP headers sent to the mirror. A header holding a credential must be a Pulumi secret. */
+  headers?: Record<string, string>;
+  /** Which pulls CRI-O/podman send to this mirror; default `"all"`. */
+  pullFromMirror?: PullFromMirror;
+}
+
+/** The mirrors of one upstream registry, in the order they are tried. */
+export interface RegistryMirrorsInput {
+  /** Mirror endpoints, tried in this order. */
+  mirrors: Array<string | MirrorEndpointInput>;
+  /** Try the upstream registry itself after every mirror failed (default `true`). */
+  upstreamFallback?: boolean;
+}
+
+/** The mirror policy: per upstream registry (or `*` for every other one), an ordered list of mirrors. */
+export interface MirrorPolicyInput {
+  /**
+   * Keyed by upstream registry host (`docker.io`, `ghcr.io`, `quay.io`, `registry.k8s.io`, `10.0.0.5:5000`)
+   * or `*` for every registry without its own entry.
+   */
+  registries: Record<string, RegistryMirrorsInput>;
+  /**
+   * Allow mirror URLs with a path (`https://host/prefix`). dockerd up to 24.0.6 refuses them and will not
+   * start, so they are refused unless you opt in knowing every node runs a newer Docker (or no Docker).
+   */
+  allowMirrorPaths?: boolean;
+}
+
+/** A validated, normalised mirror endpoint. */
+export interface MirrorEndpoint {
+  /** `scheme://host[:port][/path]`, host lower-case, no trailing slash. */
+  url: string;
+  scheme: "http" | "https";
+  /** `host[:port]` */
+  host: string;
+  /** Empty or `/path` without trailing slash. */
+  path: string;
+  insecure: boolean;
+  caFile?: string;
+  clientCertFile?: string;
+  clientKeyFile?: string;
+  capabilities: Capability[];
+  overridePath: boolean;
+  dialTimeout?: string;
+  /** Sorted by name. */
+  headers: Record<string, string>;
+  pullFromMirror: PullFromMirror;
+}
+
+/** A validated, normalised registry entry. */
+export interface RegistryMirrors {
+  /** Normalised upstream host (`docker.io` for every Docker Hub alias) or `*`. */
+  registry: string;
+  endpoints: MirrorEndpoint[];
+  upstreamFallback: boolean;
+}
+
+/** A validated, normalised policy: registries sorted by name with `*` last, so output never reorders. */
+export interface MirrorPolicy {
+  registries: RegistryMirrors[];
+}
+
+export interface MirrorUrlOptions {
+  /** Accept a path after the host (default false: old dockerd refuses it). */
+  allowPath?: boolean;
+}
+
+/**
+ * Validates a mirror URL the way dockerd's `ValidateMirror` does, and a little stricter: the scheme must be
+ * written out and be http or https; no `user:pass@`, query or fragment; a path only with `allowPath`.
+ */
+export function parseMirrorUrl(field: string, raw: unknown, options: MirrorUrlOptions = {}): Pick<MirrorEndpoint, "url" | "scheme" | "host" | "path"> {
+  if (typeof raw !== "string" || raw.trim() === "") {
+    throw new PolicyError(field, raw, "a mirror URL is required", "give a URL such as \"https://mirror.example.com\"");
+  }
+  const text = raw.trim();
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text);
+  if (!scheme) {
+    throw new PolicyError(field, raw, "the mirror URL has no scheme", `write the scheme out: "https://${text.replace(/^\/+/, "")}" (or http:// for a plain-HTTP mirror)`);
+  }
+  const protocol = scheme[1].toLowerCase();
+  if (protocol !== "http" && protocol !== "https") {
+    throw new PolicyError(field, raw, `scheme "${protocol}" is not supported by container runtimes`, "use https:// (or http:// for a plain-HTTP mirror)");
+  }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new PolicyError(field, raw, "not a parsable URL", "write it as https://host[:port]");
+  }
+  if (url.hostname === "") {
+    throw new PolicyError(field, raw, "the mirror URL has an empty host", "put the mirror's host name after the scheme, e.g. \"https://mirror.example.com\"");
+  }
+  if (url.username !== "" || url.password !== "" || /^[a-z]+:\/\/[^/]*@/i.test(text)) {
+    throw new PolicyError(field, raw, "credentials in a mirror URL end up in plain-text node files and logs", "remove user:pass@ and give credentials through RegistryCredentialSecret or the runtime's auth settings");
+  }
+  if (text.includes("?") || url.search !== "") {
+    throw new PolicyError(field, raw, "a mirror URL cannot have a query string", "remove everything from \"?\"");
+  }
+  if (text.includes("#") || url.hash !== "") {
+    throw new PolicyError(field, raw, "a mirror URL cannot have a fragment", "remove everything from \"#\"");
+  }
+  const path = url.pathname.replace(/\/+$/, "");
+  if (path !== "" && !options.allowPath) {
+    throw new PolicyError(field, raw, `the mirror URL has a path ("${url.pathname}"), which dockerd 24.0.6 and older refuse ("invalid mirror: path, query, or fragment at end of the URI")`, "remove the path, or set allowMirrorPaths: true if every node runs dockerd 24.0.7+ or no Docker");
+  }
+  const host = parseHostPort(field, url.host);
+  return { url: `${protocol}://${host}${path}`, scheme: protocol, host, path };
+}
+
+/** Normalises an upstream registry key: lower case, Docker Hub aliases folded into `docker.io`, `*` kept. */
+export function normaliseRegistryName(field: string, raw: unknown): string {
+  if (raw === ANY_REGISTRY) return ANY_REGISTRY;
+  if (typeof raw === "string" && /^[a-z]+:\/\//i.test(raw.trim())) {
+    throw new PolicyError(field, raw, "a registry key is a host, not a URL", `write only the host, e.g. "${raw.trim().replace(/^[a-z]+:\/\//i, "").replace(/\/.*$/, "")}"`);
+  }
+  const host = parseHostPort(field, raw);
+  return DOCKER_HUB_ALIASES.has(host) ? DOCKER_HUB : host;
+}
+
+/** Throws when `value` holds a key outside `allowed` — a typo there would otherwise be ignored silently. */
+export function checkKnownFields(field: string, value: object, allowed: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      throw new PolicyError(`${field}.${key}`, key, "unknown field", `remove it, or use one of: ${allowed.join(", ")}`);
+    }
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+const ENDPOINT_FIELDS = ["url", "insecure", "caFile", "clientCertFile", "clientKeyFile", "capabilities", "overridePath", "dialTimeout", "headers", "pullFromMirror"] as const;
+
+function absolutePath(field: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !value.startsWith("/") || value.includes("\0")) {
+    throw new PolicyError(field, value, "must be an absolute path on the node", "give the full path, e.g. \"/etc/pki/mirror-ca.pem\"");
+  }
+  return value;
+}
+
+function optionalBoolean(field: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") throw new PolicyError(field, value, "must be true or false", `write true or false without quotes`);
+  return value;
+}
+
+/** Validates and normalises one endpoint (a URL string or an object). */
+export function normaliseEndpoint(field: string, raw: unknown, options: MirrorUrlOptions = {}): MirrorEndpoint {
+  const input: Record<string, unknown> = typeof raw === "string" ? { url: raw } : isPlainObject(raw) ? raw : {};
+  if (typeof raw !== "string" && !isPlainObject(raw)) {
+    throw new PolicyError(field, raw, "a mirror is a URL string or an object with a url", "write \"https://mirror.example.com\" or { url: \"https://mirror.example.com\" }");
+  }
+  checkKnownFields(field, input, ENDPOINT_FIELDS);
+  const parsed = parseMirrorUrl(typeof raw === "string" ? field : `${field}.url`, input.url, options);
+
+  let capabilities: Capability[] = ["pull", "resolve"];
+  if (input.capabilities !== undefined) {
+    const list = input.capabilities;
+    if (!Array.isArray(list) || list.length === 0) {
+      throw new PolicyError(`${field}.capabilities`, list, "must be a non-empty list", "use a subset of [\"pull\", \"resolve\", \"push\"]");
+    }
+    for (const c of list) {
+      if (!CAPABILITY_ORDER.includes(c as Capability)) {
+        throw new PolicyError(`${field}.capabilities`, c, "unknown capability", "use only \"pull\", \"resolve\" and \"push\"");
+      }
+    }
+    capabilities = CAPABILITY_ORDER.filter((c) => list.includes(c));
+  }
+
+  const dialTimeout = input.dialTimeout;
+  if (dialTimeout !== undefined && (typeof dialTimeout !== "string" || !GO_DURATION.test(dialTimeout))) {
+    throw new PolicyError(`${field}.dialTimeout`, dialTimeout, "not a duration", "write a Go duration such as \"3s\", \"500ms\" or \"1m30s\"");
+  }
+
+  const headers: Record<string, string> = {};
+  if (input.headers !== undefined) {
+    if (!isPlainObject(input.headers)) {
+      throw new PolicyError(`${field}.headers`, input.headers, "must be an object of header names to values", "write { \"X-Header\": \"value\" }");
+    }
+    for (const name of Object.keys(input.headers).sort()) {
+      const value = input.headers[name];
+      if (!HEADER_NAME.test(name)) {
+        throw new PolicyError(`${field}.headers`, name, "not a valid HTTP header name", "use letters, digits and hyphens, e.g. \"X-Mirror-Token\"");
+      }
+      if (typeof value !== "string" || /[\r\n\0]/.test(value)) {
+        throw new PolicyError(`${field}.headers.${name}`, "(value hidden)", "a header value must be a single-line string", "remove line breaks from the value");
+      }
+      headers[name] = value;
+    }
+  }
+
+  const pullFromMirror = input.pullFromMirror ?? "all";
+  if (!PULL_FROM.includes(pullFromMirror as PullFromMirror)) {
+    throw new PolicyError(`${field}.pullFromMirror`, pullFromMirror, "unknown value", "use \"all\", \"digest-only\" or \"tag-only\"");
+  }
+
+  const clientCertFile = absolutePath(`${field}.clientCertFile`, input.clientCertFile);
+  const clientKeyFile = absolutePath(`${field}.clientKeyFile`, input.clientKeyFile);
+  if (clientKeyFile !== undefined && clientCertFile === undefined) {
+    throw new PolicyError(`${field}.clientKeyFile`, clientKeyFile, "a client key without a client certificate", "set clientCertFile too, or remove clientKeyFile");
+  }
+
+  const endpoint: MirrorEndpoint = {
+    ...parsed,
+    insecure: optionalBoolean(`${field}.insecure`, input.insecure, false),
+    capabilities,
+    overridePath: optionalBoolean(`${field}.overridePath`, input.overridePath, false),
+    headers,
+    pullFromMirror: pullFromMirror as PullFromMirror,
+  };
+  const caFile = absolutePath(`${field}.caFile`, input.caFile);
+  if (caFile !== undefined) endpoint.caFile = caFile;
+  if (clientCertFile !== undefined) endpoint.clientCertFile = clientCertFile;
+  if (clientKeyFile !== undefined) endpoint.clientKeyFile = clientKeyFile;
+  if (dialTimeout !== undefined) endpoint.dialTimeout = dialTimeout as string;
+  return endpoint;
+}
+
+/** Orders registries by name with `*` last: the order every renderer writes them in. */
+export function compareRegistries(a: string, b: string): number {
+  if (a === b) return 0;
+  if (a === ANY_REGISTRY) return 1;
+  if (b === ANY_REGISTRY) return -1;
+  return a < b ? -1 : 1;
+}
+
+/**
+ * Validates and normalises a policy. Throws a PolicyError on the first invalid field; returns warnings
+ * for what it fixed silently-but-visibly (duplicate mirrors dropped, keeping the first).
+ */
+export function normalisePolicy(input: unknown, field = "policy"): { policy: MirrorPolicy; warnings: Warnings } {
+  if (!isPlainObject(input)) {
+    throw new PolicyError(field, input, "a policy is an object with a registries map", "write { registries: { \"docker.io\": { mirrors: [\"https://mirror.example.com\"] } } }");
+  }
+  checkKnownFields(field, input, ["registries", "allowMirrorPaths"]);
+  const allowPath = optionalBoolean(`${field}.allowMirrorPaths`, input.allowMirrorPaths, false);
+  const registries = input.registries;
+  if (!isPlainObject(registries)) {
+    throw new PolicyError(`${field}.registries`, registries, "must be a map from registry host to its mirrors", "write { \"docker.io\": { mirrors: [\"https://mirror.example.com\"] } }");
+  }
+
+  const warnings: Warnings = [];
+  const byName = new Map<string, { entry: RegistryMirrors; key: string }>();
+  for (const key of Object.keys(registries)) {
+    const entryField = `${field}.registries["${key}"]`;
+    const name = normaliseRegistryName(entryField, key);
+    const raw = registries[key];
+    const entryInput = Array.isArray(raw) ? { mirrors: raw } : raw;
+    if (!isPlainObject(entryInput)) {
+      throw new PolicyError(entryField, raw, "must be an object with a mirrors list", "write { mirrors: [\"https://mirror.example.com\"] }");
+    }
+    checkKnownFields(entryField, entryInput, ["mirrors", "upstreamFallback"]);
+    if (!Array.isArray(entryInput.mirrors)) {
+      throw new PolicyError(`${entryField}.mirrors`, entryInput.mirrors, "must be a list of mirror URLs", "write mirrors: [\"https://mirror.example.com\"]");
+    }
+    const endpoints: MirrorEndpoint[] = [];
+    entryInput.mirrors.forEach((m, i) => {
+      const endpoint = normaliseEndpoint(`${entryField}.mirrors[${i}]`, m, { allowPath });
+      const earlier = endpoints.find((e) => e.url === endpoint.url);
+      if (earlier) {
+        warnings.push(`${entryField}.mirrors[${i}]: duplicate mirror ${endpoint.url} dropped (the first one is kept)`);
+        return;
+      }
+      endpoints.push(endpoint);
+    });
+    const upstreamFallback = optionalBoolean(`${entryField}.upstreamFallback`, entryInput.upstreamFallback, true);
+    if (endpoints.length === 0 && !upstreamFallback) {
+      throw new PolicyError(`${entryField}.upstreamFallback`, false, "no mirrors and no upstream leaves nothing to pull from", "add a mirror, or set upstreamFallback: true");
+    }
+    const entry: RegistryMirrors = { registry: name, endpoints, upstreamFallback };
+    const previous = byName.get(name);
+    if (previous) {
+      if (JSON.stringify(previous.entry) !== JSON.stringify(entry)) {
+        throw new PolicyError(entryField, key, `the registry "${name}" is listed twice (also as "${previous.key}") with different settings`, "keep one entry per registry and merge their mirrors into it");
+      }
+      warnings.push(`${entryField}: same registry as "${previous.key}"; the duplicate entry is dropped`);
+      continue;
+    }
+    byName.set(name, { entry, key });
+  }
+  const sorted = [...byName.values()].map((v) => v.entry).sort((a, b) => compareRegistries(a.registry, b.registry));
+  return { policy: { registries: sorted }, warnings };
+}
+
+/** The mirrors of one registry, or undefined. */
+export function registryEntry(policy: MirrorPolicy, registry: string): RegistryMirrors | undefined {
+  return policy.registries.find((r) => r.registry === registry);
+}
+
+/** True when any endpoint carries a header: such a policy's rendered files may hold a credential. */
+export function policyHasHeaders(policy: MirrorPolicy): boolean {
+  return policy.registries.some((r) => r.endpoints.some((e) => Object.keys(e.headers).length > 0));
+}
