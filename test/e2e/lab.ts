@@ -1,0 +1,340 @@
+/**
+ * The e2e lab: real registries, dockerd and containerd started on loopback by the test itself, each
+ * in its own temp folder and on its own free port, and stopped by PID. Nothing here talks to the internet.
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  input?: string;
+  /** Give up (kill, code 124) after this many milliseconds; default 120 s. */
+  timeoutMs?: number;
+}
+
+/** Runs a command to completion and captures its output; never throws for a non-zero exit. */
+export function run(cmd: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 120_000);
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 124 : 1), stdout, stderr });
+    });
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+/** Runs a command and throws with its output when it fails. */
+export async function runOk(cmd: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  const result = await run(cmd, args, options);
+  if (result.code !== 0) {
+    throw new Error(`${cmd} ${args.join(" ")} exited ${result.code}\n${result.stdout}\n${result.stderr}`);
+  }
+  return result;
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A new empty folder under the system temp folder. */
+export function tmpDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `rm-${prefix}-`));
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `check` until it returns true; throws with `what` after `timeoutMs`. */
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function httpStatus(url: string): Promise<number | undefined> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A background process with its log file. */
+export interface Daemon {
+  pid: number;
+  logs(): string;
+  /** SIGTERM, then SIGKILL after a grace period; resolves when the process is gone. */
+  stop(): Promise<void>;
+  exited(): boolean;
+}
+
+function startDaemon(cmd: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv): { child: ChildProcess; daemon: Daemon } {
+  const fd = openSync(logFile, "a");
+  const child = spawn(cmd, args, { stdio: ["ignore", fd, fd], env: env ?? process.env, detached: false });
+  let done = false;
+  const gone = new Promise<void>((resolve) => child.on("exit", () => {
+    done = true;
+    resolve();
+  }));
+  child.on("error", () => (done = true));
+  const daemon: Daemon = {
+    pid: child.pid ?? -1,
+    logs: () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : ""),
+    exited: () => done,
+    async stop() {
+      if (done) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await gone;
+      clearTimeout(timer);
+    },
+  };
+  return { child, daemon };
+}
+
+export interface Registry extends Daemon {
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+  /** `127.0.0.1:PORT` */
+  hostPort: string;
+  port: number;
+  /** How many requests for a path containing `fragment` the registry logged (e.g. "/v2/library/hello/blobs/"). */
+  requests(fragment: string): number;
+}
+
+export interface RegistryOptions {
+  dir: string;
+  /** Makes it a pull-through cache of this upstream URL (the upstream must be running first). */
+  proxyRemote?: string;
+  port?: number;
+}
+
+/** Starts `docker-registry` on 127.0.0.1 (a plain registry, or a pull-through cache with `proxyRemote`). */
+export async function startRegistry(options: RegistryOptions): Promise<Registry> {
+  const port = options.port ?? (await freePort());
+  mkdirSync(options.dir, { recursive: true });
+  const config = [
+    "version: 0.1",
+    "log:",
+    "  level: info",
+    "  accesslog:",
+    "    disabled: false",
+    "storage:",
+    "  filesystem:",
+    `    rootdirectory: ${join(options.dir, "data")}`,
+    "  delete:",
+    "    enabled: true",
+    "http:",
+    `  addr: 127.0.0.1:${port}`,
+    ...(options.proxyRemote ? ["proxy:", `  remoteurl: ${options.proxyRemote}`] : []),
+    "",
+  ].join("\n");
+  const configFile = join(options.dir, "config.yml");
+  writeFileSync(configFile, config);
+  const logFile = join(options.dir, "registry.log");
+  const { daemon } = startDaemon("docker-registry", ["serve", configFile], logFile, { ...process.env, OTEL_TRACES_EXPORTER: "none" });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`registry on ${url}`, async () => {
+    if (daemon.exited()) throw new Error(`registry exited:\n${daemon.logs()}`);
+    return (await httpStatus(`${url}/v2/`)) === 200;
+  });
+  return {
+    ...daemon,
+    url,
+    hostPort: `127.0.0.1:${port}`,
+    port,
+    requests: (fragment) => daemon.logs().split("\n").filter((l) => l.includes(fragment) && /"(GET|HEAD) /.test(l)).length,
+  };
+}
+
+/**
+ * Builds a one-layer OCI image without an engine (umoci) holding `/hello.txt` with `content`, and pushes it to
+ * `hostPort/repo:tag` over plain HTTP.
+ */
+export async function pushTestImage(hostPort: string, repo: string, tag: string, content = `${repo}:${tag}\n`): Promise<void> {
+  const dir = tmpDir("image");
+  const layout = join(dir, "layout");
+  const file = join(dir, "hello.txt");
+  writeFileSync(file, content);
+  await runOk("umoci", ["init", "--layout", layout]);
+  await runOk("umoci", ["new", "--image", `${layout}:img`]);
+  await runOk("umoci", ["insert", "--image", `${layout}:img`, file, "/hello.txt"]);
+  await runOk("umoci", ["config", "--image", `${layout}:img`, "--config.cmd", "/hello.txt"]);
+  await runOk("skopeo", ["copy", "--quiet", "--dest-tls-verify=false", `oci:${layout}:img`, `docker://${hostPort}/${repo}:${tag}`]);
+}
+
+export interface Containerd extends Daemon {
+  /** gRPC socket path. */
+  address: string;
+  configFile: string;
+  root: string;
+  state: string;
+  /** Runs `ctr --address ADDRESS ...args`. */
+  ctr(args: string[], options?: RunOptions): Promise<RunResult>;
+}
+
+export interface ContainerdOptions {
+  dir: string;
+  /**
+   * Extra TOML appended to the generated config (root, state and grpc.address are always set, to stay inside `dir`).
+   * Without `cri: true` the CRI plugin is disabled.
+   */
+  extraConfig?: string;
+  /** Use this whole config file instead (it must set root/state/grpc address inside `dir`). */
+  configFile?: string;
+  cri?: boolean;
+}
+
+/** Paths a lab containerd uses inside `dir`. */
+export function containerdPaths(dir: string): { root: string; state: string; address: string } {
+  return { root: join(dir, "root"), state: join(dir, "state"), address: join(dir, "containerd.sock") };
+}
+
+/** The base config of a lab containerd (version 2 format, containerd 1.6). */
+export function containerdBaseConfig(dir: string, cri = false): string {
+  const p = containerdPaths(dir);
+  return [
+    "version = 2",
+    `root = "${p.root}"`,
+    `state = "${p.state}"`,
+    cri ? "" : `disabled_plugins = ["io.containerd.grpc.v1.cri"]`,
+    "",
+    "[grpc]",
+    `  address = "${p.address}"`,
+    "",
+    "[ttrpc]",
+    `  address = "${p.address}.ttrpc"`,
+    "",
+    "[debug]",
+    `  address = "${p.address}.debug"`,
+    '  level = "info"',
+    "",
+  ].join("\n");
+}
+
+/** Starts a containerd on its own socket, root and state (the CRI plugin off unless asked). */
+export async function startContainerd(options: ContainerdOptions): Promise<Containerd> {
+  mkdirSync(options.dir, { recursive: true });
+  const p = containerdPaths(options.dir);
+  let configFile = options.configFile;
+  if (!configFile) {
+    configFile = join(options.dir, "config.toml");
+    writeFileSync(configFile, containerdBaseConfig(options.dir, options.cri) + (options.extraConfig ?? ""));
+  }
+  const logFile = join(options.dir, "containerd.log");
+  const { daemon } = startDaemon("containerd", ["--config", configFile], logFile);
+  const ctr = (args: string[], runOptions?: RunOptions) => run("ctr", ["--address", p.address, ...args], runOptions);
+  await waitFor("containerd to answer", async () => {
+    if (daemon.exited()) throw new Error(`containerd exited:\n${daemon.logs()}`);
+    return existsSync(p.address) && (await ctr(["version"], { timeoutMs: 5000 })).code === 0;
+  });
+  return { ...daemon, address: p.address, configFile, root: p.root, state: p.state, ctr };
+}
+
+export interface Dockerd extends Daemon {
+  /** Unix socket path; `docker -H unix://SOCKET`. */
+  socket: string;
+  dataRoot: string;
+  /** Runs `docker -H unix://SOCKET ...args`. */
+  docker(args: string[], options?: RunOptions): Promise<RunResult>;
+  /** The mirrors `docker info` reports, in order. */
+  mirrors(): Promise<string[]>;
+}
+
+export interface DockerdOptions {
+  dir: string;
+  /** The daemon.json dockerd reads (`--config-file`). */
+  configFile: string;
+  /** Wait for the API (default true); false to observe a daemon that refuses its config. */
+  waitReady?: boolean;
+}
+
+/**
+ * Starts dockerd 20.10 against `configFile` with its own data root, exec root, socket and a containerd of its own;
+ * networking and iptables off, vfs storage. `stop()` also stops its containerd and unmounts the data root.
+ */
+export async function startDockerd(options: DockerdOptions): Promise<Dockerd> {
+  mkdirSync(options.dir, { recursive: true });
+  const containerd = await startContainerd({ dir: join(options.dir, "containerd") });
+  const socket = join(options.dir, "docker.sock");
+  const dataRoot = join(options.dir, "data");
+  const execRoot = join(options.dir, "exec");
+  const args = [
+    "--config-file", options.configFile,
+    "--data-root", dataRoot,
+    "--exec-root", execRoot,
+    "--pidfile", join(options.dir, "docker.pid"),
+    "-H", `unix://${socket}`,
+    "--containerd", containerd.address,
+    "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs",
+  ];
+  const logFile = join(options.dir, "dockerd.log");
+  const { daemon } = startDaemon("dockerd", args, logFile, { ...process.env, DOCKER_CONFIG: join(options.dir, "client") });
+  const docker = (dargs: string[], runOptions?: RunOptions) =>
+    run("docker", ["-H", `unix://${socket}`, ...dargs], { ...runOptions, env: { ...process.env, DOCKER_CONFIG: join(options.dir, "client"), ...runOptions?.env } });
+  const stop = async () => {
+    await daemon.stop();
+    await containerd.stop();
+    await run("umount", ["-l", dataRoot]);
+    await run("umount", ["-l", execRoot]);
+  };
+  if (options.waitReady !== false) {
+    try {
+      await waitFor("dockerd to answer", async () => {
+        if (daemon.exited()) throw new Error(`dockerd exited:\n${daemon.logs()}`);
+        return (await docker(["version", "--format", "{{.Server.Version}}"], { timeoutMs: 5000 })).code === 0;
+      });
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+  }
+  return {
+    ...daemon,
+    stop,
+    socket,
+    dataRoot,
+    docker,
+    async mirrors() {
+      const res = await docker(["info", "--format", "{{json .RegistryConfig.Mirrors}}"]);
+      if (res.code !== 0) throw new Error(`docker info failed: ${res.stderr}`);
+      return (JSON.parse(res.stdout) as string[] | null) ?? [];
+    },
+  };
+}
