@@ -47,7 +47,9 @@ export function isCidr(value: string): boolean {
   if (!value.includes("/")) return false;
   try {
     const [addr, bits] = ipaddr.parseCIDR(value);
-    return ipaddr.isValid(value.split("/")[0]) && bits >= 0 && bits <= (addr.kind() === "ipv4" ? 32 : 128);
+    const written = value.split("/")[0];
+    const strict = addr.kind() === "ipv4" ? ipaddr.IPv4.isValidFourPartDecimal(written) : ipaddr.IPv6.isValid(written);
+    return strict && bits >= 0 && bits <= (addr.kind() === "ipv4" ? 32 : 128);
   } catch {
     return false;
   }
@@ -58,7 +60,7 @@ export function isCidr(value: string): boolean {
  * normalised to its network address (dockerd does the same, and two spellings would make a diff).
  */
 export function parseInsecureRegistry(field: string, value: unknown): string {
-  if (typeof value === "string" && value.includes("/")) {
+  if (typeof value === "string" && value.includes("/") && !value.includes("://")) {
     if (!isCidr(value)) {
       throw new PolicyError(field, value, "not a valid CIDR block", "write a network such as \"10.0.0.0/8\" (address, slash, prefix length 0-32 for IPv4 or 0-128 for IPv6)");
     }
