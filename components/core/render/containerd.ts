@@ -1,0 +1,128 @@
+import { stringify } from "smol-toml";
+import { PolicyError } from "../errors";
+import { ANY_REGISTRY, DOCKER_HUB, MirrorEndpoint, MirrorPolicy, RegistryMirrors } from "../policy";
+import { NodeFile } from "./types";
+
+/** Where containerd looks for `hosts.toml` folders unless the node's `config_path` says otherwise. */
+export const DEFAULT_CONTAINERD_CERTS_DIR = "/etc/containerd/certs.d";
+
+/** Options of {@link renderContainerdHosts}. */
+export interface ContainerdHostsOptions {
+  /** The folder `config_path` points at; default `/etc/containerd/certs.d`. */
+  certsDir?: string;
+  /** Receives a note for every policy setting containerd has no place for (`pullFromMirror`). */
+  warnings?: string[];
+}
+
+/** The URL containerd uses for an upstream registry when it talks to the registry itself. */
+export function upstreamUrl(registry: string): string {
+  return registry === DOCKER_HUB ? "https://registry-1.docker.io" : `https://${registry}`;
+}
+
+/** The folder name under `config_path` for a registry: `host[:port]`, or `_default` for `*`. */
+export function containerdHostDir(registry: string): string {
+  return registry === ANY_REGISTRY ? "_default" : registry;
+}
+
+type TomlTable = Record<string, unknown>;
+
+/** First line of every rendered file, so whoever opens it on a node knows where it comes from. */
+export const GENERATED_HEADER = "# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.\n";
+
+/**
+ * The path containerd sends registry API calls under for this endpoint (`/v2` for a bare host). This is what
+ * a mirror URL means in the policy; formats that write mirrors differently are translated from it.
+ * containerd appends `/v2` to a path unless the path already ends in `/v2` or `override_path` is set.
+ */
+export function containerdApiRoot(endpoint: Pick<MirrorEndpoint, "path" | "overridePath">): string {
+  if (endpoint.overridePath) return endpoint.path;
+  if (endpoint.path === "") return "/v2";
+  return endpoint.path.endsWith("/v2") ? endpoint.path : `${endpoint.path}/v2`;
+}
+
+/** The policy field of one endpoint (or one of its settings), for error messages and warnings. */
+export function endpointField(registry: string, index: number, setting?: string): string {
+  return `policy.registries["${registry}"].mirrors[${index}]${setting ? `.${setting}` : ""}`;
+}
+
+/** The per-host keys of one endpoint, in the order containerd's docs list them. */
+function hostSettings(endpoint: MirrorEndpoint): TomlTable {
+  const table: TomlTable = { capabilities: [...endpoint.capabilities] };
+  if (endpoint.insecure) table.skip_verify = true;
+  if (endpoint.caFile !== undefined) table.ca = endpoint.caFile;
+  if (endpoint.clientCertFile !== undefined) {
+    table.client = endpoint.clientKeyFile !== undefined ? [[endpoint.clientCertFile, endpoint.clientKeyFile]] : endpoint.clientCertFile;
+  }
+  if (endpoint.overridePath) table.override_path = true;
+  if (endpoint.dialTimeout !== undefined) table.dial_timeout = endpoint.dialTimeout;
+  if (Object.keys(endpoint.headers).length > 0) table.header = { ...endpoint.headers };
+  return table;
+}
+
+/** The `hosts.toml` text of one registry (without checks: the policy is already normalised). */
+export function renderHostsToml(entry: RegistryMirrors): string {
+  const hosts = [...entry.endpoints];
+  let doc: TomlTable = {};
+  if (entry.upstreamFallback) {
+    // For `*` there is no single upstream: leaving `server` out makes containerd use the requested registry.
+    if (entry.registry !== ANY_REGISTRY) doc.server = upstreamUrl(entry.registry);
+  } else {
+    // No upstream: the last mirror becomes the last resort (`server`), with its settings at the top level.
+    const last = hosts.pop() as MirrorEndpoint;
+    doc = { server: last.url, ...hostSettings(last) };
+  }
+  if (hosts.length > 0) {
+    doc.host = Object.fromEntries(hosts.map((e) => [e.url, hostSettings(e)]));
+  }
+  const body = stringify(doc).trim();
+  return body === "" ? GENERATED_HEADER : `${GENERATED_HEADER}${body}\n`;
+}
+
+/**
+ * Renders containerd's registry host files: one `<certsDir>/<host[:port]>/hosts.toml` per registry
+ * (`_default` for `*`), mirrors as `[host."URL"]` entries in policy order.
+ *
+ * `server` is the upstream (`https://registry-1.docker.io` for Docker Hub, `https://<host>` otherwise) when
+ * `upstreamFallback` is true, and the last mirror when it is false (that mirror is then not repeated as a
+ * `[host]`). The upstream is always contacted over HTTPS; to reach a plain-HTTP private registry, list it as
+ * its own last mirror (`http://host:port`) with `upstreamFallback: false`. Files that carry headers may hold
+ * a credential and are marked `secret` (mode 0600).
+ */
+export function renderContainerdHosts(policy: MirrorPolicy, options: ContainerdHostsOptions = {}): NodeFile[] {
+  const certsDir = (options.certsDir ?? DEFAULT_CONTAINERD_CERTS_DIR).replace(/\/+$/, "");
+  if (!certsDir.startsWith("/") || certsDir.includes(":")) {
+    throw new PolicyError("certsDir", options.certsDir, "must be one absolute folder", "give the folder containerd's config_path points at, e.g. \"/etc/containerd/certs.d\" (for a config_path with two folders, pass the first)");
+  }
+  return policy.registries.map((entry) => {
+    entry.endpoints.forEach((e, i) => {
+      if (e.pullFromMirror !== "all") {
+        options.warnings?.push(`${endpointField(entry.registry, i, "pullFromMirror")}: containerd has no such setting; "${e.pullFromMirror}" applies to CRI-O/podman only (use capabilities: ["pull"] to keep tag resolution off a containerd mirror)`);
+      }
+    });
+    const secret = entry.endpoints.some((e) => Object.keys(e.headers).length > 0);
+    const file: NodeFile = {
+      path: `${certsDir}/${containerdHostDir(entry.registry)}/hosts.toml`,
+      content: renderHostsToml(entry),
+      mode: secret ? 0o600 : 0o644,
+    };
+    if (secret) file.secret = true;
+    return file;
+  });
+}
+
+/**
+ * The `config.toml` fragment that makes containerd read the host files: `config_path` under
+ * `[plugins."io.containerd.grpc.v1.cri".registry]` for containerd 1.x (`version = 2`) or
+ * `[plugins."io.containerd.cri.v1.images".registry]` for 2.x (`version = 3`). It never contains the deprecated
+ * inline `mirrors` table (together with `config_path` that stops the CRI plugin from loading).
+ */
+export function renderContainerdConfigFragment(version: 2 | 3, configPath: string = DEFAULT_CONTAINERD_CERTS_DIR): string {
+  if (version !== 2 && version !== 3) {
+    throw new PolicyError("version", version, "unknown containerd config version", "use 2 for containerd 1.x or 3 for containerd 2.x");
+  }
+  if (configPath.split(":").some((dir) => !dir.startsWith("/"))) {
+    throw new PolicyError("configPath", configPath, "every folder in config_path must be absolute", "give e.g. \"/etc/containerd/certs.d\" or \"/etc/containerd/certs.d:/etc/docker/certs.d\"");
+  }
+  const plugin = version === 2 ? "io.containerd.grpc.v1.cri" : "io.containerd.cri.v1.images";
+  return `${stringify({ version, plugins: { [plugin]: { registry: { config_path: configPath } } } }).trim()}\n`;
+}

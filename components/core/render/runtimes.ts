@@ -1,0 +1,78 @@
+import { MirrorPolicy } from "../policy";
+import { renderBottlerocketSettings } from "./bottlerocket";
+import { renderBuildkitToml } from "./buildkit";
+import { renderContainerdHosts } from "./containerd";
+import { K3sRegistryAuth, K3sRegistryTls, renderK3sRegistries } from "./k3s";
+import { renderRegistriesConf } from "./registries-conf";
+import { NodeFile, RuntimeName } from "./types";
+
+/** containerd options. */
+export interface ContainerdRenderOptions {
+  /** The folder the node's `config_path` points at (the first one when it lists two); default `/etc/containerd/certs.d`. */
+  certsDir?: string;
+}
+
+/** k3s/RKE2 options (the same for both flavours). */
+export interface K3sRenderOptions {
+  /** Credentials per registry host (`configs.<host>.auth`); the registries.yaml file then becomes a secret. */
+  auth?: Record<string, K3sRegistryAuth>;
+  /** TLS settings per registry host beyond those derived from the mirror endpoints (`configs.<host>.tls`). */
+  tls?: Record<string, K3sRegistryTls>;
+  /** The nodes run with `--disable-default-registry-endpoint`; needed for `upstreamFallback: false`. */
+  defaultEndpointDisabled?: boolean;
+}
+
+/** Options of the non-Docker renderers. */
+export interface RuntimeRenderOptions {
+  /** containerd `hosts.toml` options. */
+  containerd?: ContainerdRenderOptions;
+  /** k3s and RKE2 `registries.yaml` options. */
+  k3s?: K3sRenderOptions;
+}
+
+/** What {@link renderRuntimeFiles} returns. */
+export interface RuntimeFiles {
+  /** Node files of every selected runtime, sorted by path (CRI-O and podman share one drop-in). */
+  files: NodeFile[];
+  /** Bottlerocket settings TOML (user data, not a node file), when `bottlerocket` is selected. */
+  bottlerocket?: string;
+  /** Settings a runtime has no place for and ignores (e.g. `dialTimeout` for CRI-O), and skipped `*` entries. */
+  warnings: string[];
+}
+
+/**
+ * Renders the files of every selected runtime except Docker (rendered separately, since it merges into the
+ * node's `daemon.json`). Throws a PolicyError when a selected runtime cannot express part of the policy.
+ */
+export function renderRuntimeFiles(policy: MirrorPolicy, runtimes: readonly RuntimeName[], options: RuntimeRenderOptions = {}): RuntimeFiles {
+  const warnings: string[] = [];
+  const files: NodeFile[] = [];
+  const selected = new Set(runtimes);
+  // Each renderer gets its own list, so every warning can say which runtime it is about.
+  const collect = <T>(runtime: string, render: (w: string[]) => T): T => {
+    const own: string[] = [];
+    const result = render(own);
+    warnings.push(...own.map((text) => `${runtime}: ${text}`));
+    return result;
+  };
+
+  if (selected.has("containerd")) {
+    files.push(...collect("containerd", (w) => renderContainerdHosts(policy, { certsDir: options.containerd?.certsDir, warnings: w })));
+  }
+  if (selected.has("crio") || selected.has("podman")) {
+    const name = [selected.has("crio") ? "crio" : "", selected.has("podman") ? "podman" : ""].filter(Boolean).join("/");
+    files.push(collect(name, (w) => renderRegistriesConf(policy, { warnings: w })));
+  }
+  for (const flavour of ["k3s", "rke2"] as const) {
+    if (selected.has(flavour)) {
+      files.push(collect(flavour, (w) => renderK3sRegistries(policy, { ...options.k3s, flavour, warnings: w })));
+    }
+  }
+  if (selected.has("buildkit")) files.push(collect("buildkit", (w) => renderBuildkitToml(policy, { warnings: w })));
+  const bottlerocket = selected.has("bottlerocket") ? collect("bottlerocket", (w) => renderBottlerocketSettings(policy, { warnings: w })) : undefined;
+
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const result: RuntimeFiles = { files, warnings };
+  if (bottlerocket !== undefined) result.bottlerocket = bottlerocket;
+  return result;
+}
