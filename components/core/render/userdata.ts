@@ -1,0 +1,530 @@
+import { gzipSync } from "node:zlib";
+import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
+import YAML from "yaml";
+import { PolicyError } from "../errors";
+import { NodeFile } from "./types";
+
+/** Where user data puts the node apply script before running it. */
+export const DEFAULT_APPLY_SCRIPT_PATH = "/var/lib/registry-mirrors/apply-node-config.sh";
+/** Where the shell form puts a user's own script (run after the apply script). */
+export const DEFAULT_USER_SCRIPT_PATH = "/var/lib/registry-mirrors/user-script.sh";
+/** The MIME boundary used unless it occurs in a part (then a numbered variant is used). */
+export const DEFAULT_MIME_BOUNDARY = "==REGISTRY-MIRRORS-BOUNDARY==";
+
+/** What the user data delivers: the node apply script, plus optional files written before it runs. */
+export interface UserDataArgs {
+  /** The node apply script (POSIX sh, ending in a newline). A NodeFile flagged `secret` is refused. */
+  applyScript: string | NodeFile;
+  /** Where the script is written on the node; default {@link DEFAULT_APPLY_SCRIPT_PATH}. */
+  scriptPath?: string;
+  /** Files written before the script runs (e.g. a CA bundle). A file flagged `secret` is refused. */
+  files?: NodeFile[];
+}
+
+/** The shell form may also carry the user's own boot script, run after the apply script. */
+export interface ShellUserDataArgs extends UserDataArgs {
+  /** The user's own script (with its `#!` line), written to {@link DEFAULT_USER_SCRIPT_PATH} and run last. */
+  userScript?: string;
+}
+
+interface PlacedFile {
+  path: string;
+  content: string;
+  mode: number;
+  field: string;
+}
+
+/**
+ * A `#cloud-config` document: `write_files` places the apply script (mode 0700) and any extra files,
+ * `runcmd` runs the script once per instance. Rendered with the `yaml` library, deterministic.
+ */
+export function renderCloudConfig(args: UserDataArgs): string {
+  const { script, files } = placeFiles(args);
+  const writeFiles = [...files, script].map((f) => ({
+    path: f.path,
+    owner: "root:root",
+    permissions: formatMode(f.mode),
+    content: f.content,
+  }));
+  const doc = new YAML.Document({ write_files: writeFiles });
+  // `runcmd: - [ path ]` runs the script directly (no shell); flow style keeps it readable.
+  doc.set("runcmd", doc.createNode([doc.createNode([script.path], { flow: true })]));
+  return `#cloud-config\n${doc.toString({ lineWidth: 0 })}`;
+}
+
+/**
+ * A `#!/bin/sh` user-data script that writes the apply script (and extra files) with quoted
+ * here-documents, then runs it; the user's own script, when given, runs after it.
+ */
+export function renderShellUserData(args: ShellUserDataArgs): string {
+  const { script, files } = placeFiles(args);
+  const placed = [...files, script];
+  if (args.userScript !== undefined) {
+    if (!args.userScript.startsWith("#!")) {
+      throw new PolicyError("userScript", firstLine(args.userScript), "a user script must start with a `#!` line", "start it with `#!/bin/sh` (or the interpreter it needs)");
+    }
+    placed.push(checkedFile({ path: DEFAULT_USER_SCRIPT_PATH, content: args.userScript, mode: 0o700 }, "userScript"));
+  }
+  const lines = ["#!/bin/sh", "# registry-mirrors: writes the node apply script, then runs it.", "set -eu", "umask 077"];
+  for (const dir of [...new Set(placed.map((f) => dirname(f.path)))]) lines.push(`mkdir -p ${shQuote(dir)}`);
+  for (const f of placed) {
+    const delimiter = heredocDelimiter(f.content);
+    // Write beside the target and rename, so a half-written file never sits at the real path.
+    const tmp = `${f.path}.tmp`;
+    lines.push(`cat > ${shQuote(tmp)} <<'${delimiter}'`, f.content + delimiter);
+    lines.push(`chmod ${formatMode(f.mode)} ${shQuote(tmp)}`, `mv -f ${shQuote(tmp)} ${shQuote(f.path)}`);
+  }
+  if (args.userScript === undefined) lines.push(shQuote(script.path));
+  else {
+    // The user's script (often what joins the node to its cluster) runs even when the mirrors failed;
+    // the user data still exits non-zero so the failure shows in the boot log.
+    lines.push("rc=0", `${shQuote(script.path)} || rc=$?`, shQuote(DEFAULT_USER_SCRIPT_PATH), 'exit "$rc"');
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function placeFiles(args: UserDataArgs): { script: PlacedFile; files: PlacedFile[] } {
+  const given = typeof args.applyScript === "string" ? undefined : args.applyScript;
+  if (given?.secret) refuseSecret("applyScript", given.path);
+  const path = args.scriptPath ?? given?.path ?? DEFAULT_APPLY_SCRIPT_PATH;
+  const content = typeof args.applyScript === "string" ? args.applyScript : args.applyScript.content;
+  if (!content.startsWith("#!")) {
+    throw new PolicyError("applyScript", firstLine(content), "the apply script must start with a `#!` line", "pass the script rendered by renderApplyScript (it starts with `#!/bin/sh`)");
+  }
+  const script = checkedFile({ path, content, mode: 0o700 }, args.scriptPath !== undefined ? "scriptPath" : "applyScript");
+  const files = (args.files ?? []).map((f, i) => {
+    if (f.secret) refuseSecret(`files[${i}]`, f.path);
+    return checkedFile(f, `files[${i}]`);
+  });
+  const seen = new Set<string>();
+  for (const f of [...files, script]) {
+    if (seen.has(f.path)) throw new PolicyError(f.field, f.path, "two files in the user data have the same path", "give every file its own path");
+    seen.add(f.path);
+  }
+  return { script, files };
+}
+
+function checkedFile(f: { path: string; content: string; mode: number }, field: string): PlacedFile {
+  if (!f.path.startsWith("/") || /[\0-\x1f'"\\]/.test(f.path) || f.path.endsWith("/")) {
+    throw new PolicyError(`${field}.path`, f.path, "a node file path must be absolute, name a file, and hold no quote, backslash or control character", 'use a plain absolute path such as "/var/lib/registry-mirrors/apply-node-config.sh"');
+  }
+  if (!f.content.endsWith("\n")) {
+    throw new PolicyError(`${field}.content`, f.content.slice(-40), "node file content must end with a newline", "append a final newline to the content");
+  }
+  if (!Number.isInteger(f.mode) || f.mode < 0 || f.mode > 0o7777) {
+    throw new PolicyError(`${field}.mode`, f.mode, "a file mode must be Unix permission bits", "use a number such as 0o644 or 0o700");
+  }
+  return { ...f, field };
+}
+
+function refuseSecret(field: string, path: string): never {
+  throw new PolicyError(
+    field,
+    path,
+    "this file holds a credential (secret: true), and user data is readable by anyone allowed to describe the instance or reach its metadata service",
+    "keep credentials out of user data: deliver them with RegistryCredentialSecret or the DaemonSet, or fetch them on the node from a secret store",
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// MIME multipart
+
+/** One part of a MIME multipart user data document. */
+export interface MimePart {
+  /** Bare media type, e.g. `text/x-shellscript`, `text/cloud-config`, `application/node.eks.aws`. */
+  contentType: string;
+  /** The part's exact text. */
+  content: string;
+  /** Optional file name (cloud-init uses it to name the part on the node). */
+  filename?: string;
+}
+
+/** Who reads the multipart document, which decides the content types it accepts. */
+export type MimeTarget = "cloud-init" | "eks-al2023";
+
+const CLOUD_INIT_CONTENT_TYPES = [
+  "text/cloud-boothook",
+  "text/cloud-config",
+  "text/cloud-config-archive",
+  "text/jinja2",
+  "text/part-handler",
+  "text/x-include-once-url",
+  "text/x-include-url",
+  "text/x-shellscript",
+  "text/x-shellscript-per-boot",
+  "text/x-shellscript-per-instance",
+  "text/x-shellscript-per-once",
+] as const;
+
+/** Content types each target accepts. Amazon Linux 2023 EKS nodes add nodeadm's `NodeConfig` parts. */
+export const MIME_CONTENT_TYPES: Record<MimeTarget, readonly string[]> = {
+  "cloud-init": CLOUD_INIT_CONTENT_TYPES,
+  "eks-al2023": [...CLOUD_INIT_CONTENT_TYPES, "application/node.eks.aws"],
+};
+
+/** Options of {@link renderMimeMultipart}. */
+export interface MimeOptions {
+  /** Which reader the document is for; default `cloud-init`. */
+  target?: MimeTarget;
+  /** Boundary to use; refused if it occurs in a part. Default {@link DEFAULT_MIME_BOUNDARY} (or a numbered variant). */
+  boundary?: string;
+}
+
+/**
+ * A MIME `multipart/mixed` document in the format EKS and cloud-init read, parts kept in the given
+ * order and byte-exact (each part's last newline is followed by the delimiter line).
+ */
+export function renderMimeMultipart(parts: MimePart[], options: MimeOptions = {}): string {
+  const target = options.target ?? "cloud-init";
+  if (parts.length === 0) throw new PolicyError("parts", [], "a multipart document needs at least one part", "pass the parts to combine");
+  parts.forEach((part, i) => checkPart(part, i, target));
+  const boundary = chooseBoundary(parts, options.boundary);
+  const out = ["MIME-Version: 1.0", `Content-Type: multipart/mixed; boundary="${boundary}"`, ""];
+  for (const part of parts) {
+    const ascii = /^[\x00-\x7f]*$/.test(part.content);
+    out.push(`--${boundary}`, `Content-Type: ${part.contentType}; charset="${ascii ? "us-ascii" : "utf-8"}"`, "MIME-Version: 1.0");
+    out.push(`Content-Transfer-Encoding: ${ascii ? "7bit" : "8bit"}`);
+    if (part.filename !== undefined) out.push(`Content-Disposition: attachment; filename="${part.filename}"`);
+    out.push("", part.content);
+  }
+  out.push(`--${boundary}--`, "");
+  return out.join("\n");
+}
+
+function checkPart(part: MimePart, i: number, target: MimeTarget): void {
+  const accepted = MIME_CONTENT_TYPES[target];
+  if (!accepted.includes(part.contentType)) {
+    throw new PolicyError(
+      `parts[${i}].contentType`,
+      part.contentType,
+      `${target === "eks-al2023" ? "Amazon Linux 2023 EKS node" : "cloud-init"} user data does not accept this content type`,
+      `use one of ${accepted.join(", ")} (a bare type; the charset is set from the content)`,
+    );
+  }
+  if (part.filename !== undefined && !/^[A-Za-z0-9._-]+$/.test(part.filename)) {
+    throw new PolicyError(`parts[${i}].filename`, part.filename, "a part file name may hold only letters, digits, '.', '_' and '-'", 'use a plain name such as "setup.sh"');
+  }
+}
+
+function chooseBoundary(parts: MimePart[], requested: string | undefined): string {
+  const clashes = (b: string) => parts.some((p) => p.content.includes(b) || (p.filename ?? "").includes(b));
+  if (requested !== undefined) {
+    // RFC 2046: 1-70 characters from a restricted set, not ending in a space.
+    if (!/^[0-9A-Za-z'()+_,\-./:=?]{1,70}$/.test(requested)) {
+      throw new PolicyError("boundary", requested, "a MIME boundary is 1-70 characters of letters, digits and '()+_,-./:=?", "choose a boundary such as \"==MYBOUNDARY==\"");
+    }
+    if (clashes(requested)) throw new PolicyError("boundary", requested, "the boundary occurs inside a part, which would cut that part short", "choose a boundary that no part contains, or leave it unset");
+    return requested;
+  }
+  for (let n = 0; ; n++) {
+    const candidate = n === 0 ? DEFAULT_MIME_BOUNDARY : `${DEFAULT_MIME_BOUNDARY}${n}`;
+    if (!clashes(candidate)) return candidate;
+  }
+}
+
+/**
+ * Splits user data into parts: a MIME multipart document into its parts (7bit, 8bit or base64
+ * transfer encodings; nested multiparts are refused), any other document into one part whose type
+ * cloud-init would infer from its first line (`#cloud-config`, `#!`, `#cloud-boothook`, `#include`).
+ */
+export function splitUserData(text: string): MimePart[] {
+  // A document written with CRLF line ends is read as LF; in an LF document a CR is part content.
+  const body = /^[^\n]*\r\n/.test(text) ? text.replace(/\r\n/g, "\n") : text;
+  const { headers, rest } = readHeaders(body);
+  const contentType = headers.get("content-type");
+  if (!contentType || !/^multipart\//i.test(contentType)) return [sniffPart(text)];
+  const boundary = /boundary="?([^";]+)"?/i.exec(contentType)?.[1];
+  if (!boundary) throw new PolicyError("userData", contentType, "the multipart Content-Type names no boundary", 'add boundary="..." to the Content-Type header');
+  const delimiter = `--${boundary}`;
+  const lines = rest.split("\n");
+  const parts: MimePart[] = [];
+  let current: string[] | undefined;
+  let closed = false;
+  for (const line of lines) {
+    if (line === delimiter || line === `${delimiter}--`) {
+      if (current) parts.push(readPart(current.join("\n"), parts.length));
+      current = line === delimiter ? [] : undefined;
+      if (line !== delimiter) {
+        closed = true;
+        break;
+      }
+    } else if (current) current.push(line);
+  }
+  if (!closed) throw new PolicyError("userData", delimiter, "the multipart document has no closing delimiter", `end it with a line "${delimiter}--"`);
+  return parts;
+}
+
+function readPart(raw: string, index: number): MimePart {
+  const { headers, rest } = readHeaders(raw);
+  const contentType = (headers.get("content-type") ?? "text/plain").split(";")[0].trim().toLowerCase();
+  if (contentType.startsWith("multipart/")) {
+    throw new PolicyError(`userData.parts[${index}]`, contentType, "nested multipart documents are not supported", "flatten the nested parts into the top-level document");
+  }
+  const encoding = (headers.get("content-transfer-encoding") ?? "7bit").toLowerCase();
+  let content: string;
+  if (encoding === "base64") content = Buffer.from(rest.replace(/\s+/g, ""), "base64").toString("utf8");
+  else if (encoding === "7bit" || encoding === "8bit" || encoding === "binary") content = rest;
+  else throw new PolicyError(`userData.parts[${index}]`, encoding, "this Content-Transfer-Encoding is not supported", "use 7bit, 8bit or base64");
+  const filename = /filename="?([^";]+)"?/i.exec(headers.get("content-disposition") ?? "")?.[1];
+  return filename === undefined ? { contentType, content } : { contentType, content, filename };
+}
+
+function readHeaders(text: string): { headers: Map<string, string>; rest: string } {
+  const headers = new Map<string, string>();
+  const end = text.indexOf("\n\n");
+  const head = end < 0 ? text : text.slice(0, end);
+  // A header block is "Name: value" lines (continuations start with white space); anything else is a body.
+  if (!/^[A-Za-z-]+:/.test(head)) return { headers, rest: text };
+  let last = "";
+  for (const line of head.split("\n")) {
+    if (/^\s/.test(line) && last) headers.set(last, `${headers.get(last)} ${line.trim()}`);
+    else {
+      const m = /^([A-Za-z-]+):\s*(.*)$/.exec(line);
+      if (!m) return { headers: new Map(), rest: text };
+      last = m[1].toLowerCase();
+      headers.set(last, m[2]);
+    }
+  }
+  return { headers, rest: end < 0 ? "" : text.slice(end + 2) };
+}
+
+function sniffPart(text: string): MimePart {
+  const starts: Array<[string, string]> = [
+    ["#cloud-config-archive", "text/cloud-config-archive"],
+    ["#cloud-config", "text/cloud-config"],
+    ["#cloud-boothook", "text/cloud-boothook"],
+    ["#include-once", "text/x-include-once-url"],
+    ["#include", "text/x-include-url"],
+    ["#part-handler", "text/part-handler"],
+    ["## template: jinja", "text/jinja2"],
+    ["#!", "text/x-shellscript"],
+  ];
+  const found = starts.find(([prefix]) => text.startsWith(prefix));
+  if (!found) {
+    throw new PolicyError("userData", firstLine(text), "cloud-init cannot tell what this user data is from its first line", "start it with #cloud-config, #! (a script) or #cloud-boothook, or pass it as a part with an explicit contentType");
+  }
+  return { contentType: found[1], content: text };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding and size limits
+
+/** Options of {@link encodeUserData}. */
+export interface EncodeOptions {
+  /** gzip before base64 (cloud-init reads gzip user data; EKS managed node groups do not). */
+  gzip?: boolean;
+}
+
+/**
+ * Base64 of the user data, optionally gzip-compressed first. The gzip header carries no file name and
+ * a zero mtime, and its OS byte is pinned to Unix, so equal input gives equal output.
+ */
+export function encodeUserData(text: string, options: EncodeOptions = {}): string {
+  const raw = Buffer.from(text, "utf8");
+  if (!options.gzip) return raw.toString("base64");
+  const gz = gzipSync(raw, { level: 9 });
+  gz[9] = 3; // OS = Unix, whatever platform rendered it
+  return gz.toString("base64");
+}
+
+/** Where user data goes: AWS EC2 (16 KB before base64) or Alibaba Cloud ECS (32 KB, base64 included). */
+export type UserDataLimitTarget = "ec2" | "ecs";
+
+/** The user data size limits, in bytes. */
+export const USER_DATA_LIMITS: Record<UserDataLimitTarget, { bytes: number; counted: string; cloud: string }> = {
+  ec2: { bytes: 16384, counted: "before base64", cloud: "AWS EC2" },
+  ecs: { bytes: 32768, counted: "after base64 (base64 included)", cloud: "Alibaba Cloud ECS" },
+};
+
+/**
+ * Refuses user data over the target's limit. `encoded` is the base64 actually sent (it may be gzip);
+ * without it the plain text is measured. Returns the size that was counted.
+ */
+export function checkUserDataSize(target: UserDataLimitTarget, text: string, encoded?: string): number {
+  const limit = USER_DATA_LIMITS[target];
+  const rawBytes = encoded !== undefined ? Buffer.from(encoded, "base64") : Buffer.from(text, "utf8");
+  const size = target === "ec2" ? rawBytes.length : (encoded?.length ?? base64Length(rawBytes.length));
+  if (size > limit.bytes) {
+    const gzipped = rawBytes[0] === 0x1f && rawBytes[1] === 0x8b;
+    const fixes = [
+      ...(gzipped ? [] : ["gzip it (gzip: true) where the target reads gzip user data"]),
+      "mirror fewer registries or drop unused settings",
+      "or deliver the node files by the Kubernetes DaemonSet instead of user data",
+    ];
+    throw new PolicyError(
+      "userData",
+      `${size} bytes`,
+      `${limit.cloud} user data is limited to ${limit.bytes} bytes (${limit.bytes / 1024} KB, counted ${limit.counted}); this is ${size - limit.bytes} bytes over`,
+      fixes.join(", "),
+    );
+  }
+  return size;
+}
+
+/** Encodes (see {@link encodeUserData}) and checks the size against the target's limit in one step. */
+export function encodeCheckedUserData(target: UserDataLimitTarget, text: string, options: EncodeOptions = {}): string {
+  const encoded = encodeUserData(text, options);
+  checkUserDataSize(target, text, encoded);
+  return encoded;
+}
+
+function base64Length(bytes: number): number {
+  return 4 * Math.ceil(bytes / 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Amazon Linux 2023 (nodeadm) and Bottlerocket
+
+/** Cluster details nodeadm needs when EKS does not supply them (self-managed nodes, custom AMIs). */
+export interface EksClusterDetails {
+  /** EKS cluster name. */
+  name: string;
+  /** API server endpoint URL. */
+  apiServerEndpoint: string;
+  /** Base64 cluster CA bundle. */
+  certificateAuthority: string;
+  /** Service CIDR, e.g. `10.100.0.0/16`. */
+  cidr: string;
+}
+
+/** Inputs of {@link renderEksNodeConfig}. */
+export interface EksNodeConfigArgs {
+  /** Cluster details; leave unset for EKS managed node groups (EKS adds its own NodeConfig part). */
+  cluster?: EksClusterDetails;
+  /**
+   * containerd TOML merged by nodeadm over its default config. AL2023 already sets
+   * `config_path = "/etc/containerd/certs.d:/etc/docker/certs.d"`, so mirrors need no entry here.
+   */
+  containerdConfig?: string;
+}
+
+const EKS_CLUSTER_KEYS: Array<keyof EksClusterDetails> = ["name", "apiServerEndpoint", "certificateAuthority", "cidr"];
+
+/** The `NodeConfig` YAML (apiVersion `node.eks.aws/v1alpha1`) an `application/node.eks.aws` part carries. */
+export function renderEksNodeConfig(args: EksNodeConfigArgs): string {
+  const spec: Record<string, unknown> = {};
+  if (args.cluster) {
+    const cluster: Record<string, string> = {};
+    for (const key of EKS_CLUSTER_KEYS) {
+      const value = args.cluster[key];
+      if (typeof value !== "string" || value === "") {
+        throw new PolicyError(`cluster.${key}`, value, "nodeadm needs every cluster detail when it is given", `set cluster.${key} (from the aws.eks.Cluster outputs), or leave cluster unset for a managed node group`);
+      }
+      cluster[key] = value;
+    }
+    spec.cluster = cluster;
+  }
+  if (args.containerdConfig !== undefined) {
+    checkContainerdConfig(args.containerdConfig);
+    spec.containerd = { config: args.containerdConfig };
+  }
+  if (Object.keys(spec).length === 0) {
+    throw new PolicyError("nodeConfig", args, "a NodeConfig needs cluster details or containerd settings", "set cluster or containerdConfig, or leave the NodeConfig part out");
+  }
+  const doc = new YAML.Document({ apiVersion: "node.eks.aws/v1alpha1", kind: "NodeConfig", spec });
+  return doc.toString({ lineWidth: 0 });
+}
+
+function checkContainerdConfig(config: string): void {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = parseToml(config) as Record<string, unknown>;
+  } catch (err) {
+    throw new PolicyError("containerdConfig", firstLine(config), `not valid TOML (${(err as Error).message.split("\n")[0]})`, "pass the TOML containerd reads, e.g. from the containerd renderer");
+  }
+  const plugins = (parsed.plugins ?? {}) as Record<string, { registry?: { mirrors?: unknown } }>;
+  for (const plugin of ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images"]) {
+    if (plugins[plugin]?.registry?.mirrors !== undefined) {
+      throw new PolicyError(
+        "containerdConfig",
+        `plugins."${plugin}".registry.mirrors`,
+        "AL2023 sets config_path, and containerd refuses to load the CRI plugin when registry.mirrors is set with it (a broken node)",
+        "drop registry.mirrors and deliver the mirrors as hosts.toml files (the apply script part writes them)",
+      );
+    }
+  }
+}
+
+/** Inputs of {@link renderBottlerocketUserData}. */
+export interface BottlerocketUserDataArgs {
+  /** Settings TOML (e.g. from renderBottlerocketSettings). */
+  settings: string;
+  /** The user's own settings TOML (e.g. `settings.kubernetes` for self-managed nodes), merged in. */
+  userSettings?: string;
+  /** Refused when set: Bottlerocket runs no Docker daemon and no user-data scripts. */
+  applyScript?: string;
+  /** Refused when set (non-empty): Docker daemon settings have no Bottlerocket equivalent. */
+  dockerSettings?: Record<string, unknown>;
+}
+
+/**
+ * Bottlerocket user data: TOML settings. The user's settings are merged in; a key both set is an error
+ * (no silent override). Docker-only settings and the apply script are refused.
+ */
+export function renderBottlerocketUserData(args: BottlerocketUserDataArgs): string {
+  refuseDockerOnBottlerocket(args);
+  const ours = parseSettings("settings", args.settings);
+  const merged = args.userSettings === undefined ? ours : mergeTables(ours, parseSettings("userSettings", args.userSettings), "");
+  const text = stringifyToml(merged);
+  return text.endsWith("\n") ? text : `${text}\n`;
+}
+
+/** Throws when a Bottlerocket target is asked for what only a Docker (or script-running) node can take. */
+export function refuseDockerOnBottlerocket(args: { applyScript?: unknown; dockerSettings?: Record<string, unknown> }): void {
+  if (args.applyScript !== undefined) {
+    throw new PolicyError("applyScript", "(the node apply script)", "Bottlerocket runs no user-data scripts and has no Docker daemon.json", "pass bottlerocketSettings (the Bottlerocket settings TOML) instead of an apply script");
+  }
+  const keys = Object.keys(args.dockerSettings ?? {});
+  if (keys.length > 0) {
+    throw new PolicyError("docker", keys.sort(), "Bottlerocket has no Docker daemon, so Docker-only settings cannot apply", "remove the docker settings for Bottlerocket nodes; registry mirrors go in bottlerocketSettings");
+  }
+}
+
+function parseSettings(field: string, text: string): Record<string, unknown> {
+  try {
+    return parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new PolicyError(field, firstLine(text), `not valid TOML (${(err as Error).message.split("\n")[0]})`, "pass Bottlerocket settings as TOML, e.g. [settings.kubernetes] ...");
+  }
+}
+
+function mergeTables(ours: Record<string, unknown>, theirs: Record<string, unknown>, at: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...ours };
+  for (const [key, value] of Object.entries(theirs)) {
+    const path = at ? `${at}.${key}` : key;
+    if (!(key in out)) out[key] = value;
+    else if (isTable(out[key]) && isTable(value)) out[key] = mergeTables(out[key] as Record<string, unknown>, value as Record<string, unknown>, path);
+    else throw new PolicyError("userSettings", path, "this setting is also set by the mirror settings", `remove ${path} from userSettings, or change it in the mirror policy`);
+  }
+  return out;
+}
+
+function isTable(v: unknown): boolean {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function formatMode(mode: number): string {
+  return `0${mode.toString(8).padStart(3, "0")}`;
+}
+
+function dirname(path: string): string {
+  return path.slice(0, path.lastIndexOf("/")) || "/";
+}
+
+function shQuote(s: string): string {
+  return `'${s}'`; // paths were checked to hold no quote
+}
+
+function heredocDelimiter(content: string): string {
+  const lines = new Set(content.split("\n"));
+  for (let n = 0; ; n++) {
+    const d = n === 0 ? "REGISTRY_MIRRORS_EOF" : `REGISTRY_MIRRORS_EOF_${n}`;
+    if (!lines.has(d)) return d;
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split("\n", 1)[0];
+}
