@@ -1,0 +1,362 @@
+import { PolicyError } from "../errors";
+import { ANY_REGISTRY, compareRegistries, DOCKER_HUB, MirrorEndpointInput, MirrorPolicyInput, normaliseRegistryName, RegistryMirrorsInput } from "../policy";
+import { acceleratorUrl, acrEndpoints, AlicloudRegion, alicloudRegion, validateAcceleratorId } from "./alicloud";
+import { AwsPartition, AwsRegion, awsRegion, ecrHost, ecrPullThroughUrl, ecrUpstream, ECR_UPSTREAMS, validateAwsAccountId, validateEcrPrefix, AWS_DNS_SUFFIX } from "./aws";
+import { CatalogEntry, CloudName, matchingEntries, MirrorInput, NetworkKind, unknownRegionError, UserCatalog, validateCloud, validateMirrorList, validateUserCatalog } from "./catalog";
+import { checkDeadMirror } from "./dead-mirrors";
+
+/** What {@link selectMirrors} needs to pick the mirrors of one region. */
+export interface RegionSelectionInput {
+  /** The cloud the nodes run in. */
+  cloud: CloudName;
+  /** The nodes' region id, e.g. `us-west-2` or `cn-hangzhou`. */
+  region: string;
+  /**
+   * Upstream registries to mirror (`docker.io`, `ghcr.io`, ..., or `*`). Default: `docker.io` plus every
+   * registry named in `ecrPullThrough` and `fallbacks`.
+   */
+  registries?: string[];
+  /** `vpc` (default): nodes run inside the cloud's private network and use private endpoints first; `public`: they do not. */
+  network?: NetworkKind;
+  /** AWS account (12 digits) that owns the ECR pull-through cache rules. Needed with `ecrPullThrough`. */
+  awsAccountId?: string;
+  /**
+   * ECR pull-through cache rules to use, as upstream registry to repository prefix, e.g.
+   * `{ "docker.io": "docker-hub", "quay.io": "quay" }` (AWS only).
+   */
+  ecrPullThrough?: Record<string, string>;
+  /** Id of the account's Docker Hub accelerator, `https://<id>.mirror.aliyuncs.com` (Alibaba Cloud only). */
+  alicloudAcceleratorId?: string;
+  /** The user's own mirrors per region or region pattern, merged over the built-in catalog. */
+  userCatalog?: UserCatalog;
+  /** Mirrors per registry tried in every region after the regional ones (the user's global fallbacks). */
+  fallbacks?: Record<string, MirrorInput[]>;
+  /** Try the upstream registry after every mirror failed (default true). */
+  upstreamFallback?: boolean;
+  /** Keep known-dead public mirrors (with a warning) instead of refusing them. */
+  allowDeprecatedMirrors?: boolean;
+  /** Accept user mirror URLs with a path (see `MirrorPolicyInput.allowMirrorPaths`). */
+  allowMirrorPaths?: boolean;
+}
+
+/** The mirrors chosen for one region. */
+export interface RegionSelection {
+  cloud: CloudName;
+  region: string;
+  /** The region's display name, e.g. `US West (Oregon)`. */
+  regionName: string;
+  /** The AWS partition (`aws`, `aws-cn`, `aws-us-gov`); absent for other clouds. */
+  partition?: AwsPartition;
+  /** A policy `normalisePolicy` (and so `MirrorDaemonConfig`) accepts as is. */
+  policy: MirrorPolicyInput;
+  /** One plain line per endpoint saying why it was chosen, in policy order, then what happens after the mirrors. */
+  reasons: string[];
+  /** Docker `insecure-registries` entries from the user catalog, sorted. */
+  insecureRegistries: string[];
+  /** Things worth knowing that are not errors (a deprecated mirror kept, a duplicate dropped, ...). */
+  warnings: string[];
+}
+
+type Tier = "private" | "public" | "fallback";
+
+interface Candidate {
+  input: MirrorInput;
+  url: string;
+  tier: Tier;
+  why: string;
+}
+
+/** Validated single fields of a selection input, each present only when it was given. */
+export interface ValidatedSelectionFields {
+  cloud?: CloudName;
+  region?: AwsRegion | AlicloudRegion;
+  registries?: string[];
+  network?: NetworkKind;
+  awsAccountId?: string;
+  ecrPullThrough?: Map<string, string>;
+  alicloudAcceleratorId?: string;
+  userCatalog?: CatalogEntry[];
+  fallbacks?: Map<string, { input: MirrorInput; url: string; field: string }[]>;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function optionalBoolean(field: string, value: unknown): void {
+  if (value !== undefined && typeof value !== "boolean") {
+    throw new PolicyError(field, value, "must be true or false", "write true or false without quotes");
+  }
+}
+
+/**
+ * Validates every field of a selection input that is present, on its own (no cross-field checks). The
+ * component calls it in its constructor with the inputs already known, so bad values fail before any `apply`.
+ */
+export function validateSelectionFields(input: Partial<RegionSelectionInput>): ValidatedSelectionFields {
+  const out: ValidatedSelectionFields = {};
+  if ("cloud" in input) out.cloud = validateCloud("cloud", input.cloud);
+  if (input.region !== undefined && out.cloud !== undefined) out.region = resolveRegion(out.cloud, input.region);
+  if (input.registries !== undefined) {
+    if (!Array.isArray(input.registries) || input.registries.length === 0) {
+      throw new PolicyError("registries", input.registries, "must be a non-empty list of registry hosts", "write [\"docker.io\", \"ghcr.io\"], or leave it out for docker.io");
+    }
+    const names = input.registries.map((r, i) => normaliseRegistryName(`registries[${i}]`, r));
+    out.registries = [...new Set(names)].sort(compareRegistries);
+  }
+  if (input.network !== undefined) {
+    if (input.network !== "vpc" && input.network !== "public") {
+      throw new PolicyError("network", input.network, "unknown network", "use \"vpc\" for nodes inside the cloud's private network, or \"public\" for nodes outside it");
+    }
+    out.network = input.network;
+  }
+  if (input.awsAccountId !== undefined) out.awsAccountId = validateAwsAccountId("awsAccountId", input.awsAccountId);
+  if (input.ecrPullThrough !== undefined) out.ecrPullThrough = validateEcrPullThrough(input.ecrPullThrough);
+  if (input.alicloudAcceleratorId !== undefined) out.alicloudAcceleratorId = validateAcceleratorId("alicloudAcceleratorId", input.alicloudAcceleratorId);
+  optionalBoolean("allowMirrorPaths", input.allowMirrorPaths);
+  optionalBoolean("allowDeprecatedMirrors", input.allowDeprecatedMirrors);
+  optionalBoolean("upstreamFallback", input.upstreamFallback);
+  const listOptions = { allowMirrorPaths: input.allowMirrorPaths };
+  if (input.userCatalog !== undefined) out.userCatalog = validateUserCatalog(input.userCatalog, "userCatalog", listOptions);
+  if (input.fallbacks !== undefined) {
+    if (!isPlainObject(input.fallbacks)) {
+      throw new PolicyError("fallbacks", input.fallbacks, "must be a map from registry host to a list of mirrors", "write { \"docker.io\": [\"https://mirror.example.com\"] }");
+    }
+    const fallbacks = new Map<string, { input: MirrorInput; url: string; field: string }[]>();
+    for (const key of Object.keys(input.fallbacks).sort()) {
+      const field = `fallbacks["${key}"]`;
+      const name = normaliseRegistryName(field, key);
+      fallbacks.set(name, [...(fallbacks.get(name) ?? []), ...validateMirrorList(field, input.fallbacks[key], listOptions)]);
+    }
+    out.fallbacks = fallbacks;
+  }
+  return out;
+}
+
+/** The catalog entry of `region` in `cloud`; throws for an unknown region (with the nearest names) or a closed one. */
+export function resolveRegion(cloud: CloudName, region: unknown, field = "region"): AwsRegion | AlicloudRegion {
+  const id = typeof region === "string" ? region.trim() : region;
+  const found = typeof id === "string" ? (cloud === "aws" ? awsRegion(id) : alicloudRegion(id)) : undefined;
+  if (!found) throw unknownRegionError(field, cloud, region);
+  if ("status" in found && found.status === "closed") {
+    throw new PolicyError(field, region, `Alibaba Cloud closed the ${found.name} region`, "move the nodes to an open region and select that one; `registry-mirrors regions --cloud alicloud` lists them");
+  }
+  return found;
+}
+
+function validateEcrPullThrough(value: unknown): Map<string, string> {
+  if (!isPlainObject(value)) {
+    throw new PolicyError("ecrPullThrough", value, "must be a map from upstream registry to ECR repository prefix", "write { \"docker.io\": \"docker-hub\", \"quay.io\": \"quay\" }");
+  }
+  const rules = new Map<string, string>();
+  const owners = new Map<string, string>();
+  for (const key of Object.keys(value).sort()) {
+    const field = `ecrPullThrough["${key}"]`;
+    const registry = normaliseRegistryName(field, key);
+    if (!ecrUpstream(registry)) {
+      throw new PolicyError(field, key, "ECR pull-through cache cannot cache this registry", `use one of: ${ECR_UPSTREAMS.map((u) => u.registry).join(", ")} (or list your own mirror for it in userCatalog)`);
+    }
+    const prefix = validateEcrPrefix(field, value[key]);
+    const owner = owners.get(prefix);
+    if (owner !== undefined && owner !== registry) {
+      throw new PolicyError(field, prefix, `the prefix is already used for ${owner}; ECR routes each prefix to one upstream`, "give every upstream its own prefix");
+    }
+    owners.set(prefix, registry);
+    rules.set(registry, prefix);
+  }
+  return rules;
+}
+
+/** What to use instead of a dead public mirror in this region. */
+function regionalAlternative(cloud: CloudName, region: AwsRegion | AlicloudRegion, fields: ValidatedSelectionFields): string {
+  if (cloud === "alicloud") {
+    return `the account's Docker Hub accelerator ${acceleratorUrl(fields.alicloudAcceleratorId ?? "<id>")} (set alicloudAcceleratorId; the id is in the Container Registry console under Image Tools > Image Accelerator)`;
+  }
+  const aws = region as AwsRegion;
+  const prefix = fields.ecrPullThrough?.get(DOCKER_HUB);
+  if (prefix !== undefined && fields.awsAccountId !== undefined) {
+    return `the ECR pull-through cache ${ecrPullThroughUrl(fields.awsAccountId, aws, prefix)} already selected for ${aws.id}`;
+  }
+  return `an ECR pull-through cache in ${aws.id} (ecrPullThrough: { "docker.io": "docker-hub" } with awsAccountId, served from ${ecrHost(fields.awsAccountId ?? "ACCOUNT", aws)})`;
+}
+
+/**
+ * Picks the ordered mirrors of every registry for one region: in-region private endpoints first (user
+ * catalog entries with `network: "vpc"`, then the built-in ones: ECR through its interface VPC endpoint,
+ * the ACR VPC endpoint), then regional public ones (user catalog, then ECR over the internet, the
+ * Alibaba Cloud accelerator), then the global `fallbacks`, then the upstream unless `upstreamFallback` is
+ * false. Deterministic: the same input gives the same output, byte for byte.
+ */
+export function selectMirrors(input: RegionSelectionInput): RegionSelection {
+  if (!isPlainObject(input)) {
+    throw new PolicyError("selection", input, "expected an object with cloud and region", "write { cloud: \"aws\", region: \"us-west-2\" }");
+  }
+  checkKnownFieldsOf(input);
+  const fields = validateSelectionFields(input);
+  const cloud = fields.cloud as CloudName;
+  if (input.region === undefined) {
+    throw new PolicyError("region", undefined, "a region is required", `give the nodes' region, e.g. ${cloud === "aws" ? "\"us-west-2\"" : "\"cn-hangzhou\""}`);
+  }
+  const region = fields.region as AwsRegion | AlicloudRegion;
+  const network = fields.network ?? "vpc";
+  const warnings: string[] = [];
+
+  if (fields.ecrPullThrough && fields.ecrPullThrough.size > 0) {
+    if (cloud !== "aws") {
+      throw new PolicyError("ecrPullThrough", input.ecrPullThrough, "ECR pull-through cache rules exist only on AWS", "remove ecrPullThrough, or set cloud: \"aws\"");
+    }
+    if (fields.awsAccountId === undefined) {
+      throw new PolicyError("awsAccountId", undefined, "ECR pull-through endpoints are per account, and no account id was given", "set awsAccountId to the 12-digit id of the account that owns the rules");
+    }
+  }
+  if (fields.alicloudAcceleratorId !== undefined && cloud !== "alicloud") {
+    throw new PolicyError("alicloudAcceleratorId", input.alicloudAcceleratorId, "the accelerator id applies to cloud \"alicloud\"", `remove it, or for ${cloud} nodes list ${acceleratorUrl(fields.alicloudAcceleratorId)} as a docker.io mirror in userCatalog`);
+  }
+
+  const registries = fields.registries ?? [...new Set([DOCKER_HUB, ...(fields.ecrPullThrough?.keys() ?? []), ...(fields.fallbacks?.keys() ?? [])])].sort(compareRegistries);
+  for (const registry of fields.ecrPullThrough?.keys() ?? []) {
+    if (!registries.includes(registry)) {
+      throw new PolicyError(`ecrPullThrough["${registry}"]`, registry, "this registry is not in registries, so its rule would never be used", `add "${registry}" to registries, or remove the rule`);
+    }
+  }
+  for (const registry of fields.fallbacks?.keys() ?? []) {
+    if (!registries.includes(registry)) warnings.push(`fallbacks["${registry}"]: ignored, because "${registry}" is not in registries`);
+  }
+
+  const entries = matchingEntries(fields.userCatalog ?? [], region.id);
+  const alternative = regionalAlternative(cloud, region, fields);
+  const upstreamFallback = input.upstreamFallback ?? true;
+  const policyRegistries: Record<string, RegistryMirrorsInput> = {};
+  const reasons: string[] = [];
+  let usesEcrPaths = false;
+
+  for (const registry of registries) {
+    const candidates: Candidate[] = [];
+    const fromCatalog = (tier: Tier, entryNetwork: NetworkKind) => {
+      for (const entry of entries.filter((e) => e.network === entryNetwork)) {
+        for (const m of entry.registries.get(registry) ?? []) {
+          const kept = checkDeadMirror(m.field, m.url, { allowDeprecatedMirrors: input.allowDeprecatedMirrors, alternative });
+          const where = tier === "private" ? "in-region private mirror" : "regional mirror";
+          const why = `${where} from userCatalog["${entry.key}"]${kept ? " (DEPRECATED: kept because allowDeprecatedMirrors is set)" : ""}`;
+          if (kept) warnings.push(kept);
+          const acr = acrMisuse(registry, m.url);
+          if (acr) warnings.push(`${m.field}: ${acr}`);
+          candidates.push({ input: m.input, url: m.url, tier, why });
+        }
+      }
+    };
+
+    if (network === "vpc") fromCatalog("private", "vpc");
+    else {
+      for (const entry of entries.filter((e) => e.network === "vpc" && e.registries.has(registry))) {
+        reasons.push(`${registry}: skipped the mirrors of userCatalog["${entry.key}"] (network "vpc") because the nodes' network is "public"`);
+      }
+    }
+    const builtIn = builtInCandidates(cloud, region, registry, network, fields);
+    if (builtIn.some((c) => typeof c.input !== "string" && c.input.overridePath)) usesEcrPaths = true;
+    candidates.push(...builtIn.filter((c) => c.tier === "private"));
+    fromCatalog("public", "public");
+    candidates.push(...builtIn.filter((c) => c.tier === "public"));
+    for (const m of fields.fallbacks?.get(registry) ?? []) {
+      const kept = checkDeadMirror(m.field, m.url, { allowDeprecatedMirrors: input.allowDeprecatedMirrors, alternative });
+      if (kept) warnings.push(kept);
+      candidates.push({ input: m.input, url: m.url, tier: "fallback", why: `global fallback from fallbacks${kept ? " (DEPRECATED: kept because allowDeprecatedMirrors is set)" : ""}` });
+    }
+
+    const chosen: Candidate[] = [];
+    for (const c of candidates) {
+      if (chosen.some((k) => k.url === c.url)) {
+        warnings.push(`${registry}: ${c.url} (${c.why}) is listed earlier already; the later copy is dropped`);
+        continue;
+      }
+      chosen.push(c);
+    }
+
+    if (chosen.length === 0) {
+      if (!upstreamFallback) {
+        throw new PolicyError("upstreamFallback", false, `${registry} has no mirror in ${cloud} ${region.id} and the upstream is disabled, so nothing could serve its images`, `add a mirror for ${registry} (${hintFor(cloud, registry)}), or leave upstreamFallback on`);
+      }
+      reasons.push(`${registry}: no mirror known in ${cloud} ${region.id}, so pulls go straight to the upstream (${hintFor(cloud, registry)})`);
+      continue;
+    }
+    chosen.forEach((c, i) => reasons.push(`${registry} #${i + 1} ${c.url}: ${c.why}`));
+    reasons.push(upstreamFallback
+      ? `${registry}: then the upstream ${registry === ANY_REGISTRY ? "registry of each image" : registry} when every mirror failed`
+      : `${registry}: the upstream is never contacted (upstreamFallback is false)`);
+    const entry: RegistryMirrorsInput = { mirrors: chosen.map((c) => c.input) };
+    if (!upstreamFallback) entry.upstreamFallback = false;
+    policyRegistries[registry] = entry;
+  }
+
+  const policy: MirrorPolicyInput = { registries: policyRegistries };
+  if (input.allowMirrorPaths || usesEcrPaths) policy.allowMirrorPaths = true;
+  if (usesEcrPaths && !input.allowMirrorPaths) {
+    warnings.push("the policy sets allowMirrorPaths because ECR pull-through endpoints carry their /v2/<prefix> path; Docker's registry-mirrors cannot use them (they need override_path and an ECR token), containerd and CRI-O/podman can");
+  }
+  const insecureRegistries = [...new Set(entries.flatMap((e) => e.insecureRegistries))].sort();
+  if (insecureRegistries.length > 0) {
+    reasons.push(`insecure registries ${insecureRegistries.join(", ")}: from userCatalog ${entries.filter((e) => e.insecureRegistries.length > 0).map((e) => `["${e.key}"]`).join(", ")}`);
+  }
+  const selection: RegionSelection = { cloud, region: region.id, regionName: region.name, policy, reasons, insecureRegistries, warnings };
+  if (cloud === "aws") selection.partition = (region as AwsRegion).partition;
+  return selection;
+}
+
+const INPUT_FIELDS = ["cloud", "region", "registries", "network", "awsAccountId", "ecrPullThrough", "alicloudAcceleratorId", "userCatalog", "fallbacks", "upstreamFallback", "allowDeprecatedMirrors", "allowMirrorPaths"];
+
+function checkKnownFieldsOf(input: object): void {
+  for (const key of Object.keys(input)) {
+    if (!INPUT_FIELDS.includes(key)) {
+      throw new PolicyError(key, key, "unknown field", `remove it, or use one of: ${INPUT_FIELDS.join(", ")}`);
+    }
+  }
+}
+
+function hintFor(cloud: CloudName, registry: string): string {
+  if (cloud === "aws" && ecrUpstream(registry)) return `give ecrPullThrough a rule for ${registry} with awsAccountId, or a userCatalog entry`;
+  if (cloud === "alicloud" && registry === DOCKER_HUB) return "set alicloudAcceleratorId, or add a userCatalog entry";
+  return "add a userCatalog entry or a fallback";
+}
+
+/** The endpoints the built-in catalog derives for one registry in one region. */
+function builtInCandidates(cloud: CloudName, region: AwsRegion | AlicloudRegion, registry: string, network: NetworkKind, fields: ValidatedSelectionFields): Candidate[] {
+  if (cloud === "aws") {
+    const aws = region as AwsRegion;
+    const prefix = fields.ecrPullThrough?.get(registry);
+    if (prefix === undefined || fields.awsAccountId === undefined) return [];
+    const url = ecrPullThroughUrl(fields.awsAccountId, aws, prefix);
+    const how = network === "vpc"
+      ? "in-region and private through the ECR interface VPC endpoint (same host name)"
+      : "in-region over ECR's public endpoint";
+    const endpoint: MirrorEndpointInput = { url, overridePath: true };
+    return [{
+      input: endpoint,
+      url,
+      tier: network === "vpc" ? "private" : "public",
+      why: `ECR pull-through cache rule "${prefix}" of account ${fields.awsAccountId} in ${aws.id} (${AWS_DNS_SUFFIX[aws.partition]}), ${how}; needs override_path and an ECR token (12 h), so containerd and CRI-O/podman use it, Docker's registry-mirrors cannot`,
+    }];
+  }
+  const ali = region as AlicloudRegion;
+  const acr = acrEndpoints(ali);
+  const out: Candidate[] = [];
+  if (registry === acr.publicHost && network === "vpc") {
+    const url = `https://${acr.vpcHost}`;
+    out.push({ input: url, url, tier: "private", why: `Container Registry VPC endpoint of ${ali.id}: same registry, reached inside the VPC without internet traffic` });
+  }
+  if (registry === DOCKER_HUB && fields.alicloudAcceleratorId !== undefined) {
+    const url = acceleratorUrl(fields.alicloudAcceleratorId);
+    out.push({ input: url, url, tier: "public", why: `Docker Hub accelerator of the Alibaba Cloud account (id ${fields.alicloudAcceleratorId})` });
+  }
+  return out;
+}
+
+/**
+ * A note when an ACR registry host is used as a Docker Hub mirror: it serves only images pushed to your own
+ * namespaces, so `docker.io/library/nginx` is not there (a common copy-paste from the seed article).
+ */
+function acrMisuse(registry: string, url: string): string | undefined {
+  const match = /^https?:\/\/registry(-vpc)?\.([a-z0-9-]+)\.aliyuncs\.com$/.exec(url);
+  if (!match || registry !== DOCKER_HUB) return undefined;
+  const known = alicloudRegion(match[2]) ? "" : ` ("${match[2]}" is not an Alibaba Cloud region either)`;
+  return `${url} is an Alibaba Cloud Container Registry host, not a Docker Hub mirror: it serves only images pushed to your namespaces${known}. For Docker Hub use the account's accelerator https://<id>.mirror.aliyuncs.com`;
+}
