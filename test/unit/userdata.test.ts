@@ -354,7 +354,8 @@ describe("renderBottlerocketUserData", () => {
       },
     });
     expect(text.endsWith("\n") && !text.endsWith("\n\n")).toBe(true);
-    expect(renderBottlerocketUserData({ settings })).toBe(renderBottlerocketUserData({ settings }));
+    expect(renderBottlerocketUserData({ settings })).toBe(settings);
+    expect(renderBottlerocketUserData({ settings: "# header\n[settings.a]\nb = 1" })).toBe("# header\n[settings.a]\nb = 1\n");
   });
 
   test("refuses a setting set twice, bad TOML, an apply script and Docker settings", () => {

@@ -177,7 +177,7 @@ export interface MimeOptions {
 export function renderMimeMultipart(parts: MimePart[], options: MimeOptions = {}): string {
   const target = options.target ?? "cloud-init";
   if (parts.length === 0) throw new PolicyError("parts", [], "a multipart document needs at least one part", "pass the parts to combine");
-  parts.forEach((part, i) => checkPart(part, i, target));
+  parts.forEach((part, i) => checkPart(part, `parts[${i}]`, target));
   const boundary = chooseBoundary(parts, options.boundary);
   const out = ["MIME-Version: 1.0", `Content-Type: multipart/mixed; boundary="${boundary}"`, ""];
   for (const part of parts) {
@@ -191,18 +191,18 @@ export function renderMimeMultipart(parts: MimePart[], options: MimeOptions = {}
   return out.join("\n");
 }
 
-function checkPart(part: MimePart, i: number, target: MimeTarget): void {
+function checkPart(part: MimePart, field: string, target: MimeTarget): void {
   const accepted = MIME_CONTENT_TYPES[target];
   if (!accepted.includes(part.contentType)) {
     throw new PolicyError(
-      `parts[${i}].contentType`,
+      `${field}.contentType`,
       part.contentType,
       `${target === "eks-al2023" ? "Amazon Linux 2023 EKS node" : "cloud-init"} user data does not accept this content type`,
       `use one of ${accepted.join(", ")} (a bare type; the charset is set from the content)`,
     );
   }
   if (part.filename !== undefined && !/^[A-Za-z0-9._-]+$/.test(part.filename)) {
-    throw new PolicyError(`parts[${i}].filename`, part.filename, "a part file name may hold only letters, digits, '.', '_' and '-'", 'use a plain name such as "setup.sh"');
+    throw new PolicyError(`${field}.filename`, part.filename, "a part file name may hold only letters, digits, '.', '_' and '-'", 'use a plain name such as "setup.sh"');
   }
 }
 
@@ -304,6 +304,125 @@ function sniffPart(text: string): MimePart {
     throw new PolicyError("userData", firstLine(text), "cloud-init cannot tell what this user data is from its first line", "start it with #cloud-config, #! (a script) or #cloud-boothook, or pass it as a part with an explicit contentType");
   }
   return { contentType: found[1], content: text };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole user data documents for a node
+
+/** How the apply script is delivered when it is the only user data. */
+export type UserDataFormat = "cloud-config" | "shell";
+
+/** Inputs of {@link renderNodeUserData}. */
+export interface NodeUserDataArgs extends UserDataArgs {
+  /** `cloud-config` (default) or `shell`, when there are no user parts. */
+  format?: UserDataFormat;
+  /** The user's existing user data (a script, a `#cloud-config` or a MIME document), kept after ours. */
+  userData?: string;
+  /** The user's own parts, kept after ours and after `userData`, in order. */
+  userParts?: MimePart[];
+}
+
+/**
+ * User data for a cloud-init node (EC2, Alibaba Cloud ECS): the apply script alone as `#cloud-config`
+ * or `#!/bin/sh`, or, when the user has parts of their own, MIME multipart with ours first. In MIME our
+ * part is always the shell form: cloud-init merges cloud-config parts with list *replacement* by default,
+ * so a user's own `runcmd` or `write_files` would silently drop ours.
+ */
+export function renderNodeUserData(args: NodeUserDataArgs): string {
+  const userParts = collectUserParts(args.userData, args.userParts, "cloud-init");
+  if (userParts.length === 0) return args.format === "shell" ? renderShellUserData(args) : renderCloudConfig(args);
+  return renderMimeMultipart([scriptPart(args), ...userParts], { target: "cloud-init" });
+}
+
+/** The user's own parts (from their user data, then their part list), checked under the names they gave them. */
+function collectUserParts(userData: string | undefined, userParts: MimePart[] | undefined, target: MimeTarget | undefined): MimePart[] {
+  const fromData = userData !== undefined ? splitUserData(userData) : [];
+  if (target !== undefined) {
+    fromData.forEach((part, i) => checkPart(part, `userData.parts[${i}]`, target));
+    (userParts ?? []).forEach((part, i) => checkPart(part, `userParts[${i}]`, target));
+  }
+  return [...fromData, ...(userParts ?? [])];
+}
+
+function scriptPart(args: UserDataArgs): MimePart {
+  return { contentType: "text/x-shellscript", content: renderShellUserData(args), filename: "registry-mirrors.sh" };
+}
+
+/** The AMI families of EKS nodes, which read different user data. */
+export type EksAmiFamily = "al2" | "al2023" | "bottlerocket";
+
+/**
+ * The AMI family of an EKS node group `amiType` (`AL2023_x86_64_STANDARD`, `AL2_ARM_64`,
+ * `BOTTLEROCKET_x86_64_NVIDIA`, ...). `CUSTOM` needs `amiFamily`; Windows is not supported.
+ */
+export function eksAmiFamily(amiType: string, amiFamily?: EksAmiFamily): EksAmiFamily {
+  const families: EksAmiFamily[] = ["al2", "al2023", "bottlerocket"];
+  if (amiFamily !== undefined) {
+    if (!families.includes(amiFamily)) throw new PolicyError("amiFamily", amiFamily, "unknown AMI family", `use one of ${families.join(", ")}`);
+    return amiFamily;
+  }
+  if (amiType.startsWith("AL2023_")) return "al2023";
+  if (amiType.startsWith("AL2_")) return "al2";
+  if (amiType.startsWith("BOTTLEROCKET_")) return "bottlerocket";
+  if (amiType === "CUSTOM") throw new PolicyError("amiFamily", undefined, "a CUSTOM AMI does not say which user data it reads", 'set amiFamily to "al2023", "al2" or "bottlerocket" (the family the AMI was built from)');
+  if (amiType.startsWith("WINDOWS_")) throw new PolicyError("amiType", amiType, "Windows nodes read PowerShell user data, which registry-mirrors does not render", "configure Windows nodes another way, or use a Linux amiType");
+  throw new PolicyError("amiType", amiType, "unknown EKS amiType", "use the node group's amiType, e.g. AL2023_x86_64_STANDARD, AL2_x86_64 or BOTTLEROCKET_x86_64");
+}
+
+/** Inputs of {@link renderEksUserData}. */
+export interface EksUserDataArgs {
+  /** Which AMI family the nodes run (see {@link eksAmiFamily}). */
+  family: EksAmiFamily;
+  /** The node apply script (AL2, AL2023). Refused for Bottlerocket, which runs no scripts and no Docker. */
+  applyScript?: string;
+  /** Where the script is written on the node; default {@link DEFAULT_APPLY_SCRIPT_PATH}. */
+  scriptPath?: string;
+  /** AL2023: containerd TOML for the NodeConfig part (see {@link EksNodeConfigArgs.containerdConfig}). */
+  containerdConfig?: string;
+  /** AL2023: cluster details, for self-managed nodes or custom AMIs (managed node groups get them from EKS). */
+  cluster?: EksClusterDetails;
+  /** Bottlerocket: the settings TOML (e.g. `MirrorDaemonConfig.bottlerocketSettings`). */
+  bottlerocketSettings?: string;
+  /** Bottlerocket: the user's own settings TOML, merged in. */
+  userSettings?: string;
+  /** AL2, AL2023: the user's existing user data, kept after ours. */
+  userData?: string;
+  /** AL2, AL2023: the user's own MIME parts, kept after ours, in order. */
+  userParts?: MimePart[];
+}
+
+/**
+ * EKS node user data. AL2 and AL2023: MIME multipart (what managed node groups require), ours first —
+ * AL2023 with a `NodeConfig` part when containerd settings or cluster details are given, then the
+ * script part that writes hosts.toml — then the user's parts. Bottlerocket: TOML settings.
+ */
+export function renderEksUserData(args: EksUserDataArgs): string {
+  const target = args.family === "al2023" ? "eks-al2023" : args.family === "al2" ? "cloud-init" : undefined;
+  const userParts = collectUserParts(args.userData, args.userParts, target);
+  if (args.family === "bottlerocket") {
+    refuseDockerOnBottlerocket({ applyScript: args.applyScript });
+    if (userParts.length > 0) {
+      throw new PolicyError("userParts", userParts.map((p) => p.contentType), "Bottlerocket user data is TOML settings only; it reads no MIME parts or scripts", "put your own settings in userSettings (TOML)");
+    }
+    if (args.bottlerocketSettings === undefined) {
+      throw new PolicyError("bottlerocketSettings", undefined, "Bottlerocket nodes need the Bottlerocket settings TOML", 'add "bottlerocket" to the runtimes and pass MirrorDaemonConfig.bottlerocketSettings');
+    }
+    return renderBottlerocketUserData({ settings: args.bottlerocketSettings, userSettings: args.userSettings });
+  }
+  if (args.applyScript === undefined) {
+    throw new PolicyError("applyScript", undefined, `${args.family.toUpperCase()} nodes get their mirrors from the apply script`, "pass MirrorDaemonConfig.applyScript");
+  }
+  const notRead: Array<keyof EksUserDataArgs> = ["bottlerocketSettings", "userSettings", ...(args.family === "al2" ? (["containerdConfig", "cluster"] as const) : [])];
+  const unused = notRead.filter((k) => args[k] !== undefined);
+  if (unused.length > 0) {
+    throw new PolicyError(unused[0], "(set)", `${args.family.toUpperCase()} nodes do not read this setting`, `remove ${unused.join(", ")} for ${args.family.toUpperCase()} nodes`);
+  }
+  const parts: MimePart[] = [];
+  if (args.family === "al2023" && (args.containerdConfig !== undefined || args.cluster !== undefined)) {
+    parts.push({ contentType: "application/node.eks.aws", content: renderEksNodeConfig({ cluster: args.cluster, containerdConfig: args.containerdConfig }), filename: "registry-mirrors-nodeconfig.yaml" });
+  }
+  parts.push(scriptPart({ applyScript: args.applyScript, scriptPath: args.scriptPath }), ...userParts);
+  return renderMimeMultipart(parts, { target });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -464,8 +583,9 @@ export interface BottlerocketUserDataArgs {
 export function renderBottlerocketUserData(args: BottlerocketUserDataArgs): string {
   refuseDockerOnBottlerocket(args);
   const ours = parseSettings("settings", args.settings);
-  const merged = args.userSettings === undefined ? ours : mergeTables(ours, parseSettings("userSettings", args.userSettings), "");
-  const text = stringifyToml(merged);
+  // Without settings to merge, the renderer's text (and its header comment) goes out unchanged.
+  if (args.userSettings === undefined) return args.settings.endsWith("\n") ? args.settings : `${args.settings}\n`;
+  const text = stringifyToml(mergeTables(ours, parseSettings("userSettings", args.userSettings), ""));
   return text.endsWith("\n") ? text : `${text}\n`;
 }
 
