@@ -1,0 +1,192 @@
+import * as pulumi from "@pulumi/pulumi";
+import type * as k8s from "@pulumi/kubernetes";
+import {
+  DEFAULT_NODE_CONFIG_IMAGE,
+  NODE_CONFIG_DIRS,
+  NodeConfigMode,
+  ResourceRequirements,
+  Toleration,
+  hostMountDirs,
+  nodeConfigManifests,
+  validateDnsLabel,
+  validateDnsSubdomain,
+  validateImageReference,
+  validateNodeSelector,
+  validateResources,
+  validateTolerations,
+} from "../core/render/kubernetes";
+import { PolicyError } from "../core/errors";
+import type { RuntimeName } from "../core/render/types";
+
+/** Where the node-config DaemonSet runs and how it rolls out (the `kubernetes` argument of `MirrorDaemonConfig`). */
+export interface NodeConfigKubernetesArgs {
+  /** Namespace of the ConfigMap and DaemonSet. Default `"kube-system"`. */
+  namespace?: string;
+  /** Name of the DaemonSet (a DNS label); the ConfigMap is `<name>-<checksum prefix>`. Default `<component name>-node-config`. */
+  name?: string;
+  /** Only nodes with these labels are configured. Default `{ "kubernetes.io/os": "linux" }`. */
+  nodeSelector?: Record<string, string>;
+  /** Kubernetes node affinity/anti-affinity, passed through as given (`spec.affinity` of the pod). */
+  affinity?: pulumi.Input<k8s.types.input.core.v1.Affinity>;
+  /** Taints the pods tolerate. Default: every taint (`[{ operator: "Exists" }]`), so tainted nodes get mirrors too. */
+  tolerations?: Toleration[];
+  /**
+   * The image of both containers. It needs `sh`, `python3` (or `jq`) and `nsenter`. Default: Python's Alpine
+   * image pinned by digest. It must be pullable before any mirror exists: mirror it into your private registry
+   * first and give that reference here (keep the digest).
+   */
+  image?: string;
+  /** Requests/limits of the init container that runs the script. Default `10m`/`32Mi` requested, `128Mi` memory limit. */
+  resources?: ResourceRequirements;
+  /** How many nodes may be re-configured at once (a number or a percentage such as `"10%"`). Default 1. */
+  maxUnavailable?: number | string;
+  /** Priority class of the pods. Default `"system-node-critical"`, so the pods are scheduled on full nodes too. */
+  priorityClassName?: string;
+  /**
+   * `"apply"` (default) writes the configuration; `"restore"` rolls out the restore of each node's backup, to
+   * remove the configuration cleanly before deleting the stack.
+   */
+  mode?: NodeConfigMode;
+  /**
+   * Keep the apply script in a Secret instead of a ConfigMap. Needed when a node file holds a credential (mirror
+   * headers, k3s/RKE2 registry auth): anyone who can read ConfigMaps in the namespace could read it otherwise.
+   */
+  scriptInSecret?: boolean;
+  /** The Kubernetes provider to create the resources with (default: the ambient or parent's provider). */
+  provider?: pulumi.ProviderResource;
+}
+
+/** What the DaemonSet delivers: the rendered apply script, which embeds every node file. */
+export interface NodeConfigContent {
+  /** The POSIX sh apply script (`sh apply-node-config.sh [apply|restore]`). */
+  applyScript: string;
+  /** Ignored: the checksum annotation is always recomputed from `applyScript`, so it cannot disagree with it. */
+  checksum?: string;
+  /** Node paths the script writes; each one's folder (e.g. `/etc/docker`) is mounted read-write. */
+  paths?: string[];
+  /** The runtimes the script configures; adds the folders they own (`containerd` → `/etc/containerd`, ...). */
+  runtimes?: RuntimeName[];
+}
+
+/** The Kubernetes resources of the node-config delivery. */
+export interface NodeConfigResources {
+  /** Holds the apply script (absent with `scriptInSecret`). */
+  configMap?: k8s.core.v1.ConfigMap;
+  /** Holds the apply script with `scriptInSecret`. */
+  secret?: k8s.core.v1.Secret;
+  daemonSet: k8s.apps.v1.DaemonSet;
+}
+
+const RUNTIME_DIRS: Record<RuntimeName, string | undefined> = {
+  docker: "/etc/docker",
+  containerd: "/etc/containerd",
+  crio: "/etc/containers",
+  podman: "/etc/containers",
+  k3s: "/etc/rancher",
+  rke2: "/etc/rancher",
+  buildkit: "/etc/buildkit",
+  bottlerocket: undefined,
+};
+
+/** The node folders to mount: those of the written paths and of the runtimes; every known one when neither is given. */
+export function nodeConfigDirs(content: Pick<NodeConfigContent, "paths" | "runtimes">): string[] {
+  if (content.paths === undefined && content.runtimes === undefined) return [...NODE_CONFIG_DIRS];
+  const fromRuntimes = (content.runtimes ?? []).map((r) => RUNTIME_DIRS[r]).filter((d): d is string => d !== undefined);
+  return hostMountDirs([...(content.paths ?? []), ...fromRuntimes]);
+}
+
+/** The validated, defaulted plain settings; throws a PolicyError naming the field on bad input. */
+export function resolveNodeConfigArgs(name: string, args: NodeConfigKubernetesArgs) {
+  const field = (f: string) => `kubernetes.${f}`;
+  const maxUnavailable = args.maxUnavailable ?? 1;
+  const validMax =
+    (typeof maxUnavailable === "number" && Number.isInteger(maxUnavailable) && maxUnavailable >= 1) ||
+    (typeof maxUnavailable === "string" && /^([1-9]\d?|100)%$/.test(maxUnavailable));
+  if (!validMax) {
+    throw new PolicyError(field("maxUnavailable"), maxUnavailable, "must be a whole number of nodes ≥ 1 or a percentage 1%-100%", "write e.g. 1 or \"10%\"");
+  }
+  const mode = args.mode ?? "apply";
+  if (mode !== "apply" && mode !== "restore") {
+    throw new PolicyError(field("mode"), mode, "unknown mode", "use \"apply\" or \"restore\"");
+  }
+  return {
+    name: validateDnsLabel(field("name"), args.name ?? `${name}-node-config`),
+    namespace: validateDnsLabel(field("namespace"), args.namespace ?? "kube-system"),
+    image: validateImageReference(field("image"), args.image ?? DEFAULT_NODE_CONFIG_IMAGE),
+    mode,
+    nodeSelector: args.nodeSelector === undefined ? undefined : validateNodeSelector(field("nodeSelector"), args.nodeSelector),
+    tolerations: validateTolerations(field("tolerations"), args.tolerations ?? [{ operator: "Exists" }]),
+    resources: args.resources === undefined ? undefined : validateResources(field("resources"), args.resources),
+    maxUnavailable,
+    priorityClassName: validateDnsSubdomain(field("priorityClassName"), args.priorityClassName ?? "system-node-critical"),
+  };
+}
+
+/**
+ * Creates the ConfigMap (or Secret) holding the apply script and the DaemonSet that runs it on every node:
+ * an init container runs `sh /config/apply-node-config.sh <mode>` against the node's folders mounted under `/host`,
+ * reaching the node's systemd through `nsenter`; a tiny unprivileged main container keeps the pod Running.
+ * Validates `args` right away (a bad value fails the preview with a clear message).
+ */
+export function createNodeConfigResources(
+  parent: pulumi.Resource,
+  name: string,
+  args: NodeConfigKubernetesArgs,
+  content: pulumi.Output<NodeConfigContent>,
+  opts?: pulumi.CustomResourceOptions,
+): NodeConfigResources {
+  const settings = resolveNodeConfigArgs(name, args);
+  // Loaded here, not at the top: importing the package must not load the Kubernetes SDK.
+  const core = require("@pulumi/kubernetes/core/v1") as typeof import("@pulumi/kubernetes/core/v1");
+  const apps = require("@pulumi/kubernetes/apps/v1") as typeof import("@pulumi/kubernetes/apps/v1");
+  const resourceOpts: pulumi.CustomResourceOptions = { ...opts, parent, ...(args.provider ? { provider: args.provider } : {}) };
+
+  if (!args.scriptInSecret) {
+    pulumi.isSecret(content).then((secret) => {
+      if (secret) pulumi.log.warn("the apply script holds a credential and is stored in a ConfigMap; set kubernetes.scriptInSecret: true to keep it in a Secret", parent);
+    });
+  }
+  const manifests = pulumi.all([content, args.affinity]).apply(([c, affinity]) =>
+    nodeConfigManifests({
+      ...settings,
+      applyScript: c.applyScript,
+      paths: nodeConfigDirs(c),
+      affinity: affinity as Record<string, unknown> | undefined,
+    }),
+  );
+  // Only the script itself is sensitive: names, mounts and the checksum stay readable in previews.
+  const scriptHolder = manifests.apply((m) => m.configMap);
+  const holderMetadata = pulumi.unsecret(scriptHolder.apply((h) => h.metadata));
+  let configMap: k8s.core.v1.ConfigMap | undefined;
+  let secret: k8s.core.v1.Secret | undefined;
+  if (args.scriptInSecret) {
+    secret = new core.Secret(`${name}-node-config`, {
+      metadata: holderMetadata,
+      immutable: true,
+      type: "Opaque",
+      stringData: pulumi.secret(scriptHolder.data),
+    }, resourceOpts);
+  } else {
+    configMap = new core.ConfigMap(`${name}-node-config`, {
+      metadata: holderMetadata,
+      immutable: true,
+      data: scriptHolder.data,
+    }, resourceOpts);
+  }
+
+  const daemonSetSpec = pulumi.unsecret(manifests.apply((m) => {
+    const spec = m.daemonSet.spec;
+    if (!args.scriptInSecret) return spec;
+    // Same volume, read from the Secret instead of the ConfigMap.
+    const volumes = spec.template.spec.volumes.map((v: any) =>
+      v.configMap ? { name: v.name, secret: { secretName: v.configMap.name, defaultMode: v.configMap.defaultMode } } : v,
+    );
+    return { ...spec, template: { ...spec.template, spec: { ...spec.template.spec, volumes } } };
+  }));
+  const daemonSet = new apps.DaemonSet(`${name}-node-config`, {
+    metadata: pulumi.unsecret(manifests.apply((m) => m.daemonSet.metadata)),
+    spec: daemonSetSpec,
+  }, { ...resourceOpts, dependsOn: configMap ?? secret });
+
+  return { configMap, secret, daemonSet };
+}

@@ -1,0 +1,134 @@
+import * as pulumi from "@pulumi/pulumi";
+import type * as k8s from "@pulumi/kubernetes";
+import { PolicyError } from "./core/errors";
+import { RegistryCredential, dockerConfigJson, registryAuthKey, validateDnsLabel, validateDnsSubdomain } from "./core/render/kubernetes";
+// Loads no SDK at import time: the ECR/ACR SDK subpaths are required only when a token source is used.
+import { RegistryCredentialInput, credentialOutput } from "./kubernetes/credentials";
+
+export type { AcrTokenSource, EcrTokenSource, RegistryCredentialInput } from "./kubernetes/credentials";
+
+/** Arguments of {@link RegistryCredentialSecret}. */
+export interface RegistryCredentialSecretArgs {
+  /**
+   * Credentials by registry host (`host[:port]`, e.g. `ghcr.io`, `123456789012.dkr.ecr.us-east-1.amazonaws.com`,
+   * `docker.io`): `{ username, password }`, `{ auth }`, `{ ecr: {...} }` or `{ acr: { instanceId } }`. Pass
+   * passwords as Pulumi secrets (`config.requireSecret`); the Secret's data is a Pulumi secret either way.
+   */
+  registries: pulumi.Input<Record<string, pulumi.Input<RegistryCredentialInput>>>;
+  /** Namespaces to create the Secret in (each must exist). Default `["default"]`. */
+  namespaces?: string[];
+  /** Name of the Secret in every namespace. Default: the component's name. */
+  secretName?: string;
+  /**
+   * Service accounts (in every namespace) whose `imagePullSecrets` get this Secret, by a server-side apply patch.
+   * `imagePullSecrets` is an atomic list: the patch sets the whole list (this Secret plus `keepImagePullSecrets`)
+   * and fails with a field-manager conflict, changing nothing, if another tool owns the list.
+   */
+  serviceAccounts?: string[];
+  /** Other pull secrets the patched service accounts must keep (the list is replaced as a whole). */
+  keepImagePullSecrets?: string[];
+  /** The Kubernetes provider (default: the ambient or parent's provider). */
+  provider?: pulumi.ProviderResource;
+}
+
+function uniqueNames(field: string, values: string[] | undefined, check: (f: string, v: unknown) => string): string[] | undefined {
+  if (values === undefined) return undefined;
+  if (!Array.isArray(values)) throw new PolicyError(field, values, "must be a list of names", `write ${field}: ["name"]`);
+  values.forEach((v, i) => check(`${field}[${i}]`, v));
+  const dup = values.find((v, i) => values.indexOf(v) !== i);
+  if (dup !== undefined) throw new PolicyError(field, dup, "listed twice", "list each name once");
+  return values;
+}
+
+/**
+ * A `kubernetes.io/dockerconfigjson` pull secret for one or more registries, in one or more namespaces, from static
+ * credentials or a cloud token source (ECR, ACR); always a Pulumi secret. Optionally added to service accounts'
+ * `imagePullSecrets`.
+ */
+export class RegistryCredentialSecret extends pulumi.ComponentResource {
+  /** Name of the Secret (the same in every namespace). */
+  public readonly secretName: pulumi.Output<string>;
+  /** Namespaces holding the Secret. */
+  public readonly namespaces: pulumi.Output<string[]>;
+  /** The keys of `auths` in the Secret, sorted (Docker Hub as `https://index.docker.io/v1/`). */
+  public readonly registries: pulumi.Output<string[]>;
+  /** The `.dockerconfigjson` document (a Pulumi secret). */
+  public readonly dockerConfigJson: pulumi.Output<string>;
+  /** The Secret in each namespace. */
+  public readonly secrets: k8s.core.v1.Secret[];
+
+  constructor(name: string, args: RegistryCredentialSecretArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("registry-mirrors:index:RegistryCredentialSecret", name, {}, opts);
+
+    const secretName = validateDnsSubdomain("secretName", args.secretName ?? name);
+    const namespaces = uniqueNames("namespaces", args.namespaces, validateDnsLabel) ?? ["default"];
+    if (namespaces.length === 0) throw new PolicyError("namespaces", namespaces, "no namespace given", "list at least one namespace, or leave namespaces out for [\"default\"]");
+    const serviceAccounts = uniqueNames("serviceAccounts", args.serviceAccounts, validateDnsSubdomain) ?? [];
+    const keep = uniqueNames("keepImagePullSecrets", args.keepImagePullSecrets, validateDnsSubdomain) ?? [];
+
+    // Loaded here, not at the top: importing the package must not load the Kubernetes SDK.
+    const core = require("@pulumi/kubernetes/core/v1") as typeof import("@pulumi/kubernetes/core/v1");
+    const invokeOpts: pulumi.InvokeOutputOptions = { parent: this };
+
+    const resolve = (map: Record<string, pulumi.Input<RegistryCredentialInput>>) => {
+      const hosts = Object.keys(map);
+      if (hosts.length === 0) {
+        throw new PolicyError("registries", map, "no registry given", "add at least one entry, e.g. { \"ghcr.io\": { username, password } }");
+      }
+      const keys: Record<string, string> = {};
+      for (const host of hosts) {
+        const key = registryAuthKey(`registries["${host}"]`, host);
+        const clash = Object.keys(keys).find((h) => keys[h] === key);
+        if (clash) throw new PolicyError("registries", host, `"${host}" and "${clash}" are the same registry`, "keep one entry per registry");
+        keys[host] = key;
+      }
+      const credentials = hosts.map((host) => {
+        const field = `registries["${host}"]`;
+        const entry = map[host];
+        return pulumi.Output.isInstance(entry) || entry instanceof Promise
+          ? pulumi.output(entry).apply((e) => credentialOutput(field, e as RegistryCredentialInput, invokeOpts))
+          : credentialOutput(field, entry, invokeOpts);
+      });
+      return pulumi.all(credentials).apply((creds) => {
+        const byKey: Record<string, RegistryCredential> = {};
+        hosts.forEach((host, i) => (byKey[keys[host]] = creds[i]));
+        return byKey;
+      });
+    };
+
+    // A map known now is checked now, so a bad key fails the preview with a clear message.
+    const registries = args.registries;
+    const credentials = pulumi.Output.isInstance(registries) || registries instanceof Promise
+      ? pulumi.output(registries).apply((map) => resolve(map as Record<string, RegistryCredentialInput>))
+      : resolve(registries as Record<string, pulumi.Input<RegistryCredentialInput>>);
+
+    this.dockerConfigJson = pulumi.secret(credentials.apply(dockerConfigJson));
+    this.registries = pulumi.unsecret(credentials.apply((c) => Object.keys(c).sort()));
+    this.secretName = pulumi.output(secretName);
+    this.namespaces = pulumi.output(namespaces);
+
+    const childOpts: pulumi.CustomResourceOptions = { parent: this, ...(args.provider ? { provider: args.provider } : {}) };
+    const labels = { "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "registry-mirrors" };
+    const data = pulumi.secret(this.dockerConfigJson.apply((json) => ({ ".dockerconfigjson": Buffer.from(json, "utf8").toString("base64") })));
+    this.secrets = namespaces.map(
+      (namespace) =>
+        new core.Secret(`${name}-${namespace}`, {
+          metadata: { name: secretName, namespace, labels },
+          type: "kubernetes.io/dockerconfigjson",
+          data,
+        }, childOpts),
+    );
+
+    const pullSecrets = [...new Set([...keep, secretName])].sort().map((n) => ({ name: n }));
+    namespaces.forEach((namespace, i) => {
+      for (const account of serviceAccounts) {
+        new core.ServiceAccountPatch(`${name}-${namespace}-${account}`, {
+          metadata: { name: account, namespace },
+          imagePullSecrets: pullSecrets,
+        }, { ...childOpts, dependsOn: [this.secrets[i]] });
+      }
+    });
+
+    this.registerOutputs({ secretName: this.secretName, namespaces: this.namespaces, registries: this.registries, dockerConfigJson: this.dockerConfigJson });
+  }
+}
