@@ -248,7 +248,7 @@ describe("node-config manifests", () => {
 
   it("change the checksum annotation when and only when the script changes", () => {
     fc.assert(
-      fc.property(fc.string(), fc.string(), fc.constantFrom<1 | string>(1, 2, "25%"), (a, b, maxUnavailable) => {
+      fc.property(fc.string(), fc.string(), fc.constantFrom<number | string>(1, 2, "25%"), (a, b, maxUnavailable) => {
         const ann = (script: string) => nodeConfigManifests({ ...baseSpec, applyScript: script, maxUnavailable }).daemonSet.spec.template.metadata.annotations[CHECKSUM_ANNOTATION];
         expect(ann(a)).toBe(scriptChecksum(a));
         expect(ann(a) === ann(b)).toBe(a === b);
