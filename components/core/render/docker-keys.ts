@@ -1,0 +1,165 @@
+/**
+ * The keys dockerd 20.10 to 27 accepts in `daemon.json` on Linux, and which of them a SIGHUP reloads.
+ *
+ * dockerd refuses to start when the file holds a key that matches none of its options ("the following
+ * directives don't match any configuration option"), so a key outside this table is refused at render time.
+ * Sources: `dockerd --help` of 20.10, the daemon.json reference of 23-27 and moby's daemon/config and
+ * daemon/reload code. The keys marked for 20.10 are checked against a real dockerd 20.10 by the e2e suite.
+ */
+
+/** What the library knows about one `daemon.json` key. */
+export interface DockerKeyInfo {
+  /** First dockerd release that accepts the key, when newer than 20.10. */
+  since?: string;
+  /** Last dockerd release that accepts the key, when it was removed before 28. */
+  until?: string;
+  /** For an object value dockerd flattens into flags: the keys it may hold. */
+  nested?: readonly string[];
+}
+
+/** Every top-level `daemon.json` key dockerd 20.10-27 accepts on Linux, in alphabetical order. */
+export const DOCKERD_KEYS: Readonly<Record<string, DockerKeyInfo>> = {
+  "allow-nondistributable-artifacts": {},
+  "api-cors-header": {},
+  "authorization-plugins": {},
+  bip: {},
+  bridge: {},
+  builder: {},
+  "cdi-spec-dirs": { since: "25.0" },
+  "cgroup-parent": {},
+  "cluster-advertise": { until: "20.10" },
+  "cluster-store": { until: "20.10" },
+  "cluster-store-opts": { until: "20.10" },
+  containerd: {},
+  "containerd-namespace": {},
+  "containerd-plugins-namespace": {},
+  "cpu-rt-period": {},
+  "cpu-rt-runtime": {},
+  "cri-containerd": {},
+  "data-root": {},
+  debug: {},
+  "default-address-pools": {},
+  "default-cgroupns-mode": {},
+  "default-gateway": {},
+  "default-gateway-v6": {},
+  "default-ipc-mode": {},
+  "default-network-opts": { since: "24.0" },
+  "default-runtime": {},
+  "default-shm-size": {},
+  "default-ulimits": {},
+  dns: {},
+  "dns-opts": {},
+  "dns-search": {},
+  "exec-opts": {},
+  "exec-root": {},
+  experimental: {},
+  features: {},
+  "fixed-cidr": {},
+  "fixed-cidr-v6": {},
+  group: {},
+  "host-gateway-ip": {},
+  hosts: {},
+  icc: {},
+  init: {},
+  "init-path": {},
+  "insecure-registries": {},
+  ip: {},
+  "ip-forward": {},
+  "ip-masq": {},
+  ip6tables: {},
+  iptables: {},
+  ipv6: {},
+  labels: {},
+  "live-restore": {},
+  "log-driver": {},
+  "log-format": { since: "25.0" },
+  "log-level": {},
+  "log-opts": {},
+  "max-concurrent-downloads": {},
+  "max-concurrent-uploads": {},
+  "max-download-attempts": {},
+  "metrics-addr": {},
+  mtu: {},
+  "network-control-plane-mtu": {},
+  "no-new-privileges": {},
+  "node-generic-resources": {},
+  "oom-score-adjust": { until: "24.0" },
+  pidfile: {},
+  proxies: { since: "23.0", nested: ["http-proxy", "https-proxy", "no-proxy"] },
+  "raw-logs": {},
+  "registry-mirrors": {},
+  rootless: {},
+  runtimes: {},
+  "seccomp-profile": {},
+  "selinux-enabled": {},
+  "shutdown-timeout": {},
+  "storage-driver": {},
+  "storage-opts": {},
+  "swarm-default-advertise-addr": {},
+  tls: {},
+  tlscacert: {},
+  tlscert: {},
+  tlskey: {},
+  tlsverify: {},
+  "userland-proxy": {},
+  "userland-proxy-path": {},
+  "userns-remap": {},
+};
+
+/**
+ * Keys a running dockerd applies on SIGHUP (`systemctl reload docker`). A change to any other key needs a
+ * restart. Kept to what reloads reliably on 20.10-27 (`features` and `authorization-plugins` reload only in
+ * part, so they count as restart keys).
+ */
+export const DOCKER_RELOADABLE_KEYS: readonly string[] = [
+  "allow-nondistributable-artifacts",
+  "debug",
+  "default-runtime",
+  "default-shm-size",
+  "insecure-registries",
+  "labels",
+  "live-restore",
+  "max-concurrent-downloads",
+  "max-concurrent-uploads",
+  "max-download-attempts",
+  "registry-mirrors",
+  "runtimes",
+  "shutdown-timeout",
+];
+
+/**
+ * Reloadable keys whose removal from the file a SIGHUP also undoes (dockerd resets them to their default).
+ * For the other reloadable keys dockerd keeps the old value when the key disappears, so removing one needs
+ * a restart to take effect.
+ */
+export const DOCKER_RELOAD_RESETS_WHEN_REMOVED: readonly string[] = [
+  "max-concurrent-downloads",
+  "max-concurrent-uploads",
+  "max-download-attempts",
+];
+
+/** The known key closest to `key` by edit distance, to suggest in an error. */
+export function closestDockerKey(key: string): string {
+  let best = "";
+  let bestDistance = Infinity;
+  for (const known of Object.keys(DOCKERD_KEYS)) {
+    const d = editDistance(key.toLowerCase(), known);
+    if (d < bestDistance) {
+      best = known;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
