@@ -36,6 +36,8 @@ export interface NodeConfigKubernetesArgs {
    * first and give that reference here (keep the digest).
    */
   image?: string;
+  /** Pull secrets in `namespace` for a private copy of the image (e.g. a `RegistryCredentialSecret`'s name). */
+  imagePullSecrets?: string[];
   /** Requests/limits of the init container that runs the script. Default `10m`/`32Mi` requested, `128Mi` memory limit. */
   resources?: ResourceRequirements;
   /** How many nodes may be re-configured at once (a number or a percentage such as `"10%"`). Default 1. */
@@ -118,6 +120,7 @@ export function resolveNodeConfigArgs(name: string, args: NodeConfigKubernetesAr
     tolerations: validateTolerations(field("tolerations"), args.tolerations ?? [{ operator: "Exists" }]),
     resources: args.resources === undefined ? undefined : validateResources(field("resources"), args.resources),
     maxUnavailable,
+    imagePullSecrets: args.imagePullSecrets?.map((n, i) => validateDnsSubdomain(field(`imagePullSecrets[${i}]`), n)),
     priorityClassName: validateDnsSubdomain(field("priorityClassName"), args.priorityClassName ?? "system-node-critical"),
   };
 }

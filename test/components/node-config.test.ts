@@ -114,6 +114,7 @@ describe("node-config DaemonSet (mocks)", () => {
         resources: { requests: { cpu: "20m", memory: "48Mi" }, limits: { memory: "96Mi" } },
         maxUnavailable: "20%",
         priorityClassName: "platform-critical",
+        imagePullSecrets: ["tools-pull"],
         mode: "restore",
       },
       { applyScript: "x" },
@@ -130,6 +131,7 @@ describe("node-config DaemonSet (mocks)", () => {
     expect(pod.initContainers[0].command).toEqual(["sh", "/config/apply-node-config.sh", "restore"]);
     expect(daemonSet.inputs.spec.updateStrategy.rollingUpdate.maxUnavailable).toBe("20%");
     expect(pod.priorityClassName).toBe("platform-critical");
+    expect(pod.imagePullSecrets).toEqual([{ name: "tools-pull" }]);
   });
 
   it("keeps a secret script in a Secret, never in a ConfigMap", async () => {
@@ -165,6 +167,7 @@ describe("node-config DaemonSet (mocks)", () => {
     [{ maxUnavailable: "150%" }, "kubernetes.maxUnavailable", "percentage"],
     [{ mode: "remove" as never }, "kubernetes.mode", "unknown mode"],
     [{ nodeSelector: { "bad key": "x" } }, "kubernetes.nodeSelector key", "not a valid label key"],
+    [{ imagePullSecrets: ["Tools_Pull"] }, "kubernetes.imagePullSecrets[0]", "not a valid Kubernetes object name"],
   ])("refuses %j before creating anything", (args, field, problem) => {
     const before = mocks.resources.length;
     let error: unknown;

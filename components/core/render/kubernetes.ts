@@ -268,6 +268,8 @@ export interface NodeConfigSpec {
   resources?: ResourceRequirements;
   maxUnavailable: number | string;
   priorityClassName: string;
+  /** Pull secrets (in the namespace) for a private copy of the image. */
+  imagePullSecrets?: string[];
   labels?: Record<string, string>;
 }
 
@@ -321,6 +323,7 @@ export function nodeConfigManifests(spec: NodeConfigSpec): { configMap: Record<s
     tolerations: spec.tolerations,
     nodeSelector: spec.nodeSelector ?? { "kubernetes.io/os": "linux" },
     ...(spec.affinity ? { affinity: spec.affinity } : {}),
+    ...(spec.imagePullSecrets?.length ? { imagePullSecrets: spec.imagePullSecrets.map((name) => ({ name })) } : {}),
     initContainers: [
       {
         name: "apply",

@@ -1,0 +1,47 @@
+/**
+ * An existing cluster: every node gets the registry mirrors through a DaemonSet (no node replacement), and the
+ * `apps` and `default` namespaces get a pull secret for a private registry, attached to their default service
+ * accounts. Set `mode` to "restore" and run `pulumi up` to put every node's original files back before
+ * `pulumi destroy`.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { MirrorDaemonConfig, RegistryCredentialSecret } from "../../components";
+
+const config = new pulumi.Config();
+const mode = config.get("mode") ?? "apply";
+if (mode !== "apply" && mode !== "restore") throw new Error(`mode: expected "apply" or "restore", got "${mode}"`);
+
+const mirrors = new MirrorDaemonConfig("cluster-mirrors", {
+  policy: {
+    registries: {
+      "docker.io": { mirrors: [config.get("dockerHubMirror") ?? "https://mirror.gcr.io"] },
+      "ghcr.io": { mirrors: [config.get("ghcrMirror") ?? "https://ghcr-mirror.example.com"] },
+    },
+  },
+  runtimes: ["docker", "containerd"],
+  // Mirrors reload without a restart (SIGHUP for Docker, hosts.toml read live by containerd): no pod is stopped.
+  restartPolicy: "never",
+  kubernetes: {
+    namespace: "kube-system",
+    image: config.get("nodeConfigImage") || undefined,
+    // One node at a time first; raise it (e.g. "20%") once the first rollout looked good.
+    maxUnavailable: 1,
+    mode,
+  },
+});
+
+const pullSecret = new RegistryCredentialSecret("registry-pull", {
+  registries: {
+    [config.get("privateRegistry") ?? "registry.example.com"]: {
+      username: config.get("registryUser") ?? "ci-puller",
+      password: config.requireSecret("registryPassword"),
+    },
+  },
+  namespaces: ["default", "apps"],
+  serviceAccounts: ["default"],
+});
+
+export const checksum = mirrors.checksum;
+export const daemonJson = mirrors.daemonJson;
+export const pullSecretName = pullSecret.secretName;
+export const pullSecretNamespaces = pullSecret.namespaces;
