@@ -117,6 +117,21 @@ function checkedFile(f: { path: string; content: string; mode: number }, field: 
   return { ...f, field };
 }
 
+/**
+ * Throws when the apply script handed to a user-data helper is a secret: it then holds a credential
+ * (mirror headers, registry auth), and credentials never go into user data.
+ */
+export function refuseSecretApplyScript(isSecret: boolean): void {
+  if (isSecret) {
+    throw new PolicyError(
+      "applyScript",
+      "(a secret value)",
+      "the apply script is a secret, so it holds a credential (mirror headers or registry auth), and user data is readable by anyone allowed to describe the instance",
+      "deliver this configuration with MirrorDaemonConfig's kubernetes DaemonSet, or drop the credential from the policy (e.g. use an instance role for ECR)",
+    );
+  }
+}
+
 function refuseSecret(field: string, path: string): never {
   throw new PolicyError(
     field,

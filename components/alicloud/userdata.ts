@@ -1,0 +1,70 @@
+import * as pulumi from "@pulumi/pulumi";
+import { MimePart, UserDataFormat, encodeCheckedUserData, refuseSecretApplyScript, renderNodeUserData, renderShellUserData } from "../core/render/userdata";
+
+/**
+ * Arguments of {@link ecsUserData}: user data for `alicloud.ecs.Instance`, `alicloud.ess.ScalingConfiguration`
+ * and `alicloud.ecs.EcsLaunchTemplate` (Linux images run it with cloud-init).
+ */
+export interface EcsUserDataArgs {
+  /** The node apply script, e.g. `MirrorDaemonConfig.applyScript`. A secret (it holds a credential) is refused. */
+  applyScript: pulumi.Input<string>;
+  /** `"cloud-config"` (default) or `"shell"`, used when the apply script is the only user data. */
+  format?: pulumi.Input<UserDataFormat>;
+  /** Your existing user data (a script, a `#cloud-config` or a MIME document), kept after ours. */
+  userData?: pulumi.Input<string>;
+  /** Your own MIME parts, kept after ours (and after `userData`) in this order. */
+  userParts?: pulumi.Input<pulumi.Input<MimePart>[]>;
+  /** gzip before base64: about a quarter of the size; cloud-init reads it. Default false. */
+  gzip?: pulumi.Input<boolean>;
+  /** Where the apply script is written on the node; default `/var/lib/registry-mirrors/apply-node-config.sh`. */
+  scriptPath?: pulumi.Input<string>;
+}
+
+/**
+ * Base64 user data for Alibaba Cloud ECS instances and ESS scaling configurations. The provider passes a
+ * value that decodes as base64 through unchanged (and would encode anything else), so base64 is the one
+ * unambiguous form. Refused over ECS's 32 KB limit (counted on the base64 text).
+ *
+ * ```ts
+ * new alicloud.ess.ScalingConfiguration("nodes", { scalingGroupId, imageId, instanceType, userData: ecsUserData({ applyScript: mirrors.applyScript }) });
+ * ```
+ */
+export function ecsUserData(args: EcsUserDataArgs): pulumi.Output<string> {
+  const script = pulumi.output(args.applyScript);
+  return pulumi
+    .output({ applyScript: script, secret: pulumi.isSecret(script), format: args.format, userData: args.userData, userParts: args.userParts, gzip: args.gzip, scriptPath: args.scriptPath })
+    .apply((v) => {
+      refuseSecretApplyScript(v.secret);
+      const text = renderNodeUserData({ applyScript: v.applyScript, format: v.format, userData: v.userData, userParts: v.userParts, scriptPath: v.scriptPath });
+      return encodeCheckedUserData("ecs", text, { gzip: v.gzip ?? false });
+    });
+}
+
+/** Arguments of {@link ackNodePoolUserData}: user data for an ACK node pool (`alicloud.cs.NodePool`). */
+export interface AckNodePoolUserDataArgs {
+  /** The node apply script, e.g. `MirrorDaemonConfig.applyScript`. A secret (it holds a credential) is refused. */
+  applyScript: pulumi.Input<string>;
+  /** Your own node pool script (with its `#!` line), run after the apply script. */
+  userScript?: pulumi.Input<string>;
+  /** Where the apply script is written on the node; default `/var/lib/registry-mirrors/apply-node-config.sh`. */
+  scriptPath?: pulumi.Input<string>;
+}
+
+/**
+ * Base64 shell user data for `alicloud.cs.NodePool.userData` (or `preUserData`). ACK wraps node pool
+ * user data into its own initialisation and runs it as a script, so this is always the `#!/bin/sh` form
+ * and never gzip. `userData` runs after the node joined, beside it turning Ready (hosts.toml is read live,
+ * so later pulls use the mirrors); `preUserData` runs before ACK's own initialisation, when the container
+ * runtime may not be installed yet. Refused over the 32 KB limit.
+ *
+ * ```ts
+ * new alicloud.cs.NodePool("pool", { clusterId, vswitchIds, instanceTypes, userData: ackNodePoolUserData({ applyScript: mirrors.applyScript }) });
+ * ```
+ */
+export function ackNodePoolUserData(args: AckNodePoolUserDataArgs): pulumi.Output<string> {
+  const script = pulumi.output(args.applyScript);
+  return pulumi.output({ applyScript: script, secret: pulumi.isSecret(script), userScript: args.userScript, scriptPath: args.scriptPath }).apply((v) => {
+    refuseSecretApplyScript(v.secret);
+    return encodeCheckedUserData("ecs", renderShellUserData({ applyScript: v.applyScript, userScript: v.userScript, scriptPath: v.scriptPath }));
+  });
+}

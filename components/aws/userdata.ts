@@ -1,0 +1,131 @@
+import * as pulumi from "@pulumi/pulumi";
+import {
+  EksAmiFamily,
+  EksClusterDetails,
+  MimePart,
+  UserDataFormat,
+  eksAmiFamily,
+  encodeCheckedUserData,
+  refuseDockerOnBottlerocket,
+  refuseSecretApplyScript,
+  renderEksUserData,
+  renderNodeUserData,
+} from "../core/render/userdata";
+
+/**
+ * Arguments of {@link launchTemplateUserData}: user data for an `aws.ec2.LaunchTemplate` (or
+ * `aws.ec2.Instance`) of plain EC2 nodes. For EKS node groups use {@link eksNodeUserData}.
+ */
+export interface LaunchTemplateUserDataArgs {
+  /** The node apply script, e.g. `MirrorDaemonConfig.applyScript`. A secret (it holds a credential) is refused. */
+  applyScript: pulumi.Input<string>;
+  /** `"cloud-config"` (default) or `"shell"`, used when the apply script is the only user data. */
+  format?: pulumi.Input<UserDataFormat>;
+  /** Your existing user data (a script, a `#cloud-config` or a MIME document), kept after ours. */
+  userData?: pulumi.Input<string>;
+  /** Your own MIME parts, kept after ours (and after `userData`) in this order. */
+  userParts?: pulumi.Input<pulumi.Input<MimePart>[]>;
+  /** gzip before base64: about a quarter of the size; cloud-init reads it. Default false. */
+  gzip?: pulumi.Input<boolean>;
+  /** Where the apply script is written on the node; default `/var/lib/registry-mirrors/apply-node-config.sh`. */
+  scriptPath?: pulumi.Input<string>;
+}
+
+/**
+ * Base64 user data for `aws.ec2.LaunchTemplate.userData`: the apply script as `#cloud-config` (or shell),
+ * or MIME multipart with your own parts after ours; refused over EC2's 16 KB limit.
+ *
+ * ```ts
+ * new aws.ec2.LaunchTemplate("nodes", { imageId, userData: launchTemplateUserData({ applyScript: mirrors.applyScript }) });
+ * ```
+ */
+export function launchTemplateUserData(args: LaunchTemplateUserDataArgs): pulumi.Output<string> {
+  const script = pulumi.output(args.applyScript);
+  return pulumi
+    .output({ applyScript: script, secret: pulumi.isSecret(script), format: args.format, userData: args.userData, userParts: args.userParts, gzip: args.gzip, scriptPath: args.scriptPath })
+    .apply((v) => {
+      refuseSecretApplyScript(v.secret);
+      const text = renderNodeUserData({ applyScript: v.applyScript, format: v.format, userData: v.userData, userParts: v.userParts, scriptPath: v.scriptPath });
+      return encodeCheckedUserData("ec2", text, { gzip: v.gzip ?? false });
+    });
+}
+
+/**
+ * Arguments of {@link eksNodeUserData}: user data for the launch template of an EKS node group (managed
+ * or self-managed). Give what the node group's AMI family reads: the apply script for AL2 and AL2023,
+ * the settings TOML for Bottlerocket.
+ */
+export interface EksNodeUserDataArgs {
+  /** The node group's `amiType`: `AL2023_x86_64_STANDARD`, `AL2_x86_64`, `BOTTLEROCKET_ARM_64`, ... or `CUSTOM`. */
+  amiType: pulumi.Input<string>;
+  /** For `CUSTOM` AMIs: the family the image was built from (`al2023`, `al2` or `bottlerocket`). */
+  amiFamily?: pulumi.Input<EksAmiFamily>;
+  /** AL2, AL2023: the node apply script (`MirrorDaemonConfig.applyScript`); writes hosts.toml. Refused for Bottlerocket. */
+  applyScript?: pulumi.Input<string>;
+  /**
+   * AL2023: containerd TOML for a `NodeConfig` part, merged by nodeadm over its default. Not needed for
+   * mirrors: AL2023 already sets `config_path` to `/etc/containerd/certs.d:/etc/docker/certs.d`.
+   */
+  containerdConfig?: pulumi.Input<string>;
+  /** AL2023 self-managed nodes or custom AMIs: cluster details for nodeadm (managed node groups get them from EKS). */
+  cluster?: pulumi.Input<EksClusterDetails>;
+  /** Bottlerocket: the settings TOML (`MirrorDaemonConfig.bottlerocketSettings`, with `bottlerocket` among the runtimes). */
+  bottlerocketSettings?: pulumi.Input<string | undefined>;
+  /** Bottlerocket: your own settings TOML (e.g. `[settings.kubernetes]` for self-managed nodes), merged in. */
+  userSettings?: pulumi.Input<string>;
+  /** AL2, AL2023: your existing user data (a script, a `#cloud-config` or a MIME document), kept after ours. */
+  userData?: pulumi.Input<string>;
+  /** AL2, AL2023: your own MIME parts (`text/x-shellscript`, `application/node.eks.aws`, ...), kept after ours in order. */
+  userParts?: pulumi.Input<pulumi.Input<MimePart>[]>;
+  /** Where the apply script is written on the node; default `/var/lib/registry-mirrors/apply-node-config.sh`. */
+  scriptPath?: pulumi.Input<string>;
+}
+
+/**
+ * Base64 user data for the launch template of an EKS node group: MIME multipart for AL2 and AL2023 (what
+ * managed node groups require; EKS appends its own bootstrap parts after these), TOML settings for
+ * Bottlerocket. Never gzip (EKS must read the MIME document); refused over EC2's 16 KB limit.
+ *
+ * ```ts
+ * const lt = new aws.ec2.LaunchTemplate("nodes", {
+ *   userData: eksNodeUserData({ amiType: "AL2023_x86_64_STANDARD", applyScript: mirrors.applyScript }),
+ * });
+ * new aws.eks.NodeGroup("nodes", { amiType: "AL2023_x86_64_STANDARD", launchTemplate: { id: lt.id, version: lt.latestVersion.apply(String) }, ... });
+ * ```
+ */
+export function eksNodeUserData(args: EksNodeUserDataArgs): pulumi.Output<string> {
+  // Refuse what is already wrong from the shape of the arguments, before any value resolves.
+  if (typeof args.amiType === "string" && (args.amiFamily === undefined || typeof args.amiFamily === "string")) {
+    if (eksAmiFamily(args.amiType, args.amiFamily as EksAmiFamily | undefined) === "bottlerocket") refuseDockerOnBottlerocket({ applyScript: args.applyScript });
+  }
+  const script = pulumi.output(args.applyScript);
+  return pulumi
+    .output({
+      amiType: args.amiType,
+      amiFamily: args.amiFamily,
+      applyScript: script,
+      secret: pulumi.isSecret(script),
+      containerdConfig: args.containerdConfig,
+      cluster: args.cluster,
+      bottlerocketSettings: args.bottlerocketSettings,
+      userSettings: args.userSettings,
+      userData: args.userData,
+      userParts: args.userParts,
+      scriptPath: args.scriptPath,
+    })
+    .apply((v) => {
+      refuseSecretApplyScript(v.secret);
+      const text = renderEksUserData({
+        family: eksAmiFamily(v.amiType, v.amiFamily),
+        applyScript: v.applyScript,
+        scriptPath: v.scriptPath,
+        containerdConfig: v.containerdConfig,
+        cluster: v.cluster,
+        bottlerocketSettings: v.bottlerocketSettings,
+        userSettings: v.userSettings,
+        userData: v.userData,
+        userParts: v.userParts,
+      });
+      return encodeCheckedUserData("ec2", text);
+    });
+}
