@@ -93,7 +93,7 @@ function optionalBoolean(field: string, value: unknown): void {
  * Validates every field of a selection input that is present, on its own (no cross-field checks). The
  * component calls it in its constructor with the inputs already known, so bad values fail before any `apply`.
  */
-export function validateSelectionFields(input: Partial<RegionSelectionInput>): ValidatedSelectionFields {
+export function validateSelectionFields(input: Partial<RegionSelectionInput>, options: SelectionFieldOptions = {}): ValidatedSelectionFields {
   const out: ValidatedSelectionFields = {};
   if ("cloud" in input) out.cloud = validateCloud("cloud", input.cloud);
   if (input.region !== undefined && out.cloud !== undefined) out.region = resolveRegion(out.cloud, input.region);
@@ -130,7 +130,21 @@ export function validateSelectionFields(input: Partial<RegionSelectionInput>): V
     }
     out.fallbacks = fallbacks;
   }
+  if (options.checkDeadMirrors) {
+    const alternative = out.cloud && out.region ? regionalAlternative(out.cloud, out.region, out) : undefined;
+    const mirrors = [...(out.userCatalog ?? []).flatMap((e) => [...e.registries.values()].flat()), ...[...(out.fallbacks?.values() ?? [])].flat()];
+    for (const m of mirrors) checkDeadMirror(m.field, m.url, { allowDeprecatedMirrors: input.allowDeprecatedMirrors, alternative });
+  }
   return out;
+}
+
+/** Options of {@link validateSelectionFields}. */
+export interface SelectionFieldOptions {
+  /**
+   * Also refuse known-dead mirrors in `userCatalog` and `fallbacks` (give it only when `allowDeprecatedMirrors`
+   * is known: absent from the input means false).
+   */
+  checkDeadMirrors?: boolean;
 }
 
 /** The catalog entry of `region` in `cloud`; throws for an unknown region (with the nearest names) or a closed one. */

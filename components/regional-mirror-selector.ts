@@ -1,0 +1,208 @@
+import * as pulumi from "@pulumi/pulumi";
+// Safe at the package root: this module loads the AWS SDK subpaths only when it creates resources.
+import { createEcrPullThroughCache, EcrUpstreamCredentialArgs } from "./aws/ecr-pull-through";
+import { PolicyError } from "./core/errors";
+import { MirrorPolicyInput, normaliseRegistryName } from "./core/policy";
+import { ecrUpstream } from "./core/regions/aws";
+import { CloudName, MirrorInput, NetworkKind, UserCatalog, validateCloud } from "./core/regions/catalog";
+import { orderByProbe, probeMirrors, ProbeResult, probeTargets } from "./core/regions/probe";
+import { RegionSelection, RegionSelectionInput, selectMirrors, validateSelectionFields } from "./core/regions/select";
+import { isKnown } from "./known";
+
+/** The optional health probe of {@link RegionalMirrorSelector}. */
+export interface RegionalMirrorProbeArgs {
+  /** Probe every candidate (`GET /v2/`) and order by measured latency, dropping failures. Default false. */
+  enabled?: pulumi.Input<boolean>;
+  /** Also probe during `pulumi preview` (default false: previews stay side-effect free and repeatable). */
+  duringPreview?: pulumi.Input<boolean>;
+  /** Per-mirror timeout in milliseconds (default 3000). */
+  timeoutMs?: pulumi.Input<number>;
+  /** Mirrors probed at once (default 4). */
+  concurrency?: pulumi.Input<number>;
+}
+
+/** Arguments of {@link RegionalMirrorSelector}. */
+export interface RegionalMirrorSelectorArgs {
+  /** The cloud the nodes run in: `aws` or `alicloud`. */
+  cloud: pulumi.Input<CloudName>;
+  /** The nodes' region. Default: the region of this component's `aws` or `alicloud` provider. */
+  region?: pulumi.Input<string>;
+  /** Upstream registries to mirror. Default `docker.io` plus those named in `ecrPullThrough` and `fallbacks`. */
+  registries?: pulumi.Input<pulumi.Input<string>[]>;
+  /** `vpc` (default) for nodes inside the cloud's private network, `public` for nodes outside it. */
+  network?: pulumi.Input<NetworkKind>;
+  /**
+   * AWS account that owns the ECR pull-through cache rules (12 digits). Default, when ECR endpoints are wanted:
+   * the provider's account (`aws.getCallerIdentity`).
+   */
+  awsAccountId?: pulumi.Input<string>;
+  /**
+   * ECR pull-through cache rules to use, upstream registry to repository prefix, e.g. `{ "docker.io": "docker-hub" }`.
+   * Default with `createPullThroughCache`: a rule per mirrored registry ECR can cache, with AWS's usual prefixes.
+   */
+  ecrPullThrough?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Id of the Alibaba Cloud account's Docker Hub accelerator (`https://<id>.mirror.aliyuncs.com`). */
+  alicloudAcceleratorId?: pulumi.Input<string>;
+  /** Your own mirrors per region or region pattern (`cn-*`), merged over the built-in catalog. */
+  userCatalog?: pulumi.Input<UserCatalog>;
+  /** Mirrors per registry tried in every region after the regional ones. */
+  fallbacks?: pulumi.Input<Record<string, MirrorInput[]>>;
+  /** Try the upstream registry last (default true). */
+  upstreamFallback?: pulumi.Input<boolean>;
+  /** Keep known-dead public mirrors with a warning instead of refusing them. */
+  allowDeprecatedMirrors?: pulumi.Input<boolean>;
+  /** Accept user mirror URLs with a path (dockerd 24.0.6 and older refuse them). */
+  allowMirrorPaths?: pulumi.Input<boolean>;
+  /**
+   * Create the ECR pull-through cache rules (and the Secrets Manager secrets Docker Hub, GHCR and GitLab need) as
+   * children of this component. AWS only; `registries` and `ecrPullThrough` must then be known values.
+   */
+  createPullThroughCache?: boolean;
+  /** Upstream credentials for the created rules, per registry (`docker.io`, `ghcr.io`, `registry.gitlab.com`). */
+  pullThroughCredentials?: Record<string, EcrUpstreamCredentialArgs>;
+  /** Existing `ecr-pullthroughcache/...` secrets (ARN) for the created rules, per registry. */
+  pullThroughCredentialArns?: Record<string, pulumi.Input<string>>;
+  /** Health probe of the chosen mirrors; off by default. */
+  probe?: RegionalMirrorProbeArgs;
+}
+
+const SELECTION_FIELDS = ["cloud", "region", "registries", "network", "awsAccountId", "ecrPullThrough", "alicloudAcceleratorId", "userCatalog", "fallbacks", "upstreamFallback", "allowDeprecatedMirrors", "allowMirrorPaths"] as const;
+
+/**
+ * Picks the mirrors for the nodes' cloud region and outputs a validated mirror policy (`policy`) that
+ * `MirrorDaemonConfig` takes as is: in-region private endpoints first, then regional public ones, the user's
+ * fallbacks, then the upstream. Known-dead public mirrors are refused. Optionally creates the ECR pull-through
+ * cache rules, and probes the mirrors to order them by latency.
+ */
+export class RegionalMirrorSelector extends pulumi.ComponentResource {
+  /** The ordered mirror policy for the region. */
+  public readonly policy: pulumi.Output<MirrorPolicyInput>;
+  /** One plain line per chosen endpoint saying why it was chosen (shown in previews). */
+  public readonly reasons: pulumi.Output<string[]>;
+  /** The region the mirrors were chosen for. */
+  public readonly region: pulumi.Output<string>;
+  /** Docker `insecure-registries` entries from the user catalog (e.g. `10.0.0.0/8`). */
+  public readonly insecureRegistries: pulumi.Output<string[]>;
+  /** Probe results, best first; empty when the probe did not run. */
+  public readonly probeResults: pulumi.Output<ProbeResult[]>;
+  /** Warnings (also logged): deprecated mirrors kept, duplicates dropped, probe fallbacks. */
+  public readonly warnings: pulumi.Output<string[]>;
+  /** The ECR pull-through cache rules and secrets created with `createPullThroughCache`. */
+  public readonly pullThroughCacheResources: pulumi.CustomResource[];
+
+  constructor(name: string, args: RegionalMirrorSelectorArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("registry-mirrors:index:RegionalMirrorSelector", name, {}, opts);
+
+    // Validate every input already known, so a bad value fails here rather than inside an apply.
+    const known: Partial<RegionSelectionInput> = {};
+    for (const field of SELECTION_FIELDS) {
+      const value = args[field];
+      if (value !== undefined && isKnown(value)) (known as Record<string, unknown>)[field] = value;
+    }
+    validateSelectionFields(known, { checkDeadMirrors: args.allowDeprecatedMirrors === undefined || isKnown(args.allowDeprecatedMirrors) });
+    const probe = args.probe ?? {};
+
+    let ecrPullThrough: pulumi.Input<Record<string, pulumi.Input<string>>> | undefined = args.ecrPullThrough;
+    this.pullThroughCacheResources = [];
+    if (args.createPullThroughCache) {
+      ecrPullThrough = this.createPullThroughCache(name, args);
+    }
+
+    const region: pulumi.Input<string> = args.region ?? this.providerRegion(args.cloud);
+    const wantsEcr = args.createPullThroughCache || args.ecrPullThrough !== undefined;
+    const awsAccountId = args.awsAccountId ?? (wantsEcr ? this.providerAccountId() : undefined);
+
+    const selection = pulumi.all([
+      pulumi.output({ ...args, ecrPullThrough, awsAccountId, region, createPullThroughCache: undefined, pullThroughCredentials: undefined, pullThroughCredentialArns: undefined, probe: undefined }),
+      pulumi.output(probe),
+    ]).apply(async ([resolved, probeArgs]) => {
+      const input: Record<string, unknown> = {};
+      for (const field of SELECTION_FIELDS) if (resolved[field] !== undefined) input[field] = resolved[field];
+      const chosen = selectMirrors(input as unknown as RegionSelectionInput);
+      const run = probeArgs.enabled === true && (!pulumi.runtime.isDryRun() || probeArgs.duringPreview === true);
+      return run ? this.probe(chosen, probeArgs) : { ...chosen, probeResults: [] as ProbeResult[] };
+    });
+
+    this.policy = selection.apply((s) => s.policy);
+    this.reasons = selection.apply((s) => s.reasons);
+    this.region = selection.apply((s) => s.region);
+    this.insecureRegistries = selection.apply((s) => s.insecureRegistries);
+    this.probeResults = selection.apply((s) => s.probeResults);
+    this.warnings = selection.apply((s) => {
+      for (const w of s.warnings) pulumi.log.warn(w, this);
+      return s.warnings;
+    });
+    this.registerOutputs({
+      policy: this.policy,
+      reasons: this.reasons,
+      region: this.region,
+      insecureRegistries: this.insecureRegistries,
+      probeResults: this.probeResults,
+      warnings: this.warnings,
+    });
+  }
+
+  private async probe(chosen: RegionSelection, probeArgs: pulumi.Unwrap<RegionalMirrorProbeArgs>): Promise<RegionSelection & { probeResults: ProbeResult[] }> {
+    const probeResults = await probeMirrors(probeTargets(chosen.policy), { timeoutMs: probeArgs.timeoutMs, concurrency: probeArgs.concurrency });
+    const ordered = orderByProbe(chosen.policy, probeResults);
+    return {
+      ...chosen,
+      policy: ordered.policy,
+      reasons: [...chosen.reasons, ...probeResults.map((r) => `probe ${r.url}: ${r.ok ? `${r.latencyMs} ms` : "failed"} (${r.reason})`), ...ordered.dropped],
+      warnings: [...chosen.warnings, ...ordered.warnings],
+      probeResults,
+    };
+  }
+
+  /** The region of the component's provider, through the provider's own data source (loaded only when needed). */
+  private providerRegion(cloudInput: pulumi.Input<CloudName>): pulumi.Output<string> {
+    return pulumi.output(cloudInput).apply((cloud) => {
+      validateCloud("cloud", cloud);
+      if (cloud === "aws") {
+        const { getRegionOutput } = require("@pulumi/aws/getRegion") as typeof import("@pulumi/aws/getRegion");
+        return getRegionOutput({}, { parent: this }).apply((r) => r.region ?? r.name);
+      }
+      const { getRegionsOutput } = require("@pulumi/alicloud/getRegions") as typeof import("@pulumi/alicloud/getRegions");
+      return getRegionsOutput({ current: true }, { parent: this }).apply((r) => {
+        const id = r.ids?.[0] ?? r.regions?.[0]?.id;
+        if (!id) throw new PolicyError("region", undefined, "the alicloud provider reported no current region", "set region explicitly, or configure alicloud:region");
+        return id;
+      });
+    });
+  }
+
+  private providerAccountId(): pulumi.Output<string> {
+    const { getCallerIdentityOutput } = require("@pulumi/aws/getCallerIdentity") as typeof import("@pulumi/aws/getCallerIdentity");
+    return getCallerIdentityOutput({}, { parent: this }).accountId;
+  }
+
+  /** Creates the ECR rules outside any apply (so previews show them) and returns the rules fed into the selection. */
+  private createPullThroughCache(name: string, args: RegionalMirrorSelectorArgs): Record<string, string> {
+    if (!isKnown(args.cloud) || args.cloud !== "aws") {
+      throw new PolicyError("createPullThroughCache", true, "ECR pull-through cache rules are created on AWS only, and cloud must be known when the program runs", "set cloud: \"aws\", or remove createPullThroughCache");
+    }
+    if (args.ecrPullThrough !== undefined && !isKnown(args.ecrPullThrough)) {
+      throw new PolicyError("ecrPullThrough", "(an Output)", "with createPullThroughCache the rules must be known when the program runs (resources are never created inside an apply)", "pass plain strings for ecrPullThrough");
+    }
+    if (args.registries !== undefined && !isKnown(args.registries)) {
+      throw new PolicyError("registries", "(an Output)", "with createPullThroughCache the registries must be known when the program runs", "pass a plain list of registries");
+    }
+    let rules = args.ecrPullThrough as Record<string, string> | undefined;
+    if (rules === undefined) {
+      const registries = ((args.registries as string[] | undefined) ?? ["docker.io"]).map((r, i) => normaliseRegistryName(`registries[${i}]`, r));
+      rules = {};
+      for (const registry of registries) {
+        const upstream = ecrUpstream(registry);
+        if (upstream) rules[registry] = upstream.defaultPrefix;
+      }
+    }
+    const created = createEcrPullThroughCache(name, {
+      rules,
+      credentials: args.pullThroughCredentials,
+      credentialArns: args.pullThroughCredentialArns,
+      region: args.region,
+    }, { parent: this });
+    this.pullThroughCacheResources.push(...Object.values(created.secrets), ...Object.values(created.rules));
+    return rules;
+  }
+}
