@@ -78,7 +78,7 @@ export function renderBuildkitToml(policy: MirrorPolicy, options: BuildkitTomlOp
         throw new PolicyError(field, e.url, `buildkitd.toml holds one set of connection settings per host, and ${previous.url} on the same host needs different ones (${JSON.stringify(previous.settings)} vs ${JSON.stringify(settings)})`, "give every mirror on the same host the same scheme, insecure, caFile and client certificate");
       }
       settingsOf.set(e.host, { settings, url: e.url });
-      return namespacedLocation(field, e, "buildkitd.toml");
+      return namespacedLocation(field, e, "buildkitd.toml", "buildkit");
     }));
   }
 

@@ -18,14 +18,14 @@ export interface RegistriesConfOptions {
  * comes after `/v2/` (a namespace), so only endpoints whose API root starts with `/v2` can be written; a URL
  * path before `/v2` (a reverse-proxy prefix) has no registries.conf equivalent.
  */
-export function namespacedLocation(field: string, endpoint: MirrorEndpoint, format: string): string {
+export function namespacedLocation(field: string, endpoint: MirrorEndpoint, format: string, runtime: string): string {
   const root = containerdApiRoot(endpoint);
   if (root !== "/v2" && !root.startsWith("/v2/")) {
     throw new PolicyError(
       `${field}.url`,
       endpoint.url,
       `${format} puts a mirror's path after /v2/ (a namespace), so it cannot reach this mirror, whose registry API is served under "${root}"`,
-      `for a namespace on the mirror write the URL as "${endpoint.scheme}://${endpoint.host}/v2/<namespace>" with overridePath: true, or leave ${format} out of runtimes`,
+      `for a namespace on the mirror write the URL as "${endpoint.scheme}://${endpoint.host}/v2/<namespace>" with overridePath: true, or leave ${runtime} out of runtimes`,
     );
   }
   return `${endpoint.host}${root.slice(3)}`;
@@ -69,7 +69,7 @@ export function renderRegistriesConf(policy: MirrorPolicy, options: RegistriesCo
     const mirrors = entry.endpoints.map((e, i) => {
       const field = endpointField(entry.registry, i);
       checkEndpoint(field, e, options.warnings);
-      const mirror: Record<string, unknown> = { location: namespacedLocation(field, e, "registries.conf") };
+      const mirror: Record<string, unknown> = { location: namespacedLocation(field, e, "registries.conf", "crio/podman") };
       if (e.insecure || e.scheme === "http") mirror.insecure = true;
       if (e.pullFromMirror !== "all") mirror["pull-from-mirror"] = e.pullFromMirror;
       return mirror;
