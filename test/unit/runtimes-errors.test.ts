@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { PolicyError } from "../../components/core/errors";
-import { MirrorPolicyInput, normalisePolicy } from "../../components/core/policy";
+import { normalisePolicy, RegistryMirrorsInput } from "../../components/core/policy";
 import { renderBottlerocketSettings } from "../../components/core/render/bottlerocket";
 import { renderBuildkitToml } from "../../components/core/render/buildkit";
 import { renderContainerdConfigFragment, renderContainerdHosts } from "../../components/core/render/containerd";
@@ -22,8 +22,12 @@ function errorOf(fn: () => unknown): PolicyError {
   throw new Error("expected a PolicyError, nothing was thrown");
 }
 
-function policy(input: MirrorPolicyInput["registries"], allowMirrorPaths = true) {
-  return normalisePolicy({ registries: input, allowMirrorPaths }).policy;
+/** Registries as a test writes them: a mirror list is short for `{ mirrors: list }`. */
+type Registries = Record<string, RegistryMirrorsInput | RegistryMirrorsInput["mirrors"]>;
+
+function policy(input: Registries, allowMirrorPaths = true) {
+  const registries = Object.fromEntries(Object.entries(input).map(([k, v]) => [k, Array.isArray(v) ? { mirrors: v } : v]));
+  return normalisePolicy({ registries, allowMirrorPaths }).policy;
 }
 
 /** Asserts the message names the field, shows the value and gives the fix. */
@@ -38,7 +42,7 @@ const DOCKER = 'policy.registries["docker.io"]';
 const M0 = `${DOCKER}.mirrors[0]`;
 
 describe("CRI-O/podman registries.conf refuses what it cannot express", () => {
-  it.each<[string, MirrorPolicyInput["registries"], string, string, string]>([
+  it.each<[string, Registries, string, string, string]>([
     ["\"*\" (podman refuses prefix \"*\")", { "*": ["https://m.example.com"] }, 'policy.registries["*"]', '"*"', "list each registry to mirror by name"],
     ["a per-mirror CA", { "docker.io": [{ url: "https://m.example.com", caFile: "/etc/pki/ca.pem" }] }, `${M0}.caFile`, '"/etc/pki/ca.pem"', "/etc/containers/certs.d/m.example.com/ca.crt"],
     ["a client certificate", { "docker.io": [{ url: "https://m.example.com", clientCertFile: "/etc/pki/c.pem", clientKeyFile: "/etc/pki/c.key" }] }, `${M0}.clientCertFile`, '"/etc/pki/c.pem"', "client.cert and client.key"],
@@ -71,10 +75,10 @@ describe("CRI-O/podman registries.conf refuses what it cannot express", () => {
 });
 
 describe("k3s/RKE2 registries.yaml refuses what it cannot express", () => {
-  const k3s = (registries: MirrorPolicyInput["registries"], options: Partial<K3sRegistriesOptions> = {}) =>
+  const k3s = (registries: Registries, options: Partial<K3sRegistriesOptions> = {}) =>
     renderK3sRegistries(policy(registries), { flavour: "k3s", ...options });
 
-  it.each<[string, MirrorPolicyInput["registries"], Partial<K3sRegistriesOptions>, string, string, string]>([
+  it.each<[string, Registries, Partial<K3sRegistriesOptions>, string, string, string]>([
     ["headers", { "docker.io": [{ url: "https://m.example.com", headers: { Authorization: "Bearer x" } }] }, {}, `${M0}.headers`, '["Authorization"]', "auth option"],
     ["upstreamFallback: false without the node flag", { "docker.io": { mirrors: ["https://m.example.com"], upstreamFallback: false } }, {}, `${DOCKER}.upstreamFallback`, "false", "--disable-default-registry-endpoint and pass defaultEndpointDisabled: true"],
     ["upstreamFallback: true with the node flag", { "docker.io": ["https://m.example.com"] }, { defaultEndpointDisabled: true }, `${DOCKER}.upstreamFallback`, "true", "set upstreamFallback: false"],
@@ -120,7 +124,7 @@ describe("k3s/RKE2 registries.yaml refuses what it cannot express", () => {
 });
 
 describe("BuildKit buildkitd.toml refuses what it cannot express", () => {
-  it.each<[string, MirrorPolicyInput["registries"], string, string, string]>([
+  it.each<[string, Registries, string, string, string]>([
     ["upstreamFallback: false", { "docker.io": { mirrors: ["https://m.example.com"], upstreamFallback: false } }, `${DOCKER}.upstreamFallback`, "false", "set upstreamFallback: true, or leave buildkit out of runtimes"],
     ["headers", { "docker.io": [{ url: "https://m.example.com", headers: { "X-Token": "t" } }] }, `${M0}.headers`, '["X-Token"]', "Docker config.json"],
     ["only \"*\"", { "*": ["https://m.example.com"] }, "policy.registries", '["*"]', "name the registries to mirror"],
@@ -142,7 +146,7 @@ describe("BuildKit buildkitd.toml refuses what it cannot express", () => {
 });
 
 describe("Bottlerocket settings refuse what they cannot express", () => {
-  it.each<[string, MirrorPolicyInput["registries"], string, string, string]>([
+  it.each<[string, Registries, string, string, string]>([
     ["skip-verify", { "docker.io": [{ url: "https://m.example.com", insecure: true }] }, `${M0}.insecure`, "true", "remove insecure from this mirror"],
     ["a CA", { "docker.io": [{ url: "https://m.example.com", caFile: "/etc/pki/ca.pem" }] }, `${M0}.caFile`, '"/etc/pki/ca.pem"', "remove caFile from this mirror"],
     ["a client certificate", { "docker.io": [{ url: "https://m.example.com", clientCertFile: "/etc/pki/c.pem" }] }, `${M0}.clientCertFile`, '"/etc/pki/c.pem"', "remove clientCertFile"],
