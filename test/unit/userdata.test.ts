@@ -145,6 +145,7 @@ describe("user data refuses bad files", () => {
     policyError(() => renderCloudConfig({ applyScript: SCRIPT, files: [{ path: "/etc/x", content: "x\n", mode: 0o10000 }] }), "files[0].mode", "4096", "0o644");
     policyError(() => renderShellUserData({ applyScript: "echo hi\n" }), "applyScript", '"echo hi"', "#!/bin/sh");
     policyError(() => renderShellUserData({ applyScript: SCRIPT, userScript: "echo hi\n" }), "userScript", '"echo hi"', "#!/bin/sh");
+    policyError(() => renderShellUserData({ applyScript: SCRIPT, userScript: "#!/bin/sh\n", userScriptPath: DEFAULT_APPLY_SCRIPT_PATH }), "userScriptPath", DEFAULT_APPLY_SCRIPT_PATH, "its own path");
   });
 
   test("two files at one path", () => {
@@ -163,9 +164,21 @@ describe("renderMimeMultipart", () => {
     const text = renderMimeMultipart(parts);
     expect(text.startsWith(`MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="${DEFAULT_MIME_BOUNDARY}"\n\n--${DEFAULT_MIME_BOUNDARY}\n`)).toBe(true);
     expect(text.endsWith(`\n--${DEFAULT_MIME_BOUNDARY}--\n`)).toBe(true);
-    expect(text).toContain('Content-Type: text/x-shellscript; charset="utf-8"\nMIME-Version: 1.0\nContent-Transfer-Encoding: 8bit\n');
+    expect(text).toContain('Content-Type: text/x-shellscript; charset="us-ascii"\nMIME-Version: 1.0\nContent-Transfer-Encoding: 7bit\n');
+    // Non-ASCII text goes base64 (cloud-init garbles 8bit UTF-8), in lines of at most 76 characters.
+    expect(text).toContain(`Content-Type: text/x-shellscript; charset="utf-8"\nMIME-Version: 1.0\nContent-Transfer-Encoding: base64\n\n${Buffer.from(parts[2].content).toString("base64")}\n`);
     expect(splitUserData(text)).toEqual(parts);
     expect(renderMimeMultipart(parts)).toBe(text);
+  });
+
+  test("a non-ASCII NodeConfig stays 8bit (nodeadm reads raw bytes); long base64 is wrapped", () => {
+    const nodeConfig = { contentType: "application/node.eks.aws", content: "kind: NodeConfig # überall\n" };
+    const text = renderMimeMultipart([nodeConfig], { target: "eks-al2023" });
+    expect(text).toContain('charset="utf-8"\nMIME-Version: 1.0\nContent-Transfer-Encoding: 8bit\n\nkind: NodeConfig # überall\n');
+    const long = { contentType: "text/x-shellscript", content: `#!/bin/sh\n# ${"é".repeat(200)}\n` };
+    const lines = renderMimeMultipart([long]).split("\n");
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(76);
+    expect(splitUserData(renderMimeMultipart([long]))).toEqual([long]);
   });
 
   test("any parts split back byte-exact (contents may hold lines starting with --)", () => {

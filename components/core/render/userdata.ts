@@ -23,8 +23,10 @@ export interface UserDataArgs {
 
 /** The shell form may also carry the user's own boot script, run after the apply script. */
 export interface ShellUserDataArgs extends UserDataArgs {
-  /** The user's own script (with its `#!` line), written to {@link DEFAULT_USER_SCRIPT_PATH} and run last. */
+  /** The user's own script (with its `#!` line), run after the apply script. */
   userScript?: string;
+  /** Where the user's script is written; default {@link DEFAULT_USER_SCRIPT_PATH}. */
+  userScriptPath?: string;
 }
 
 interface PlacedFile {
@@ -63,7 +65,11 @@ export function renderShellUserData(args: ShellUserDataArgs): string {
     if (!args.userScript.startsWith("#!")) {
       throw new PolicyError("userScript", firstLine(args.userScript), "a user script must start with a `#!` line", "start it with `#!/bin/sh` (or the interpreter it needs)");
     }
-    placed.push(checkedFile({ path: DEFAULT_USER_SCRIPT_PATH, content: args.userScript, mode: 0o700 }, "userScript"));
+    const userScript = checkedFile({ path: args.userScriptPath ?? DEFAULT_USER_SCRIPT_PATH, content: args.userScript, mode: 0o700 }, "userScript");
+    if (placed.some((f) => f.path === userScript.path)) {
+      throw new PolicyError("userScriptPath", userScript.path, "two files in the user data have the same path", "give the user script its own path");
+    }
+    placed.push(userScript);
   }
   const lines = ["#!/bin/sh", "# registry-mirrors: writes the node apply script, then runs it.", "set -eu", "umask 077"];
   for (const dir of [...new Set(placed.map((f) => dirname(f.path)))]) lines.push(`mkdir -p ${shQuote(dir)}`);
@@ -78,7 +84,7 @@ export function renderShellUserData(args: ShellUserDataArgs): string {
   else {
     // The user's script (often what joins the node to its cluster) runs even when the mirrors failed;
     // the user data still exits non-zero so the failure shows in the boot log.
-    lines.push("rc=0", `${shQuote(script.path)} || rc=$?`, shQuote(DEFAULT_USER_SCRIPT_PATH), 'exit "$rc"');
+    lines.push("rc=0", `${shQuote(script.path)} || rc=$?`, shQuote(placed[placed.length - 1].path), 'exit "$rc"');
   }
   return `${lines.join("\n")}\n`;
 }
@@ -196,14 +202,29 @@ export function renderMimeMultipart(parts: MimePart[], options: MimeOptions = {}
   const boundary = chooseBoundary(parts, options.boundary);
   const out = ["MIME-Version: 1.0", `Content-Type: multipart/mixed; boundary="${boundary}"`, ""];
   for (const part of parts) {
-    const ascii = /^[\x00-\x7f]*$/.test(part.content);
-    out.push(`--${boundary}`, `Content-Type: ${part.contentType}; charset="${ascii ? "us-ascii" : "utf-8"}"`, "MIME-Version: 1.0");
-    out.push(`Content-Transfer-Encoding: ${ascii ? "7bit" : "8bit"}`);
+    const encoding = transferEncoding(part);
+    out.push(`--${boundary}`, `Content-Type: ${part.contentType}; charset="${encoding === "7bit" ? "us-ascii" : "utf-8"}"`, "MIME-Version: 1.0");
+    out.push(`Content-Transfer-Encoding: ${encoding}`);
     if (part.filename !== undefined) out.push(`Content-Disposition: attachment; filename="${part.filename}"`);
-    out.push("", part.content);
+    out.push("", encoding === "base64" ? wrapBase64(part.content) : part.content);
   }
   out.push(`--${boundary}--`, "");
   return out.join("\n");
+}
+
+/**
+ * ASCII parts go as 7bit text. Other text goes base64: cloud-init's Python email reading turns 8bit
+ * UTF-8 into mojibake (seen with cloud-init 22.4). nodeadm reads its parts' bytes as they are, so a
+ * non-ASCII NodeConfig stays 8bit.
+ */
+function transferEncoding(part: MimePart): "7bit" | "8bit" | "base64" {
+  if (/^[\x00-\x7f]*$/.test(part.content)) return "7bit";
+  return part.contentType === "application/node.eks.aws" ? "8bit" : "base64";
+}
+
+function wrapBase64(content: string): string {
+  const encoded = Buffer.from(content, "utf8").toString("base64");
+  return `${encoded.replace(/.{1,76}/g, "$&\n")}`;
 }
 
 function checkPart(part: MimePart, field: string, target: MimeTarget): void {
