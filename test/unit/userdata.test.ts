@@ -136,7 +136,9 @@ describe("user data refuses bad files", () => {
   });
 
   test("a relative or quoted path", () => {
-    policyError(() => renderCloudConfig({ applyScript: SCRIPT, scriptPath: "apply.sh" }), "scriptPath.path", '"apply.sh"', "absolute path");
+    policyError(() => renderCloudConfig({ applyScript: SCRIPT, scriptPath: "apply.sh" }), "scriptPath", '"apply.sh"', "absolute path");
+    policyError(() => renderCloudConfig({ applyScript: { path: "/opt/", content: SCRIPT, mode: 0o700 } }), "applyScript.path", '"/opt/"', "absolute path");
+    policyError(() => renderShellUserData({ applyScript: SCRIPT, userScript: "#!/bin/sh\n", userScriptPath: "user.sh" }), "userScriptPath", '"user.sh"', "absolute path");
     policyError(() => renderShellUserData({ applyScript: SCRIPT, files: [{ path: "/etc/it's", content: "x\n", mode: 0o644 }] }), "files[0].path", "/etc/it's", "absolute path");
   });
 

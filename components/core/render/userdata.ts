@@ -65,7 +65,7 @@ export function renderShellUserData(args: ShellUserDataArgs): string {
     if (!args.userScript.startsWith("#!")) {
       throw new PolicyError("userScript", firstLine(args.userScript), "a user script must start with a `#!` line", "start it with `#!/bin/sh` (or the interpreter it needs)");
     }
-    const userScript = checkedFile({ path: args.userScriptPath ?? DEFAULT_USER_SCRIPT_PATH, content: args.userScript, mode: 0o700 }, "userScript");
+    const userScript = checkedFile({ path: args.userScriptPath ?? DEFAULT_USER_SCRIPT_PATH, content: args.userScript, mode: 0o700 }, "userScript", "userScriptPath");
     if (placed.some((f) => f.path === userScript.path)) {
       throw new PolicyError("userScriptPath", userScript.path, "two files in the user data have the same path", "give the user script its own path");
     }
@@ -97,7 +97,7 @@ function placeFiles(args: UserDataArgs): { script: PlacedFile; files: PlacedFile
   if (!content.startsWith("#!")) {
     throw new PolicyError("applyScript", firstLine(content), "the apply script must start with a `#!` line", "pass the script rendered by renderApplyScript (it starts with `#!/bin/sh`)");
   }
-  const script = checkedFile({ path, content, mode: 0o700 }, args.scriptPath !== undefined ? "scriptPath" : "applyScript");
+  const script = checkedFile({ path, content, mode: 0o700 }, "applyScript", args.scriptPath !== undefined || !given ? "scriptPath" : "applyScript.path");
   const files = (args.files ?? []).map((f, i) => {
     if (f.secret) refuseSecret(`files[${i}]`, f.path);
     return checkedFile(f, `files[${i}]`);
@@ -110,9 +110,9 @@ function placeFiles(args: UserDataArgs): { script: PlacedFile; files: PlacedFile
   return { script, files };
 }
 
-function checkedFile(f: { path: string; content: string; mode: number }, field: string): PlacedFile {
+function checkedFile(f: { path: string; content: string; mode: number }, field: string, pathField = `${field}.path`): PlacedFile {
   if (!f.path.startsWith("/") || /[\0-\x1f'"\\]/.test(f.path) || f.path.endsWith("/")) {
-    throw new PolicyError(`${field}.path`, f.path, "a node file path must be absolute, name a file, and hold no quote, backslash or control character", 'use a plain absolute path such as "/var/lib/registry-mirrors/apply-node-config.sh"');
+    throw new PolicyError(pathField, f.path, "a node file path must be absolute, name a file, and hold no quote, backslash or control character", 'use a plain absolute path such as "/var/lib/registry-mirrors/apply-node-config.sh"');
   }
   if (!f.content.endsWith("\n")) {
     throw new PolicyError(`${field}.content`, f.content.slice(-40), "node file content must end with a newline", "append a final newline to the content");
