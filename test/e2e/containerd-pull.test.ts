@@ -4,13 +4,14 @@
  * fallback, each with a dead first mirror; then containerd with the CRI plugin and the rendered config fragment.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { normalisePolicy } from "../../components/core/policy";
 import { renderContainerdConfigFragment, renderContainerdHosts } from "../../components/core/render/containerd";
 import { containerdBaseConfig, Containerd, freePort, pushTestImage, Registry, startContainerd, startRegistry, tmpDir } from "./lab";
 
 const stops: Array<() => Promise<void>> = [];
+const dirs: string[] = [];
 let upstream: Registry;
 let cache: Registry;
 let deadPort: number;
@@ -19,6 +20,7 @@ let containerd: Containerd;
 
 beforeAll(async () => {
   const dir = tmpDir("containerd-pull");
+  dirs.push(dir);
   upstream = await startRegistry({ dir: join(dir, "upstream") });
   stops.push(() => upstream.stop());
   await pushTestImage(upstream.hostPort, "library/hello", "v1");
@@ -47,6 +49,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const stop of stops.reverse()) await stop();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
 async function pull(ref: string) {
@@ -100,6 +103,7 @@ describe("containerd pulls through the rendered hosts.toml files", () => {
 describe("containerd with the CRI plugin and the rendered config fragment", () => {
   async function startWithFragment(fragment: string) {
     const dir = tmpDir("containerd-cri");
+    dirs.push(dir);
     const fragmentFile = join(dir, "registry-mirrors.toml");
     writeFileSync(fragmentFile, fragment);
     const configFile = join(dir, "config.toml");

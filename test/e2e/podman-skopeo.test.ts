@@ -4,13 +4,14 @@
  * upstream fallback (the last mirror becomes its location), and pull-from-mirror = "digest-only".
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { normalisePolicy } from "../../components/core/policy";
 import { renderRegistriesConf } from "../../components/core/render/registries-conf";
 import { freePort, pushTestImage, Registry, run, RunResult, startRegistry, tmpDir } from "./lab";
 
 const stops: Array<() => Promise<void>> = [];
+const dirs: string[] = [];
 let dir: string;
 let upstream: Registry;
 let cache: Registry;
@@ -20,6 +21,7 @@ let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   dir = tmpDir("podman-skopeo");
+  dirs.push(dir);
   upstream = await startRegistry({ dir: join(dir, "upstream") });
   stops.push(() => upstream.stop());
   await pushTestImage(upstream.hostPort, "library/hello", "v1");
@@ -46,7 +48,15 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const stop of stops.reverse()) await stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+
+/** A fresh folder for `skopeo copy ... dir:OUT`, removed after the tests. */
+function out(): string {
+  const d = tmpDir("skopeo-out");
+  dirs.push(d);
+  return d;
+}
 
 function skopeo(args: string[]): Promise<RunResult> {
   return run("skopeo", ["--debug", "--registries-conf", confFile, ...args]);
@@ -68,7 +78,7 @@ describe("skopeo through the rendered registries.conf drop-in", () => {
     ["ghcr.io/someorg/tool:v1", "someorg/tool"],
   ])("copies %s from the live mirror after the dead one", async (ref, repo) => {
     const before = cache.requests(`/v2/${repo}/manifests/v1`);
-    const res = await skopeo(["copy", `docker://${ref}`, `dir:${tmpDir("skopeo-out")}`]);
+    const res = await skopeo(["copy", `docker://${ref}`, `dir:${out()}`]);
     expect(res.code, res.stderr).toBe(0);
     const dead = triedAt(res.stderr, `127.0.0.1:${deadPort}`);
     expect(dead).toBeGreaterThanOrEqual(0);
@@ -77,7 +87,7 @@ describe("skopeo through the rendered registries.conf drop-in", () => {
   });
 
   it("never contacts the upstream of a registry with upstreamFallback: false", async () => {
-    const ok = await skopeo(["copy", "docker://registry.k8s.io/library/hello:v1", `dir:${tmpDir("skopeo-out")}`]);
+    const ok = await skopeo(["copy", "docker://registry.k8s.io/library/hello:v1", `dir:${out()}`]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(triedAt(ok.stderr, cache.hostPort)).toBeGreaterThan(triedAt(ok.stderr, `127.0.0.1:${deadPort}`));
     // An image no mirror has: with the upstream as last resort skopeo would try it next; here it must not.
