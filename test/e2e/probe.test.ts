@@ -4,6 +4,7 @@
  * nobody listens on (dead). The probe orders live-fast, live-slow and drops the rest, and the selection's
  * policy is reordered the same way.
  */
+import { rmSync } from "node:fs";
 import { createServer, Server } from "node:http";
 import { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -39,6 +40,7 @@ async function delayedServer(delayMs: number, onRequest: () => void = () => unde
 
 beforeAll(async () => {
   const dir = tmpDir("probe");
+  stops.push(async () => rmSync(dir, { recursive: true, force: true }));
   registry = await startRegistry({ dir: join(dir, "registry") });
   stops.push(() => registry.stop());
   slowUrl = await delayedServer(SLOW_MS, () => slowHits++);

@@ -5,7 +5,7 @@
  * successful pull was served by a mirror). ghcr.io uses an ECR-style endpoint (`/v2/<prefix>` with
  * override_path), the shape the selector gives ECR pull-through cache rules.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MirrorPolicy, normalisePolicy } from "../../components/core/policy";
@@ -15,6 +15,7 @@ import { renderRegistriesConf } from "../../components/core/render/registries-co
 import { Containerd, freePort, pushTestImage, Registry, run, startContainerd, startRegistry, tmpDir } from "./lab";
 
 const stops: Array<() => Promise<void>> = [];
+const dirs: string[] = [];
 let dir: string;
 let usCache: Registry;
 let cnCache: Registry;
@@ -29,6 +30,7 @@ let cnBaseline: number;
 
 beforeAll(async () => {
   dir = tmpDir("regional-pull");
+  dirs.push(dir);
   const upstream = await startRegistry({ dir: join(dir, "upstream") });
   stops.push(() => upstream.stop());
   await pushTestImage(upstream.hostPort, "library/hello", "v1");
@@ -69,7 +71,15 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const stop of stops.reverse()) await stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+
+/** A fresh folder for `skopeo copy ... dir:OUT`, removed after the tests. */
+function out(): string {
+  const d = tmpDir("regional-skopeo");
+  dirs.push(d);
+  return d;
+}
 
 describe("a region's selection, rendered and pulled through", () => {
   it("chose the us-west-2 mirrors from the catalog, not the cn-* ones", () => {
@@ -96,7 +106,7 @@ describe("a region's selection, rendered and pulled through", () => {
     ["ghcr.io/someorg/tool:v1", "/v2/ghcr/someorg/tool/manifests/v1"],
   ])("skopeo copies %s through the rendered registries.conf", async (ref, manifestPath) => {
     const before = usCache.requests(manifestPath);
-    const res = await run("skopeo", ["--debug", "--registries-conf", confFile, "copy", `docker://${ref}`, `dir:${tmpDir("regional-skopeo")}`]);
+    const res = await run("skopeo", ["--debug", "--registries-conf", confFile, "copy", `docker://${ref}`, `dir:${out()}`]);
     expect(res.code, res.stderr).toBe(0);
     expect(usCache.requests(manifestPath)).toBeGreaterThan(before);
     expect(cnCache.requests("/v2/")).toBe(cnBaseline);
