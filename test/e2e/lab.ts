@@ -4,7 +4,7 @@
  */
 import { ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -39,6 +39,8 @@ export function run(cmd: string, args: string[], options: RunOptions = {}): Prom
       clearTimeout(timer);
       resolve({ code: code ?? (signal ? 124 : 1), stdout, stderr });
     });
+    // A command that exits without reading its input would otherwise raise EPIPE here.
+    child.stdin.on("error", () => undefined);
     child.stdin.end(options.input ?? "");
   });
 }
@@ -196,7 +198,11 @@ export async function pushTestImage(hostPort: string, repo: string, tag: string,
   await runOk("umoci", ["new", "--image", `${layout}:img`]);
   await runOk("umoci", ["insert", "--image", `${layout}:img`, file, "/hello.txt"]);
   await runOk("umoci", ["config", "--image", `${layout}:img`, "--config.cmd", "/hello.txt"]);
-  await runOk("skopeo", ["copy", "--quiet", "--dest-tls-verify=false", `oci:${layout}:img`, `docker://${hostPort}/${repo}:${tag}`]);
+  try {
+    await runOk("skopeo", ["copy", "--quiet", "--dest-tls-verify=false", `oci:${layout}:img`, `docker://${hostPort}/${repo}:${tag}`]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export interface Containerd extends Daemon {
