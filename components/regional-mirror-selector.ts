@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createEcrPullThroughCache, EcrUpstreamCredentialArgs } from "./aws/ecr-pull-through";
 import { PolicyError } from "./core/errors";
 import { MirrorPolicyInput, normaliseRegistryName } from "./core/policy";
-import { ecrUpstream } from "./core/regions/aws";
+import { defaultEcrPullThrough } from "./core/regions/aws";
 import { CloudName, MirrorInput, NetworkKind, UserCatalog, validateCloud } from "./core/regions/catalog";
 import { orderByProbe, probeMirrors, ProbeResult, probeTargets } from "./core/regions/probe";
 import { RegionSelection, RegionSelectionInput, selectMirrors, validateSelectionFields } from "./core/regions/select";
@@ -190,11 +190,7 @@ export class RegionalMirrorSelector extends pulumi.ComponentResource {
     let rules = args.ecrPullThrough as Record<string, string> | undefined;
     if (rules === undefined) {
       const registries = ((args.registries as string[] | undefined) ?? ["docker.io"]).map((r, i) => normaliseRegistryName(`registries[${i}]`, r));
-      rules = {};
-      for (const registry of registries) {
-        const upstream = ecrUpstream(registry);
-        if (upstream) rules[registry] = upstream.defaultPrefix;
-      }
+      rules = defaultEcrPullThrough(registries);
     }
     const created = createEcrPullThroughCache(name, {
       rules,

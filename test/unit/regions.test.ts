@@ -13,6 +13,8 @@ import {
   awsRegion,
   checkDeadMirror,
   DEAD_MIRRORS,
+  defaultEcrPullThrough,
+  ECR_UPSTREAMS,
   ecrHost,
   ecrPullThroughUrl,
   findDeadMirror,
@@ -81,6 +83,18 @@ describe("AWS catalog", () => {
     expect(s.policy.registries["docker.io"].mirrors).toEqual([{ url: `https://${ACCOUNT}.dkr.ecr.${region}.${suffix}/v2/docker-hub`, overridePath: true }]);
     expect(s.policy.allowMirrorPaths).toBe(true);
     expect(normalisePolicy(s.policy).policy.registries[0].endpoints[0]).toMatchObject({ overridePath: true, path: "/v2/docker-hub" });
+  });
+
+  it("suggests the usual rule prefixes for the registries ECR can cache", () => {
+    expect(defaultEcrPullThrough(["docker.io", "gcr.io", "ghcr.io", "quay.io", "registry.k8s.io", "public.ecr.aws", "registry.gitlab.com"])).toEqual({
+      "docker.io": "docker-hub",
+      "ghcr.io": "github",
+      "quay.io": "quay",
+      "registry.k8s.io": "k8s",
+      "public.ecr.aws": "ecr-public",
+      "registry.gitlab.com": "gitlab",
+    });
+    for (const u of ECR_UPSTREAMS) expect(validateEcrPrefix("p", u.defaultPrefix)).toBe(u.defaultPrefix);
   });
 
   it("account ids must be 12 digits", () => {

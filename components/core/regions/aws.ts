@@ -133,3 +133,16 @@ export function ecrHost(accountId: string, region: AwsRegion): string {
 export function ecrPullThroughUrl(accountId: string, region: AwsRegion, prefix: string): string {
   return `https://${ecrHost(accountId, region)}/v2/${prefix}`;
 }
+
+/**
+ * The usual rules for a list of (normalised) registries: each one ECR can cache, with AWS's suggested prefix,
+ * e.g. `{ "docker.io": "docker-hub", "quay.io": "quay" }`. Registries ECR cannot cache are left out.
+ */
+export function defaultEcrPullThrough(registries: readonly string[]): Record<string, string> {
+  const rules: Record<string, string> = {};
+  for (const registry of registries) {
+    const upstream = ecrUpstream(registry);
+    if (upstream) rules[registry] = upstream.defaultPrefix;
+  }
+  return rules;
+}
