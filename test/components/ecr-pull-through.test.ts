@@ -105,6 +105,7 @@ describe("createEcrPullThroughCache", () => {
 
   it("refuses rules ECR would refuse, with the field and fix", () => {
     expectRefused(() => validateEcrPullThroughCacheArgs({ rules: {} }), "rules", "no pull-through cache rule");
+    expectRefused(() => validateEcrPullThroughCacheArgs({ rules: pulumi.output({ "quay.io": "quay" }) as never }), "rules", "known when the program runs");
     expectRefused(() => validateEcrPullThroughCacheArgs({ rules: { "gcr.io": "gcr" } }), "rules[\"gcr.io\"]", "cannot cache");
     expectRefused(() => validateEcrPullThroughCacheArgs({ rules: { "quay.io": "Q" } }), "rules[\"quay.io\"]", "2 to 30");
     expectRefused(() => validateEcrPullThroughCacheArgs({ rules: { "quay.io": "same", "registry.k8s.io": "same" } }), "rules[\"registry.k8s.io\"]", "already used for quay.io");
@@ -145,6 +146,7 @@ describe("RegionalMirrorSelector with createPullThroughCache", () => {
   it("refuses createPullThroughCache off AWS or without the credentials ECR needs", () => {
     expectRefused(() => new RegionalMirrorSelector("ali-ptc", { cloud: "alicloud", region: "cn-hangzhou", createPullThroughCache: true }), "createPullThroughCache", "AWS only");
     expectRefused(() => new RegionalMirrorSelector("no-cred", { cloud: "aws", region: "us-east-1", createPullThroughCache: true }), "credentials[\"docker.io\"]", "needs credentials");
+    expectRefused(() => new RegionalMirrorSelector("unknown-registries", { cloud: "aws", region: "us-east-1", createPullThroughCache: true, registries: pulumi.output(["quay.io"]) }), "registries", "must be known");
     expectRefused(() => new RegionalMirrorSelector("unknown-rules", { cloud: "aws", region: "us-east-1", createPullThroughCache: true, ecrPullThrough: pulumi.output({ "quay.io": "quay" }) }), "ecrPullThrough", "must be known");
   });
 

@@ -263,6 +263,10 @@ describe("user catalog", () => {
     expectPolicyError(() => validateUserCatalog({ regions: { "us-west-2": { insecureRegistries: ["10.0.0.0/33"] } } }), "userCatalog.regions[\"us-west-2\"].insecureRegistries[0]", "CIDR");
     expectPolicyError(() => validateUserCatalog({ regions: { "us-west-2": { mirrors: [] } } }), "userCatalog.regions[\"us-west-2\"].mirrors", "unknown field");
     expectPolicyError(() => validateUserCatalog({ regions: { "us-west-2": { registries: { "docker.io": "https://m.example.com" } } } }), "userCatalog.regions[\"us-west-2\"].registries[\"docker.io\"]", "list of mirrors");
+    expectPolicyError(() => validateUserCatalog({ regions: [] }), "userCatalog.regions", "map from region id");
+    expectPolicyError(() => validateUserCatalog({ regions: { "us-west-2": ["https://m.example.com"] } }), "userCatalog.regions[\"us-west-2\"]", "object with registries");
+    expectPolicyError(() => validateUserCatalog({ regions: { "us-west-2": { registries: ["https://m.example.com"] } } }), "userCatalog.regions[\"us-west-2\"].registries", "map from registry host");
+    expectPolicyError(() => validateUserCatalog({ regions: { "us-west-2": { insecureRegistries: "10.0.0.0/8" } } }), "userCatalog.regions[\"us-west-2\"].insecureRegistries", "must be a list");
   });
 });
 
@@ -361,6 +365,8 @@ describe("selection", () => {
     expectPolicyError(() => selectMirrors({ cloud: "aws", region: "us-west-2", upstreamFallback: "no" as never }), "upstreamFallback", "true or false");
     expectPolicyError(() => selectMirrors({ cloud: "aws", region: "us-west-2", regoin: "x" } as never), "regoin", "unknown field");
     expectPolicyError(() => selectMirrors({ cloud: "aws", region: "us-west-2", fallbacks: ["https://m.example.com"] as never }), "fallbacks", "map from registry");
+    expectPolicyError(() => selectMirrors({ cloud: "aws", region: "us-west-2", awsAccountId: ACCOUNT, ecrPullThrough: "docker-hub" as never }), "ecrPullThrough", "map from upstream registry");
+    expectPolicyError(() => selectMirrors("us-west-2" as never), "selection", "cloud and region");
   });
 
   it("is deterministic and its policy always normalises (property)", () => {
