@@ -2,3 +2,17 @@ export * from "./errors";
 export * from "./hosts";
 export * from "./policy";
 export * from "./render/types";
+export { DockerSettingsInput, renderDocker, parseKeyValue } from "./render/docker";
+export { DOCKER_RELOADABLE_KEYS } from "./render/docker-keys";
+export { NodeApplyPlan, ManagedFile, renderApplyScript } from "./render/apply-script";
+export { renderContainerdHosts, renderContainerdConfigFragment, DEFAULT_CONTAINERD_CERTS_DIR } from "./render/containerd";
+export { renderRegistriesConf, REGISTRIES_CONF_DROPIN } from "./render/registries-conf";
+export { renderK3sRegistries, K3sRegistryAuth, K3sRegistryTls } from "./render/k3s";
+export { renderBuildkitToml } from "./render/buildkit";
+export { renderBottlerocketSettings } from "./render/bottlerocket";
+export { renderRuntimeFiles, RuntimeRenderOptions } from "./render/runtimes";
+export {
+  renderCloudConfig, renderShellUserData, renderMimeMultipart, splitUserData, encodeUserData, checkUserDataSize,
+  encodeCheckedUserData, USER_DATA_LIMITS, MimePart, UserDataLimitTarget,
+} from "./render/userdata";
+export { NodeConfigInput, RenderedNodeConfig, renderNodeConfig, DEFAULT_RUNTIMES } from "./render/node-config";

@@ -1,0 +1,167 @@
+import { createHash } from "node:crypto";
+import { PolicyError } from "../errors";
+import { ANY_REGISTRY, DOCKER_HUB, MirrorPolicy, MirrorPolicyInput, normalisePolicy, policyHasHeaders } from "../policy";
+import { DockerSettingsInput, renderDocker } from "./docker";
+import { NodeApplyPlan, ManagedFile, renderApplyScript } from "./apply-script";
+import { renderRuntimeFiles, RuntimeRenderOptions } from "./runtimes";
+import { DEFAULT_CONTAINERD_CERTS_DIR } from "./containerd";
+import { renderCloudConfig } from "./userdata";
+import { NodeFile, RestartPolicy, RUNTIME_NAMES, RuntimeName } from "./types";
+
+/** Everything a node needs, as plain values: the input of `renderNodeConfig`. */
+export interface NodeConfigInput {
+  /** Docker Hub mirrors, in order: shorthand for `policy.registries["docker.io"].mirrors`. */
+  mirrors?: string[];
+  /** The full mirror policy. Combined with `mirrors` only when it has no docker.io entry. */
+  policy?: MirrorPolicyInput;
+  /** Docker daemon settings merged into daemon.json beside the mirrors. */
+  docker?: DockerSettingsInput;
+  /** Which runtimes' files to render (default docker + containerd). */
+  runtimes?: RuntimeName[];
+  /** When the apply script may restart a runtime (default "never": reloads only). */
+  restartPolicy?: RestartPolicy;
+  /** Options passed to the non-Docker renderers (containerd certs folder, k3s auth, ...). */
+  runtimeOptions?: RuntimeRenderOptions;
+}
+
+/** What `renderNodeConfig` produces: every node file, the apply script and the cloud-init user data. */
+export interface RenderedNodeConfig {
+  policy: MirrorPolicy;
+  runtimes: RuntimeName[];
+  /** The daemon.json keys this library manages (merged into the node's file), when Docker is a target. */
+  daemonJson?: string;
+  /** Every node file by absolute path (daemon.json holds only the managed keys; the script merges them). */
+  files: Record<string, string>;
+  /** containerd hosts.toml files by absolute path. */
+  containerdHosts: Record<string, string>;
+  /** Bottlerocket settings TOML (user data for Bottlerocket nodes), when selected. */
+  bottlerocketSettings?: string;
+  applyScript: string;
+  /** `#cloud-config` that writes and runs the apply script; undefined when a file holds a credential. */
+  userData?: string;
+  /** sha256 of the apply script: changes exactly when a node file changes. */
+  checksum: string;
+  /** True when some file may hold a credential (mirror headers, registry auth). */
+  secret: boolean;
+  warnings: string[];
+}
+
+export const DEFAULT_RUNTIMES: RuntimeName[] = ["docker", "containerd"];
+
+/** Builds the policy from the `mirrors` shorthand and/or a full policy. */
+export function resolvePolicyInput(mirrors: string[] | undefined, policy: MirrorPolicyInput | undefined): MirrorPolicyInput {
+  if (mirrors !== undefined && !Array.isArray(mirrors)) {
+    throw new PolicyError("mirrors", mirrors, "must be a list of Docker Hub mirror URLs", "write mirrors: [\"https://mirror.example.com\"]");
+  }
+  if (!policy) {
+    if (!mirrors || mirrors.length === 0) {
+      throw new PolicyError("mirrors", mirrors, "no mirrors given", "give mirrors (Docker Hub mirror URLs) or a policy with at least one registry");
+    }
+    return { registries: { [DOCKER_HUB]: { mirrors } } };
+  }
+  if (!mirrors || mirrors.length === 0) return policy;
+  const registries = policy.registries ?? {};
+  const hubKey = Object.keys(registries).find((k) => ["docker.io", "index.docker.io", "registry-1.docker.io"].includes(k.toLowerCase()));
+  if (hubKey) {
+    throw new PolicyError("mirrors", mirrors, `both mirrors and policy.registries["${hubKey}"] set Docker Hub mirrors`, "list the Docker Hub mirrors in one place only");
+  }
+  return { ...policy, registries: { ...registries, [DOCKER_HUB]: { mirrors } } };
+}
+
+function checkRuntimes(runtimes: unknown): RuntimeName[] {
+  if (!Array.isArray(runtimes) || runtimes.length === 0) {
+    throw new PolicyError("runtimes", runtimes, "must be a non-empty list", `choose from ${RUNTIME_NAMES.join(", ")}`);
+  }
+  for (const r of runtimes) {
+    if (!RUNTIME_NAMES.includes(r)) {
+      throw new PolicyError("runtimes", r, "unknown runtime", `use one of ${RUNTIME_NAMES.join(", ")}`);
+    }
+  }
+  return RUNTIME_NAMES.filter((r) => runtimes.includes(r));
+}
+
+function checkRestartPolicy(value: unknown): RestartPolicy {
+  if (value === undefined) return "never";
+  if (value !== "never" && value !== "if-needed") {
+    throw new PolicyError("restartPolicy", value, "unknown restart policy", "use \"never\" (reload only) or \"if-needed\" (restart a runtime when a changed setting requires it)");
+  }
+  return value;
+}
+
+const RELOAD_OF: Partial<Record<RuntimeName, ManagedFile["reload"]>> = { crio: "crio", k3s: "k3s", rke2: "rke2", buildkit: "buildkit" };
+
+function reloadFor(path: string): ManagedFile["reload"] {
+  if (path.startsWith("/etc/containers/")) return RELOAD_OF.crio;
+  if (path.startsWith("/etc/rancher/k3s/")) return RELOAD_OF.k3s;
+  if (path.startsWith("/etc/rancher/rke2/")) return RELOAD_OF.rke2;
+  if (path.startsWith("/etc/buildkit/")) return RELOAD_OF.buildkit;
+  return undefined;
+}
+
+/**
+ * Renders every selected runtime's node files, the node apply script and the cloud-init user data from one
+ * policy. Pure and deterministic: the same input gives byte-identical output.
+ */
+export function renderNodeConfig(input: NodeConfigInput): RenderedNodeConfig {
+  const runtimes = checkRuntimes(input.runtimes ?? DEFAULT_RUNTIMES);
+  const restartPolicy = checkRestartPolicy(input.restartPolicy);
+  const { policy, warnings } = normalisePolicy(resolvePolicyInput(input.mirrors, input.policy));
+
+  if (runtimes.length === 1 && runtimes[0] === "docker") {
+    const others = policy.registries.filter((r) => r.registry !== DOCKER_HUB);
+    if (others.length === policy.registries.length) {
+      const only = others.map((r) => r.registry).join(", ");
+      throw new PolicyError("runtimes", runtimes, `Docker reads mirrors for Docker Hub only, and the policy has none (only ${only}${others.some((r) => r.registry === ANY_REGISTRY) ? "; \"*\" is not a Docker Hub mirror" : ""})`, "add \"containerd\" (or crio/podman/k3s) to runtimes, or give Docker Hub mirrors");
+    }
+  }
+
+  const files: NodeFile[] = [];
+  const plan: NodeApplyPlan = { restartPolicy };
+  let daemonJson: string | undefined;
+  if (runtimes.includes("docker")) {
+    const docker = renderDocker(policy, input.docker);
+    daemonJson = docker.daemonJson;
+    // Docker's note that it skips non-Docker-Hub mirrors matters only when no other runtime uses them.
+    const dockerOnly = runtimes.length === 1;
+    warnings.push(...docker.warnings.filter((w) => dockerOnly || !w.startsWith("docker: Docker reads mirrors for Docker Hub only")));
+    plan.docker = { desired: docker.desired };
+    files.push({ path: "/etc/docker/daemon.json", content: docker.daemonJson, mode: 0o644 });
+  } else if (input.docker !== undefined) {
+    throw new PolicyError("docker", "(settings)", "Docker settings given but docker is not in runtimes", "add \"docker\" to runtimes or remove the docker settings");
+  }
+
+  const others = renderRuntimeFiles(policy, runtimes.filter((r) => r !== "docker"), input.runtimeOptions ?? {});
+  warnings.push(...others.warnings);
+  const containerdHosts: Record<string, string> = {};
+  const managed: ManagedFile[] = [];
+  const certsDir = (input.runtimeOptions?.containerd?.certsDir ?? DEFAULT_CONTAINERD_CERTS_DIR).replace(/\/+$/, "");
+  for (const file of others.files) {
+    files.push(file);
+    if (file.path.startsWith(`${certsDir}/`) && file.path.endsWith("/hosts.toml")) {
+      containerdHosts[file.path] = file.content;
+    } else {
+      managed.push({ ...file, reload: reloadFor(file.path) });
+    }
+  }
+  if (runtimes.includes("containerd")) {
+    plan.containerd = { hostsDir: certsDir, files: others.files.filter((f) => f.path in containerdHosts) };
+  }
+  if (managed.length > 0) plan.files = managed;
+
+  const applyScript = renderApplyScript(plan);
+  const secret = policyHasHeaders(policy) || files.some((f) => f.secret === true);
+  const sortedFiles = Object.fromEntries(files.map((f) => [f.path, f.content] as const).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return {
+    policy,
+    runtimes,
+    daemonJson,
+    files: sortedFiles,
+    containerdHosts,
+    bottlerocketSettings: others.bottlerocket,
+    applyScript,
+    userData: secret ? undefined : renderCloudConfig({ applyScript }),
+    checksum: createHash("sha256").update(applyScript).digest("hex"),
+    secret,
+    warnings,
+  };
+}

@@ -1,0 +1,25 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/**
+ * True when `value` holds no Output or Promise anywhere inside, i.e. it is known now. Components validate such
+ * inputs in the constructor, so a bad value fails `pulumi preview` with a clear message instead of surfacing
+ * later from inside an `apply`.
+ */
+export function isKnown(value: unknown): boolean {
+  if (pulumi.Output.isInstance(value) || value instanceof Promise) return false;
+  if (Array.isArray(value)) return value.every(isKnown);
+  if (typeof value === "object" && value !== null) return Object.values(value).every(isKnown);
+  return true;
+}
+
+/**
+ * Runs `compute` on the resolved inputs. When every input is already known it runs right away, so its errors
+ * are thrown from the constructor; otherwise it runs inside `apply` once the inputs resolve.
+ */
+export function computeOutput<I, O>(inputs: I, compute: (resolved: pulumi.Unwrap<I>) => O): pulumi.Output<O> {
+  if (isKnown(inputs)) {
+    const result = compute(inputs as pulumi.Unwrap<I>);
+    return pulumi.output(inputs).apply(() => result) as pulumi.Output<O>;
+  }
+  return pulumi.output(inputs).apply((resolved) => compute(resolved as pulumi.Unwrap<I>)) as pulumi.Output<O>;
+}
