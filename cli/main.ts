@@ -1,12 +1,19 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { parseArgs } from "node:util";
+import { parseArgs, ParseArgsConfig } from "node:util";
+
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 import { parse as parseYaml } from "yaml";
 import { PolicyError } from "../components/core/errors";
 import { checkKnownFields } from "../components/core/policy";
 import { DockerSettingsInput, parseKeyValue } from "../components/core/render/docker";
 import { NodeConfigInput, renderNodeConfig, RenderedNodeConfig } from "../components/core/render/node-config";
 import { RUNTIME_NAMES, RuntimeName } from "../components/core/render/types";
+import { defaultEcrPullThrough } from "../components/core/regions/aws";
+import { CloudName, MirrorInput, NetworkKind } from "../components/core/regions/catalog";
+import { formatRegions } from "../components/core/regions/list";
+import { formatProbeTable, probeMirrors, probeTargets, ProbeTarget } from "../components/core/regions/probe";
+import { RegionSelection, selectMirrors } from "../components/core/regions/select";
 
 /** Thrown for a usage problem: printed without a stack, exit code 2. */
 export class UsageError extends Error {}
@@ -23,11 +30,25 @@ const MAIN_HELP = `registry-mirrors — render container registry mirror configu
 Usage:
   registry-mirrors render   [flags]   write node files, the apply script and cloud-init user data
   registry-mirrors validate [flags]   check the same flags/policy and print warnings, write nothing
+  registry-mirrors regions  [--cloud aws|alicloud]
+                                      list the built-in regions and the endpoints derived for each
+  registry-mirrors probe    (--cloud C --region R [region flags] | --mirror URL ...) [--timeout MS] [--concurrency N]
+                                      GET /v2/ on each mirror; print them best first with latency or failure
   registry-mirrors help [command]
 
 Run "registry-mirrors render --help" for the flags.`;
 
 const RENDER_HELP = `Usage: registry-mirrors render [flags] --out DIR
+
+Mirrors for a cloud region (built-in catalog; see "registry-mirrors regions"):
+  --cloud aws|alicloud          the nodes' cloud; needs --region
+  --region R                    e.g. us-west-2, cn-north-1, cn-hangzhou
+  --registry REG                registry to mirror, repeatable (default docker.io)
+  --network vpc|public          vpc (default): private in-region endpoints first; public: none
+  --account-id ID               AWS account (12 digits) whose ECR pull-through cache rules to use
+  --accelerator-id ID           the Alibaba Cloud account's Docker Hub accelerator, https://<id>.mirror.aliyuncs.com
+  --allow-deprecated-mirrors    keep a known-dead public mirror (with a warning) instead of refusing it
+  With --cloud, --mirror and --registry-mirror become fallbacks tried after the region's endpoints.
 
 Mirror policy:
   --mirror URL                  Docker Hub mirror, repeatable, tried in the order given
@@ -87,7 +108,18 @@ function readPolicyFile(file: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
+const REGION_OPTIONS = {
+  cloud: { type: "string" },
+  region: { type: "string" },
+  registry: { type: "string", multiple: true },
+  network: { type: "string" },
+  "account-id": { type: "string" },
+  "accelerator-id": { type: "string" },
+  "allow-deprecated-mirrors": { type: "boolean" },
+} as const;
+
 const RENDER_OPTIONS = {
+  ...REGION_OPTIONS,
   mirror: { type: "string", multiple: true },
   "registry-mirror": { type: "string", multiple: true },
   "no-upstream": { type: "string", multiple: true },
@@ -108,17 +140,65 @@ const RENDER_OPTIONS = {
 type RenderValues = ReturnType<typeof parseRenderArgs>["values"];
 
 function parseRenderArgs(argv: string[]) {
-  try {
-    return parseArgs({ args: argv, options: RENDER_OPTIONS, allowPositionals: false, strict: true });
-  } catch (err) {
-    fail(`${(err as Error).message}\nRun "registry-mirrors render --help" for the flags.`);
+  return parseOrFail(argv, RENDER_OPTIONS, "render");
+}
+
+type RegionValues = { [K in keyof typeof REGION_OPTIONS]?: (typeof REGION_OPTIONS)[K]["type"] extends "boolean" ? boolean : (typeof REGION_OPTIONS)[K] extends { multiple: true } ? string[] : string };
+
+/** Picks the region's mirrors from the built-in catalog; `fallbacks` come from --mirror / --registry-mirror. */
+export function selectionFromFlags(values: RegionValues, fallbacks: Record<string, MirrorInput[]> = {}, allowMirrorPaths = false): RegionSelection {
+  if (values.region === undefined) fail("--cloud needs --region (run \"registry-mirrors regions\" for the list)");
+  const registries = values.registry?.length ? values.registry : undefined;
+  const wanted = registries ?? [...new Set(["docker.io", ...Object.keys(fallbacks)])];
+  return selectMirrors({
+    cloud: values.cloud as CloudName,
+    region: values.region,
+    registries,
+    network: values.network as NetworkKind | undefined,
+    awsAccountId: values["account-id"],
+    ecrPullThrough: values["account-id"] !== undefined ? defaultEcrPullThrough(wanted) : undefined,
+    alicloudAcceleratorId: values["accelerator-id"],
+    fallbacks: Object.keys(fallbacks).length ? fallbacks : undefined,
+    allowDeprecatedMirrors: values["allow-deprecated-mirrors"],
+    allowMirrorPaths,
+  });
+}
+
+function parseRegistryMirror(spec: string): [string, string] {
+  const eq = spec.indexOf("=");
+  if (eq <= 0 || eq === spec.length - 1) {
+    throw new PolicyError("--registry-mirror", spec, "expected REGISTRY=URL", "write e.g. --registry-mirror ghcr.io=https://ghcr-mirror.example.com (or *=URL for every other registry)");
   }
+  return [spec.slice(0, eq).trim(), spec.slice(eq + 1).trim()];
 }
 
 /** Turns the render flags (and an optional policy file) into the input of `renderNodeConfig`. */
-export function nodeConfigFromFlags(values: RenderValues): NodeConfigInput {
+export function nodeConfigFromFlags(values: RenderValues): NodeConfigInput & { selection?: RegionSelection } {
   const file = values.policy ? readPolicyFile(values.policy) : {};
-  const input = { ...file } as NodeConfigInput & Record<string, unknown>;
+  const input = { ...file } as NodeConfigInput & Record<string, unknown> & { selection?: RegionSelection };
+
+  if (values.cloud !== undefined) {
+    if (file.policy !== undefined || file.mirrors !== undefined) {
+      throw new PolicyError("--cloud", values.cloud, "the policy file already sets the mirrors", "use either --cloud/--region or a policy file with mirrors/policy, not both");
+    }
+    const fallbacks: Record<string, MirrorInput[]> = {};
+    for (const url of values.mirror ?? []) (fallbacks["docker.io"] ??= []).push(url);
+    for (const spec of values["registry-mirror"] ?? []) {
+      const [registry, url] = parseRegistryMirror(spec);
+      (fallbacks[registry] ??= []).push(url);
+    }
+    const selection = selectionFromFlags(values, fallbacks, values["allow-mirror-paths"] ?? false);
+    input.selection = selection;
+    input.policy = selection.policy;
+    values = { ...values, mirror: undefined, "registry-mirror": undefined };
+    if (selection.insecureRegistries.length) {
+      values = { ...values, "insecure-registry": [...selection.insecureRegistries, ...(values["insecure-registry"] ?? [])] };
+    }
+  } else {
+    for (const flag of ["region", "network", "account-id", "accelerator-id"] as const) {
+      if (values[flag] !== undefined) fail(`--${flag} needs --cloud aws|alicloud`);
+    }
+  }
 
   if (values.mirror?.length) input.mirrors = [...((file.mirrors as string[] | undefined) ?? []), ...values.mirror];
 
@@ -128,12 +208,7 @@ export function nodeConfigFromFlags(values: RenderValues): NodeConfigInput {
     const policy = { ...((input.policy as NodeConfigInput["policy"]) ?? { registries: {} }) };
     const registries = { ...(policy.registries ?? {}) };
     for (const spec of registryMirrors) {
-      const eq = spec.indexOf("=");
-      if (eq <= 0 || eq === spec.length - 1) {
-        throw new PolicyError("--registry-mirror", spec, "expected REGISTRY=URL", "write e.g. --registry-mirror ghcr.io=https://ghcr-mirror.example.com (or *=URL for every other registry)");
-      }
-      const registry = spec.slice(0, eq).trim();
-      const url = spec.slice(eq + 1).trim();
+      const [registry, url] = parseRegistryMirror(spec);
       const entry = registries[registry] ?? { mirrors: [] };
       registries[registry] = { ...entry, mirrors: [...entry.mirrors, url] };
     }
@@ -214,7 +289,13 @@ function render(argv: string[], io: Io, write: boolean): number {
     io.out(RENDER_HELP);
     return 0;
   }
-  const rendered = renderNodeConfig(nodeConfigFromFlags(values));
+  const { selection, ...input } = nodeConfigFromFlags(values);
+  const rendered = renderNodeConfig(input);
+  if (selection) {
+    io.out(`${selection.cloud} ${selection.region} (${selection.regionName}):`);
+    for (const reason of selection.reasons) io.out(`  ${reason}`);
+    for (const w of selection.warnings) io.err(`warning: ${w}`);
+  }
   for (const w of rendered.warnings) io.err(`warning: ${w}`);
   if (!write) {
     io.out(`valid: ${rendered.runtimes.join(", ")}; ${rendered.policy.registries.map((r) => `${r.registry} (${r.endpoints.length} mirror${r.endpoints.length === 1 ? "" : "s"})`).join(", ")}`);
@@ -232,8 +313,70 @@ function render(argv: string[], io: Io, write: boolean): number {
   return 0;
 }
 
-/** Runs the CLI; returns the exit code. */
-export function main(argv: string[], io: Io = consoleIo): number {
+function regions(argv: string[], io: Io): number {
+  const { values } = parseOrFail(argv, { cloud: { type: "string" }, help: { type: "boolean", short: "h" } }, "regions");
+  if (values.help) {
+    io.out("Usage: registry-mirrors regions [--cloud aws|alicloud]\n\nLists every built-in region with the endpoints the library derives for it.");
+    return 0;
+  }
+  io.out(formatRegions(values.cloud as CloudName | undefined));
+  return 0;
+}
+
+const PROBE_HELP = `Usage: registry-mirrors probe (--cloud C --region R [--registry REG] [--network N] [--account-id ID]
+                              [--accelerator-id ID] | --mirror URL ...) [--timeout MS] [--concurrency N]
+
+Sends GET /v2/ to each mirror (200 or 401 means alive), at most --concurrency at a time (default 4), each
+bounded by --timeout milliseconds (default 3000), and prints them best first with latency or failure.
+Exit code 0 when at least one mirror answered, 1 when none did.`;
+
+async function probe(argv: string[], io: Io): Promise<number> {
+  const { values } = parseOrFail(argv, { ...REGION_OPTIONS, mirror: { type: "string", multiple: true }, timeout: { type: "string" }, concurrency: { type: "string" }, help: { type: "boolean", short: "h" } }, "probe");
+  if (values.help) {
+    io.out(PROBE_HELP);
+    return 0;
+  }
+  let targets: Array<string | ProbeTarget>;
+  if (values.cloud !== undefined) {
+    targets = probeTargets(selectionFromFlags(values).policy);
+  } else if (values.mirror?.length) {
+    targets = values.mirror;
+  } else {
+    fail(`probe needs --cloud and --region, or --mirror URL\n\n${PROBE_HELP}`);
+  }
+  const number = (flag: string, value: string | undefined) => {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new PolicyError(`--${flag}`, value, "must be a positive whole number", `write e.g. --${flag} ${flag === "timeout" ? 3000 : 4}`);
+    return n;
+  };
+  const results = await probeMirrors(targets, { timeoutMs: number("timeout", values.timeout), concurrency: number("concurrency", values.concurrency) });
+  io.out(formatProbeTable(results));
+  return results.some((r) => r.ok) ? 0 : 1;
+}
+
+function parseOrFail<T extends ParseArgsOptionsConfig>(argv: string[], options: T, command: string) {
+  try {
+    return parseArgs<{ args: string[]; options: T; allowPositionals: false; strict: true }>({ args: argv, options, allowPositionals: false, strict: true });
+  } catch (err) {
+    fail(`${(err as Error).message}\nRun "registry-mirrors ${command} --help" for the flags.`);
+  }
+}
+
+function report(err: unknown, io: Io): number {
+  if (err instanceof UsageError) {
+    io.err(`registry-mirrors: ${err.message}`);
+    return 2;
+  }
+  if (err instanceof PolicyError) {
+    io.err(`registry-mirrors: ${err.message}`);
+    return 1;
+  }
+  throw err;
+}
+
+/** Runs the CLI; returns the exit code (a promise for `probe`, which waits on the network). */
+export function main(argv: string[], io: Io = consoleIo): number | Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -241,24 +384,20 @@ export function main(argv: string[], io: Io = consoleIo): number {
         return render(rest, io, true);
       case "validate":
         return render(rest, io, false);
+      case "regions":
+        return regions(rest, io);
+      case "probe":
+        return probe(rest, io).catch((err) => report(err, io));
       case undefined:
       case "help":
       case "--help":
       case "-h":
-        io.out(rest[0] === "render" || rest[0] === "validate" ? RENDER_HELP : MAIN_HELP);
+        io.out(rest[0] === "render" || rest[0] === "validate" ? RENDER_HELP : rest[0] === "probe" ? PROBE_HELP : MAIN_HELP);
         return 0;
       default:
         throw new UsageError(`unknown command "${command}"\n\n${MAIN_HELP}`);
     }
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.err(`registry-mirrors: ${err.message}`);
-      return 2;
-    }
-    if (err instanceof PolicyError) {
-      io.err(`registry-mirrors: ${err.message}`);
-      return 1;
-    }
-    throw err;
+    return report(err, io);
   }
 }

@@ -2,6 +2,7 @@ export * from "./errors";
 export * from "./hosts";
 export * from "./policy";
 export * from "./render/types";
+export * from "./regions";
 export { DockerSettingsInput, renderDocker, parseKeyValue } from "./render/docker";
 export { DOCKER_RELOADABLE_KEYS } from "./render/docker-keys";
 export { NodeApplyPlan, ManagedFile, renderApplyScript } from "./render/apply-script";

@@ -153,3 +153,45 @@ describe("registry-mirrors render", () => {
     expect(result.out).toContain("valid: docker, containerd; docker.io (1 mirror)");
   });
 });
+
+describe("registry-mirrors for a cloud region", () => {
+  it("renders the built-in catalog's mirrors for an Alibaba Cloud region and says why", () => {
+    const dir = tmp();
+    const result = cli(["render", "--cloud", "alicloud", "--region", "cn-hangzhou", "--accelerator-id", "a1b2c3d4", "--out", dir]);
+    expect(result.err).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.out).toContain("alicloud cn-hangzhou");
+    expect(result.out).toContain("Docker Hub accelerator");
+    const daemon = JSON.parse(readFileSync(join(dir, "node/etc/docker/daemon.json"), "utf8"));
+    expect(daemon["registry-mirrors"]).toEqual(["https://a1b2c3d4.mirror.aliyuncs.com"]);
+  });
+
+  it("adds --mirror as a fallback after the region's endpoints", () => {
+    const dir = tmp();
+    const result = cli(["render", "--cloud", "alicloud", "--region", "cn-hangzhou", "--accelerator-id", "a1b2c3d4", "--mirror", "https://fallback.example.com", "--out", dir]);
+    expect(result.code).toBe(0);
+    const daemon = JSON.parse(readFileSync(join(dir, "node/etc/docker/daemon.json"), "utf8"));
+    expect(daemon["registry-mirrors"]).toEqual(["https://a1b2c3d4.mirror.aliyuncs.com", "https://fallback.example.com"]);
+  });
+
+  it("refuses an unknown region, naming the nearest known ones", () => {
+    const dir = tmp();
+    const result = cli(["render", "--cloud", "aws", "--region", "us-wset-2", "--out", join(dir, "out")]);
+    expect(result.code).toBe(1);
+    expect(result.err).toContain("\"us-west-2\"");
+    expect(existsSync(join(dir, "out"))).toBe(false);
+  });
+
+  it("refuses region flags without --cloud and --cloud without --region", () => {
+    expect(cli(["render", "--region", "us-west-2"]).err).toContain("--region needs --cloud");
+    expect(cli(["render", "--cloud", "aws"]).err).toContain("--cloud needs --region");
+  });
+
+  it("lists regions per cloud", () => {
+    const result = cli(["regions", "--cloud", "aws"]);
+    expect(result.code).toBe(0);
+    expect(result.out).toContain("cn-north-1");
+    expect(result.out).toContain("amazonaws.com.cn");
+    expect(result.out).toContain("us-gov-west-1");
+  });
+});
