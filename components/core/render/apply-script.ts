@@ -1,0 +1,104 @@
+import { PolicyError } from "../errors";
+import { EPILOGUE, prelude } from "./apply/common";
+import { containerdSection } from "./apply/containerd";
+import { dockerSection } from "./apply/docker";
+import { filesSection } from "./apply/files";
+import { DOCKERD_KEYS } from "./docker-keys";
+import { NodeFile, RestartPolicy } from "./types";
+
+/** A node file the apply script writes, and which runtime to tell once it changed. */
+export interface ManagedFile extends NodeFile {
+  /**
+   * Who reads the file: `crio` is reloaded (SIGHUP) when running; `k3s`, `rke2` and `buildkit` read it only at
+   * start-up, so they are restarted when running and `restartPolicy` allows it. Without it the file is just written.
+   */
+  reload?: "crio" | "k3s" | "rke2" | "buildkit";
+}
+
+/** Everything the node apply script applies to one node. */
+export interface NodeApplyPlan {
+  /** Whether the script may restart a runtime when a changed setting needs it (else it refuses and changes nothing). */
+  restartPolicy: RestartPolicy;
+  /** Keys merged into `/etc/docker/daemon.json`; every other key of the node's file is kept. */
+  docker?: { desired: Record<string, unknown> };
+  /** containerd `hosts.toml` files, with absolute paths under `hostsDir` (the folder `config_path` points at). */
+  containerd?: { hostsDir: string; files: NodeFile[] };
+  /** Other drop-in files: CRI-O/podman registries.conf.d, k3s/RKE2 registries.yaml, buildkitd.toml, ... */
+  files?: ManagedFile[];
+}
+
+// Paths are embedded in the script and used as folder names: keep them to characters that need no quoting
+// thought (IPv6 hosts appear as [::1]:5000 folders).
+const SAFE_PATH = /^\/[A-Za-z0-9._+@:[\]\/-]+$/;
+const RELOADS = ["crio", "k3s", "rke2", "buildkit"];
+
+function checkPath(field: string, path: unknown): string {
+  if (typeof path !== "string" || !SAFE_PATH.test(path) || path.split("/").some((part) => part === "." || part === "..") || path.endsWith("/")) {
+    throw new PolicyError(field, path, "not a plain absolute file path", "use an absolute path of letters, digits and ._-+@:[] without . or .. parts, e.g. \"/etc/containerd/certs.d/docker.io/hosts.toml\"");
+  }
+  return path;
+}
+
+function checkFile(field: string, file: NodeFile, seen: Set<string>): void {
+  const path = checkPath(`${field}.path`, file.path);
+  if (seen.has(path)) throw new PolicyError(`${field}.path`, path, "the same file is listed twice", "list each node file once");
+  seen.add(path);
+  if (path.endsWith(".registry-mirrors.bak") || path.endsWith(".registry-mirrors.created") || path.endsWith(".registry-mirrors.keys")) {
+    throw new PolicyError(`${field}.path`, path, "this name is reserved for the script's backups", "choose another file name");
+  }
+  if (typeof file.content !== "string" || !file.content.endsWith("\n")) {
+    throw new PolicyError(`${field}.content`, "(content hidden)", "a node file must end with a newline", "end the content with \"\\n\"");
+  }
+  if (!Number.isInteger(file.mode) || file.mode < 0 || file.mode > 0o777) {
+    throw new PolicyError(`${field}.mode`, file.mode, "not a file mode", "give permission bits such as 0o644 (0o600 for a file holding a credential)");
+  }
+}
+
+/**
+ * Renders the node apply script: one POSIX sh script (`sh apply-node-config.sh [apply|restore]`) holding every desired
+ * file. It merges the Docker keys into the node's daemon.json keeping every other key, writes each file atomically with
+ * one backup, does nothing when nothing changed, reloads (or restarts, when needed and allowed) only the runtimes whose
+ * files changed, checks they came back, and puts the previous files back when they did not. Deterministic.
+ */
+export function renderApplyScript(plan: NodeApplyPlan): string {
+  if (plan.restartPolicy !== "never" && plan.restartPolicy !== "if-needed") {
+    throw new PolicyError("restartPolicy", plan.restartPolicy, "unknown restart policy", "use \"never\" (reload only) or \"if-needed\" (restart a runtime when a changed setting requires it)");
+  }
+  const seen = new Set<string>(["/etc/docker/daemon.json"]);
+  const parts = [prelude(plan.restartPolicy)];
+
+  if (plan.docker) {
+    for (const key of Object.keys(plan.docker.desired)) {
+      if (!DOCKERD_KEYS[key]) {
+        throw new PolicyError(`docker.desired["${key}"]`, key, "dockerd does not know this daemon.json key", "render the Docker settings with renderDocker, which validates them");
+      }
+    }
+    parts.push(dockerSection(plan.docker.desired));
+  }
+
+  if (plan.containerd) {
+    const dir = checkPath("containerd.hostsDir", plan.containerd.hostsDir);
+    seen.add("/etc/containerd/config.toml");
+    plan.containerd.files.forEach((file, i) => {
+      checkFile(`containerd.files[${i}]`, file, seen);
+      if (!file.path.startsWith(`${dir}/`)) {
+        throw new PolicyError(`containerd.files[${i}].path`, file.path, `not under the hosts folder ${dir}`, `put hosts.toml files at ${dir}/<registry>/hosts.toml`);
+      }
+    });
+    parts.push(containerdSection(dir, plan.containerd.files));
+  }
+
+  if (plan.files && plan.files.length > 0) {
+    plan.files.forEach((file, i) => {
+      checkFile(`files[${i}]`, file, seen);
+      if (file.reload !== undefined && !RELOADS.includes(file.reload)) {
+        throw new PolicyError(`files[${i}].reload`, file.reload, "unknown runtime to reload", `use one of ${RELOADS.join(", ")}, or leave it out`);
+      }
+    });
+    parts.push(filesSection(plan.files));
+  }
+
+  if (!plan.docker && !plan.containerd && !(plan.files && plan.files.length > 0)) parts.push("say \"nothing to apply\"\n");
+  parts.push(EPILOGUE);
+  return parts.join("\n");
+}

@@ -1,0 +1,141 @@
+/**
+ * Shell building blocks shared by every section of the node apply script. Everything here is POSIX sh checked
+ * by `shellcheck -s sh`; `$` expansions are escaped (`\${`) because these are TypeScript template literals.
+ */
+
+/** Quotes `value` for sh: single quotes, with embedded single quotes closed, escaped and reopened. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, "'\\''")}'`;
+}
+
+/** A heredoc delimiter that does not occur as a line of `content`. */
+export function heredocDelimiter(content: string): string {
+  const lines = new Set(content.split("\n"));
+  let delimiter = "REGISTRY_MIRRORS_EOF";
+  for (let i = 2; lines.has(delimiter); i++) delimiter = `REGISTRY_MIRRORS_EOF_${i}`;
+  return delimiter;
+}
+
+/** Writes `content` (which ends in a newline) to `$WORK/name`, byte for byte, through a quoted heredoc. */
+export function embedFile(name: string, content: string): string {
+  const delimiter = heredocDelimiter(content);
+  return `cat >"$WORK/${name}" <<'${delimiter}'\n${content}${delimiter}\n`;
+}
+
+/** The start of the script: usage, environment, and the helpers every section uses. */
+export function prelude(restartPolicy: string): string {
+  return `#!/bin/sh
+# shellcheck disable=SC2317
+# Rendered by registry-mirrors (do not edit; change the policy and render again).
+# Usage: sh apply-node-config.sh [apply|restore]   (restore: put back the node's own files, then reload)
+# Env: NODE_ROOT (prefix of node paths, default /), RUNTIME_CTL (used instead of systemctl, word-split on purpose),
+#      VERIFY_SECONDS (default 60), DOCKER_HOST, CONTAINERD_ADDRESS.
+# Exit: 0 applied or nothing to do; 1 refused or rolled back (see stderr); 2 bad usage.
+# A changed file keeps one backup of the node's own version (FILE.registry-mirrors.bak, or FILE.registry-mirrors.created).
+set -eu
+set -f
+umask 022
+MODE=\${1:-apply}
+case $MODE in apply | restore) ;; *) echo "usage: sh $0 [apply|restore]" >&2 && exit 2 ;; esac
+ROOT=\${NODE_ROOT:-/}
+ROOT=\${ROOT%/}
+RUNTIME_CTL=\${RUNTIME_CTL:-systemctl}
+VERIFY_SECONDS=\${VERIFY_SECONDS:-60}
+case $VERIFY_SECONDS in '' | *[!0-9]*) echo "registry-mirrors: VERIFY_SECONDS must be a number" >&2 && exit 2 ;; esac
+# shellcheck disable=SC2034 # unused when the plan has nothing that restarts
+RESTART_POLICY=${restartPolicy}
+STATUS=0
+TXN=0
+WORK=$(mktemp -d "\${TMPDIR:-/tmp}/registry-mirrors.XXXXXX")
+# On an unexpected error in the middle of a change, put back what was already written.
+trap 'rollback; rm -rf "$WORK"' EXIT
+trap 'exit 1' INT TERM HUP
+say() { printf '%s\\n' "$*"; }
+fail() {
+  printf 'registry-mirrors: %s\\n' "$*" >&2
+  STATUS=1
+}
+# shellcheck disable=SC2086
+ctl() { $RUNTIME_CTL "$@"; }
+active() { ctl is-active --quiet "$1" >/dev/null 2>&1; }
+limit() { if command -v timeout >/dev/null 2>&1; then timeout "$@"; else (shift && "$@"); fi; }
+wait_for() { # runs "$@" once a second until it succeeds, for at most VERIFY_SECONDS
+  n=$VERIFY_SECONDS
+  until "$@"; do
+    [ "$n" -gt 0 ] || return 1
+    n=$((n - 1))
+    sleep 1
+  done
+}
+put() { # writes $1 to node file $2 atomically; $3: mode, or "copy" ($1's mode), or empty (keep $2's mode)
+  d=\${2%/*}
+  t="$d/.\${2##*/}.registry-mirrors.$$"
+  mkdir -p "$d"
+  if [ "\${3:-}" = copy ]; then
+    cp -p "$1" "$t"
+  elif [ -n "\${3:-}" ]; then
+    (umask 077 && cat "$1" >"$t")
+    chmod "$3" "$t"
+  else
+    if [ -e "$2" ]; then cp -p "$2" "$t"; fi
+    cat "$1" >"$t"
+  fi
+  sync "$t" 2>/dev/null || sync
+  mv -f "$t" "$2"
+  sync "$d" 2>/dev/null || true
+}
+change() { # like put, remembering the old content for rollback; $1 "-" removes $2
+  TXN=$((TXN + 1))
+  if [ -e "$2" ]; then cp -p "$2" "$WORK/undo.$TXN"; fi
+  printf '%s %s\\n' "$TXN" "$2" >>"$WORK/txn"
+  if [ "$1" = - ]; then rm -f "$2"; else put "$1" "$2" "\${3:-}"; fi
+}
+rollback() {
+  [ -e "$WORK/txn" ] || return 0
+  while read -r n f; do
+    if [ -e "$WORK/undo.$n" ]; then put "$WORK/undo.$n" "$f" copy; else rm -f "$f"; fi
+  done <"$WORK/txn"
+  rm -f "$WORK/txn"
+}
+commit() { rm -f "$WORK/txn"; }
+has_backup() { [ -e "$1.registry-mirrors.bak" ] || [ -e "$1.registry-mirrors.created" ]; }
+backup() { # keeps the node's own version of $1 once, before the first change
+  if has_backup "$1"; then return 0; fi
+  if [ -e "$1" ]; then change "$1" "$1.registry-mirrors.bak" copy; else
+    : >"$WORK/empty"
+    change "$WORK/empty" "$1.registry-mirrors.created" 600
+  fi
+}
+unapply() { # puts back the node's own version of $1; $2 is the label for messages
+  if [ -e "$1.registry-mirrors.bak" ]; then
+    change "$1.registry-mirrors.bak" "$1" copy
+    change - "$1.registry-mirrors.bak"
+    say "$2: restored \${1#"$ROOT"}"
+  elif [ -e "$1.registry-mirrors.created" ]; then
+    change - "$1"
+    change - "$1.registry-mirrors.created"
+    say "$2: removed \${1#"$ROOT"}"
+  fi
+}
+# settle LABEL UNIT ACTION CHECK...: ends the transaction; after a reload/restart CHECK must pass within
+# VERIFY_SECONDS, else every change is put back and UNIT gets the same action again.
+settle() {
+  label=$1 unit=$2 action=$3
+  shift 3
+  if [ "$action" = none ]; then commit && return 0; fi
+  if ctl "$action" "$unit" >"$WORK/ctl.out" 2>&1 && wait_for "$@"; then
+    commit
+    if [ "$unit" = "$label" ]; then say "$label: \${action}ed"; else say "$label: \${action}ed $unit"; fi
+    return 0
+  fi
+  rollback
+  ctl "$action" "$unit" >>"$WORK/ctl.out" 2>&1 || true
+  wait_for active "$unit" || true
+  fail "$label: $unit did not come back within \${VERIFY_SECONDS}s after the $action ($(tr '\\n' ' ' <"$WORK/ctl.out")); the previous files were put back and $unit \${action}ed again"
+}
+`;
+}
+
+/** The end of the script. */
+export const EPILOGUE = `exit "$STATUS"
+`;

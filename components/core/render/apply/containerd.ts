@@ -1,0 +1,283 @@
+import { NodeFile } from "../types";
+import { embedFile, shellQuote } from "./common";
+
+/**
+ * Reads the node's containerd config.toml with Python's tomllib (3.11+; exit 3 without it) and prints what the
+ * script needs: "version N", "path CONFIG_PATH", "conflict mirrors|tls", "crioff 1" (CRI disabled), or "error MSG".
+ */
+const INSPECT_PY = `import sys
+try:
+    import tomllib
+except ImportError:
+    sys.exit(3)
+try:
+    with open(sys.argv[1], "rb") as f:
+        doc = tomllib.load(f)
+except ValueError as e:
+    sys.exit(print("error", str(e).replace("\\n", " ")))
+def table(value, *names):
+    for name in names:
+        value = value.get(name) if isinstance(value, dict) else None
+    return value if isinstance(value, dict) else {}
+version = doc.get("version", 1)
+cri = {1: "cri", 2: "io.containerd.grpc.v1.cri", 3: "io.containerd.cri.v1.images"}.get(version)
+if cri is None:
+    sys.exit(print("error unsupported config version %r" % (version,)))
+registry = table(doc, "plugins", cri, "registry")
+path = registry.get("config_path")
+print("version", version)
+print("path", path if isinstance(path, str) else "")
+if registry.get("mirrors"):
+    print("conflict mirrors")
+if any(isinstance(c, dict) and c.get("tls") for c in table(registry, "configs").values()):
+    print("conflict tls")
+if version < 3 and cri in (doc.get("disabled_plugins") or []):
+    print("crioff 1")
+`;
+
+/**
+ * The same reading with awk (nodes without Python 3.11), for the layouts containerd itself writes and the usual
+ * hand-written ones: table headers, "key = value" lines, quotes ' or ". Also prints the line numbers an edit needs:
+ * "regline N" (the registry table header) and "pathline N" (its config_path line). Run with -v q="'".
+ */
+const SCAN_AWK = `function norm(s) {
+  gsub(/[ \\t"]/, "", s)
+  gsub(q, "", s)
+  return s
+}
+function strval(s,   c, i) {
+  sub(/^[^=]*=[ \\t]*/, "", s)
+  c = substr(s, 1, 1)
+  if (c == "\\"" || c == q) {
+    s = substr(s, 2)
+    i = index(s, c)
+    return i ? substr(s, 1, i - 1) : s
+  }
+  sub(/[ \\t]*#.*$/, "", s)
+  return s
+}
+function setreg() {
+  top = 0
+  if (ver == "") ver = 1
+  if (ver == 1) { reg = "plugins.cri.registry"; cri = "cri" }
+  else if (ver == 2) { reg = "plugins.io.containerd.grpc.v1.cri.registry"; cri = "io.containerd.grpc.v1.cri" }
+  else if (ver == 3) { reg = "plugins.io.containerd.cri.v1.images.registry"; cri = "" }
+  else bad = 1
+}
+BEGIN { top = 1; ver = "" }
+{
+  line = $0
+  sub(/^[ \\t]+/, "", line)
+  if (line == "" || substr(line, 1, 1) == "#") next
+  if (inarr) {
+    arr = arr line
+    if (index(line, "]")) inarr = 0
+    next
+  }
+  if (substr(line, 1, 1) == "[") {
+    if (top) setreg()
+    cur = ""
+    if (substr(line, 2, 1) == "[") next
+    h = line
+    sub(/^\\[/, "", h)
+    sub(/\\][^\\]]*$/, "", h)
+    cur = norm(h)
+    if (cur == reg) regline = NR
+    if (index(cur, reg ".mirrors.") == 1) mirrors = 1
+    if (index(cur, reg ".configs.") == 1 && cur ~ /\\.tls$/) tls = 1
+    next
+  }
+  k = line
+  sub(/[ \\t]*=.*$/, "", k)
+  k = norm(k)
+  if (top) {
+    if (k == "version") ver = strval(line) + 0
+    if (k == "disabled_plugins") {
+      arr = line
+      if (!index(line, "]")) inarr = 1
+    }
+    next
+  }
+  if (cur == reg) {
+    if (k == "config_path") { pathline = NR; path = strval(line) }
+    if (k == "mirrors" || index(k, "mirrors.") == 1) mirrors = 1
+    if (index(k, "configs.") == 1 && (k ~ /\\.tls$/ || k ~ /\\.tls\\./)) tls = 1
+  } else if (cur == reg ".mirrors") {
+    mirrors = 1
+  } else if (index(cur, reg ".configs.") == 1 && (k == "tls" || index(k, "tls.") == 1)) {
+    tls = 1
+  }
+}
+END {
+  if (top) setreg()
+  if (bad) { print "error unsupported config version " ver; exit }
+  print "version " ver
+  print "path " path
+  if (mirrors) print "conflict mirrors"
+  if (tls) print "conflict tls"
+  a = arr
+  sub(/^[^[]*\\[/, "", a)
+  sub(/\\].*$/, "", a)
+  a = norm(a)
+  n = split(a, items, ",")
+  for (i = 1; i <= n; i++) if (cri != "" && items[i] == cri) print "crioff 1"
+  if (regline) print "regline " regline
+  if (pathline) print "pathline " pathline
+}
+`;
+
+/** Table of the CRI registry settings, per config.toml version. */
+const REGISTRY_TABLE: Record<string, string> = {
+  1: "plugins.cri.registry",
+  2: "plugins.\"io.containerd.grpc.v1.cri\".registry",
+  3: "plugins.\"io.containerd.cri.v1.images\".registry",
+};
+
+const CONTAINERD_FUNCTIONS = `# ctd_inspect FILE sets CTD_VERSION, CTD_PATH, CTD_CONFLICT, CTD_CRIOFF, CTD_ERROR, CTD_MISSING, CTD_REGLINE and
+# CTD_PATHLINE: Python's tomllib reads the file when there is one, awk finds the lines an edit needs.
+ctd_inspect() {
+  CTD_VERSION='' CTD_PATH='' CTD_CONFLICT='' CTD_CRIOFF='' CTD_ERROR='' CTD_MISSING='' CTD_REGLINE='' CTD_PATHLINE=''
+  if [ ! -e "$1" ]; then CTD_MISSING=1 && return 0; fi
+  awk -v q="'" -f "$WORK/scan.awk" "$1" >"$WORK/scan.out"
+  if command -v python3 >/dev/null 2>&1 && python3 "$WORK/inspect.py" "$1" >"$WORK/inspect.out" 2>/dev/null; then
+    grep -e '^regline ' -e '^pathline ' "$WORK/scan.out" >>"$WORK/inspect.out" || true
+  else
+    cp "$WORK/scan.out" "$WORK/inspect.out"
+  fi
+  while read -r k v; do
+    case $k in
+      version) CTD_VERSION=$v ;;
+      path) CTD_PATH=$v ;;
+      conflict) CTD_CONFLICT=$v ;;
+      crioff) CTD_CRIOFF=1 ;;
+      error) CTD_ERROR=$v ;;
+      regline) CTD_REGLINE=$v ;;
+      pathline) CTD_PATHLINE=$v ;;
+    esac
+  done <"$WORK/inspect.out"
+}
+ctd_path_ok() { case ":$CTD_PATH:" in *":$CTD_DIR:"*) return 0 ;; *) return 1 ;; esac }
+ctd_edit() { # writes to $1 the config with config_path set: a line replaced, or added under its table
+  line="config_path = \\"$CTD_DIR\\""
+  case $CTD_VERSION in 1) table=$CTD_TABLE_1 ;; 3) table=$CTD_TABLE_3 ;; *) table=$CTD_TABLE_2 ;; esac
+  if [ -n "$CTD_MISSING" ]; then
+    printf 'version = 2\\n\\n[%s]\\n  %s\\n' "$table" "$line" >"$1"
+  elif [ -n "$CTD_PATHLINE" ]; then
+    awk -v n="$CTD_PATHLINE" -v l="$line" 'NR == n { match($0, /^[ \\t]*/); $0 = substr($0, 1, RLENGTH) l } { print }' "$CTD_CONFIG" >"$1"
+  elif [ -n "$CTD_REGLINE" ]; then
+    awk -v n="$CTD_REGLINE" -v l="$line" '{ print } NR == n { match($0, /^[ \\t]*/); print substr($0, 1, RLENGTH) "  " l }' "$CTD_CONFIG" >"$1"
+  else
+    { cat "$CTD_CONFIG" && printf '\\n[%s]\\n  %s\\n' "$table" "$line"; } >"$1"
+  fi
+}
+containerd_up() { # containerd answers and, if ctr is here, its CRI plugin loaded
+  active containerd || return 1
+  command -v ctr >/dev/null 2>&1 || return 0
+  plugins=$(limit 20 ctr --address "\${CONTAINERD_ADDRESS:-$ROOT/run/containerd/containerd.sock}" plugins ls 2>/dev/null) || return 1
+  ! printf '%s\\n' "$plugins" | grep -E -q '[[:space:]](cri|images)[[:space:]].*[[:space:]]error[[:space:]]*$'
+}
+ctd_refuse() {
+  fail "containerd: $1, and restartPolicy is \\"never\\"; nothing was changed. Fix: set restartPolicy: \\"if-needed\\" (a containerd restart keeps running containers), or $2 and restart containerd yourself"
+}
+ctd_plan() { # sets CTD_PLAN to ok or edit, or to nothing after saying why it refuses
+  CTD_PLAN=''
+  ctd_inspect "$CTD_CONFIG"
+  c="containerd: /etc/containerd/config.toml"
+  if [ -n "$CTD_ERROR" ]; then
+    fail "$c is not valid ($CTD_ERROR); nothing was changed. Fix: repair it and run this again"
+  elif [ -n "$CTD_CONFLICT" ]; then
+    fail "$c sets the deprecated inline registry.$CTD_CONFLICT, which containerd refuses together with config_path (the CRI plugin would not load); nothing was changed. Fix: move those settings into the policy and delete them from config.toml"
+  elif [ -n "$CTD_CRIOFF" ] || ctd_path_ok; then
+    CTD_PLAN=ok
+  elif [ -n "$CTD_PATH" ]; then
+    fail "$c sets config_path = \\"$CTD_PATH\\", which does not include $CTD_DIR, so containerd would not read these mirrors; nothing was changed. Fix: render with the containerd certs folder set to a folder of that config_path"
+  else
+    CTD_PLAN=edit
+  fi
+}
+containerd_apply() {
+  ctd_plan
+  [ -n "$CTD_PLAN" ] || return 0
+  action=none
+  if [ "$CTD_PLAN" = edit ]; then
+    ctd_edit "$WORK/config.toml"
+    ctd_inspect "$WORK/config.toml"
+    if [ -n "$CTD_ERROR" ] || ! ctd_path_ok; then
+      fail "containerd: could not add config_path to /etc/containerd/config.toml safely; nothing was changed. Fix: add config_path = \\"$CTD_DIR\\" to its CRI registry table yourself"
+      return 0
+    fi
+    if active containerd; then
+      if [ "$RESTART_POLICY" != if-needed ]; then
+        ctd_refuse "/etc/containerd/config.toml does not set config_path, so containerd would ignore the hosts.toml mirrors; setting it needs a restart" "add config_path = \\"$CTD_DIR\\" to its CRI registry table"
+        return 0
+      fi
+      action=restart
+    fi
+  fi
+  changed=''
+  while read -r w m p; do
+    if ! cmp -s "$WORK/$w" "$ROOT$p"; then
+      backup "$ROOT$p"
+      change "$WORK/$w" "$ROOT$p" "$m"
+      say "containerd: wrote $p"
+      changed=1
+    fi
+  done <"$WORK/containerd.list"
+  if [ -e "$CTD_STATE" ]; then # files of registries the policy no longer has
+    while read -r p; do
+      if ! grep -q -x -F -e "$p" "$WORK/containerd.paths"; then
+        unapply "$ROOT$p" containerd
+        changed=1
+      fi
+    done <"$CTD_STATE"
+  fi
+  if ! cmp -s "$WORK/containerd.paths" "$CTD_STATE"; then change "$WORK/containerd.paths" "$CTD_STATE" 644; fi
+  if [ "$CTD_PLAN" = edit ]; then
+    backup "$CTD_CONFIG"
+    change "$WORK/config.toml" "$CTD_CONFIG" 644
+    say "containerd: set config_path in /etc/containerd/config.toml"
+    changed=1
+  fi
+  if [ -z "$changed" ]; then say "containerd: unchanged"; fi
+  settle containerd containerd "$action" containerd_up
+}
+containerd_restore() {
+  action=none
+  if has_backup "$CTD_CONFIG" && active containerd; then
+    if [ "$RESTART_POLICY" != if-needed ]; then
+      ctd_refuse "putting back /etc/containerd/config.toml needs a restart" "put back its .registry-mirrors.bak"
+      return 0
+    fi
+    action=restart
+  fi
+  if [ -e "$CTD_STATE" ]; then cat "$CTD_STATE" >>"$WORK/containerd.paths"; fi
+  while read -r p; do unapply "$ROOT$p" containerd; done <"$WORK/containerd.paths"
+  if [ -e "$CTD_STATE" ]; then change - "$CTD_STATE"; fi
+  unapply "$CTD_CONFIG" containerd
+  settle containerd containerd "$action" containerd_up
+}
+`;
+
+/** The containerd section: hosts.toml files under `hostsDir` (read live), and config_path in config.toml. */
+export function containerdSection(hostsDir: string, files: NodeFile[]): string {
+  const embedded = files.map((f, i) => embedFile(`ctd${i + 1}`, f.content).trimEnd());
+  const list = files.map((f, i) => `ctd${i + 1} ${f.mode.toString(8)} ${f.path}`).join("\n");
+  const paths = files.map((f) => f.path).sort().join("\n");
+  return [
+    "# --- containerd: hosts.toml files (read on every pull) and config_path in config.toml ---",
+    "CTD_CONFIG=$ROOT/etc/containerd/config.toml",
+    `CTD_DIR=${shellQuote(hostsDir)}`,
+    "CTD_STATE=$ROOT$CTD_DIR/.registry-mirrors.files",
+    `CTD_TABLE_1=${shellQuote(REGISTRY_TABLE[1])}`,
+    `CTD_TABLE_2=${shellQuote(REGISTRY_TABLE[2])}`,
+    `CTD_TABLE_3=${shellQuote(REGISTRY_TABLE[3])}`,
+    ...embedded,
+    embedFile("containerd.list", list === "" ? "" : `${list}\n`).trimEnd(),
+    embedFile("containerd.paths", paths === "" ? "" : `${paths}\n`).trimEnd(),
+    embedFile("inspect.py", INSPECT_PY).trimEnd(),
+    embedFile("scan.awk", SCAN_AWK).trimEnd(),
+    CONTAINERD_FUNCTIONS.trimEnd(),
+    "if [ \"$MODE\" = apply ]; then containerd_apply; else containerd_restore; fi",
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,380 @@
+import { describe, expect, it } from "vitest";
+import * as fc from "fast-check";
+import { spawnSync } from "node:child_process";
+import { statSync } from "node:fs";
+import { PolicyError } from "../../components/core/errors";
+import { NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
+import { FakeNode } from "../e2e/fixtures/apply/harness";
+
+const DAEMON = "/etc/docker/daemon.json";
+const NVIDIA = { runtimes: { nvidia: { path: "nvidia-container-runtime", runtimeArgs: [] } }, "default-runtime": "nvidia", "data-root": "/data/docker" };
+
+const dockerPlan = (desired: Record<string, unknown>, restartPolicy: NodeApplyPlan["restartPolicy"] = "if-needed"): NodeApplyPlan => ({ restartPolicy, docker: { desired } });
+const mirrors = (...urls: string[]) => ({ "registry-mirrors": urls });
+
+function json(node: FakeNode, path = DAEMON): Record<string, unknown> {
+  return JSON.parse(node.read(path)) as Record<string, unknown>;
+}
+
+function mtime(node: FakeNode, path: string): number {
+  return statSync(node.path(path)).mtimeMs;
+}
+
+function shellcheck(script: string): string {
+  const res = spawnSync("shellcheck", ["-s", "sh", "-"], { input: script, encoding: "utf8" });
+  return res.status === 0 ? "" : res.stdout + res.stderr;
+}
+
+const FULL_PLAN: NodeApplyPlan = {
+  restartPolicy: "if-needed",
+  docker: { desired: { ...mirrors("https://m1.example", "http://10.0.0.5:5000"), "exec-opts": ["native.cgroupdriver=systemd"], "log-opts": { "max-size": "100m" } } },
+  containerd: {
+    hostsDir: "/etc/containerd/certs.d",
+    files: [
+      { path: "/etc/containerd/certs.d/docker.io/hosts.toml", content: "server = \"https://registry-1.docker.io\"\n", mode: 0o644 },
+      { path: "/etc/containerd/certs.d/_default/hosts.toml", content: "[host.\"https://any.example\"]\n  capabilities = [\"pull\", \"resolve\"]\n", mode: 0o644 },
+    ],
+  },
+  files: [
+    { path: "/etc/containers/registries.conf.d/50-registry-mirrors.conf", content: "[[registry]]\nprefix = \"docker.io\"\n", mode: 0o644, reload: "crio" },
+    { path: "/etc/rancher/k3s/registries.yaml", content: "configs: {}\n", mode: 0o600, reload: "k3s", secret: true },
+    { path: "/etc/buildkit/buildkitd.toml", content: "[registry.\"docker.io\"]\n", mode: 0o644, reload: "buildkit" },
+    { path: "/etc/rancher/rke2/registries.yaml", content: "mirrors: {}\n", mode: 0o600, reload: "rke2" },
+    { path: "/etc/other/extra.conf", content: "x = 1\n", mode: 0o644 },
+  ],
+};
+
+describe("renderApplyScript: the script itself", () => {
+  it("passes shellcheck -s sh for full, Docker-only, containerd-only, files-only and empty plans, both restart policies", () => {
+    const plans: NodeApplyPlan[] = [
+      FULL_PLAN,
+      { ...FULL_PLAN, restartPolicy: "never" },
+      { restartPolicy: "never", docker: FULL_PLAN.docker },
+      { restartPolicy: "if-needed", containerd: FULL_PLAN.containerd },
+      { restartPolicy: "if-needed", files: FULL_PLAN.files },
+      { restartPolicy: "never" },
+    ];
+    for (const plan of plans) expect(shellcheck(renderApplyScript(plan))).toBe("");
+  });
+
+  it("is POSIX sh with set -eu, and embeds content in quoted heredocs", () => {
+    const script = renderApplyScript(FULL_PLAN);
+    expect(script.startsWith("#!/bin/sh\n")).toBe(true);
+    expect(script).toContain("\nset -eu\n");
+    expect(script).toMatch(/<<'REGISTRY_MIRRORS_EOF'\nserver = "https:\/\/registry-1\.docker\.io"\nREGISTRY_MIRRORS_EOF\n/);
+  });
+
+  it("is deterministic: the same plan gives byte-identical scripts, and a different plan a different one", () => {
+    fc.assert(fc.property(
+      fc.array(fc.webUrl({ validSchemes: ["https"] }), { maxLength: 3 }),
+      fc.constantFrom<NodeApplyPlan["restartPolicy"]>("never", "if-needed"),
+      fc.string({ maxLength: 40 }),
+      (urls, restartPolicy, text) => {
+        const plan: NodeApplyPlan = { restartPolicy, docker: { desired: mirrors(...urls) }, files: [{ path: "/etc/x/a.conf", content: `${text}\n`, mode: 0o644 }] };
+        const a = renderApplyScript(plan);
+        expect(renderApplyScript(structuredClone(plan))).toBe(a);
+        const other: NodeApplyPlan = { ...plan, files: [{ path: "/etc/x/a.conf", content: `${text}!\n`, mode: 0o644 }] };
+        expect(renderApplyScript(other)).not.toBe(a);
+      },
+    ), { numRuns: 50 });
+  });
+
+  it("embeds content whose lines look like the heredoc delimiter without cutting it short", () => {
+    const node = new FakeNode();
+    const content = "REGISTRY_MIRRORS_EOF\n$HOME `x` \\n 'q'\n";
+    const res = node.run({ restartPolicy: "never", files: [{ path: "/etc/x/tricky.conf", content, mode: 0o644 }] });
+    expect(res.code).toBe(0);
+    expect(node.read("/etc/x/tricky.conf")).toBe(content);
+  });
+
+  it("refuses a bad usage with exit 2", () => {
+    const res = new FakeNode().run({ restartPolicy: "never" }, "apply-now");
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain("usage: sh");
+  });
+});
+
+describe("renderApplyScript refuses a bad plan, naming the field and the fix", () => {
+  const cases: Array<[string, NodeApplyPlan, RegExp]> = [
+    ["an unknown restart policy", { restartPolicy: "always" as never }, /^restartPolicy: unknown restart policy \(got "always"\)\. Fix: use "never"/],
+    ["an unknown daemon key", dockerPlan({ "registry-mirror": [] }), /^docker\.desired\["registry-mirror"\]: dockerd does not know .*Fix: render the Docker settings with renderDocker/],
+    ["a relative hosts folder", { restartPolicy: "never", containerd: { hostsDir: "etc/containerd/certs.d", files: [] } }, /^containerd\.hostsDir: not a plain absolute file path \(got "etc\/containerd\/certs\.d"\)\. Fix:/],
+    ["a hosts file outside the folder", { restartPolicy: "never", containerd: { hostsDir: "/etc/containerd/certs.d", files: [{ path: "/etc/hosts.toml", content: "\n", mode: 0o644 }] } }, /^containerd\.files\[0\]\.path: not under the hosts folder \/etc\/containerd\/certs\.d .*Fix:/],
+    ["a path with ..", { restartPolicy: "never", files: [{ path: "/etc/../root/x", content: "\n", mode: 0o644 }] }, /^files\[0\]\.path: not a plain absolute file path .*Fix:/],
+    ["a path with a quote", { restartPolicy: "never", files: [{ path: "/etc/x'y", content: "\n", mode: 0o644 }] }, /^files\[0\]\.path: not a plain absolute file path/],
+    ["the same file twice", { restartPolicy: "never", files: [{ path: "/etc/a", content: "\n", mode: 0o644 }, { path: "/etc/a", content: "\n", mode: 0o644 }] }, /^files\[1\]\.path: the same file is listed twice .*Fix: list each node file once/],
+    ["daemon.json as a plain file", { restartPolicy: "never", files: [{ path: DAEMON, content: "{}\n", mode: 0o644 }] }, /^files\[0\]\.path: the same file is listed twice/],
+    ["content without a final newline", { restartPolicy: "never", files: [{ path: "/etc/a", content: "secret-value", mode: 0o644 }] }, /^files\[0\]\.content: a node file must end with a newline \(got "\(content hidden\)"\)\. Fix:/],
+    ["a bad mode", { restartPolicy: "never", files: [{ path: "/etc/a", content: "\n", mode: 0o1777 }] }, /^files\[0\]\.mode: not a file mode \(got 1023\)\. Fix:/],
+    ["a reserved backup name", { restartPolicy: "never", files: [{ path: "/etc/a.registry-mirrors.bak", content: "\n", mode: 0o644 }] }, /^files\[0\]\.path: this name is reserved .*Fix:/],
+    ["an unknown reload", { restartPolicy: "never", files: [{ path: "/etc/a", content: "\n", mode: 0o644, reload: "podman" as never }] }, /^files\[0\]\.reload: unknown runtime to reload \(got "podman"\)\. Fix: use one of crio, k3s, rke2, buildkit/],
+  ];
+  for (const [what, plan, message] of cases) {
+    it(`refuses ${what}`, () => {
+      let error: unknown;
+      try {
+        renderApplyScript(plan);
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(PolicyError);
+      expect((error as Error).message).toMatch(message);
+    });
+  }
+});
+
+describe("apply script: Docker daemon.json", () => {
+  it("merges the desired keys and keeps every unmanaged key (NVIDIA runtime, data-root)", () => {
+    const node = new FakeNode();
+    node.write(DAEMON, JSON.stringify(NVIDIA));
+    const res = node.run(dockerPlan({ ...mirrors("https://m1.example"), "log-driver": "json-file" }));
+    expect(res.code).toBe(0);
+    expect(json(node)).toEqual({ ...NVIDIA, ...mirrors("https://m1.example"), "log-driver": "json-file" });
+    expect(res.stdout).toBe("docker: wrote /etc/docker/daemon.json (docker is not running; it reads the file when it starts)\n");
+    expect(res.calls).toEqual(["is-active --quiet docker"]);
+    expect(node.read(`${DAEMON}.registry-mirrors.bak`)).toBe(JSON.stringify(NVIDIA));
+  });
+
+  it("creates daemon.json when there is none, and restore removes it again", () => {
+    const node = new FakeNode();
+    expect(node.run(dockerPlan(mirrors("https://m1.example"))).code).toBe(0);
+    expect(node.read(DAEMON)).toBe("{\n  \"registry-mirrors\": [\n    \"https://m1.example\"\n  ]\n}\n");
+    const res = node.run(dockerPlan(mirrors("https://m1.example")), "restore");
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe("docker: removed /etc/docker/daemon.json\n");
+    expect(node.exists(DAEMON) || node.exists(`${DAEMON}.registry-mirrors.created`) || node.exists(`${DAEMON}.registry-mirrors.keys`)).toBe(false);
+  });
+
+  it("reloads a running docker when only reloadable keys changed", () => {
+    const node = new FakeNode();
+    node.write(DAEMON, JSON.stringify({ ...NVIDIA, ...mirrors("https://old.example") }));
+    node.setActive({ docker: true });
+    const res = node.run(dockerPlan({ ...mirrors("https://new.example"), "insecure-registries": ["10.0.0.0/8"] }, "never"));
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe("docker: wrote /etc/docker/daemon.json\ndocker: reloaded\n");
+    expect(res.calls.slice(0, 3)).toEqual(["is-active --quiet docker", "reload docker", "is-active --quiet docker"]);
+  });
+
+  it("second run is a no-op: no write, no systemctl call, mtime unchanged", () => {
+    const node = new FakeNode();
+    node.write(DAEMON, JSON.stringify(NVIDIA));
+    node.setActive({ docker: true });
+    const plan = dockerPlan({ ...mirrors("https://m1.example"), "exec-opts": ["native.cgroupdriver=systemd"] });
+    expect(node.run(plan).code).toBe(0);
+    const before = mtime(node, DAEMON);
+    const content = node.read(DAEMON);
+    const res = node.run(plan);
+    expect(res).toMatchObject({ code: 0, stdout: "docker: unchanged\n", stderr: "", calls: [] });
+    expect(mtime(node, DAEMON)).toBe(before);
+    expect(node.read(DAEMON)).toBe(content);
+  });
+
+  it("does not rewrite a file that already holds the desired values in another layout", () => {
+    const node = new FakeNode();
+    const text = "{\"registry-mirrors\":[\"https://m1.example\"],   \"data-root\": \"/d\"}";
+    node.write(DAEMON, text);
+    const res = node.run(dockerPlan(mirrors("https://m1.example")));
+    expect(res).toMatchObject({ code: 0, stdout: "docker: unchanged\n", calls: [] });
+    expect(node.read(DAEMON)).toBe(text);
+    expect(node.exists(`${DAEMON}.registry-mirrors.bak`)).toBe(false);
+  });
+
+  it("leaves a corrupt daemon.json untouched and fails, naming the file and the parse error", () => {
+    for (const without of [[], ["python3"]]) {
+      const node = new FakeNode();
+      const corrupt = "{\"registry-mirrors\": [\"https://a\",}\n";
+      node.write(DAEMON, corrupt);
+      node.setActive({ docker: true });
+      const before = mtime(node, DAEMON);
+      const res = node.run(dockerPlan(mirrors("https://m1.example")), undefined, { without });
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/^registry-mirrors: docker: \/etc\/docker\/daemon\.json is not valid JSON \(.*(line|column).*\); nothing was changed\n$/);
+      expect(node.read(DAEMON)).toBe(corrupt);
+      expect(mtime(node, DAEMON)).toBe(before);
+      expect(res.calls).toEqual([]);
+      expect(node.exists(`${DAEMON}.registry-mirrors.bak`)).toBe(false);
+    }
+  });
+
+  it("refuses a daemon.json that is valid JSON but not an object", () => {
+    const node = new FakeNode();
+    node.write(DAEMON, "[\"registry-mirrors\"]\n");
+    const res = node.run(dockerPlan(mirrors("https://m1.example")));
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain("/etc/docker/daemon.json does not hold a JSON object");
+  });
+
+  it("uses jq when python3 is missing, with the same result as python3", () => {
+    const existing = JSON.stringify({ ...NVIDIA, "log-opts": { "max-file": "2" }, labels: ["a=b"], debug: true, ü: "ß" });
+    const plan = dockerPlan({ ...mirrors("https://m1.example"), "log-opts": { "max-size": "100m" }, debug: false });
+    const [py, jq] = [[], ["python3"]].map((without) => {
+      const node = new FakeNode();
+      node.write(DAEMON, existing);
+      expect(node.run(plan, undefined, { without }).code).toBe(0);
+      return node.read(DAEMON);
+    });
+    expect(jq).toBe(py);
+    expect(JSON.parse(py)).toEqual({ ...NVIDIA, ...mirrors("https://m1.example"), "log-opts": { "max-size": "100m" }, labels: ["a=b"], debug: false, ü: "ß" });
+  });
+
+  it("refuses and changes nothing when neither python3 nor jq is installed", () => {
+    const node = new FakeNode();
+    node.write(DAEMON, JSON.stringify(NVIDIA));
+    const res = node.run(dockerPlan(mirrors("https://m1.example")), undefined, { without: ["python3", "jq"] });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe("registry-mirrors: docker: neither python3 nor jq is installed; one of them is needed to merge /etc/docker/daemon.json without losing its other keys; nothing was changed\n");
+    expect(node.read(DAEMON)).toBe(JSON.stringify(NVIDIA));
+    expect(res.calls).toEqual([]);
+  });
+
+  it("restarts docker for a key that needs it only when restartPolicy allows, else writes nothing and names the keys", () => {
+    const node = new FakeNode();
+    node.write(DAEMON, JSON.stringify(NVIDIA));
+    node.setActive({ docker: true });
+    const plan = { ...mirrors("https://m1.example"), "exec-opts": ["native.cgroupdriver=systemd"], "log-driver": "local" };
+
+    const refused = node.run(dockerPlan(plan, "never"));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe("registry-mirrors: docker: changing exec-opts log-driver in /etc/docker/daemon.json needs a restart of docker, and restartPolicy is \"never\"; nothing was changed. Fix: set restartPolicy: \"if-needed\" (without live-restore a restart stops the node's containers), or apply it yourself in a maintenance window\n");
+    expect(refused.calls).toEqual(["is-active --quiet docker"]);
+    expect(node.read(DAEMON)).toBe(JSON.stringify(NVIDIA));
+
+    const allowed = node.run(dockerPlan(plan, "if-needed"));
+    expect(allowed.code).toBe(0);
+    expect(allowed.stdout).toBe("docker: wrote /etc/docker/daemon.json\ndocker: restarted\n");
+    expect(allowed.calls).toContain("restart docker");
+    expect(allowed.calls).not.toContain("reload docker");
+  });
+
+  it("removes a key it managed and the policy dropped; removing a key SIGHUP cannot undo needs a restart", () => {
+    const node = new FakeNode();
+    node.write(DAEMON, JSON.stringify(NVIDIA));
+    expect(node.run(dockerPlan({ ...mirrors("https://m1.example"), "max-concurrent-downloads": 10, labels: ["x=y"] })).code).toBe(0);
+    node.setActive({ docker: true });
+    // max-concurrent-downloads resets on reload when it disappears: a reload is enough.
+    const reload = node.run(dockerPlan({ ...mirrors("https://m1.example"), labels: ["x=y"] }, "never"));
+    expect(reload.code).toBe(0);
+    expect(reload.calls).toContain("reload docker");
+    expect(json(node)).toEqual({ ...NVIDIA, ...mirrors("https://m1.example"), labels: ["x=y"] });
+    // dockerd keeps the old labels when the key disappears and it only reloads.
+    const refused = node.run(dockerPlan(mirrors("https://m1.example"), "never"));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("changing labels in /etc/docker/daemon.json needs a restart");
+    const restart = node.run(dockerPlan(mirrors("https://m1.example"), "if-needed"));
+    expect(restart.calls).toContain("restart docker");
+    expect(json(node)).toEqual({ ...NVIDIA, ...mirrors("https://m1.example") });
+  });
+
+  it("never removes a key it did not write, even when the policy drops the same key later", () => {
+    const node = new FakeNode();
+    node.write(DAEMON, JSON.stringify({ ...NVIDIA, "log-driver": "journald" }));
+    expect(node.run(dockerPlan(mirrors("https://m1.example"))).code).toBe(0);
+    expect(json(node)["log-driver"]).toBe("journald");
+  });
+
+  it("puts the previous file back when docker does not come back after the restart, and fails", () => {
+    const node = new FakeNode();
+    node.write(DAEMON, JSON.stringify(NVIDIA));
+    node.setActive({ docker: true });
+    const res = node.run(dockerPlan({ ...mirrors("https://m1.example"), "log-driver": "BREAK" }));
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe("docker: wrote /etc/docker/daemon.json\n");
+    expect(res.stderr).toMatch(/^registry-mirrors: docker: docker did not come back within 2s after the restart .*the previous files were put back and docker restarted again\n$/);
+    expect(node.read(DAEMON)).toBe(JSON.stringify(NVIDIA));
+    expect(node.exists(`${DAEMON}.registry-mirrors.bak`)).toBe(false);
+    expect(node.exists(`${DAEMON}.registry-mirrors.keys`)).toBe(false);
+    expect(res.calls.filter((c) => c === "restart docker")).toHaveLength(2);
+    expect(node.isActive("docker")).toBe(true);
+  });
+
+  it("puts the previous file back when docker stops answering after a reload", () => {
+    const node = new FakeNode();
+    node.write(DAEMON, JSON.stringify({ ...NVIDIA, ...mirrors("https://old.example") }));
+    node.setActive({ docker: true });
+    const res = node.run(dockerPlan(mirrors("https://BREAK.example")));
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain("after the reload");
+    expect(json(node)).toEqual({ ...NVIDIA, ...mirrors("https://old.example") });
+    expect(res.calls.filter((c) => c === "reload docker")).toHaveLength(2);
+  });
+
+  it("restore puts back the node's original file after several applies, and reloads", () => {
+    const node = new FakeNode();
+    const original = `${JSON.stringify({ ...NVIDIA, ...mirrors("https://own.example") }, null, 4)}\n`;
+    node.write(DAEMON, original, 0o640);
+    expect(node.run(dockerPlan(mirrors("https://m1.example"))).code).toBe(0);
+    expect(node.run(dockerPlan(mirrors("https://m2.example"))).code).toBe(0);
+    node.setActive({ docker: true });
+    const res = node.run(dockerPlan(mirrors("https://m2.example")), "restore");
+    expect(res).toMatchObject({ code: 0, stdout: "docker: restored /etc/docker/daemon.json\ndocker: reloaded\n" });
+    expect(node.read(DAEMON)).toBe(original);
+    expect(statSync(node.path(DAEMON)).mode & 0o777).toBe(0o640);
+    expect(node.exists(`${DAEMON}.registry-mirrors.bak`)).toBe(false);
+    expect(node.run(dockerPlan(mirrors("https://m2.example")), "restore").stdout).toBe("docker: nothing to restore\n");
+  });
+
+  it("restore that would need a restart is refused under restartPolicy never", () => {
+    const node = new FakeNode();
+    node.write(DAEMON, JSON.stringify(NVIDIA));
+    expect(node.run(dockerPlan({ "log-driver": "local" })).code).toBe(0);
+    node.setActive({ docker: true });
+    const res = node.run(dockerPlan({ "log-driver": "local" }, "never"), "restore");
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain("changing log-driver in /etc/docker/daemon.json needs a restart");
+    expect(json(node)["log-driver"]).toBe("local");
+  });
+
+  it("keeps the mode of the daemon.json it replaces", () => {
+    const node = new FakeNode();
+    node.write(DAEMON, "{}\n", 0o600);
+    expect(node.run(dockerPlan(mirrors("https://m1.example"))).code).toBe(0);
+    expect(statSync(node.path(DAEMON)).mode & 0o777).toBe(0o600);
+  });
+
+  it("property: merging never loses an unmanaged key, the python3 and jq paths agree, and a second run changes nothing", () => {
+    const key = fc.stringMatching(/^[a-z][a-z-]{0,12}$/).filter((k) => !["registry-mirrors", "log-opts", "debug"].includes(k));
+    const value = fc.jsonValue({ maxDepth: 2 }).filter((v) => JSON.stringify(v).length < 200 && !/[\uD800-\uDFFF]/.test(JSON.stringify(v)));
+    fc.assert(fc.property(fc.dictionary(key, value, { maxKeys: 6 }), (existing) => {
+      const plan = dockerPlan({ ...mirrors("https://m1.example"), "log-opts": { "max-size": "10m" }, debug: true });
+      const results = [[], ["python3"]].map((without) => {
+        const node = new FakeNode();
+        node.write(DAEMON, JSON.stringify(existing));
+        const first = node.run(plan, undefined, { without });
+        expect(first.code).toBe(0);
+        const second = node.run(plan, undefined, { without });
+        expect(second.stdout).toBe("docker: unchanged\n");
+        return json(node);
+      });
+      expect(results[1]).toEqual(results[0]);
+      for (const [k, v] of Object.entries(existing)) expect(results[0][k]).toEqual(v);
+    }), { numRuns: 15 });
+  });
+});
+
+describe("apply script: credentials and modes", () => {
+  it("never prints a file's content, in apply, restore or failure", () => {
+    const node = new FakeNode();
+    const secret = "password: hunter2-very-secret\n";
+    node.setActive({ k3s: true });
+    const plan: NodeApplyPlan = { restartPolicy: "never", files: [{ path: "/etc/rancher/k3s/registries.yaml", content: secret, mode: 0o600, reload: "k3s", secret: true }] };
+    const outputs = [node.run(plan), node.run({ ...plan, restartPolicy: "if-needed" }), node.run(plan, "restore"), node.run({ ...plan, restartPolicy: "if-needed" }, "restore")];
+    for (const out of outputs) expect(out.stdout + out.stderr).not.toContain("hunter2");
+    expect(outputs[0].code).toBe(1);
+    expect(outputs[1].code).toBe(0);
+  });
+
+  it("writes a secret file with its mode (0600), never briefly readable by others", () => {
+    const node = new FakeNode();
+    expect(node.run({ restartPolicy: "never", files: [{ path: "/etc/rancher/k3s/registries.yaml", content: "a: b\n", mode: 0o600 }] }).code).toBe(0);
+    expect(statSync(node.path("/etc/rancher/k3s/registries.yaml")).mode & 0o777).toBe(0o600);
+    expect(renderApplyScript({ restartPolicy: "never", files: [{ path: "/etc/a", content: "\n", mode: 0o600 }] })).toContain("(umask 077 && cat \"$1\" >\"$t\")");
+  });
+
+  it("runs with only the tools it declares (sh, coreutils, grep, awk, python3 or jq)", () => {
+    // The harness PATH holds only SCRIPT_TOOLS: a full plan that succeeds proves nothing else is needed.
+    const node = new FakeNode();
+    const res = node.run(FULL_PLAN);
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+  });
+});
