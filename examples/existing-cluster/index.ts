@@ -5,7 +5,7 @@
  * `pulumi destroy`.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { MirrorDaemonConfig, RegistryCredentialSecret } from "../../components";
+import { MirrorDaemonConfig, RegistryCredentialSecret } from "registry-mirrors";
 
 const config = new pulumi.Config();
 const mode = config.get("mode") ?? "apply";
