@@ -5,7 +5,8 @@ import type { RuntimeRenderOptions } from "./core/render/runtimes";
 import type { RestartPolicy, RuntimeName } from "./core/render/types";
 import { RenderedNodeConfig, renderNodeConfig } from "./core/render/node-config";
 import { encodeUserData } from "./core/render/userdata";
-import type { NodeConfigKubernetesArgs } from "./kubernetes/node-config";
+// Loads no Kubernetes SDK at import time: createNodeConfigResources loads it when it creates resources.
+import { createNodeConfigResources, NodeConfigKubernetesArgs } from "./kubernetes/node-config";
 import { computeOutput } from "./known";
 
 /** Arguments of {@link MirrorDaemonConfig}. */
@@ -102,9 +103,8 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
     this.warnings = rendered.apply((r) => r.warnings);
 
     if (args.kubernetes) {
-      // Loaded only on this code path, so the package root never loads the Kubernetes SDK.
-      const { createNodeConfigResources } = require("./kubernetes/node-config") as typeof import("./kubernetes/node-config");
-      createNodeConfigResources(this, name, args.kubernetes, guard(rendered.apply((r) => ({ applyScript: r.applyScript, checksum: r.checksum }))));
+      const content = rendered.apply((r) => ({ applyScript: r.applyScript, paths: Object.keys(r.files), runtimes: r.runtimes }));
+      createNodeConfigResources(this, name, args.kubernetes, guard(content));
     }
 
     this.registerOutputs({
