@@ -138,6 +138,26 @@ export const DOCKER_RELOAD_RESETS_WHEN_REMOVED: readonly string[] = [
   "max-download-attempts",
 ];
 
+/**
+ * dockerd flag names that differ from their daemon.json key. dockerd's unknown-key check accepts a flag name in the
+ * file, but nothing reads it there: the setting is silently ignored (seen on dockerd 20.10). Refused at render time.
+ */
+export const DOCKERD_FLAG_SPELLINGS: Readonly<Record<string, string>> = {
+  "add-runtime": "runtimes",
+  "authorization-plugin": "authorization-plugins",
+  "default-address-pool": "default-address-pools",
+  "default-ulimit": "default-ulimits",
+  "dns-opt": "dns-opts",
+  "exec-opt": "exec-opts",
+  host: "hosts",
+  "insecure-registry": "insecure-registries",
+  label: "labels",
+  "log-opt": "log-opts",
+  "node-generic-resource": "node-generic-resources",
+  "registry-mirror": "registry-mirrors",
+  "storage-opt": "storage-opts",
+};
+
 /** The known key closest to `key` by edit distance, to suggest in an error. */
 export function closestDockerKey(key: string): string {
   let best = "";

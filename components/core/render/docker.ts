@@ -2,7 +2,7 @@ import * as ipaddr from "ipaddr.js";
 import { PolicyError, Warnings } from "../errors";
 import { isCidr, parseInsecureRegistry } from "../hosts";
 import { ANY_REGISTRY, DOCKER_HUB, MirrorPolicy, checkKnownFields } from "../policy";
-import { DOCKERD_KEYS, closestDockerKey } from "./docker-keys";
+import { DOCKERD_FLAG_SPELLINGS, DOCKERD_KEYS, closestDockerKey } from "./docker-keys";
 
 export { DOCKER_RELOADABLE_KEYS, DOCKER_RELOAD_RESETS_WHEN_REMOVED, DOCKERD_KEYS } from "./docker-keys";
 
@@ -353,6 +353,10 @@ function extraSettings(extra: unknown, f: string, typed: Record<string, unknown>
     const field = `${f}.extra["${key}"]`;
     const value = extra[key];
     const info = DOCKERD_KEYS[key];
+    const flagOf = DOCKERD_FLAG_SPELLINGS[key];
+    if (flagOf) {
+      throw new PolicyError(field, key, "this is the name of dockerd's command-line flag: dockerd accepts it in daemon.json but ignores it", `write "${flagOf}"`);
+    }
     if (!info) {
       throw new PolicyError(field, key, "dockerd does not know this daemon.json key and would refuse to start", `use the key as dockerd spells it; the closest known key is "${closestDockerKey(key)}"`);
     }
