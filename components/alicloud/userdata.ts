@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { MimePart, UserDataFormat, encodeCheckedUserData, refuseSecretApplyScript, renderNodeUserData, renderShellUserData } from "../core/render/userdata";
+import { Compression, MimePart, UserDataFormat, fitUserData, refuseSecretApplyScript, renderNodeUserData, renderShellUserData } from "../core/render/userdata";
 
 /**
  * Arguments of {@link ecsUserData}: user data for `alicloud.ecs.Instance`, `alicloud.ess.ScalingConfiguration`
@@ -14,8 +14,12 @@ export interface EcsUserDataArgs {
   userData?: pulumi.Input<string>;
   /** Your own MIME parts, kept after ours (and after `userData`) in this order. */
   userParts?: pulumi.Input<pulumi.Input<MimePart>[]>;
-  /** gzip before base64: about a quarter of the size; cloud-init reads it. Default false. */
-  gzip?: pulumi.Input<boolean>;
+  /**
+   * `"auto"` (default): the plain, reviewable form when it fits the limit, else the files inside are
+   * carried gzip+base64 (the user data stays text). `true`: always compressed. `false`: never (over the
+   * limit is then an error).
+   */
+  compress?: pulumi.Input<Compression>;
   /** Where the apply script is written on the node; default `/var/lib/registry-mirrors/apply-node-config.sh`. */
   scriptPath?: pulumi.Input<string>;
 }
@@ -23,7 +27,8 @@ export interface EcsUserDataArgs {
 /**
  * Base64 user data for Alibaba Cloud ECS instances and ESS scaling configurations. The provider passes a
  * value that decodes as base64 through unchanged (and would encode anything else), so base64 is the one
- * unambiguous form. Refused over ECS's 32 KB limit (counted on the base64 text).
+ * unambiguous form. The user data stays text (never whole-document gzip). Refused over ECS's 32 KB limit
+ * (counted on the base64 text).
  *
  * ```ts
  * new alicloud.ess.ScalingConfiguration("nodes", { scalingGroupId, imageId, instanceType, userData: ecsUserData({ applyScript: mirrors.applyScript }) });
@@ -32,11 +37,12 @@ export interface EcsUserDataArgs {
 export function ecsUserData(args: EcsUserDataArgs): pulumi.Output<string> {
   const script = pulumi.output(args.applyScript);
   return pulumi
-    .output({ applyScript: script, secret: pulumi.isSecret(script), format: args.format, userData: args.userData, userParts: args.userParts, gzip: args.gzip, scriptPath: args.scriptPath })
+    .output({ applyScript: script, secret: pulumi.isSecret(script), format: args.format, userData: args.userData, userParts: args.userParts, compress: args.compress, scriptPath: args.scriptPath })
     .apply((v) => {
       refuseSecretApplyScript(v.secret);
-      const text = renderNodeUserData({ applyScript: v.applyScript, format: v.format, userData: v.userData, userParts: v.userParts, scriptPath: v.scriptPath });
-      return encodeCheckedUserData("ecs", text, { gzip: v.gzip ?? false });
+      return fitUserData("ecs", v.compress ?? "auto", (compress) =>
+        renderNodeUserData({ applyScript: v.applyScript, format: v.format, userData: v.userData, userParts: v.userParts, scriptPath: v.scriptPath, compress }),
+      );
     });
 }
 
@@ -48,12 +54,18 @@ export interface AckNodePoolUserDataArgs {
   userScript?: pulumi.Input<string>;
   /** Where the apply script is written on the node; default `/var/lib/registry-mirrors/apply-node-config.sh`. */
   scriptPath?: pulumi.Input<string>;
+  /**
+   * `"auto"` (default): the plain, reviewable form when it fits the limit, else the files inside are
+   * carried gzip+base64 (the user data stays text). `true`: always compressed. `false`: never (over the
+   * limit is then an error).
+   */
+  compress?: pulumi.Input<Compression>;
 }
 
 /**
  * Base64 shell user data for `alicloud.cs.NodePool.userData` (or `preUserData`). ACK wraps node pool
  * user data into its own initialisation and runs it as a script, so this is always the `#!/bin/sh` form
- * and never gzip. `userData` runs after the node joined, beside it turning Ready (hosts.toml is read live,
+ * and never whole-document gzip. `userData` runs after the node joined, beside it turning Ready (hosts.toml is read live,
  * so later pulls use the mirrors); `preUserData` runs before ACK's own initialisation, when the container
  * runtime may not be installed yet. Refused over the 32 KB limit.
  *
@@ -63,8 +75,8 @@ export interface AckNodePoolUserDataArgs {
  */
 export function ackNodePoolUserData(args: AckNodePoolUserDataArgs): pulumi.Output<string> {
   const script = pulumi.output(args.applyScript);
-  return pulumi.output({ applyScript: script, secret: pulumi.isSecret(script), userScript: args.userScript, scriptPath: args.scriptPath }).apply((v) => {
+  return pulumi.output({ applyScript: script, secret: pulumi.isSecret(script), userScript: args.userScript, scriptPath: args.scriptPath, compress: args.compress }).apply((v) => {
     refuseSecretApplyScript(v.secret);
-    return encodeCheckedUserData("ecs", renderShellUserData({ applyScript: v.applyScript, userScript: v.userScript, scriptPath: v.scriptPath }));
+    return fitUserData("ecs", v.compress ?? "auto", (compress) => renderShellUserData({ applyScript: v.applyScript, userScript: v.userScript, scriptPath: v.scriptPath, compress }));
   });
 }

@@ -1,11 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import {
   EksAmiFamily,
+  Compression,
   EksClusterDetails,
   MimePart,
   UserDataFormat,
   eksAmiFamily,
-  encodeCheckedUserData,
+  fitUserData,
   refuseDockerOnBottlerocket,
   refuseSecretApplyScript,
   renderEksUserData,
@@ -25,15 +26,19 @@ export interface LaunchTemplateUserDataArgs {
   userData?: pulumi.Input<string>;
   /** Your own MIME parts, kept after ours (and after `userData`) in this order. */
   userParts?: pulumi.Input<pulumi.Input<MimePart>[]>;
-  /** gzip before base64: about a quarter of the size; cloud-init reads it. Default false. */
-  gzip?: pulumi.Input<boolean>;
+  /**
+   * `"auto"` (default): the plain, reviewable form when it fits the limit, else the files inside are
+   * carried gzip+base64 (the user data stays text). `true`: always compressed. `false`: never (over the
+   * limit is then an error).
+   */
+  compress?: pulumi.Input<Compression>;
   /** Where the apply script is written on the node; default `/var/lib/registry-mirrors/apply-node-config.sh`. */
   scriptPath?: pulumi.Input<string>;
 }
 
 /**
  * Base64 user data for `aws.ec2.LaunchTemplate.userData`: the apply script as `#cloud-config` (or shell),
- * or MIME multipart with your own parts after ours; refused over EC2's 16 KB limit.
+ * or MIME multipart with your own parts after ours; compressed when needed, refused over EC2's 16 KB limit.
  *
  * ```ts
  * new aws.ec2.LaunchTemplate("nodes", { imageId, userData: launchTemplateUserData({ applyScript: mirrors.applyScript }) });
@@ -42,11 +47,12 @@ export interface LaunchTemplateUserDataArgs {
 export function launchTemplateUserData(args: LaunchTemplateUserDataArgs): pulumi.Output<string> {
   const script = pulumi.output(args.applyScript);
   return pulumi
-    .output({ applyScript: script, secret: pulumi.isSecret(script), format: args.format, userData: args.userData, userParts: args.userParts, gzip: args.gzip, scriptPath: args.scriptPath })
+    .output({ applyScript: script, secret: pulumi.isSecret(script), format: args.format, userData: args.userData, userParts: args.userParts, compress: args.compress, scriptPath: args.scriptPath })
     .apply((v) => {
       refuseSecretApplyScript(v.secret);
-      const text = renderNodeUserData({ applyScript: v.applyScript, format: v.format, userData: v.userData, userParts: v.userParts, scriptPath: v.scriptPath });
-      return encodeCheckedUserData("ec2", text, { gzip: v.gzip ?? false });
+      return fitUserData("ec2", v.compress ?? "auto", (compress) =>
+        renderNodeUserData({ applyScript: v.applyScript, format: v.format, userData: v.userData, userParts: v.userParts, scriptPath: v.scriptPath, compress }),
+      );
     });
 }
 
@@ -79,12 +85,18 @@ export interface EksNodeUserDataArgs {
   userParts?: pulumi.Input<pulumi.Input<MimePart>[]>;
   /** Where the apply script is written on the node; default `/var/lib/registry-mirrors/apply-node-config.sh`. */
   scriptPath?: pulumi.Input<string>;
+  /**
+   * AL2, AL2023: `"auto"` (default) carries the apply script gzip+base64 inside its part only when the
+   * plain document is over 16 KB; `true` always; `false` never. (EKS reads the MIME document itself, so
+   * the whole document is never gzipped.)
+   */
+  compress?: pulumi.Input<Compression>;
 }
 
 /**
  * Base64 user data for the launch template of an EKS node group: MIME multipart for AL2 and AL2023 (what
  * managed node groups require; EKS appends its own bootstrap parts after these), TOML settings for
- * Bottlerocket. Never gzip (EKS must read the MIME document); refused over EC2's 16 KB limit.
+ * Bottlerocket. Refused over EC2's 16 KB limit.
  *
  * ```ts
  * const lt = new aws.ec2.LaunchTemplate("nodes", {
@@ -112,20 +124,26 @@ export function eksNodeUserData(args: EksNodeUserDataArgs): pulumi.Output<string
       userData: args.userData,
       userParts: args.userParts,
       scriptPath: args.scriptPath,
+      compress: args.compress,
     })
     .apply((v) => {
       refuseSecretApplyScript(v.secret);
-      const text = renderEksUserData({
-        family: eksAmiFamily(v.amiType, v.amiFamily),
-        applyScript: v.applyScript,
-        scriptPath: v.scriptPath,
-        containerdConfig: v.containerdConfig,
-        cluster: v.cluster,
-        bottlerocketSettings: v.bottlerocketSettings,
-        userSettings: v.userSettings,
-        userData: v.userData,
-        userParts: v.userParts,
-      });
-      return encodeCheckedUserData("ec2", text);
+      const family = eksAmiFamily(v.amiType, v.amiFamily);
+      // Bottlerocket settings are a few hundred bytes of TOML: nothing to compress.
+      const compress = family === "bottlerocket" ? false : (v.compress ?? "auto");
+      return fitUserData("ec2", compress, (compressed) =>
+        renderEksUserData({
+          family,
+          applyScript: v.applyScript,
+          scriptPath: v.scriptPath,
+          containerdConfig: v.containerdConfig,
+          cluster: v.cluster,
+          bottlerocketSettings: v.bottlerocketSettings,
+          userSettings: v.userSettings,
+          userData: v.userData,
+          userParts: v.userParts,
+          compress: compressed,
+        }),
+      );
     });
 }

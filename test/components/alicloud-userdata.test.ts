@@ -3,12 +3,12 @@ import * as pulumi from "@pulumi/pulumi";
 import * as cs from "@pulumi/alicloud/cs";
 import * as ecs from "@pulumi/alicloud/ecs";
 import * as ess from "@pulumi/alicloud/ess";
-import { gunzipSync } from "node:zlib";
 import YAML from "yaml";
 import { MockHandle, plain, registered, setupMocks, unwrap } from "./mocks";
 import { ackNodePoolUserData, ecsUserData } from "../../components/alicloud";
 import { PolicyError } from "../../components/core/errors";
-import { DEFAULT_APPLY_SCRIPT_PATH, DEFAULT_USER_SCRIPT_PATH, splitUserData } from "../../components/core/render/userdata";
+import { MirrorDaemonConfig } from "../../components/mirror-daemon-config";
+import { DEFAULT_APPLY_SCRIPT_PATH, DEFAULT_USER_SCRIPT_PATH, splitUserData, userDataFiles } from "../../components/core/render/userdata";
 
 const SCRIPT = "#!/bin/sh\nset -eu\necho 'apply mirrors'\n";
 
@@ -18,15 +18,14 @@ beforeAll(async () => {
 });
 beforeEach(() => mocks.reset());
 
-/** The base64 user data a recorded resource received, decoded (and gunzipped when gzip). */
+/** The base64 user data a recorded resource received, decoded. */
 async function recordedUserData(resource: pulumi.CustomResource, type: string, name: string, field = "userData"): Promise<string> {
   await registered(resource);
   const [recorded] = mocks.ofType(type).filter((r) => r.name === name);
   const value = plain(recorded.inputs[field]) as string;
   // Base64 is the form every Alibaba Cloud resource passes through unchanged.
   expect(value).toMatch(/^[A-Za-z0-9+/]+={0,2}$/);
-  const raw = Buffer.from(value, "base64");
-  return (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString("utf8");
+  return Buffer.from(value, "base64").toString("utf8");
 }
 
 function failure(output: pulumi.Output<unknown>): Promise<unknown> {
@@ -43,18 +42,30 @@ describe("ecsUserData", () => {
     expect(doc.runcmd).toEqual([[DEFAULT_APPLY_SCRIPT_PATH]]);
   });
 
-  test("an alicloud.ess.ScalingConfiguration gets gzip MIME keeping the user's own cloud-config", async () => {
+  test("an alicloud.ess.ScalingConfiguration gets MIME keeping the user's own cloud-config, with the script compressed", async () => {
     const config = new ess.ScalingConfiguration("nodes", {
       scalingGroupId: "asg-1",
       imageId: "aliyun_3_x64_20G_alibase_20240819.vhd",
       instanceType: "ecs.g7.large",
       securityGroupId: "sg-1",
-      userData: ecsUserData({ applyScript: SCRIPT, gzip: true, userData: "#cloud-config\ntimezone: Asia/Shanghai\n" }),
+      userData: ecsUserData({ applyScript: SCRIPT, compress: true, userData: "#cloud-config\ntimezone: Asia/Shanghai\n" }),
     });
-    const parts = splitUserData(await recordedUserData(config, "alicloud:ess/scalingConfiguration:ScalingConfiguration", "nodes"));
+    const text = await recordedUserData(config, "alicloud:ess/scalingConfiguration:ScalingConfiguration", "nodes");
+    const parts = splitUserData(text);
     expect(parts.map((p) => p.contentType)).toEqual(["text/x-shellscript", "text/cloud-config"]);
-    expect(parts[0].content).toContain(`\n${SCRIPT}REGISTRY_MIRRORS_EOF\n`);
+    expect(parts[0].content).toContain("base64 -d >");
     expect(YAML.parse(parts[1].content)).toEqual({ timezone: "Asia/Shanghai" });
+    expect(userDataFiles(text)).toEqual([{ path: DEFAULT_APPLY_SCRIPT_PATH, content: SCRIPT, mode: 0o700 }]);
+  });
+
+  test("MirrorDaemonConfig's real apply script fits 32 KB of base64 (compressed automatically when needed)", async () => {
+    const mirrors = new MirrorDaemonConfig("ecs", { mirrors: ["https://abc123.mirror.aliyuncs.com"], docker: { execOpts: ["native.cgroupdriver=systemd"], logDriver: "json-file" } });
+    const instance = new ecs.Instance("real", { imageId: "aliyun_3_x64_20G_alibase_20240819.vhd", instanceType: "ecs.g7.large", userData: ecsUserData({ applyScript: mirrors.applyScript }) });
+    await registered(instance);
+    const [recorded] = mocks.ofType("alicloud:ecs/instance:Instance").filter((r) => r.name === "real");
+    expect((plain(recorded.inputs.userData) as string).length).toBeLessThanOrEqual(32768);
+    const text = await recordedUserData(instance, "alicloud:ecs/instance:Instance", "real");
+    expect(userDataFiles(text)).toEqual([{ path: DEFAULT_APPLY_SCRIPT_PATH, content: await unwrap(mirrors.applyScript), mode: 0o700 }]);
   });
 
   test("an alicloud.ecs.EcsLaunchTemplate takes the shell form", async () => {
@@ -66,11 +77,13 @@ describe("ecsUserData", () => {
 
   test("refuses user data over 32 KB (base64 included), a secret script and a part cloud-init cannot read", async () => {
     // About 25 KB of script: under 32 KB as text, over it once base64-encoded (the limit counts the base64).
-    const big = `#!/bin/sh\n${"# padding line to push the base64 size over the limit\n".repeat(460)}`;
-    const over = await failure(ecsUserData({ applyScript: big, format: "shell" }));
+    const line = 'if [ -f "$NODE_ROOT/etc/docker/daemon.json" ]; then merge_json "$NODE_ROOT/etc/docker/daemon.json"; fi\n';
+    const big = `#!/bin/sh\n${line.repeat(Math.ceil(25_000 / line.length))}`;
+    const over = await failure(ecsUserData({ applyScript: big, format: "shell", compress: false }));
     expect(over).toBeInstanceOf(PolicyError);
-    expect((over as PolicyError).message).toMatch(/^userData: Alibaba Cloud ECS user data is limited to 32768 bytes \(32 KB, counted after base64 \(base64 included\)\); this is \d+ bytes over \(got "\d+ bytes"\)\. Fix: gzip it/);
-    expect(await unwrap(ecsUserData({ applyScript: big, format: "shell", gzip: true }))).toMatch(/^H4sI/);
+    expect((over as PolicyError).message).toMatch(/^userData: Alibaba Cloud ECS user data is limited to 32768 bytes \(32 KB, counted after base64 \(base64 included\)\); this is \d+ bytes over \(got "\d+ bytes"\)\. Fix: compress it/);
+    const fitted = Buffer.from(await unwrap(ecsUserData({ applyScript: big, format: "shell" })), "base64").toString("utf8");
+    expect(userDataFiles(fitted)[0].content).toBe(big);
 
     const secret = await failure(ecsUserData({ applyScript: pulumi.secret(SCRIPT) }));
     expect((secret as PolicyError).message).toMatch(/^applyScript: the apply script is a secret/);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run, runOk, tmpDir } from "./lab";
+import { renderNodeConfig } from "../../components/core/render/node-config";
 import {
   MimePart,
   encodeUserData,
@@ -14,6 +15,7 @@ import {
   renderEksUserData,
   renderNodeUserData,
   renderShellUserData,
+  userDataFiles,
 } from "../../components/core/render/userdata";
 
 // cloud-init lives in the system Python, not in whatever python3 comes first on PATH.
@@ -99,10 +101,18 @@ async function expectShellcheckClean(text: string): Promise<void> {
 const SCRIPT = '#!/bin/sh\nset -eu\n# a line with "quotes", $dollars, ünïcödé and a trailing space \necho applied >> "$(dirname "$0")/applied.log"\n';
 const CA = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2E=\n-----END CERTIFICATE-----\n";
 
+/** The real node apply script for Docker + containerd with two Docker Hub mirrors and a ghcr.io mirror. */
+const REAL_SCRIPT = renderNodeConfig({
+  policy: { registries: { "docker.io": { mirrors: ["https://m1.example.com", "https://m2.example.com"] }, "ghcr.io": { mirrors: ["https://ghcr-mirror.example.com"] } } },
+  docker: { execOpts: ["native.cgroupdriver=systemd"], logDriver: "json-file", logOpts: { "max-size": "100m" } },
+}).applyScript;
+
 describe("cloud-config", () => {
   const variants: Array<[string, string]> = [
     ["the apply script alone", renderCloudConfig({ applyScript: SCRIPT })],
     ["with a CA file and a custom script path", renderCloudConfig({ applyScript: SCRIPT, scriptPath: "/opt/registry-mirrors/apply.sh", files: [{ path: "/etc/containerd/certs.d/mirror.example.com/ca.crt", content: CA, mode: 0o644 }] })],
+    ["the real apply script", renderCloudConfig({ applyScript: REAL_SCRIPT })],
+    ["the real apply script, compressed (gz+b64)", renderCloudConfig({ applyScript: REAL_SCRIPT, compress: true })],
   ];
 
   test.each(variants)("cloud-init schema accepts %s", async (_name, text) => {
@@ -122,10 +132,10 @@ describe("cloud-config", () => {
     }
   });
 
-  test("cloud-init's write_files places the files byte-exact with their modes, and runcmd runs the script", async () => {
+  test.each([false, true])("cloud-init's write_files places the files byte-exact with their modes, and runcmd runs the script (compress: %s)", async (compress) => {
     const root = tmpDir("root");
     try {
-      const text = renderCloudConfig({ applyScript: SCRIPT, files: [{ path: "/etc/containerd/certs.d/mirror.example.com/ca.crt", content: CA, mode: 0o644 }] });
+      const text = renderCloudConfig({ applyScript: SCRIPT, files: [{ path: "/etc/containerd/certs.d/mirror.example.com/ca.crt", content: CA, mode: 0o644 }], compress });
       await runOk(PYTHON, [helper, "apply", file("cloud-config.yaml", text), root]);
       const script = join(root, "var/lib/registry-mirrors/apply-node-config.sh");
       expect(readFileSync(script, "utf8")).toBe(SCRIPT);
@@ -135,6 +145,19 @@ describe("cloud-config", () => {
       expect(statSync(ca).mode & 0o7777).toBe(0o644);
       await runOk("sh", [join(root, "runcmd.sh")]);
       expect(readFileSync(join(root, "var/lib/registry-mirrors/applied.log"), "utf8")).toBe("applied\n");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test("cloud-init writes the real apply script from compressed user data exactly as userDataFiles reads it", async () => {
+    const root = tmpDir("root");
+    try {
+      const text = renderCloudConfig({ applyScript: REAL_SCRIPT, compress: true });
+      await runOk(PYTHON, [helper, "apply", file("cloud-config.yaml", text), root]);
+      const [expected] = userDataFiles(text);
+      expect(readFileSync(join(root, expected.path), "utf8")).toBe(REAL_SCRIPT);
+      expect(expected.content).toBe(REAL_SCRIPT);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
@@ -172,12 +195,14 @@ describe("MIME multipart", () => {
 });
 
 describe("shell user data", () => {
-  test("passes shellcheck, alone and with a user script", async () => {
+  test("passes shellcheck, alone, compressed and with a user script", async () => {
     await expectShellcheckClean(renderShellUserData({ applyScript: SCRIPT }));
+    await expectShellcheckClean(renderShellUserData({ applyScript: REAL_SCRIPT, compress: true }));
+    await expectShellcheckClean(renderShellUserData({ applyScript: REAL_SCRIPT, userScript: "#!/bin/sh\necho mine\n", compress: true }));
     await expectShellcheckClean(renderShellUserData({ applyScript: SCRIPT, userScript: "#!/bin/bash\necho mine\n", files: [{ path: "/etc/docker/certs.d/m:5000/ca.crt", content: CA, mode: 0o644 }] }));
   });
 
-  test("sh writes the script byte-exact (mode 0700) and runs it; the user's script runs even when ours fails", async () => {
+  test("sh writes the script byte-exact (mode 0700, plain or compressed) and runs it; the user's script runs even when ours fails", async () => {
     const root = tmpDir("shell");
     try {
       const scriptPath = join(root, "rm/apply-node-config.sh");
@@ -187,6 +212,15 @@ describe("shell user data", () => {
       expect(readFileSync(scriptPath, "utf8")).toBe(SCRIPT);
       expect(statSync(scriptPath).mode & 0o7777).toBe(0o700);
       expect(readFileSync(join(root, "rm/applied.log"), "utf8")).toBe("applied\n");
+
+      rmSync(scriptPath);
+      // Only write the real script: running it would configure this machine's runtimes.
+      const packed = renderShellUserData({ applyScript: REAL_SCRIPT, scriptPath, compress: true });
+      const runLine = `'${scriptPath}'\n`;
+      expect(packed.endsWith(`\n${runLine}`)).toBe(true);
+      await runOk("sh", [file("packed.sh", packed.slice(0, -runLine.length))]);
+      expect(readFileSync(scriptPath, "utf8")).toBe(REAL_SCRIPT);
+      expect(statSync(scriptPath).mode & 0o7777).toBe(0o700);
 
       const failing = "#!/bin/sh\necho failing >&2\nexit 3\n";
       const both = renderShellUserData({ applyScript: failing, scriptPath, userScript: `#!/bin/sh\necho user-ran > '${root}/user.log'\n`, userScriptPath });

@@ -296,13 +296,13 @@ describe("encodeUserData", () => {
 describe("checkUserDataSize", () => {
   test("EC2 counts bytes before base64: 16384 passes, 16385 is 1 byte over", () => {
     expect(checkUserDataSize("ec2", "a".repeat(16384))).toBe(16384);
-    const err = policyError(() => checkUserDataSize("ec2", "a".repeat(16385)), "userData", '"16385 bytes"', "gzip it");
+    const err = policyError(() => checkUserDataSize("ec2", "a".repeat(16385)), "userData", '"16385 bytes"', "compress it");
     expect(err.message).toContain("AWS EC2 user data is limited to 16384 bytes (16 KB, counted before base64); this is 1 bytes over");
     expect(err.fix).toContain("DaemonSet");
     expect(err.fix).toContain("fewer registries");
   });
 
-  test("EC2 counts the gzip bytes when gzip is used, and no longer suggests gzip", () => {
+  test("EC2 counts the gzip bytes when gzip is used, and no longer suggests compression", () => {
     const text = "é".repeat(9000); // 18000 bytes of text
     expect(() => checkUserDataSize("ec2", text)).toThrow(/this is 1616 bytes over/);
     const gz = encodeUserData(text, { gzip: true });
@@ -311,12 +311,12 @@ describe("checkUserDataSize", () => {
     const noise = Buffer.concat(Array.from({ length: 600 }, (_, i) => createHash("sha256").update(String(i)).digest())).toString("latin1");
     const noisy = encodeUserData(noise, { gzip: true });
     const err = policyError(() => checkUserDataSize("ec2", noise, noisy), "userData", "bytes", "DaemonSet");
-    expect(err.fix).not.toContain("gzip");
+    expect(err.fix).not.toContain("compress");
   });
 
   test("Alibaba Cloud ECS counts base64 characters: 24576 bytes (32768 base64) pass, 24577 are 4 over", () => {
     expect(checkUserDataSize("ecs", "a".repeat(24576))).toBe(32768);
-    const err = policyError(() => checkUserDataSize("ecs", "a".repeat(24577)), "userData", '"32772 bytes"', "gzip it");
+    const err = policyError(() => checkUserDataSize("ecs", "a".repeat(24577)), "userData", '"32772 bytes"', "compress it");
     expect(err.message).toContain("Alibaba Cloud ECS user data is limited to 32768 bytes (32 KB, counted after base64 (base64 included)); this is 4 bytes over");
     expect(checkUserDataSize("ecs", "ignored when encoded is given", encodeUserData("a".repeat(24576)))).toBe(32768);
   });
