@@ -123,6 +123,33 @@ describe("apply script: containerd config_path", () => {
     }
   }
 
+  it("follows imports (a relative glob from /, a relative path from config.toml's folder) to the file whose CRI section counts", () => {
+    const node = new FakeNode();
+    const main = "version = 2\nimports = [\"etc/containerd/conf.d/*.toml\", \"extra.toml\"]\n\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"/elsewhere\"\n";
+    const dropIn = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"registry.k8s.io/pause:3.9\"\n";
+    node.write(CONFIG, main);
+    node.write("/etc/containerd/conf.d/10-cri.toml", dropIn);
+    node.write("/etc/containerd/extra.toml", "version = 2\n[debug]\n  level = \"info\"\n");
+    for (const [, without] of READERS) {
+      const res = node.run(plan(), undefined, { without });
+      expect(res.stderr).toBe("");
+      expect(res.stdout).toContain("containerd: set config_path in /etc/containerd/conf.d/10-cri.toml\n");
+      expect(node.read(CONFIG)).toBe(main);
+      expect(registryOf(node.read("/etc/containerd/conf.d/10-cri.toml")).config_path).toBe(DIR);
+      expect(node.run(plan(), "restore").code).toBe(0);
+      expect(node.read("/etc/containerd/conf.d/10-cri.toml")).toBe(dropIn);
+    }
+  });
+
+  it("refuses when an imported file sets inline mirrors, naming that file", () => {
+    const node = new FakeNode();
+    node.write(CONFIG, "version = 2\nimports = [\"/etc/containerd/mirrors.toml\"]\n");
+    node.write("/etc/containerd/mirrors.toml", "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"docker.io\"]\n  endpoint = [\"https://m.example\"]\n");
+    const res = node.run(plan());
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain("containerd: /etc/containerd/mirrors.toml sets the deprecated inline registry.mirrors");
+  });
+
   it("refuses when config_path points at another folder", () => {
     const node = new FakeNode();
     node.write(CONFIG, "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"/etc/containerd/registries\"\n");

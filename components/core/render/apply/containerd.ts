@@ -56,6 +56,12 @@ function strval(s,   c, i) {
   sub(/[ \\t]*#.*$/, "", s)
   return s
 }
+function items(name,   a) {
+  a = arrays[name]
+  sub(/^[^[]*\\[/, "", a)
+  sub(/\\].*$/, "", a)
+  return split(norm(a), item, ",")
+}
 function setreg() {
   top = 0
   if (ver == "") ver = 1
@@ -64,14 +70,14 @@ function setreg() {
   else if (ver == 3) { reg = "plugins.io.containerd.cri.v1.images.registry"; cri = "" }
   else bad = 1
 }
-BEGIN { top = 1; ver = "" }
+BEGIN { top = 1; ver = ""; inarr = "" }
 {
   line = $0
   sub(/^[ \\t]+/, "", line)
   if (line == "" || substr(line, 1, 1) == "#") next
   if (inarr) {
-    arr = arr line
-    if (index(line, "]")) inarr = 0
+    arrays[inarr] = arrays[inarr] line
+    if (index(line, "]")) inarr = ""
     next
   }
   if (substr(line, 1, 1) == "[") {
@@ -92,9 +98,9 @@ BEGIN { top = 1; ver = "" }
   k = norm(k)
   if (top) {
     if (k == "version") ver = strval(line) + 0
-    if (k == "disabled_plugins") {
-      arr = line
-      if (!index(line, "]")) inarr = 1
+    if (k == "disabled_plugins" || k == "imports") {
+      arrays[k] = line
+      if (!index(line, "]")) inarr = k
     }
     next
   }
@@ -115,12 +121,10 @@ END {
   print "path " path
   if (mirrors) print "conflict mirrors"
   if (tls) print "conflict tls"
-  a = arr
-  sub(/^[^[]*\\[/, "", a)
-  sub(/\\].*$/, "", a)
-  a = norm(a)
-  n = split(a, items, ",")
-  for (i = 1; i <= n; i++) if (cri != "" && items[i] == cri) print "crioff 1"
+  n = items("disabled_plugins")
+  for (i = 1; i <= n; i++) if (cri != "" && item[i] == cri) print "crioff 1"
+  n = items("imports")
+  for (i = 1; i <= n; i++) if (item[i] != "") print "import " item[i]
   if (regline) print "regline " regline
   if (pathline) print "pathline " pathline
 }
@@ -156,6 +160,25 @@ ctd_inspect() {
     esac
   done <"$WORK/inspect.out"
 }
+# containerd replaces a plugin's whole section with the one of an imported file: the CRI settings that count are
+# in the last imported file that has a CRI section, else in config.toml. Sets CTD_CONFIG and CTD_NAME to it.
+ctd_effective() {
+  CTD_CONFIG=$CTD_MAIN
+  if [ -e "$CTD_MAIN" ]; then
+    awk -v q="'" -f "$WORK/scan.awk" "$CTD_MAIN" | grep '^import ' >"$WORK/imports" || true
+    while read -r k p; do
+      # Like containerd: a relative path is relative to config.toml's folder, but a relative glob to its working
+      # folder, which is / under systemd.
+      case $p in /*) p=$ROOT$p ;; *"*"*) p=$ROOT/$p ;; *) p=\${CTD_MAIN%/*}/$p ;; esac
+      set +f
+      for f in $p; do
+        if [ -f "$f" ] && grep -q -F -e io.containerd.grpc.v1.cri -e io.containerd.cri.v1.images -e plugins.cri -e 'plugins."cri"' "$f"; then CTD_CONFIG=$f; fi
+      done
+      set -f
+    done <"$WORK/imports"
+  fi
+  CTD_NAME=\${CTD_CONFIG#"$ROOT"}
+}
 ctd_path_ok() { case ":$CTD_PATH:" in *":$CTD_DIR:"*) return 0 ;; *) return 1 ;; esac }
 ctd_edit() { # writes to $1 the config with config_path set: a line replaced, or added under its table
   line="config_path = \\"$CTD_DIR\\""
@@ -182,7 +205,7 @@ ctd_refuse() {
 ctd_plan() { # sets CTD_PLAN to ok or edit, or to nothing after saying why it refuses
   CTD_PLAN=''
   ctd_inspect "$CTD_CONFIG"
-  c="containerd: /etc/containerd/config.toml"
+  c="containerd: $CTD_NAME"
   if [ -n "$CTD_ERROR" ]; then
     fail "$c is not valid ($CTD_ERROR); nothing was changed. Fix: repair it and run this again"
   elif [ -n "$CTD_CONFLICT" ]; then
@@ -196,6 +219,7 @@ ctd_plan() { # sets CTD_PLAN to ok or edit, or to nothing after saying why it re
   fi
 }
 containerd_apply() {
+  ctd_effective
   ctd_plan
   [ -n "$CTD_PLAN" ] || return 0
   action=none
@@ -203,12 +227,12 @@ containerd_apply() {
     ctd_edit "$WORK/config.toml"
     ctd_inspect "$WORK/config.toml"
     if [ -n "$CTD_ERROR" ] || ! ctd_path_ok; then
-      fail "containerd: could not add config_path to /etc/containerd/config.toml safely; nothing was changed. Fix: add config_path = \\"$CTD_DIR\\" to its CRI registry table yourself"
+      fail "containerd: could not add config_path to $CTD_NAME safely; nothing was changed. Fix: add config_path = \\"$CTD_DIR\\" to its CRI registry table yourself"
       return 0
     fi
     if active containerd; then
       if [ "$RESTART_POLICY" != if-needed ]; then
-        ctd_refuse "/etc/containerd/config.toml does not set config_path, so containerd would ignore the hosts.toml mirrors; setting it needs a restart" "add config_path = \\"$CTD_DIR\\" to its CRI registry table"
+        ctd_refuse "$CTD_NAME does not set config_path, so containerd would ignore the hosts.toml mirrors; setting it needs a restart" "add config_path = \\"$CTD_DIR\\" to its CRI registry table"
         return 0
       fi
       action=restart
@@ -235,17 +259,18 @@ containerd_apply() {
   if [ "$CTD_PLAN" = edit ]; then
     backup "$CTD_CONFIG"
     change "$WORK/config.toml" "$CTD_CONFIG" 644
-    say "containerd: set config_path in /etc/containerd/config.toml"
+    say "containerd: set config_path in $CTD_NAME"
     changed=1
   fi
   if [ -z "$changed" ]; then say "containerd: unchanged"; fi
   settle containerd containerd "$action" containerd_up
 }
 containerd_restore() {
+  ctd_effective
   action=none
   if has_backup "$CTD_CONFIG" && active containerd; then
     if [ "$RESTART_POLICY" != if-needed ]; then
-      ctd_refuse "putting back /etc/containerd/config.toml needs a restart" "put back its .registry-mirrors.bak"
+      ctd_refuse "putting back $CTD_NAME needs a restart" "put back its .registry-mirrors.bak"
       return 0
     fi
     action=restart
@@ -265,7 +290,7 @@ export function containerdSection(hostsDir: string, files: NodeFile[]): string {
   const paths = files.map((f) => f.path).sort().join("\n");
   return [
     "# --- containerd: hosts.toml files (read on every pull) and config_path in config.toml ---",
-    "CTD_CONFIG=$ROOT/etc/containerd/config.toml",
+    "CTD_MAIN=$ROOT/etc/containerd/config.toml",
     `CTD_DIR=${shellQuote(hostsDir)}`,
     "CTD_STATE=$ROOT$CTD_DIR/.registry-mirrors.files",
     `CTD_TABLE_1=${shellQuote(REGISTRY_TABLE[1])}`,
