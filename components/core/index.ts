@@ -14,6 +14,10 @@ export { renderBottlerocketSettings } from "./render/bottlerocket";
 export { renderRuntimeFiles, RuntimeRenderOptions } from "./render/runtimes";
 export {
   renderCloudConfig, renderShellUserData, renderMimeMultipart, splitUserData, encodeUserData, checkUserDataSize,
-  encodeCheckedUserData, USER_DATA_LIMITS, MimePart, UserDataLimitTarget,
+  encodeCheckedUserData, USER_DATA_LIMITS, MimePart, UserDataLimitTarget, renderNodeUserData, renderEksUserData,
+  renderEksNodeConfig, renderBottlerocketUserData, eksAmiFamily, fitUserData, userDataFiles, refuseDockerOnBottlerocket,
+  refuseSecretApplyScript, MIME_CONTENT_TYPES, DEFAULT_APPLY_SCRIPT_PATH, DEFAULT_MIME_BOUNDARY, Compression,
+  UserDataFormat, UserDataFile, EksAmiFamily, EksClusterDetails, NodeUserDataArgs, EksUserDataArgs, MimeOptions,
+  MimeTarget,
 } from "./render/userdata";
 export { NodeConfigInput, RenderedNodeConfig, renderNodeConfig, DEFAULT_RUNTIMES } from "./render/node-config";

@@ -5,6 +5,7 @@ import { parse as parseYaml } from "yaml";
 import { MockHandle, registered, setupMocks, unwrap } from "./mocks";
 import { MirrorDaemonConfig } from "../../components/mirror-daemon-config";
 import { renderNodeConfig } from "../../components/core/render/node-config";
+import { DEFAULT_APPLY_SCRIPT_PATH, USER_DATA_LIMITS, userDataFiles } from "../../components/core/render/userdata";
 
 let mocks: MockHandle;
 beforeAll(async () => {
@@ -26,8 +27,10 @@ describe("MirrorDaemonConfig", () => {
     expect(script.startsWith("#!/bin/sh")).toBe(true);
 
     const userData = (await unwrap(config.userData))!;
-    const cloudConfig = parseYaml(userData);
-    expect(JSON.stringify(cloudConfig)).toContain(JSON.stringify(script).slice(1, 60));
+    expect(parseYaml(userData).runcmd).toBeDefined();
+    // The script is carried compressed when the readable form would not fit EC2's 16 KB; either way it arrives intact.
+    expect(Buffer.byteLength(userData)).toBeLessThanOrEqual(USER_DATA_LIMITS.ec2.bytes);
+    expect(userDataFiles(userData)).toEqual([{ path: DEFAULT_APPLY_SCRIPT_PATH, content: script, mode: 0o700 }]);
     expect(Buffer.from((await unwrap(config.userDataBase64))!, "base64").toString()).toBe(userData);
     expect(gunzipSync(Buffer.from((await unwrap(config.userDataGzipBase64))!, "base64")).toString()).toBe(userData);
     expect(Object.keys(await unwrap(config.containerdHosts))).toEqual(["/etc/containerd/certs.d/docker.io/hosts.toml"]);

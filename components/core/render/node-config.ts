@@ -5,7 +5,7 @@ import { DockerSettingsInput, renderDocker } from "./docker";
 import { NodeApplyPlan, ManagedFile, renderApplyScript } from "./apply-script";
 import { renderRuntimeFiles, RuntimeRenderOptions } from "./runtimes";
 import { DEFAULT_CONTAINERD_CERTS_DIR } from "./containerd";
-import { renderCloudConfig } from "./userdata";
+import { renderCloudConfig, USER_DATA_LIMITS } from "./userdata";
 import { NodeFile, RestartPolicy, RUNTIME_NAMES, RuntimeName } from "./types";
 
 /** Everything a node needs, as plain values: the input of `renderNodeConfig`. */
@@ -37,7 +37,10 @@ export interface RenderedNodeConfig {
   /** Bottlerocket settings TOML (user data for Bottlerocket nodes), when selected. */
   bottlerocketSettings?: string;
   applyScript: string;
-  /** `#cloud-config` that writes and runs the apply script; undefined when a file holds a credential. */
+  /**
+   * `#cloud-config` that writes and runs the apply script; the script is carried gzip+base64 inside it when the
+   * plain form would exceed EC2's 16 KB. Undefined when a file holds a credential.
+   */
   userData?: string;
   /** sha256 of the apply script: changes exactly when a node file changes. */
   checksum: string;
@@ -96,6 +99,12 @@ function reloadFor(path: string): ManagedFile["reload"] {
   if (path.startsWith("/etc/rancher/rke2/")) return RELOAD_OF.rke2;
   if (path.startsWith("/etc/buildkit/")) return RELOAD_OF.buildkit;
   return undefined;
+}
+
+/** The readable cloud-config when it fits EC2's limit (the smallest), else the one carrying the script compressed. */
+function cloudConfigThatFits(applyScript: string): string {
+  const plain = renderCloudConfig({ applyScript });
+  return Buffer.byteLength(plain, "utf8") <= USER_DATA_LIMITS.ec2.bytes ? plain : renderCloudConfig({ applyScript, compress: true });
 }
 
 /**
@@ -159,7 +168,7 @@ export function renderNodeConfig(input: NodeConfigInput): RenderedNodeConfig {
     containerdHosts,
     bottlerocketSettings: others.bottlerocket,
     applyScript,
-    userData: secret ? undefined : renderCloudConfig({ applyScript }),
+    userData: secret ? undefined : cloudConfigThatFits(applyScript),
     checksum: createHash("sha256").update(applyScript).digest("hex"),
     secret,
     warnings,
