@@ -28,7 +28,7 @@ function registryOf(text: string): Record<string, unknown> {
 // Each config, read with python3's tomllib and with the awk fallback (python3 taken away).
 const READERS: Array<[string, string[]]> = [["python3", []], ["awk", ["python3"]]];
 
-describe("apply script: containerd config_path", () => {
+describe("apply script: containerd config_path", { timeout: 60_000 }, () => {
   const editable: Array<[string, string]> = [
     ["containerd 1.6's default config (config_path = \"\" and an empty mirrors table)", DEFAULT_16],
     ["a version 2 config without a registry table", "version = 2\nroot = \"/var/lib/containerd\"\n\n[grpc]\n  address = \"/run/containerd/containerd.sock\"\n"],
@@ -216,7 +216,7 @@ describe("apply script: containerd config_path", () => {
   });
 });
 
-describe("apply script: other runtimes' files", () => {
+describe("apply script: other runtimes' files", { timeout: 60_000 }, () => {
   const CRIO = "/etc/containers/registries.conf.d/50-registry-mirrors.conf";
   const K3S = "/etc/rancher/k3s/registries.yaml";
   const BUILDKIT = "/etc/buildkit/buildkitd.toml";

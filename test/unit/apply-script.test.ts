@@ -44,7 +44,7 @@ const FULL_PLAN: NodeApplyPlan = {
   ],
 };
 
-describe("renderApplyScript: the script itself", () => {
+describe("renderApplyScript: the script itself", { timeout: 60_000 }, () => {
   it("passes shellcheck -s sh for full, Docker-only, containerd-only, files-only and empty plans, both restart policies", () => {
     const plans: NodeApplyPlan[] = [
       FULL_PLAN,
@@ -55,7 +55,7 @@ describe("renderApplyScript: the script itself", () => {
       { restartPolicy: "never" },
     ];
     for (const plan of plans) expect(shellcheck(renderApplyScript(plan))).toBe("");
-  });
+  }, 60_000);
 
   it("is POSIX sh with set -eu, and embeds content in quoted heredocs", () => {
     const script = renderApplyScript(FULL_PLAN);
@@ -123,7 +123,7 @@ describe("renderApplyScript refuses a bad plan, naming the field and the fix", (
   }
 });
 
-describe("apply script: Docker daemon.json", () => {
+describe("apply script: Docker daemon.json", { timeout: 60_000 }, () => {
   it("merges the desired keys and keeps every unmanaged key (NVIDIA runtime, data-root)", () => {
     const node = new FakeNode();
     node.write(DAEMON, JSON.stringify(NVIDIA));
@@ -348,10 +348,10 @@ describe("apply script: Docker daemon.json", () => {
       expect(results[1]).toEqual(results[0]);
       for (const [k, v] of Object.entries(existing)) expect(results[0][k]).toEqual(v);
     }), { numRuns: 15 });
-  });
+  }, 120_000);
 });
 
-describe("apply script: credentials and modes", () => {
+describe("apply script: credentials and modes", { timeout: 60_000 }, () => {
   it("never prints a file's content, in apply, restore or failure", () => {
     const node = new FakeNode();
     const secret = "password: hunter2-very-secret\n";

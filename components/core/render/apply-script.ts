@@ -59,6 +59,12 @@ function checkFile(field: string, file: NodeFile, seen: Set<string>): void {
  * file. It merges the Docker keys into the node's daemon.json keeping every other key, writes each file atomically with
  * one backup, does nothing when nothing changed, reloads (or restarts, when needed and allowed) only the runtimes whose
  * files changed, checks they came back, and puts the previous files back when they did not. Deterministic.
+ *
+ * State it leaves on the node, beside each file: `FILE.registry-mirrors.bak` (the node's own version, kept from the
+ * first change on; `FILE.registry-mirrors.created` when there was none), `daemon.json.registry-mirrors.keys` (the
+ * daemon.json keys it manages, so a key the policy drops is removed on the next run) and
+ * `<hostsDir>/.registry-mirrors.files` (the hosts.toml files it wrote, so a registry the policy drops loses its file).
+ * `restore` mode uses them to put the node back as it was.
  */
 export function renderApplyScript(plan: NodeApplyPlan): string {
   if (plan.restartPolicy !== "never" && plan.restartPolicy !== "if-needed") {

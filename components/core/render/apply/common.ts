@@ -32,6 +32,7 @@ export function prelude(restartPolicy: string): string {
 #      VERIFY_SECONDS (default 60), DOCKER_HOST, CONTAINERD_ADDRESS.
 # Exit: 0 applied or nothing to do; 1 refused or rolled back (see stderr); 2 bad usage.
 # A changed file keeps one backup of the node's own version (FILE.registry-mirrors.bak, or FILE.registry-mirrors.created).
+# daemon.json.registry-mirrors.keys lists the daemon.json keys this script manages: a key the policy drops is removed.
 set -eu
 set -f
 umask 022
