@@ -3,7 +3,7 @@
  * NODE_ROOT; the fake systemctl (fixtures/apply/fake-systemctl.sh) restarts it by PID.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
@@ -77,6 +77,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (state) await ctl("stop", "containerd");
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe("apply script on a real containerd 1.6 with CRI", () => {

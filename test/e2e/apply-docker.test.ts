@@ -3,7 +3,7 @@
  * (fixtures/apply/fake-systemctl.sh) manages that dockerd by PID: SIGHUP for reload, kill + start for restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { normalisePolicy } from "../../components/core/policy";
 import { NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
@@ -87,6 +87,7 @@ afterAll(async () => {
   await containerd?.stop();
   await cache?.stop();
   await upstream?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe("apply script on a real dockerd", () => {

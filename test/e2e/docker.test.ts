@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChildProcess, spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { normalisePolicy } from "../../components/core/policy";
 import { renderDocker } from "../../components/core/render/docker";
@@ -16,8 +16,12 @@ import { Registry, freePort, pushTestImage, run, runOk, startDockerd, startRegis
 const GOLDEN = join(__dirname, "..", "unit", "golden", "docker");
 
 let dir: string;
+let verdicts = 0;
 beforeAll(() => {
   dir = tmpDir("docker-e2e");
+});
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe("golden daemon.json files on a real dockerd", () => {
@@ -42,7 +46,8 @@ describe("golden daemon.json files on a real dockerd", () => {
 
 /** Runs dockerd 20.10 on a config file and returns its output once it exits (it is made to fail early). */
 async function dockerdVerdict(config: Record<string, unknown>): Promise<string> {
-  const d = tmpDir("verdict");
+  const d = join(dir, `verdict-${++verdicts}`);
+  mkdirSync(d);
   const file = join(d, "daemon.json");
   // data-root is also given as a flag below, so dockerd stops at its conflict check at the latest and never
   // starts; unknown keys are reported before conflicts.

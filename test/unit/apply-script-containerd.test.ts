@@ -1,9 +1,11 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { NodeApplyPlan } from "../../components/core/render/apply-script";
-import { FakeNode } from "../e2e/fixtures/apply/harness";
+import { FakeNode, cleanupNodes } from "../e2e/fixtures/apply/harness";
+
+afterAll(cleanupNodes);
 
 const CONFIG = "/etc/containerd/config.toml";
 const DIR = "/etc/containerd/certs.d";

@@ -1,10 +1,12 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import * as fc from "fast-check";
 import { spawnSync } from "node:child_process";
 import { statSync } from "node:fs";
 import { PolicyError } from "../../components/core/errors";
 import { NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
-import { FakeNode } from "../e2e/fixtures/apply/harness";
+import { FakeNode, cleanupNodes } from "../e2e/fixtures/apply/harness";
+
+afterAll(cleanupNodes);
 
 const DAEMON = "/etc/docker/daemon.json";
 const NVIDIA = { runtimes: { nvidia: { path: "nvidia-container-runtime", runtimeArgs: [] } }, "default-runtime": "nvidia", "data-root": "/data/docker" };
