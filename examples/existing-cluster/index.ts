@@ -45,3 +45,12 @@ export const checksum = mirrors.checksum;
 export const daemonJson = mirrors.daemonJson;
 export const pullSecretName = pullSecret.secretName;
 export const pullSecretNamespaces = pullSecret.namespaces;
+
+/**
+ * Every file the DaemonSet writes on a node, plus the apply script it runs, by path under rendered/ (what
+ * `pulumi stack output nodeFiles` shows; the test suite compares it with the committed rendered/ folder).
+ */
+export const nodeFiles = pulumi.all([mirrors.files, mirrors.applyScript]).apply(([files, applyScript]) => ({
+  ...Object.fromEntries(Object.entries(files).map(([path, content]) => [`node${path}`, content])),
+  "apply-node-config.sh": applyScript,
+}));

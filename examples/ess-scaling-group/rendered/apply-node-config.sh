@@ -1,0 +1,287 @@
+#!/bin/sh
+# shellcheck disable=SC2317
+# Rendered by registry-mirrors (do not edit; change the policy and render again).
+# Usage: sh apply-node-config.sh [apply|restore]   (restore: put back the node's own files, then reload)
+# Env: NODE_ROOT (prefix of node paths, default /), RUNTIME_CTL (used instead of systemctl, word-split on purpose),
+#      VERIFY_SECONDS (default 60), DOCKER_HOST, CONTAINERD_ADDRESS.
+# Exit: 0 applied or nothing to do; 1 refused or rolled back (see stderr); 2 bad usage.
+# A changed file keeps one backup of the node's own version (FILE.registry-mirrors.bak, or FILE.registry-mirrors.created).
+# daemon.json.registry-mirrors.keys lists the daemon.json keys this script manages: a key the policy drops is removed.
+set -eu
+set -f
+umask 022
+MODE=${1:-apply}
+case $MODE in apply | restore) ;; *) echo "usage: sh $0 [apply|restore]" >&2 && exit 2 ;; esac
+ROOT=${NODE_ROOT:-/}
+ROOT=${ROOT%/}
+RUNTIME_CTL=${RUNTIME_CTL:-systemctl}
+VERIFY_SECONDS=${VERIFY_SECONDS:-60}
+case $VERIFY_SECONDS in '' | *[!0-9]*) echo "registry-mirrors: VERIFY_SECONDS must be a number" >&2 && exit 2 ;; esac
+# shellcheck disable=SC2034 # unused when the plan has nothing that restarts
+RESTART_POLICY=never
+STATUS=0
+TXN=0
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/registry-mirrors.XXXXXX")
+# On an unexpected error in the middle of a change, put back what was already written.
+trap 'rollback; rm -rf "$WORK"' EXIT
+trap 'exit 1' INT TERM HUP
+say() { printf '%s\n' "$*"; }
+fail() {
+  printf 'registry-mirrors: %s\n' "$*" >&2
+  STATUS=1
+}
+# shellcheck disable=SC2086
+ctl() { $RUNTIME_CTL "$@"; }
+active() { ctl is-active --quiet "$1" >/dev/null 2>&1; }
+limit() { if command -v timeout >/dev/null 2>&1; then timeout "$@"; else (shift && "$@"); fi; }
+wait_for() { # runs "$@" once a second until it succeeds, for at most VERIFY_SECONDS
+  n=$VERIFY_SECONDS
+  until "$@"; do
+    [ "$n" -gt 0 ] || return 1
+    n=$((n - 1))
+    sleep 1
+  done
+}
+put() { # writes $1 to node file $2 atomically; $3: mode, or "copy" ($1's mode), or empty (keep $2's mode)
+  d=${2%/*}
+  t="$d/.${2##*/}.registry-mirrors.$$"
+  mkdir -p "$d"
+  if [ "${3:-}" = copy ]; then
+    cp -p "$1" "$t"
+  elif [ -n "${3:-}" ]; then
+    (umask 077 && cat "$1" >"$t")
+    chmod "$3" "$t"
+  else
+    if [ -e "$2" ]; then cp -p "$2" "$t"; fi
+    cat "$1" >"$t"
+  fi
+  sync "$t" 2>/dev/null || sync
+  mv -f "$t" "$2"
+  sync "$d" 2>/dev/null || true
+}
+change() { # like put, remembering the old content for rollback; $1 "-" removes $2
+  TXN=$((TXN + 1))
+  if [ -e "$2" ]; then cp -p "$2" "$WORK/undo.$TXN"; fi
+  printf '%s %s\n' "$TXN" "$2" >>"$WORK/txn"
+  if [ "$1" = - ]; then rm -f "$2"; else put "$1" "$2" "${3:-}"; fi
+}
+rollback() {
+  [ -e "$WORK/txn" ] || return 0
+  while read -r n f; do
+    if [ -e "$WORK/undo.$n" ]; then put "$WORK/undo.$n" "$f" copy; else rm -f "$f"; fi
+  done <"$WORK/txn"
+  rm -f "$WORK/txn"
+}
+commit() { rm -f "$WORK/txn"; }
+has_backup() { [ -e "$1.registry-mirrors.bak" ] || [ -e "$1.registry-mirrors.created" ]; }
+backup() { # keeps the node's own version of $1 once, before the first change
+  if has_backup "$1"; then return 0; fi
+  if [ -e "$1" ]; then change "$1" "$1.registry-mirrors.bak" copy; else
+    : >"$WORK/empty"
+    change "$WORK/empty" "$1.registry-mirrors.created" 600
+  fi
+}
+unapply() { # puts back the node's own version of $1; $2 is the label for messages
+  if [ -e "$1.registry-mirrors.bak" ]; then
+    change "$1.registry-mirrors.bak" "$1" copy
+    change - "$1.registry-mirrors.bak"
+    say "$2: restored ${1#"$ROOT"}"
+  elif [ -e "$1.registry-mirrors.created" ]; then
+    change - "$1"
+    change - "$1.registry-mirrors.created"
+    say "$2: removed ${1#"$ROOT"}"
+  fi
+}
+# settle LABEL UNIT ACTION CHECK...: ends the transaction; after a reload/restart CHECK must pass within
+# VERIFY_SECONDS, else every change is put back and UNIT gets the same action again.
+settle() {
+  label=$1 unit=$2 action=$3
+  shift 3
+  if [ "$action" = none ]; then commit && return 0; fi
+  if ctl "$action" "$unit" >"$WORK/ctl.out" 2>&1 && wait_for "$@"; then
+    commit
+    if [ "$unit" = "$label" ]; then say "$label: ${action}ed"; else say "$label: ${action}ed $unit"; fi
+    return 0
+  fi
+  rollback
+  ctl "$action" "$unit" >>"$WORK/ctl.out" 2>&1 || true
+  wait_for active "$unit" || true
+  fail "$label: $unit did not come back within ${VERIFY_SECONDS}s after the $action ($(tr '\n' ' ' <"$WORK/ctl.out")); the previous files were put back and $unit ${action}ed again"
+}
+
+# --- Docker: merge the managed keys into /etc/docker/daemon.json ---
+DOCKER_FILE=$ROOT/etc/docker/daemon.json
+DOCKER_RELOADABLE=' allow-nondistributable-artifacts debug default-runtime default-shm-size insecure-registries labels live-restore max-concurrent-downloads max-concurrent-uploads max-download-attempts registry-mirrors runtimes shutdown-timeout '
+DOCKER_RESETS=' max-concurrent-downloads max-concurrent-uploads max-download-attempts '
+DOCKER_MIRRORS='["https://a1b2c3d4.mirror.aliyuncs.com/"]'
+: "${DOCKER_HOST:=unix://$ROOT/var/run/docker.sock}"
+export DOCKER_HOST
+cat >"$WORK/docker.json" <<'REGISTRY_MIRRORS_EOF'
+{
+  "exec-opts": [
+    "native.cgroupdriver=systemd"
+  ],
+  "log-driver": "json-file",
+  "log-opts": {
+    "max-size": "100m"
+  },
+  "registry-mirrors": [
+    "https://a1b2c3d4.mirror.aliyuncs.com"
+  ]
+}
+REGISTRY_MIRRORS_EOF
+cat >"$WORK/docker.keys" <<'REGISTRY_MIRRORS_EOF'
+["exec-opts","log-driver","log-opts","registry-mirrors"]
+REGISTRY_MIRRORS_EOF
+cat >"$WORK/merge.py" <<'REGISTRY_MIRRORS_EOF'
+import json, os, sys
+node, desired, managed, out, name = sys.argv[1:6]
+def load(path, what, kind=dict):
+    if not os.path.exists(path):
+        return kind()
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            text = f.read()
+        value = json.loads(text) if text.strip() else kind()
+    except ValueError as e:
+        sys.exit("%s is not valid JSON (%s)" % (what, e))
+    if not isinstance(value, kind):
+        sys.exit("%s does not hold a JSON %s" % (what, "object" if kind is dict else "list"))
+    return value
+cur = load(node, name)
+want = load(desired, "the desired configuration")
+old = list(cur) if managed == "*" else load(managed, managed, list)
+merged = {k: v for k, v in cur.items() if k in want or k not in old}
+merged.update(want)
+same = lambda a, b: json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+for k in sorted(set(cur) | set(merged)):
+    if k not in merged:
+        print("-" + k)
+    elif k not in cur or not same(cur[k], merged[k]):
+        print("+" + k)
+with open(out, "w", encoding="utf-8") as f:
+    f.write(json.dumps(merged, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+REGISTRY_MIRRORS_EOF
+cat >"$WORK/merge.jq" <<'REGISTRY_MIRRORS_EOF'
+($c[0] // {}) as $cur
+| if ($cur | type) != "object" then error("does not hold a JSON object") else . end
+| ($w[0] // {}) as $want
+| (if $all then ($cur | keys) else ($o[0] // []) end) as $old
+| ($cur | with_entries(select(.key as $k | ($want | has($k)) or ([$old[] | select(. == $k)] | length == 0)))) + $want
+| . as $m
+| if $changes then
+    ([$cur, $m] | map(keys) | add | unique[]) as $k
+    | if ($m | has($k) | not) then "-" + $k
+      elif ($cur | has($k) | not) or $cur[$k] != $m[$k] then "+" + $k
+      else empty end
+  else $m end
+REGISTRY_MIRRORS_EOF
+# Merges with python3, else jq; with neither it refuses (exit 3) and nothing is changed.
+json_merge() {
+  if command -v python3 >/dev/null 2>&1; then
+    python3 "$WORK/merge.py" "$@"
+  elif command -v jq >/dev/null 2>&1; then
+    if [ "$3" = "*" ]; then all=true o=/dev/null; elif [ -e "$3" ]; then all=false o=$3; else all=false o=/dev/null; fi
+    c=/dev/null
+    if [ -e "$1" ]; then c=$1; fi
+    if ! jq -n -r --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --argjson all "$all" --argjson changes true -f "$WORK/merge.jq" 2>"$WORK/jq.err"; then
+      echo "$5 is not valid JSON ($(tr '\n' ' ' <"$WORK/jq.err"))" >&2
+      return 1
+    fi
+    jq -n -S --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --argjson all "$all" --argjson changes false -f "$WORK/merge.jq" >"$4"
+  else
+    echo "neither python3 nor jq is installed; one of them is needed to merge $5 without losing its other keys" >&2
+    return 3
+  fi
+}
+# Prints what changing the keys in $1 ("+key"/"-key" lines) takes: none (docker is not running), reload,
+# restart, or "refuse KEYS" when a restart is needed and restartPolicy forbids it.
+docker_action() {
+  if ! active docker; then
+    echo none
+    return 0
+  fi
+  keys=
+  for c in $1; do
+    k=${c#?}
+    case $c in
+      +*) case $DOCKER_RELOADABLE in *" $k "*) continue ;; esac ;;
+      -*) case $DOCKER_RESETS in *" $k "*) continue ;; esac ;;
+    esac
+    keys="$keys $k"
+  done
+  if [ -z "$keys" ]; then
+    echo reload
+  elif [ "$RESTART_POLICY" = if-needed ]; then
+    echo restart
+  else
+    echo "refuse$keys"
+  fi
+}
+# True when docker answers and, if the docker CLI is here, reports the desired mirrors in order.
+docker_up() {
+  active docker || return 1
+  command -v docker >/dev/null 2>&1 || return 0
+  got=$(limit 20 docker info --format '{{json .RegistryConfig.Mirrors}}' 2>/dev/null) || return 1
+  [ -z "$DOCKER_MIRRORS" ] || [ "$got" = "$DOCKER_MIRRORS" ]
+}
+docker_refuse() {
+  fail "docker: changing$1 in /etc/docker/daemon.json needs a restart of docker, and restartPolicy is \"never\"; nothing was changed. Fix: set restartPolicy: \"if-needed\" (without live-restore a restart stops the node's containers), or apply it yourself in a maintenance window"
+}
+docker_apply() {
+  if ! changes=$(json_merge "$DOCKER_FILE" "$WORK/docker.json" "$DOCKER_FILE.registry-mirrors.keys" "$WORK/docker.new" /etc/docker/daemon.json 2>"$WORK/err"); then
+    fail "docker: $(cat "$WORK/err"); nothing was changed"
+    return 0
+  fi
+  if [ -z "$changes" ]; then
+    if ! cmp -s "$WORK/docker.keys" "$DOCKER_FILE.registry-mirrors.keys"; then
+      change "$WORK/docker.keys" "$DOCKER_FILE.registry-mirrors.keys" 644
+      commit
+    fi
+    say "docker: unchanged"
+    return 0
+  fi
+  action=$(docker_action "$changes")
+  case $action in
+    refuse*)
+      docker_refuse "${action#refuse}"
+      return 0
+      ;;
+  esac
+  backup "$DOCKER_FILE"
+  change "$WORK/docker.new" "$DOCKER_FILE"
+  change "$WORK/docker.keys" "$DOCKER_FILE.registry-mirrors.keys" 644
+  if [ "$action" = none ]; then
+    say "docker: wrote /etc/docker/daemon.json (docker is not running; it reads the file when it starts)"
+  else
+    say "docker: wrote /etc/docker/daemon.json"
+  fi
+  settle docker docker "$action" docker_up
+}
+docker_restore() {
+  if ! has_backup "$DOCKER_FILE"; then
+    say "docker: nothing to restore"
+    return 0
+  fi
+  orig=/dev/null
+  if [ -e "$DOCKER_FILE.registry-mirrors.bak" ]; then orig=$DOCKER_FILE.registry-mirrors.bak; fi
+  if ! changes=$(json_merge "$DOCKER_FILE" "$orig" "*" "$WORK/docker.new" /etc/docker/daemon.json 2>"$WORK/err"); then
+    fail "docker: $(cat "$WORK/err"); nothing was changed"
+    return 0
+  fi
+  action=none
+  if [ -n "$changes" ]; then action=$(docker_action "$changes"); fi
+  case $action in
+    refuse*)
+      docker_refuse "${action#refuse}"
+      return 0
+      ;;
+  esac
+  unapply "$DOCKER_FILE" docker
+  if [ -e "$DOCKER_FILE.registry-mirrors.keys" ]; then change - "$DOCKER_FILE.registry-mirrors.keys"; fi
+  DOCKER_MIRRORS=
+  settle docker docker "$action" docker_up
+}
+if [ "$MODE" = apply ]; then docker_apply; else docker_restore; fi
+
+exit "$STATUS"

@@ -1,0 +1,567 @@
+#!/bin/sh
+# shellcheck disable=SC2317
+# Rendered by registry-mirrors (do not edit; change the policy and render again).
+# Usage: sh apply-node-config.sh [apply|restore]   (restore: put back the node's own files, then reload)
+# Env: NODE_ROOT (prefix of node paths, default /), RUNTIME_CTL (used instead of systemctl, word-split on purpose),
+#      VERIFY_SECONDS (default 60), DOCKER_HOST, CONTAINERD_ADDRESS.
+# Exit: 0 applied or nothing to do; 1 refused or rolled back (see stderr); 2 bad usage.
+# A changed file keeps one backup of the node's own version (FILE.registry-mirrors.bak, or FILE.registry-mirrors.created).
+# daemon.json.registry-mirrors.keys lists the daemon.json keys this script manages: a key the policy drops is removed.
+set -eu
+set -f
+umask 022
+MODE=${1:-apply}
+case $MODE in apply | restore) ;; *) echo "usage: sh $0 [apply|restore]" >&2 && exit 2 ;; esac
+ROOT=${NODE_ROOT:-/}
+ROOT=${ROOT%/}
+RUNTIME_CTL=${RUNTIME_CTL:-systemctl}
+VERIFY_SECONDS=${VERIFY_SECONDS:-60}
+case $VERIFY_SECONDS in '' | *[!0-9]*) echo "registry-mirrors: VERIFY_SECONDS must be a number" >&2 && exit 2 ;; esac
+# shellcheck disable=SC2034 # unused when the plan has nothing that restarts
+RESTART_POLICY=never
+STATUS=0
+TXN=0
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/registry-mirrors.XXXXXX")
+# On an unexpected error in the middle of a change, put back what was already written.
+trap 'rollback; rm -rf "$WORK"' EXIT
+trap 'exit 1' INT TERM HUP
+say() { printf '%s\n' "$*"; }
+fail() {
+  printf 'registry-mirrors: %s\n' "$*" >&2
+  STATUS=1
+}
+# shellcheck disable=SC2086
+ctl() { $RUNTIME_CTL "$@"; }
+active() { ctl is-active --quiet "$1" >/dev/null 2>&1; }
+limit() { if command -v timeout >/dev/null 2>&1; then timeout "$@"; else (shift && "$@"); fi; }
+wait_for() { # runs "$@" once a second until it succeeds, for at most VERIFY_SECONDS
+  n=$VERIFY_SECONDS
+  until "$@"; do
+    [ "$n" -gt 0 ] || return 1
+    n=$((n - 1))
+    sleep 1
+  done
+}
+put() { # writes $1 to node file $2 atomically; $3: mode, or "copy" ($1's mode), or empty (keep $2's mode)
+  d=${2%/*}
+  t="$d/.${2##*/}.registry-mirrors.$$"
+  mkdir -p "$d"
+  if [ "${3:-}" = copy ]; then
+    cp -p "$1" "$t"
+  elif [ -n "${3:-}" ]; then
+    (umask 077 && cat "$1" >"$t")
+    chmod "$3" "$t"
+  else
+    if [ -e "$2" ]; then cp -p "$2" "$t"; fi
+    cat "$1" >"$t"
+  fi
+  sync "$t" 2>/dev/null || sync
+  mv -f "$t" "$2"
+  sync "$d" 2>/dev/null || true
+}
+change() { # like put, remembering the old content for rollback; $1 "-" removes $2
+  TXN=$((TXN + 1))
+  if [ -e "$2" ]; then cp -p "$2" "$WORK/undo.$TXN"; fi
+  printf '%s %s\n' "$TXN" "$2" >>"$WORK/txn"
+  if [ "$1" = - ]; then rm -f "$2"; else put "$1" "$2" "${3:-}"; fi
+}
+rollback() {
+  [ -e "$WORK/txn" ] || return 0
+  while read -r n f; do
+    if [ -e "$WORK/undo.$n" ]; then put "$WORK/undo.$n" "$f" copy; else rm -f "$f"; fi
+  done <"$WORK/txn"
+  rm -f "$WORK/txn"
+}
+commit() { rm -f "$WORK/txn"; }
+has_backup() { [ -e "$1.registry-mirrors.bak" ] || [ -e "$1.registry-mirrors.created" ]; }
+backup() { # keeps the node's own version of $1 once, before the first change
+  if has_backup "$1"; then return 0; fi
+  if [ -e "$1" ]; then change "$1" "$1.registry-mirrors.bak" copy; else
+    : >"$WORK/empty"
+    change "$WORK/empty" "$1.registry-mirrors.created" 600
+  fi
+}
+unapply() { # puts back the node's own version of $1; $2 is the label for messages
+  if [ -e "$1.registry-mirrors.bak" ]; then
+    change "$1.registry-mirrors.bak" "$1" copy
+    change - "$1.registry-mirrors.bak"
+    say "$2: restored ${1#"$ROOT"}"
+  elif [ -e "$1.registry-mirrors.created" ]; then
+    change - "$1"
+    change - "$1.registry-mirrors.created"
+    say "$2: removed ${1#"$ROOT"}"
+  fi
+}
+# settle LABEL UNIT ACTION CHECK...: ends the transaction; after a reload/restart CHECK must pass within
+# VERIFY_SECONDS, else every change is put back and UNIT gets the same action again.
+settle() {
+  label=$1 unit=$2 action=$3
+  shift 3
+  if [ "$action" = none ]; then commit && return 0; fi
+  if ctl "$action" "$unit" >"$WORK/ctl.out" 2>&1 && wait_for "$@"; then
+    commit
+    if [ "$unit" = "$label" ]; then say "$label: ${action}ed"; else say "$label: ${action}ed $unit"; fi
+    return 0
+  fi
+  rollback
+  ctl "$action" "$unit" >>"$WORK/ctl.out" 2>&1 || true
+  wait_for active "$unit" || true
+  fail "$label: $unit did not come back within ${VERIFY_SECONDS}s after the $action ($(tr '\n' ' ' <"$WORK/ctl.out")); the previous files were put back and $unit ${action}ed again"
+}
+
+# --- Docker: merge the managed keys into /etc/docker/daemon.json ---
+DOCKER_FILE=$ROOT/etc/docker/daemon.json
+DOCKER_RELOADABLE=' allow-nondistributable-artifacts debug default-runtime default-shm-size insecure-registries labels live-restore max-concurrent-downloads max-concurrent-uploads max-download-attempts registry-mirrors runtimes shutdown-timeout '
+DOCKER_RESETS=' max-concurrent-downloads max-concurrent-uploads max-download-attempts '
+DOCKER_MIRRORS='["https://a1b2c3d4.mirror.aliyuncs.com/"]'
+: "${DOCKER_HOST:=unix://$ROOT/var/run/docker.sock}"
+export DOCKER_HOST
+cat >"$WORK/docker.json" <<'REGISTRY_MIRRORS_EOF'
+{
+  "insecure-registries": [],
+  "registry-mirrors": [
+    "https://a1b2c3d4.mirror.aliyuncs.com"
+  ]
+}
+REGISTRY_MIRRORS_EOF
+cat >"$WORK/docker.keys" <<'REGISTRY_MIRRORS_EOF'
+["insecure-registries","registry-mirrors"]
+REGISTRY_MIRRORS_EOF
+cat >"$WORK/merge.py" <<'REGISTRY_MIRRORS_EOF'
+import json, os, sys
+node, desired, managed, out, name = sys.argv[1:6]
+def load(path, what, kind=dict):
+    if not os.path.exists(path):
+        return kind()
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            text = f.read()
+        value = json.loads(text) if text.strip() else kind()
+    except ValueError as e:
+        sys.exit("%s is not valid JSON (%s)" % (what, e))
+    if not isinstance(value, kind):
+        sys.exit("%s does not hold a JSON %s" % (what, "object" if kind is dict else "list"))
+    return value
+cur = load(node, name)
+want = load(desired, "the desired configuration")
+old = list(cur) if managed == "*" else load(managed, managed, list)
+merged = {k: v for k, v in cur.items() if k in want or k not in old}
+merged.update(want)
+same = lambda a, b: json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+for k in sorted(set(cur) | set(merged)):
+    if k not in merged:
+        print("-" + k)
+    elif k not in cur or not same(cur[k], merged[k]):
+        print("+" + k)
+with open(out, "w", encoding="utf-8") as f:
+    f.write(json.dumps(merged, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+REGISTRY_MIRRORS_EOF
+cat >"$WORK/merge.jq" <<'REGISTRY_MIRRORS_EOF'
+($c[0] // {}) as $cur
+| if ($cur | type) != "object" then error("does not hold a JSON object") else . end
+| ($w[0] // {}) as $want
+| (if $all then ($cur | keys) else ($o[0] // []) end) as $old
+| ($cur | with_entries(select(.key as $k | ($want | has($k)) or ([$old[] | select(. == $k)] | length == 0)))) + $want
+| . as $m
+| if $changes then
+    ([$cur, $m] | map(keys) | add | unique[]) as $k
+    | if ($m | has($k) | not) then "-" + $k
+      elif ($cur | has($k) | not) or $cur[$k] != $m[$k] then "+" + $k
+      else empty end
+  else $m end
+REGISTRY_MIRRORS_EOF
+# Merges with python3, else jq; with neither it refuses (exit 3) and nothing is changed.
+json_merge() {
+  if command -v python3 >/dev/null 2>&1; then
+    python3 "$WORK/merge.py" "$@"
+  elif command -v jq >/dev/null 2>&1; then
+    if [ "$3" = "*" ]; then all=true o=/dev/null; elif [ -e "$3" ]; then all=false o=$3; else all=false o=/dev/null; fi
+    c=/dev/null
+    if [ -e "$1" ]; then c=$1; fi
+    if ! jq -n -r --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --argjson all "$all" --argjson changes true -f "$WORK/merge.jq" 2>"$WORK/jq.err"; then
+      echo "$5 is not valid JSON ($(tr '\n' ' ' <"$WORK/jq.err"))" >&2
+      return 1
+    fi
+    jq -n -S --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --argjson all "$all" --argjson changes false -f "$WORK/merge.jq" >"$4"
+  else
+    echo "neither python3 nor jq is installed; one of them is needed to merge $5 without losing its other keys" >&2
+    return 3
+  fi
+}
+# Prints what changing the keys in $1 ("+key"/"-key" lines) takes: none (docker is not running), reload,
+# restart, or "refuse KEYS" when a restart is needed and restartPolicy forbids it.
+docker_action() {
+  if ! active docker; then
+    echo none
+    return 0
+  fi
+  keys=
+  for c in $1; do
+    k=${c#?}
+    case $c in
+      +*) case $DOCKER_RELOADABLE in *" $k "*) continue ;; esac ;;
+      -*) case $DOCKER_RESETS in *" $k "*) continue ;; esac ;;
+    esac
+    keys="$keys $k"
+  done
+  if [ -z "$keys" ]; then
+    echo reload
+  elif [ "$RESTART_POLICY" = if-needed ]; then
+    echo restart
+  else
+    echo "refuse$keys"
+  fi
+}
+# True when docker answers and, if the docker CLI is here, reports the desired mirrors in order.
+docker_up() {
+  active docker || return 1
+  command -v docker >/dev/null 2>&1 || return 0
+  got=$(limit 20 docker info --format '{{json .RegistryConfig.Mirrors}}' 2>/dev/null) || return 1
+  [ -z "$DOCKER_MIRRORS" ] || [ "$got" = "$DOCKER_MIRRORS" ]
+}
+docker_refuse() {
+  fail "docker: changing$1 in /etc/docker/daemon.json needs a restart of docker, and restartPolicy is \"never\"; nothing was changed. Fix: set restartPolicy: \"if-needed\" (without live-restore a restart stops the node's containers), or apply it yourself in a maintenance window"
+}
+docker_apply() {
+  if ! changes=$(json_merge "$DOCKER_FILE" "$WORK/docker.json" "$DOCKER_FILE.registry-mirrors.keys" "$WORK/docker.new" /etc/docker/daemon.json 2>"$WORK/err"); then
+    fail "docker: $(cat "$WORK/err"); nothing was changed"
+    return 0
+  fi
+  if [ -z "$changes" ]; then
+    if ! cmp -s "$WORK/docker.keys" "$DOCKER_FILE.registry-mirrors.keys"; then
+      change "$WORK/docker.keys" "$DOCKER_FILE.registry-mirrors.keys" 644
+      commit
+    fi
+    say "docker: unchanged"
+    return 0
+  fi
+  action=$(docker_action "$changes")
+  case $action in
+    refuse*)
+      docker_refuse "${action#refuse}"
+      return 0
+      ;;
+  esac
+  backup "$DOCKER_FILE"
+  change "$WORK/docker.new" "$DOCKER_FILE"
+  change "$WORK/docker.keys" "$DOCKER_FILE.registry-mirrors.keys" 644
+  if [ "$action" = none ]; then
+    say "docker: wrote /etc/docker/daemon.json (docker is not running; it reads the file when it starts)"
+  else
+    say "docker: wrote /etc/docker/daemon.json"
+  fi
+  settle docker docker "$action" docker_up
+}
+docker_restore() {
+  if ! has_backup "$DOCKER_FILE"; then
+    say "docker: nothing to restore"
+    return 0
+  fi
+  orig=/dev/null
+  if [ -e "$DOCKER_FILE.registry-mirrors.bak" ]; then orig=$DOCKER_FILE.registry-mirrors.bak; fi
+  if ! changes=$(json_merge "$DOCKER_FILE" "$orig" "*" "$WORK/docker.new" /etc/docker/daemon.json 2>"$WORK/err"); then
+    fail "docker: $(cat "$WORK/err"); nothing was changed"
+    return 0
+  fi
+  action=none
+  if [ -n "$changes" ]; then action=$(docker_action "$changes"); fi
+  case $action in
+    refuse*)
+      docker_refuse "${action#refuse}"
+      return 0
+      ;;
+  esac
+  unapply "$DOCKER_FILE" docker
+  if [ -e "$DOCKER_FILE.registry-mirrors.keys" ]; then change - "$DOCKER_FILE.registry-mirrors.keys"; fi
+  DOCKER_MIRRORS=
+  settle docker docker "$action" docker_up
+}
+if [ "$MODE" = apply ]; then docker_apply; else docker_restore; fi
+
+# --- containerd: hosts.toml files (read on every pull) and config_path in config.toml ---
+CTD_MAIN=$ROOT/etc/containerd/config.toml
+CTD_DIR='/etc/containerd/certs.d'
+CTD_STATE=$ROOT$CTD_DIR/.registry-mirrors.files
+CTD_TABLE_1='plugins.cri.registry'
+CTD_TABLE_2='plugins."io.containerd.grpc.v1.cri".registry'
+CTD_TABLE_3='plugins."io.containerd.cri.v1.images".registry'
+cat >"$WORK/ctd1" <<'REGISTRY_MIRRORS_EOF'
+# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+server = "https://registry-1.docker.io"
+
+[host."https://a1b2c3d4.mirror.aliyuncs.com"]
+capabilities = [ "pull", "resolve" ]
+REGISTRY_MIRRORS_EOF
+cat >"$WORK/containerd.list" <<'REGISTRY_MIRRORS_EOF'
+ctd1 644 /etc/containerd/certs.d/docker.io/hosts.toml
+REGISTRY_MIRRORS_EOF
+cat >"$WORK/containerd.paths" <<'REGISTRY_MIRRORS_EOF'
+/etc/containerd/certs.d/docker.io/hosts.toml
+REGISTRY_MIRRORS_EOF
+cat >"$WORK/inspect.py" <<'REGISTRY_MIRRORS_EOF'
+import sys
+try:
+    import tomllib
+except ImportError:
+    sys.exit(3)
+try:
+    with open(sys.argv[1], "rb") as f:
+        doc = tomllib.load(f)
+except ValueError as e:
+    sys.exit(print("error", str(e).replace("\n", " ")))
+def table(value, *names):
+    for name in names:
+        value = value.get(name) if isinstance(value, dict) else None
+    return value if isinstance(value, dict) else {}
+version = doc.get("version", 1)
+cri = {1: "cri", 2: "io.containerd.grpc.v1.cri", 3: "io.containerd.cri.v1.images"}.get(version)
+if cri is None:
+    sys.exit(print("error unsupported config version %r" % (version,)))
+registry = table(doc, "plugins", cri, "registry")
+path = registry.get("config_path")
+print("version", version)
+print("path", path if isinstance(path, str) else "")
+if registry.get("mirrors"):
+    print("conflict mirrors")
+if any(isinstance(c, dict) and c.get("tls") for c in table(registry, "configs").values()):
+    print("conflict tls")
+if version < 3 and cri in (doc.get("disabled_plugins") or []):
+    print("crioff 1")
+REGISTRY_MIRRORS_EOF
+cat >"$WORK/scan.awk" <<'REGISTRY_MIRRORS_EOF'
+function norm(s) {
+  gsub(/[ \t"]/, "", s)
+  gsub(q, "", s)
+  return s
+}
+function strval(s,   c, i) {
+  sub(/^[^=]*=[ \t]*/, "", s)
+  c = substr(s, 1, 1)
+  if (c == "\"" || c == q) {
+    s = substr(s, 2)
+    i = index(s, c)
+    return i ? substr(s, 1, i - 1) : s
+  }
+  sub(/[ \t]*#.*$/, "", s)
+  return s
+}
+function items(name,   a) {
+  a = arrays[name]
+  sub(/^[^[]*\[/, "", a)
+  sub(/\].*$/, "", a)
+  return split(norm(a), item, ",")
+}
+function setreg() {
+  top = 0
+  if (ver == "") ver = 1
+  if (ver == 1) { reg = "plugins.cri.registry"; cri = "cri" }
+  else if (ver == 2) { reg = "plugins.io.containerd.grpc.v1.cri.registry"; cri = "io.containerd.grpc.v1.cri" }
+  else if (ver == 3) { reg = "plugins.io.containerd.cri.v1.images.registry"; cri = "" }
+  else bad = 1
+}
+BEGIN { top = 1; ver = ""; inarr = "" }
+{
+  line = $0
+  sub(/^[ \t]+/, "", line)
+  if (line == "" || substr(line, 1, 1) == "#") next
+  if (inarr) {
+    arrays[inarr] = arrays[inarr] line
+    if (index(line, "]")) inarr = ""
+    next
+  }
+  if (substr(line, 1, 1) == "[") {
+    if (top) setreg()
+    cur = ""
+    if (substr(line, 2, 1) == "[") next
+    h = line
+    sub(/^\[/, "", h)
+    sub(/\][^\]]*$/, "", h)
+    cur = norm(h)
+    if (cur == reg) regline = NR
+    if (index(cur, reg ".mirrors.") == 1) mirrors = 1
+    if (index(cur, reg ".configs.") == 1 && cur ~ /\.tls$/) tls = 1
+    next
+  }
+  k = line
+  sub(/[ \t]*=.*$/, "", k)
+  k = norm(k)
+  if (top) {
+    if (k == "version") ver = strval(line) + 0
+    if (k == "disabled_plugins" || k == "imports") {
+      arrays[k] = line
+      if (!index(line, "]")) inarr = k
+    }
+    next
+  }
+  if (cur == reg) {
+    if (k == "config_path") { pathline = NR; path = strval(line) }
+    if (k == "mirrors" || index(k, "mirrors.") == 1) mirrors = 1
+    if (index(k, "configs.") == 1 && (k ~ /\.tls$/ || k ~ /\.tls\./)) tls = 1
+  } else if (cur == reg ".mirrors") {
+    mirrors = 1
+  } else if (index(cur, reg ".configs.") == 1 && (k == "tls" || index(k, "tls.") == 1)) {
+    tls = 1
+  }
+}
+END {
+  if (top) setreg()
+  if (bad) { print "error unsupported config version " ver; exit }
+  print "version " ver
+  print "path " path
+  if (mirrors) print "conflict mirrors"
+  if (tls) print "conflict tls"
+  n = items("disabled_plugins")
+  for (i = 1; i <= n; i++) if (cri != "" && item[i] == cri) print "crioff 1"
+  n = items("imports")
+  for (i = 1; i <= n; i++) if (item[i] != "") print "import " item[i]
+  if (regline) print "regline " regline
+  if (pathline) print "pathline " pathline
+}
+REGISTRY_MIRRORS_EOF
+# ctd_inspect FILE sets CTD_VERSION, CTD_PATH, CTD_CONFLICT, CTD_CRIOFF, CTD_ERROR, CTD_MISSING, CTD_REGLINE and
+# CTD_PATHLINE: Python's tomllib reads the file when there is one, awk finds the lines an edit needs.
+ctd_inspect() {
+  CTD_VERSION='' CTD_PATH='' CTD_CONFLICT='' CTD_CRIOFF='' CTD_ERROR='' CTD_MISSING='' CTD_REGLINE='' CTD_PATHLINE=''
+  if [ ! -e "$1" ]; then CTD_MISSING=1 && return 0; fi
+  awk -v q="'" -f "$WORK/scan.awk" "$1" >"$WORK/scan.out"
+  if command -v python3 >/dev/null 2>&1 && python3 "$WORK/inspect.py" "$1" >"$WORK/inspect.out" 2>/dev/null; then
+    grep -e '^regline ' -e '^pathline ' "$WORK/scan.out" >>"$WORK/inspect.out" || true
+  else
+    cp "$WORK/scan.out" "$WORK/inspect.out"
+  fi
+  while read -r k v; do
+    case $k in
+      version) CTD_VERSION=$v ;;
+      path) CTD_PATH=$v ;;
+      conflict) CTD_CONFLICT=$v ;;
+      crioff) CTD_CRIOFF=1 ;;
+      error) CTD_ERROR=$v ;;
+      regline) CTD_REGLINE=$v ;;
+      pathline) CTD_PATHLINE=$v ;;
+    esac
+  done <"$WORK/inspect.out"
+}
+# containerd replaces a plugin's whole section with the one of an imported file: the CRI settings that count are
+# in the last imported file that has a CRI section, else in config.toml. Sets CTD_CONFIG and CTD_NAME to it.
+ctd_effective() {
+  CTD_CONFIG=$CTD_MAIN
+  if [ -e "$CTD_MAIN" ]; then
+    awk -v q="'" -f "$WORK/scan.awk" "$CTD_MAIN" | grep '^import ' >"$WORK/imports" || true
+    while read -r k p; do
+      # Like containerd: a relative path is relative to config.toml's folder, but a relative glob to its working
+      # folder, which is / under systemd.
+      case $p in /*) p=$ROOT$p ;; *"*"*) p=$ROOT/$p ;; *) p=${CTD_MAIN%/*}/$p ;; esac
+      set +f
+      for f in $p; do
+        if [ -f "$f" ] && grep -q -F -e io.containerd.grpc.v1.cri -e io.containerd.cri.v1.images -e plugins.cri -e 'plugins."cri"' "$f"; then CTD_CONFIG=$f; fi
+      done
+      set -f
+    done <"$WORK/imports"
+  fi
+  CTD_NAME=${CTD_CONFIG#"$ROOT"}
+}
+ctd_path_ok() { case ":$CTD_PATH:" in *":$CTD_DIR:"*) return 0 ;; *) return 1 ;; esac }
+ctd_edit() { # writes to $1 the config with config_path set: a line replaced, or added under its table
+  line="config_path = \"$CTD_DIR\""
+  case $CTD_VERSION in 1) table=$CTD_TABLE_1 ;; 3) table=$CTD_TABLE_3 ;; *) table=$CTD_TABLE_2 ;; esac
+  if [ -n "$CTD_MISSING" ]; then
+    printf 'version = 2\n\n[%s]\n  %s\n' "$table" "$line" >"$1"
+  elif [ -n "$CTD_PATHLINE" ]; then
+    awk -v n="$CTD_PATHLINE" -v l="$line" 'NR == n { match($0, /^[ \t]*/); $0 = substr($0, 1, RLENGTH) l } { print }' "$CTD_CONFIG" >"$1"
+  elif [ -n "$CTD_REGLINE" ]; then
+    awk -v n="$CTD_REGLINE" -v l="$line" '{ print } NR == n { match($0, /^[ \t]*/); print substr($0, 1, RLENGTH) "  " l }' "$CTD_CONFIG" >"$1"
+  else
+    { cat "$CTD_CONFIG" && printf '\n[%s]\n  %s\n' "$table" "$line"; } >"$1"
+  fi
+}
+containerd_up() { # containerd answers and, if ctr is here, its CRI plugin loaded
+  active containerd || return 1
+  command -v ctr >/dev/null 2>&1 || return 0
+  plugins=$(limit 20 ctr --address "${CONTAINERD_ADDRESS:-$ROOT/run/containerd/containerd.sock}" plugins ls 2>/dev/null) || return 1
+  ! printf '%s\n' "$plugins" | grep -E -q '[[:space:]](cri|images)[[:space:]].*[[:space:]]error[[:space:]]*$'
+}
+ctd_refuse() {
+  fail "containerd: $1, and restartPolicy is \"never\"; nothing was changed. Fix: set restartPolicy: \"if-needed\" (a containerd restart keeps running containers), or $2 and restart containerd yourself"
+}
+ctd_plan() { # sets CTD_PLAN to ok or edit, or to nothing after saying why it refuses
+  CTD_PLAN=''
+  ctd_inspect "$CTD_CONFIG"
+  c="containerd: $CTD_NAME"
+  if [ -n "$CTD_ERROR" ]; then
+    fail "$c is not valid ($CTD_ERROR); nothing was changed. Fix: repair it and run this again"
+  elif [ -n "$CTD_CONFLICT" ]; then
+    fail "$c sets the deprecated inline registry.$CTD_CONFLICT, which containerd refuses together with config_path (the CRI plugin would not load); nothing was changed. Fix: move those settings into the policy and delete them from config.toml"
+  elif [ -n "$CTD_CRIOFF" ] || ctd_path_ok; then
+    CTD_PLAN=ok
+  elif [ -n "$CTD_PATH" ]; then
+    fail "$c sets config_path = \"$CTD_PATH\", which does not include $CTD_DIR, so containerd would not read these mirrors; nothing was changed. Fix: render with the containerd certs folder set to a folder of that config_path"
+  else
+    CTD_PLAN=edit
+  fi
+}
+containerd_apply() {
+  ctd_effective
+  ctd_plan
+  [ -n "$CTD_PLAN" ] || return 0
+  action=none
+  if [ "$CTD_PLAN" = edit ]; then
+    ctd_edit "$WORK/config.toml"
+    ctd_inspect "$WORK/config.toml"
+    if [ -n "$CTD_ERROR" ] || ! ctd_path_ok; then
+      fail "containerd: could not add config_path to $CTD_NAME safely; nothing was changed. Fix: add config_path = \"$CTD_DIR\" to its CRI registry table yourself"
+      return 0
+    fi
+    if active containerd; then
+      if [ "$RESTART_POLICY" != if-needed ]; then
+        ctd_refuse "$CTD_NAME does not set config_path, so containerd would ignore the hosts.toml mirrors; setting it needs a restart" "add config_path = \"$CTD_DIR\" to its CRI registry table"
+        return 0
+      fi
+      action=restart
+    fi
+  fi
+  changed=''
+  while read -r w m p; do
+    if ! cmp -s "$WORK/$w" "$ROOT$p"; then
+      backup "$ROOT$p"
+      change "$WORK/$w" "$ROOT$p" "$m"
+      say "containerd: wrote $p"
+      changed=1
+    fi
+  done <"$WORK/containerd.list"
+  if [ -e "$CTD_STATE" ]; then # files of registries the policy no longer has
+    while read -r p; do
+      if ! grep -q -x -F -e "$p" "$WORK/containerd.paths"; then
+        unapply "$ROOT$p" containerd
+        changed=1
+      fi
+    done <"$CTD_STATE"
+  fi
+  if ! cmp -s "$WORK/containerd.paths" "$CTD_STATE"; then change "$WORK/containerd.paths" "$CTD_STATE" 644; fi
+  if [ "$CTD_PLAN" = edit ]; then
+    backup "$CTD_CONFIG"
+    change "$WORK/config.toml" "$CTD_CONFIG" 644
+    say "containerd: set config_path in $CTD_NAME"
+    changed=1
+  fi
+  if [ -z "$changed" ]; then say "containerd: unchanged"; fi
+  settle containerd containerd "$action" containerd_up
+}
+containerd_restore() {
+  ctd_effective
+  action=none
+  if has_backup "$CTD_CONFIG" && active containerd; then
+    if [ "$RESTART_POLICY" != if-needed ]; then
+      ctd_refuse "putting back $CTD_NAME needs a restart" "put back its .registry-mirrors.bak"
+      return 0
+    fi
+    action=restart
+  fi
+  if [ -e "$CTD_STATE" ]; then cat "$CTD_STATE" >>"$WORK/containerd.paths"; fi
+  while read -r p; do unapply "$ROOT$p" containerd; done <"$WORK/containerd.paths"
+  if [ -e "$CTD_STATE" ]; then change - "$CTD_STATE"; fi
+  unapply "$CTD_CONFIG" containerd
+  settle containerd containerd "$action" containerd_up
+}
+if [ "$MODE" = apply ]; then containerd_apply; else containerd_restore; fi
+
+exit "$STATUS"
