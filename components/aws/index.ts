@@ -2,3 +2,5 @@
 // paths that create resources load the SDK subpath they need when they run.
 export * from "./userdata";
 export * from "./ecr-pull-through";
+// The ECR token source of RegistryCredentialSecret (valid 12 hours; refreshed on each `pulumi up`).
+export { EcrTokenSource, ecrCredential } from "../kubernetes/credentials";
