@@ -1,28 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Compression, MimePart, UserDataFormat, fitUserData, refuseSecretApplyScript, renderNodeUserData, renderShellUserData } from "../core/render/userdata";
+import { Compression, fitUserData, refuseSecretApplyScript, renderShellUserData } from "../core/render/userdata";
+import { NodeUserDataInputs, nodeUserData } from "../node-user-data";
 
 /**
  * Arguments of {@link ecsUserData}: user data for `alicloud.ecs.Instance`, `alicloud.ess.ScalingConfiguration`
  * and `alicloud.ecs.EcsLaunchTemplate` (Linux images run it with cloud-init).
  */
-export interface EcsUserDataArgs {
-  /** The node apply script, e.g. `MirrorDaemonConfig.applyScript`. A secret (it holds a credential) is refused. */
-  applyScript: pulumi.Input<string>;
-  /** `"cloud-config"` (default) or `"shell"`, used when the apply script is the only user data. */
-  format?: pulumi.Input<UserDataFormat>;
-  /** Your existing user data (a script, a `#cloud-config` or a MIME document), kept after ours. */
-  userData?: pulumi.Input<string>;
-  /** Your own MIME parts, kept after ours (and after `userData`) in this order. */
-  userParts?: pulumi.Input<pulumi.Input<MimePart>[]>;
-  /**
-   * `"auto"` (default): the plain, reviewable form when it fits the limit, else the files inside are
-   * carried gzip+base64 (the user data stays text). `true`: always compressed. `false`: never (over the
-   * limit is then an error).
-   */
-  compress?: pulumi.Input<Compression>;
-  /** Where the apply script is written on the node; default `/var/lib/registry-mirrors/apply-node-config.sh`. */
-  scriptPath?: pulumi.Input<string>;
-}
+export interface EcsUserDataArgs extends NodeUserDataInputs {}
 
 /**
  * Base64 user data for Alibaba Cloud ECS instances and ESS scaling configurations. The provider passes a
@@ -35,15 +19,7 @@ export interface EcsUserDataArgs {
  * ```
  */
 export function ecsUserData(args: EcsUserDataArgs): pulumi.Output<string> {
-  const script = pulumi.output(args.applyScript);
-  return pulumi
-    .output({ applyScript: script, secret: pulumi.isSecret(script), format: args.format, userData: args.userData, userParts: args.userParts, compress: args.compress, scriptPath: args.scriptPath })
-    .apply((v) => {
-      refuseSecretApplyScript(v.secret);
-      return fitUserData("ecs", v.compress ?? "auto", (compress) =>
-        renderNodeUserData({ applyScript: v.applyScript, format: v.format, userData: v.userData, userParts: v.userParts, scriptPath: v.scriptPath, compress }),
-      );
-    });
+  return nodeUserData("ecs", args);
 }
 
 /** Arguments of {@link ackNodePoolUserData}: user data for an ACK node pool (`alicloud.cs.NodePool`). */

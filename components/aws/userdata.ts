@@ -4,37 +4,19 @@ import {
   Compression,
   EksClusterDetails,
   MimePart,
-  UserDataFormat,
   eksAmiFamily,
   fitUserData,
   refuseDockerOnBottlerocket,
   refuseSecretApplyScript,
   renderEksUserData,
-  renderNodeUserData,
 } from "../core/render/userdata";
+import { NodeUserDataInputs, nodeUserData } from "../node-user-data";
 
 /**
  * Arguments of {@link launchTemplateUserData}: user data for an `aws.ec2.LaunchTemplate` (or
  * `aws.ec2.Instance`) of plain EC2 nodes. For EKS node groups use {@link eksNodeUserData}.
  */
-export interface LaunchTemplateUserDataArgs {
-  /** The node apply script, e.g. `MirrorDaemonConfig.applyScript`. A secret (it holds a credential) is refused. */
-  applyScript: pulumi.Input<string>;
-  /** `"cloud-config"` (default) or `"shell"`, used when the apply script is the only user data. */
-  format?: pulumi.Input<UserDataFormat>;
-  /** Your existing user data (a script, a `#cloud-config` or a MIME document), kept after ours. */
-  userData?: pulumi.Input<string>;
-  /** Your own MIME parts, kept after ours (and after `userData`) in this order. */
-  userParts?: pulumi.Input<pulumi.Input<MimePart>[]>;
-  /**
-   * `"auto"` (default): the plain, reviewable form when it fits the limit, else the files inside are
-   * carried gzip+base64 (the user data stays text). `true`: always compressed. `false`: never (over the
-   * limit is then an error).
-   */
-  compress?: pulumi.Input<Compression>;
-  /** Where the apply script is written on the node; default `/var/lib/registry-mirrors/apply-node-config.sh`. */
-  scriptPath?: pulumi.Input<string>;
-}
+export interface LaunchTemplateUserDataArgs extends NodeUserDataInputs {}
 
 /**
  * Base64 user data for `aws.ec2.LaunchTemplate.userData`: the apply script as `#cloud-config` (or shell),
@@ -45,15 +27,7 @@ export interface LaunchTemplateUserDataArgs {
  * ```
  */
 export function launchTemplateUserData(args: LaunchTemplateUserDataArgs): pulumi.Output<string> {
-  const script = pulumi.output(args.applyScript);
-  return pulumi
-    .output({ applyScript: script, secret: pulumi.isSecret(script), format: args.format, userData: args.userData, userParts: args.userParts, compress: args.compress, scriptPath: args.scriptPath })
-    .apply((v) => {
-      refuseSecretApplyScript(v.secret);
-      return fitUserData("ec2", v.compress ?? "auto", (compress) =>
-        renderNodeUserData({ applyScript: v.applyScript, format: v.format, userData: v.userData, userParts: v.userParts, scriptPath: v.scriptPath, compress }),
-      );
-    });
+  return nodeUserData("ec2", args);
 }
 
 /**

@@ -1,0 +1,35 @@
+import * as pulumi from "@pulumi/pulumi";
+import { Compression, MimePart, UserDataFormat, UserDataLimitTarget, fitUserData, refuseSecretApplyScript, renderNodeUserData } from "./core/render/userdata";
+
+/** The user data of a cloud-init node that runs the apply script: what the AWS and Alibaba Cloud helpers share. */
+export interface NodeUserDataInputs {
+  /** The node apply script, e.g. `MirrorDaemonConfig.applyScript`. A secret (it holds a credential) is refused. */
+  applyScript: pulumi.Input<string>;
+  /** `"cloud-config"` (default) or `"shell"`, used when the apply script is the only user data. */
+  format?: pulumi.Input<UserDataFormat>;
+  /** Your existing user data (a script, a `#cloud-config` or a MIME document), kept after ours. */
+  userData?: pulumi.Input<string>;
+  /** Your own MIME parts, kept after ours (and after `userData`) in this order. */
+  userParts?: pulumi.Input<pulumi.Input<MimePart>[]>;
+  /**
+   * `"auto"` (default): the plain, reviewable form when it fits the limit, else the files inside are
+   * carried gzip+base64 (the user data stays text). `true`: always compressed. `false`: never (over the
+   * limit is then an error).
+   */
+  compress?: pulumi.Input<Compression>;
+  /** Where the apply script is written on the node; default `/var/lib/registry-mirrors/apply-node-config.sh`. */
+  scriptPath?: pulumi.Input<string>;
+}
+
+/** Base64 user data for `target`'s limit, from the shared inputs; refuses a secret apply script. */
+export function nodeUserData(target: UserDataLimitTarget, args: NodeUserDataInputs): pulumi.Output<string> {
+  const script = pulumi.output(args.applyScript);
+  return pulumi
+    .output({ applyScript: script, secret: pulumi.isSecret(script), format: args.format, userData: args.userData, userParts: args.userParts, compress: args.compress, scriptPath: args.scriptPath })
+    .apply((v) => {
+      refuseSecretApplyScript(v.secret);
+      return fitUserData(target, v.compress ?? "auto", (compress) =>
+        renderNodeUserData({ applyScript: v.applyScript, format: v.format, userData: v.userData, userParts: v.userParts, scriptPath: v.scriptPath, compress }),
+      );
+    });
+}
