@@ -29,7 +29,7 @@ describe("golden daemon.json files on a real dockerd", () => {
     it(`${name}.json: dockerd starts and docker info lists the mirrors in order`, async () => {
       const configFile = join(dir, `${name}.json`);
       copyFileSync(join(GOLDEN, `${name}.json`), configFile);
-      const expected = (JSON.parse(readFileSync(configFile, "utf8"))["registry-mirrors"] as string[]).map((m) => `${m}/`);
+      const expected = ((JSON.parse(readFileSync(configFile, "utf8"))["registry-mirrors"] as string[] | undefined) ?? []).map((m) => `${m}/`);
       const dockerd = await startDockerd({ dir: join(dir, `dockerd-${name}`), configFile });
       try {
         expect(await dockerd.mirrors()).toEqual(expected);

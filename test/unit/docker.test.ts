@@ -6,7 +6,7 @@ import { PolicyError } from "../../components/core/errors";
 import { MirrorPolicyInput, normalisePolicy } from "../../components/core/policy";
 import { DockerSettingsInput, parseKeyValue, renderDocker } from "../../components/core/render/docker";
 import { DOCKER_SCENARIOS } from "./golden/docker/scenarios";
-import { DOCKERD_KEYS, DOCKER_RELOADABLE_KEYS, closestDockerKey } from "../../components/core/render/docker-keys";
+import { DOCKERD_KEYS, DOCKER_RELOADABLE_KEYS, DOCKER_RELOAD_EMPTY_VALUES, DOCKER_RELOAD_RESETS_WHEN_REMOVED, closestDockerKey } from "../../components/core/render/docker-keys";
 
 const GOLDEN = join(__dirname, "golden", "docker");
 
@@ -175,12 +175,38 @@ describe("renderDocker golden files", () => {
     const { policy } = normalisePolicy({
       registries: {
         "docker.io": {
-          mirrors: [{ url: "https://m.example", caFile: "/etc/pki/m.pem", headers: { "X-A": "b" }, dialTimeout: "2s", pullFromMirror: "digest-only", overridePath: true, clientCertFile: "/etc/pki/c.pem" }],
+          mirrors: [{ url: "https://m.example", caFile: "/etc/pki/m.pem", headers: { "X-A": "b" }, dialTimeout: "2s", pullFromMirror: "digest-only", clientCertFile: "/etc/pki/c.pem" }],
         },
       },
     });
     const text = renderDocker(policy).warnings.join("\n");
-    for (const word of ["caFile", "clientCertFile", "headers", "overridePath", "dialTimeout", "pullFromMirror"]) expect(text).toContain(word);
+    for (const word of ["caFile", "clientCertFile", "headers", "dialTimeout", "pullFromMirror"]) expect(text).toContain(word);
+  });
+
+  const ECR = "https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/docker-hub";
+
+  it("leaves an overridePath endpoint (ECR pull-through) out of registry-mirrors with one warning, keeping the other mirrors", () => {
+    const { policy } = normalisePolicy({
+      registries: { "docker.io": { mirrors: [{ url: ECR, overridePath: true, headers: { "X-A": "b" } }, "https://m.example"] } },
+      allowMirrorPaths: true,
+    });
+    const out = renderDocker(policy);
+    expect(out.desired).toEqual({ "registry-mirrors": ["https://m.example"] });
+    expect(out.warnings).toEqual([
+      `docker: ${ECR} left out of registry-mirrors: with overridePath the URL already holds the registry API path (as an ECR pull-through cache needs), but Docker appends /v2/ to a mirror URL (and dockerd 24.0.6 and older refuse a mirror with a path); containerd and CRI-O/podman use it`,
+    ]);
+  });
+
+  it("writes no registry-mirrors key when every Docker Hub mirror is an overridePath endpoint, and says so", () => {
+    const { policy } = normalisePolicy({
+      registries: { "docker.io": { mirrors: [{ url: ECR, overridePath: true }, { url: `${ECR}-2`, overridePath: true }] } },
+      allowMirrorPaths: true,
+    });
+    const out = renderDocker(policy, { execOpts: ["native.cgroupdriver=systemd"] });
+    expect(out.daemonJson).toBe("{\n  \"exec-opts\": [\n    \"native.cgroupdriver=systemd\"\n  ]\n}\n");
+    expect(out.daemonJson).not.toContain("ecr");
+    expect(out.warnings).toHaveLength(1);
+    expect(out.warnings[0]).toMatch(new RegExp(`^docker: ${ECR.replace(/\./g, "\\.")}, ${ECR.replace(/\./g, "\\.")}-2 left out of registry-mirrors: .*containerd and CRI-O/podman use them\\. Docker Hub has no other mirror for Docker, so daemon\\.json gets no registry-mirrors key and Docker pulls from Docker Hub$`));
   });
 
   it("leaves out a mirror that may not serve pulls", () => {
@@ -293,6 +319,14 @@ describe("renderDocker errors name the field, the value and the fix", () => {
 describe("docker key tables", () => {
   it("every reloadable key is a known key", () => {
     for (const k of DOCKER_RELOADABLE_KEYS) expect(DOCKERD_KEYS[k]).toBeDefined();
+  });
+
+  it("every key with a reload-reset empty value is reloadable, and not one of those a reload resets when removed", () => {
+    expect(Object.keys(DOCKER_RELOAD_EMPTY_VALUES).length).toBeGreaterThan(0);
+    for (const k of Object.keys(DOCKER_RELOAD_EMPTY_VALUES)) {
+      expect(DOCKER_RELOADABLE_KEYS).toContain(k);
+      expect(DOCKER_RELOAD_RESETS_WHEN_REMOVED).not.toContain(k);
+    }
   });
 
   it("suggests the closest key", () => {

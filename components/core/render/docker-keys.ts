@@ -129,14 +129,28 @@ export const DOCKER_RELOADABLE_KEYS: readonly string[] = [
 
 /**
  * Reloadable keys whose removal from the file a SIGHUP also undoes (dockerd resets them to their default).
- * For the other reloadable keys dockerd keeps the old value when the key disappears, so removing one needs
- * a restart to take effect.
+ * For the other reloadable keys dockerd keeps the old value when the key disappears: see
+ * DOCKER_RELOAD_EMPTY_VALUES, and a restart for the rest.
  */
 export const DOCKER_RELOAD_RESETS_WHEN_REMOVED: readonly string[] = [
   "max-concurrent-downloads",
   "max-concurrent-uploads",
   "max-download-attempts",
 ];
+
+/**
+ * Reloadable keys dockerd keeps when they disappear from the file, but resets on SIGHUP when they hold this empty
+ * value (checked on dockerd 20.10; 23-27 reload them the same way: only a key present in the file is applied). To
+ * drop one with a reload only, the apply script reloads a file holding these values, then writes the exact file.
+ */
+export const DOCKER_RELOAD_EMPTY_VALUES: Readonly<Record<string, unknown>> = {
+  "allow-nondistributable-artifacts": [],
+  debug: false,
+  "insecure-registries": [],
+  labels: [],
+  "live-restore": false,
+  "registry-mirrors": [],
+};
 
 /**
  * dockerd flag names that differ from their daemon.json key. dockerd's unknown-key check accepts a flag name in the

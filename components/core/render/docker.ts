@@ -4,7 +4,7 @@ import { isCidr, parseInsecureRegistry } from "../hosts";
 import { ANY_REGISTRY, DOCKER_HUB, MirrorPolicy, checkKnownFields } from "../policy";
 import { DOCKERD_FLAG_SPELLINGS, DOCKERD_KEYS, closestDockerKey } from "./docker-keys";
 
-export { DOCKER_RELOADABLE_KEYS, DOCKER_RELOAD_RESETS_WHEN_REMOVED, DOCKERD_KEYS } from "./docker-keys";
+export { DOCKER_RELOADABLE_KEYS, DOCKER_RELOAD_EMPTY_VALUES, DOCKER_RELOAD_RESETS_WHEN_REMOVED, DOCKERD_KEYS } from "./docker-keys";
 
 /** One default ulimit for containers (`default-ulimits`). */
 export interface DockerUlimitInput {
@@ -393,6 +393,7 @@ function extraSettings(extra: unknown, f: string, typed: Record<string, unknown>
 function mirrorSettings(policy: MirrorPolicy, warnings: Warnings): { mirrors: string[]; insecure: string[] } {
   const mirrors: string[] = [];
   const insecure: string[] = [];
+  const fullPath: string[] = [];
   for (const entry of policy.registries) {
     if (entry.registry !== DOCKER_HUB) {
       if (entry.endpoints.length > 0) {
@@ -409,6 +410,10 @@ function mirrorSettings(policy: MirrorPolicy, warnings: Warnings): { mirrors: st
         warnings.push(`docker: ${e.url} is left out of registry-mirrors because its capabilities do not include "pull"`);
         continue;
       }
+      if (e.overridePath) {
+        fullPath.push(e.url);
+        continue;
+      }
       mirrors.push(e.url);
       // dockerd talks plain HTTP to an http:// mirror without more ado (checked against dockerd 20.10), but it
       // verifies an https:// mirror's certificate unless the host is listed in insecure-registries.
@@ -416,10 +421,13 @@ function mirrorSettings(policy: MirrorPolicy, warnings: Warnings): { mirrors: st
       if (e.caFile) warnings.push(`docker: Docker ignores caFile for ${e.url}; place the CA at /etc/docker/certs.d/${e.host}/ca.crt`);
       if (e.clientCertFile) warnings.push(`docker: Docker ignores clientCertFile for ${e.url}; place client.cert and client.key in /etc/docker/certs.d/${e.host}/`);
       if (Object.keys(e.headers).length > 0) warnings.push(`docker: Docker cannot send extra headers to ${e.url}; they are used by containerd only`);
-      if (e.overridePath) warnings.push(`docker: Docker always appends /v2/ to ${e.url}; overridePath is honoured by containerd only`);
       if (e.dialTimeout) warnings.push(`docker: Docker has no per-mirror dial timeout; dialTimeout of ${e.url} is used by containerd only`);
       if (e.pullFromMirror !== "all") warnings.push(`docker: Docker sends every pull to ${e.url}; pullFromMirror is honoured by CRI-O/podman only`);
       if (e.path !== "") warnings.push(`docker: ${e.url} has a path, which dockerd 24.0.6 and older refuse at start-up`);
+    }
+    if (fullPath.length > 0) {
+      // An ECR pull-through cache URL holds the API path and needs an ECR token: Docker appends /v2/ and sends no token.
+      warnings.push(`docker: ${fullPath.join(", ")} left out of registry-mirrors: with overridePath the URL already holds the registry API path (as an ECR pull-through cache needs), but Docker appends /v2/ to a mirror URL (and dockerd 24.0.6 and older refuse a mirror with a path); containerd and CRI-O/podman use ${fullPath.length > 1 ? "them" : "it"}${mirrors.length === 0 ? ". Docker Hub has no other mirror for Docker, so daemon.json gets no registry-mirrors key and Docker pulls from Docker Hub" : ""}`);
     }
   }
   return { mirrors, insecure };

@@ -30,6 +30,22 @@ export const DOCKER_SCENARIOS: Record<string, { policy: MirrorPolicyInput; setti
       labels: { pool: "build" },
     },
   },
+  // An ECR pull-through cache (overridePath, a /v2/ path) is for containerd and CRI-O/podman only: Docker gets the
+  // other mirror, and with the cache alone no registry-mirrors key at all.
+  "ecr-pull-through": {
+    policy: {
+      registries: { "docker.io": { mirrors: [{ url: "https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/docker-hub", overridePath: true }, "https://mirror.gcr.io"] } },
+      allowMirrorPaths: true,
+    },
+    settings: { execOpts: ["native.cgroupdriver=systemd"] },
+  },
+  "ecr-only": {
+    policy: {
+      registries: { "docker.io": { mirrors: [{ url: "https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/docker-hub", overridePath: true }] } },
+      allowMirrorPaths: true,
+    },
+    settings: { execOpts: ["native.cgroupdriver=systemd"] },
+  },
   // The seed's per-region script: one mirror plus the whole private network as insecure registries.
   "insecure-cidr": {
     policy: { registries: { "docker.io": { mirrors: ["https://registry-mirror.internal.example"] } } },
