@@ -8,28 +8,77 @@ import { join } from "node:path";
 import { normalisePolicy } from "../../components/core/policy";
 import { NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
 import { DockerSettingsInput, renderDocker } from "../../components/core/render/docker";
-import { Containerd, Registry, pushTestImage, run, startContainerd, startRegistry, tmpDir } from "./lab";
+import { Containerd, Registry, pushTestImage, run, startContainerd, startRegistry, tmpDir, waitFor } from "./lab";
 
 const FAKE = join(__dirname, "fixtures", "apply", "fake-systemctl.sh");
 const ORIGINAL = `${JSON.stringify({ labels: ["keep=me"], runtimes: { custom: { path: "runc" } }, "registry-mirrors": ["https://own.example"] }, null, 4)}\n`;
 
 let dir: string;
-let root: string;
-let state: string;
-let sock: string;
 let containerd: Containerd;
 let upstream: Registry;
 let cache: Registry;
-const daemonJson = () => join(root, "etc", "docker", "daemon.json");
 
-const ctl = (...args: string[]) => run("sh", [FAKE, ...args], { env: { ...process.env, LAB_STATE: state } });
-const pid = () => readFileSync(join(state, "docker.pid"), "utf8").trim();
-const docker = (args: string[]) => run("docker", ["-H", `unix://${sock}`, ...args], { env: { ...process.env, DOCKER_CONFIG: join(dir, "client") } });
+/** A lab node: a NODE_ROOT holding daemon.json, and a dockerd the fake systemctl manages from `state`. */
+interface LabNode {
+  root: string;
+  state: string;
+  sock: string;
+  daemonJson: string;
+  ctl(...args: string[]): ReturnType<typeof run>;
+  pid(): string;
+  docker(args: string[]): ReturnType<typeof run>;
+  mirrors(): Promise<string[]>;
+  apply(p: NodeApplyPlan, mode?: string, verifySeconds?: string): Promise<{ code: number; stdout: string; stderr: string; calls: string[] }>;
+  stop(): Promise<void>;
+}
+const nodes: LabNode[] = [];
 
-async function mirrors(): Promise<string[]> {
-  const res = await docker(["info", "--format", "{{json .RegistryConfig.Mirrors}}"]);
-  expect(res.code).toBe(0);
-  return (JSON.parse(res.stdout) as string[] | null) ?? [];
+async function startNode(name: string, original: string): Promise<LabNode> {
+  const base = join(dir, name);
+  const root = join(base, "root");
+  const state = join(base, "state");
+  const sock = join(base, "docker.sock");
+  const daemonJson = join(root, "etc", "docker", "daemon.json");
+  mkdirSync(join(root, "etc", "docker"), { recursive: true });
+  mkdirSync(state);
+  writeFileSync(daemonJson, original);
+  const env = { ...process.env, LAB_STATE: state, DOCKER_CONFIG: join(base, "client") };
+  const ctl = (...args: string[]) => run("sh", [FAKE, ...args], { env });
+  const docker = (args: string[]) => run("docker", ["-H", `unix://${sock}`, ...args], { env });
+  const node: LabNode = {
+    root, state, sock, daemonJson, ctl, docker,
+    pid: () => readFileSync(join(state, "docker.pid"), "utf8").trim(),
+    async mirrors() {
+      const res = await docker(["info", "--format", "{{json .RegistryConfig.Mirrors}}"]);
+      expect(res.code).toBe(0);
+      return (JSON.parse(res.stdout) as string[] | null) ?? [];
+    },
+    async apply(p, mode = "apply", verifySeconds = "20") {
+      const script = join(base, "apply-node-config.sh");
+      writeFileSync(script, renderApplyScript(p));
+      writeFileSync(join(state, "calls"), "");
+      const res = await run("sh", [script, mode], {
+        env: { ...env, NODE_ROOT: root, RUNTIME_CTL: `sh ${FAKE}`, DOCKER_HOST: `unix://${sock}`, VERIFY_SECONDS: verifySeconds },
+      });
+      const calls = readFileSync(join(state, "calls"), "utf8").trim();
+      return { ...res, calls: calls === "" ? [] : calls.split("\n") };
+    },
+    async stop() {
+      await ctl("stop", "docker");
+      await run("umount", ["-l", join(base, "data")]);
+      await run("umount", ["-l", join(base, "exec")]);
+    },
+  };
+  writeFileSync(join(state, "docker.cmd"), [
+    "dockerd", "--config-file", daemonJson, "--data-root", join(base, "data"), "--exec-root", join(base, "exec"),
+    "--pidfile", join(base, "docker.pid"), "-H", `unix://${sock}`, "--containerd", containerd.address,
+    "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs",
+  ].join(" "));
+  writeFileSync(join(state, "docker.socket"), sock);
+  nodes.push(node);
+  const started = await ctl("start", "docker");
+  if (started.code !== 0) throw new Error(`dockerd did not start:\n${readFileSync(join(state, "docker.log"), "utf8")}`);
+  return node;
 }
 
 function plan(mirrorUrls: string[], settings: DockerSettingsInput = {}, restartPolicy: NodeApplyPlan["restartPolicy"] = "never", allowMirrorPaths = false): NodeApplyPlan {
@@ -37,53 +86,18 @@ function plan(mirrorUrls: string[], settings: DockerSettingsInput = {}, restartP
   return { restartPolicy, docker: { desired: renderDocker(policy, settings).desired } };
 }
 
-async function apply(p: NodeApplyPlan, mode = "apply", verifySeconds = "20") {
-  const script = join(dir, "apply-node-config.sh");
-  writeFileSync(script, renderApplyScript(p));
-  writeFileSync(join(state, "calls"), "");
-  const res = await run("sh", [script, mode], {
-    env: {
-      ...process.env,
-      NODE_ROOT: root,
-      RUNTIME_CTL: `sh ${FAKE}`,
-      LAB_STATE: state,
-      DOCKER_HOST: `unix://${sock}`,
-      DOCKER_CONFIG: join(dir, "client"),
-      VERIFY_SECONDS: verifySeconds,
-    },
-  });
-  const calls = readFileSync(join(state, "calls"), "utf8").trim();
-  return { ...res, calls: calls === "" ? [] : calls.split("\n") };
-}
+const restarts = (calls: string[]) => calls.filter((c) => c.startsWith("restart") || c.startsWith("stop") || c.startsWith("start"));
 
 beforeAll(async () => {
   dir = tmpDir("apply-docker");
-  root = join(dir, "root");
-  state = join(dir, "state");
-  sock = join(dir, "docker.sock");
-  mkdirSync(join(root, "etc", "docker"), { recursive: true });
-  mkdirSync(state);
   upstream = await startRegistry({ dir: join(dir, "upstream") });
   await pushTestImage(upstream.hostPort, "library/hello", "v1");
   cache = await startRegistry({ dir: join(dir, "cache"), proxyRemote: upstream.url });
   containerd = await startContainerd({ dir: join(dir, "containerd") });
-  writeFileSync(daemonJson(), ORIGINAL);
-  writeFileSync(join(state, "docker.cmd"), [
-    "dockerd", "--config-file", daemonJson(), "--data-root", join(dir, "data"), "--exec-root", join(dir, "exec"),
-    "--pidfile", join(dir, "docker.pid"), "-H", `unix://${sock}`, "--containerd", containerd.address,
-    "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs",
-  ].join(" "));
-  writeFileSync(join(state, "docker.socket"), sock);
-  const started = await ctl("start", "docker");
-  if (started.code !== 0) throw new Error(`dockerd did not start:\n${readFileSync(join(state, "docker.log"), "utf8")}`);
 });
 
 afterAll(async () => {
-  if (state) await ctl("stop", "docker");
-  if (dir) {
-    await run("umount", ["-l", join(dir, "data")]);
-    await run("umount", ["-l", join(dir, "exec")]);
-  }
+  for (const node of nodes) await node.stop();
   await containerd?.stop();
   await cache?.stop();
   await upstream?.stop();
@@ -91,6 +105,20 @@ afterAll(async () => {
 });
 
 describe("apply script on a real dockerd", () => {
+  let node: LabNode;
+  let daemonJson: () => string;
+  let pid: () => string;
+  let docker: LabNode["docker"];
+  let mirrors: LabNode["mirrors"];
+  let apply: LabNode["apply"];
+  let state: string;
+  const ctl = (...args: string[]) => node.ctl(...args);
+  beforeAll(async () => {
+    node = await startNode("first", ORIGINAL);
+    ({ pid, docker, mirrors, apply, state } = node);
+    daemonJson = () => node.daemonJson;
+  });
+
   it("reloads dockerd (same PID) with the new mirrors in order and keeps the keys it does not manage", async () => {
     expect(await mirrors()).toEqual(["https://own.example/"]);
     const before = pid();
@@ -183,5 +211,69 @@ describe("apply script on a real dockerd", () => {
     expect(res.stdout).toBe("docker: restored /etc/docker/daemon.json\ndocker: restarted\n");
     expect(readFileSync(daemonJson(), "utf8")).toBe(ORIGINAL);
     expect(await mirrors()).toEqual(["https://own.example/"]);
+  });
+});
+
+describe("apply script on a real dockerd: dropped keys and restore with a reload only", () => {
+  // No registry-mirrors of its own, and a layout the script would never write: restore must give these bytes back.
+  const NO_MIRRORS = `{"labels":["keep=me"],\n\t"max-concurrent-uploads": 3}\n`;
+  const OWN_MIRROR = `{ "registry-mirrors": [ "https://own.example" ] }\n`;
+  let node: LabNode;
+  let pid: string;
+  const insecure = async () => (await node.docker(["info", "--format", "{{json .RegistryConfig.InsecureRegistryCIDRs}}"])).stdout.trim();
+  const labels = async () => (await node.docker(["info", "--format", "{{json .Labels}}"])).stdout.trim();
+
+  beforeAll(async () => {
+    node = await startNode("reload-only", NO_MIRRORS);
+    pid = node.pid();
+  });
+
+  it("a policy change dropping insecure-registries reloads (no restart) and dockerd forgets them", async () => {
+    const first = await node.apply(plan([cache.url], { insecureRegistries: ["10.99.0.0/16"] }));
+    expect(first).toMatchObject({ code: 0, stdout: "docker: wrote /etc/docker/daemon.json\ndocker: reloaded\n", stderr: "" });
+    expect(await insecure()).toBe("[\"10.99.0.0/16\",\"127.0.0.0/8\"]");
+
+    const res = await node.apply(plan([cache.url]));
+    expect(res).toMatchObject({ code: 0, stdout: "docker: wrote /etc/docker/daemon.json\ndocker: reloaded\n", stderr: "" });
+    expect(restarts(res.calls)).toEqual([]);
+    expect(res.calls).toContain("reload docker");
+    expect(node.pid()).toBe(pid);
+    expect(await insecure()).toBe("[\"127.0.0.0/8\"]");
+    expect(await node.mirrors()).toEqual([`${cache.url}/`]);
+    const file = JSON.parse(readFileSync(node.daemonJson, "utf8")) as Record<string, unknown>;
+    expect(file).toEqual({ labels: ["keep=me"], "max-concurrent-uploads": 3, "registry-mirrors": [cache.url] });
+    expect(await node.apply(plan([cache.url]))).toMatchObject({ code: 0, stdout: "docker: unchanged\n", calls: [] });
+  });
+
+  it("restore after apply: the original bytes back, same PID, no mirrors, and a reload only", async () => {
+    expect(await labels()).toBe("[\"keep=me\"]");
+    await node.apply(plan([cache.url, "https://second.example"], { insecureRegistries: ["10.98.0.0/16"], labels: { pool: "ci" } }));
+    expect(await labels()).toBe("[\"pool=ci\"]");
+
+    const res = await node.apply(plan([cache.url]), "restore");
+    expect(res).toMatchObject({ code: 0, stdout: "docker: reloaded\ndocker: restored /etc/docker/daemon.json\n", stderr: "" });
+    expect(restarts(res.calls)).toEqual([]);
+    expect(res.calls.filter((c) => c === "reload docker")).toHaveLength(1);
+    expect(readFileSync(node.daemonJson, "utf8")).toBe(NO_MIRRORS);
+    expect(node.pid()).toBe(pid);
+    expect(await node.mirrors()).toEqual([]);
+    expect(await insecure()).toBe("[\"127.0.0.0/8\"]");
+    expect(await labels()).toBe("[\"keep=me\"]");
+  });
+
+  it("restore after apply on a node with its own mirror: its mirror back, same PID, a reload only", async () => {
+    writeFileSync(node.daemonJson, OWN_MIRROR);
+    expect((await node.ctl("reload", "docker")).code).toBe(0);
+    await waitFor("dockerd to take its own mirror", async () => JSON.stringify(await node.mirrors()) === "[\"https://own.example/\"]");
+    expect((await node.apply(plan([cache.url], { insecureRegistries: ["10.97.0.0/16"] }))).code).toBe(0);
+    expect(await node.mirrors()).toEqual([`${cache.url}/`]);
+
+    const res = await node.apply(plan([cache.url]), "restore");
+    expect(res).toMatchObject({ code: 0, stdout: "docker: reloaded\ndocker: restored /etc/docker/daemon.json\n", stderr: "" });
+    expect(restarts(res.calls)).toEqual([]);
+    expect(readFileSync(node.daemonJson, "utf8")).toBe(OWN_MIRROR);
+    expect(node.pid()).toBe(pid);
+    expect(await node.mirrors()).toEqual(["https://own.example/"]);
+    expect(await insecure()).toBe("[\"127.0.0.0/8\"]");
   });
 });

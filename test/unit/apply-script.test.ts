@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from "vitest";
 import * as fc from "fast-check";
-import { spawnSync } from "node:child_process";
-import { statSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { PolicyError } from "../../components/core/errors";
 import { NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
 import { FakeNode, cleanupNodes } from "../e2e/fixtures/apply/harness";
@@ -251,20 +252,52 @@ describe("apply script: Docker daemon.json", { timeout: 60_000 }, () => {
   it("removes a key it managed and the policy dropped; removing a key SIGHUP cannot undo needs a restart", () => {
     const node = new FakeNode();
     node.write(DAEMON, JSON.stringify(NVIDIA));
-    expect(node.run(dockerPlan({ ...mirrors("https://m1.example"), "max-concurrent-downloads": 10, labels: ["x=y"] })).code).toBe(0);
+    expect(node.run(dockerPlan({ ...mirrors("https://m1.example"), "max-concurrent-downloads": 10, "shutdown-timeout": 30 })).code).toBe(0);
     node.setActive({ docker: true });
     // max-concurrent-downloads resets on reload when it disappears: a reload is enough.
-    const reload = node.run(dockerPlan({ ...mirrors("https://m1.example"), labels: ["x=y"] }, "never"));
+    const reload = node.run(dockerPlan({ ...mirrors("https://m1.example"), "shutdown-timeout": 30 }, "never"));
     expect(reload.code).toBe(0);
     expect(reload.calls).toContain("reload docker");
-    expect(json(node)).toEqual({ ...NVIDIA, ...mirrors("https://m1.example"), labels: ["x=y"] });
-    // dockerd keeps the old labels when the key disappears and it only reloads.
+    expect(json(node)).toEqual({ ...NVIDIA, ...mirrors("https://m1.example"), "shutdown-timeout": 30 });
+    // dockerd keeps the old shutdown-timeout when the key disappears and it only reloads.
     const refused = node.run(dockerPlan(mirrors("https://m1.example"), "never"));
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain("changing labels in /etc/docker/daemon.json needs a restart");
+    expect(refused.stderr).toContain("changing shutdown-timeout in /etc/docker/daemon.json needs a restart");
     const restart = node.run(dockerPlan(mirrors("https://m1.example"), "if-needed"));
     expect(restart.calls).toContain("restart docker");
     expect(json(node)).toEqual({ ...NVIDIA, ...mirrors("https://m1.example") });
+  });
+
+  for (const [tool, without] of [["python3", []], ["jq", ["python3"]]] as const) {
+    it(`drops keys a reload undoes only when written empty with a reload: reloads a file holding [] / false, then writes the exact file (${tool})`, () => {
+      const node = new FakeNode();
+      node.write(DAEMON, JSON.stringify(NVIDIA));
+      const all = { ...mirrors("https://m1.example"), "insecure-registries": ["10.0.0.0/8"], "allow-nondistributable-artifacts": ["r.example:5000"], labels: ["a=b"], debug: true, "live-restore": true };
+      expect(node.run(dockerPlan(all), undefined, { without: [...without] }).code).toBe(0);
+      node.setActive({ docker: true });
+      const res = node.run(dockerPlan(mirrors("https://m2.example"), "never"), undefined, { without: [...without] });
+      expect(res).toMatchObject({ code: 0, stdout: "docker: wrote /etc/docker/daemon.json\ndocker: reloaded\n", stderr: "" });
+      expect(res.calls.filter((c) => /^(reload|restart) /.test(c))).toEqual(["reload docker"]);
+      expect(node.daemonJsonSeen().map((seen) => ({ action: seen.action, json: JSON.parse(seen.content) as unknown }))).toEqual([{
+        action: "reload",
+        json: { ...NVIDIA, ...mirrors("https://m2.example"), "insecure-registries": [], "allow-nondistributable-artifacts": [], labels: [], debug: false, "live-restore": false },
+      }]);
+      expect(json(node)).toEqual({ ...NVIDIA, ...mirrors("https://m2.example") });
+      expect(node.run(dockerPlan(mirrors("https://m2.example"), "never"), undefined, { without: [...without] })).toMatchObject({ code: 0, stdout: "docker: unchanged\n", calls: [] });
+    });
+  }
+
+  it("a policy change dropping insecure-registries while docker rejects the reload puts the previous file back", () => {
+    const node = new FakeNode();
+    node.write(DAEMON, JSON.stringify(NVIDIA));
+    expect(node.run(dockerPlan({ ...mirrors("https://m1.example"), "insecure-registries": ["10.0.0.0/8"] })).code).toBe(0);
+    const before = node.read(DAEMON);
+    node.setActive({ docker: true });
+    const res = node.run(dockerPlan(mirrors("https://BREAK.example"), "never"));
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain("after the reload");
+    expect(node.read(DAEMON)).toBe(before);
+    expect(res.calls).not.toContain("restart docker");
   });
 
   it("never removes a key it did not write, even when the policy drops the same key later", () => {
@@ -315,6 +348,44 @@ describe("apply script: Docker daemon.json", { timeout: 60_000 }, () => {
     expect(node.run(dockerPlan(mirrors("https://m2.example")), "restore").stdout).toBe("docker: nothing to restore\n");
   });
 
+  it("restore reloads only, even when applying added mirrors and insecure registries the node had none of: back byte for byte", () => {
+    const node = new FakeNode();
+    const original = `{ "data-root": "/data/docker",\n  "log-driver": "journald" }\n`;
+    node.write(DAEMON, original, 0o600);
+    expect(node.run(dockerPlan({ ...mirrors("https://m1.example"), "insecure-registries": ["10.0.0.0/8"] })).code).toBe(0);
+    node.setActive({ docker: true });
+    const res = node.run(dockerPlan(mirrors("https://m1.example"), "never"), "restore");
+    expect(res).toMatchObject({ code: 0, stdout: "docker: reloaded\ndocker: restored /etc/docker/daemon.json\n", stderr: "" });
+    expect(res.calls.filter((c) => /^(reload|restart) /.test(c))).toEqual(["reload docker"]);
+    expect(JSON.parse(node.daemonJsonSeen()[0].content)).toEqual({ "data-root": "/data/docker", "log-driver": "journald", "registry-mirrors": [], "insecure-registries": [] });
+    expect(node.read(DAEMON)).toBe(original);
+    expect(statSync(node.path(DAEMON)).mode & 0o777).toBe(0o600);
+    expect(node.exists(`${DAEMON}.registry-mirrors.bak`) || node.exists(`${DAEMON}.registry-mirrors.keys`)).toBe(false);
+  });
+
+  it("restore of a daemon.json the script created reloads with empty mirrors, then removes the file", () => {
+    const node = new FakeNode();
+    expect(node.run(dockerPlan(mirrors("https://m1.example"))).code).toBe(0);
+    node.setActive({ docker: true });
+    const res = node.run(dockerPlan(mirrors("https://m1.example"), "never"), "restore");
+    expect(res).toMatchObject({ code: 0, stdout: "docker: reloaded\ndocker: removed /etc/docker/daemon.json\n" });
+    expect(node.daemonJsonSeen()).toEqual([{ action: "reload", content: "{\n  \"registry-mirrors\": []\n}\n" }]);
+    expect(node.exists(DAEMON) || node.exists(`${DAEMON}.registry-mirrors.created`)).toBe(false);
+  });
+
+  it("restore whose reload fails leaves the applied file and its backup in place", () => {
+    const node = new FakeNode();
+    node.write(DAEMON, JSON.stringify({ BREAK: true }));
+    expect(node.run(dockerPlan(mirrors("https://m1.example"))).code).toBe(0);
+    const applied = node.read(DAEMON);
+    node.setActive({ docker: true });
+    const res = node.run(dockerPlan(mirrors("https://m1.example"), "never"), "restore");
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain("after the reload");
+    expect(node.read(DAEMON)).toBe(applied);
+    expect(node.read(`${DAEMON}.registry-mirrors.bak`)).toBe(JSON.stringify({ BREAK: true }));
+  });
+
   it("restore that would need a restart is refused under restartPolicy never", () => {
     const node = new FakeNode();
     node.write(DAEMON, JSON.stringify(NVIDIA));
@@ -351,6 +422,98 @@ describe("apply script: Docker daemon.json", { timeout: 60_000 }, () => {
       for (const [k, v] of Object.entries(existing)) expect(results[0][k]).toEqual(v);
     }), { numRuns: 15 });
   }, 120_000);
+});
+
+describe("apply script: one run at a time", { timeout: 60_000 }, () => {
+  const until = async (what: () => boolean) => {
+    while (!what()) await new Promise((r) => setTimeout(r, 20));
+  };
+
+  for (const [kind, without, lock] of [["flock", [], "/etc/docker/.registry-mirrors.lock"], ["a mkdir lock (no flock)", ["flock"], "/etc/docker/.registry-mirrors.lock.d"]] as const) {
+    it(`two overlapping runs serialize with ${kind}: the second waits, then finds nothing to do`, async () => {
+      const node = new FakeNode();
+      node.write(DAEMON, JSON.stringify(NVIDIA));
+      node.setActive({ docker: true });
+      const plan = dockerPlan(mirrors("https://m1.example"), "never");
+      writeFileSync(join(node.fake, "hold"), "");
+      node.clearCalls();
+      const first = node.start(plan, undefined, { without: [...without] });
+      await until(() => existsSync(join(node.fake, "held")));
+      const second = node.start(plan, undefined, { without: [...without] });
+      await until(() => second.stdout().includes("waiting"));
+      expect(node.exists(DAEMON.replace("daemon.json", ".registry-mirrors.lock.d/pid"))).toBe(without.length > 0);
+      rmSync(join(node.fake, "hold"));
+      const [a, b] = [await first.done, await second.done];
+      expect(a).toMatchObject({ code: 0, stdout: "docker: wrote /etc/docker/daemon.json\ndocker: reloaded\n", stderr: "" });
+      expect(b).toMatchObject({ code: 0, stdout: `waiting for another run to finish (${lock})\ndocker: unchanged\n`, stderr: "" });
+      expect(b.calls.filter((c) => c === "reload docker")).toHaveLength(1);
+      // Each run removes its lock as it ends: nothing is left on the node.
+      expect(node.exists("/etc/docker/.registry-mirrors.lock") || node.exists("/etc/docker/.registry-mirrors.lock.d")).toBe(false);
+    });
+  }
+
+  it("a run waiting for a lock whose holder removes the file as it ends waits for the lock file now at that path", async () => {
+    const node = new FakeNode();
+    node.write(DAEMON, JSON.stringify(NVIDIA));
+    const lock = node.path("/etc/docker/.registry-mirrors.lock");
+    const mark = (name: string) => join(node.fake, name);
+    const holder = (script: string) => spawn("flock", [lock, "sh", "-c", script], { stdio: "ignore" });
+    const gone = (name: string) => `while [ -e ${mark(name)} ]; do sleep 0.05; done`;
+    for (const name of ["h.hold", "h.hold2", "d.hold"]) writeFileSync(mark(name), "");
+    // H holds the lock, then removes the file (as a run does at its end) and keeps holding it a little longer.
+    const h = holder(`touch ${mark("h.held")}; ${gone("h.hold")}; rm -f ${lock}; touch ${mark("h.unlinked")}; ${gone("h.hold2")}`);
+    await until(() => existsSync(mark("h.held")));
+    const waiting = node.start(dockerPlan(mirrors("https://m1.example")), undefined, { env: { LOCK_SECONDS: "5" } });
+    await until(() => waiting.stdout().includes("waiting"));
+    rmSync(mark("h.hold"));
+    await until(() => existsSync(mark("h.unlinked")));
+    // D takes the new lock file at that path; then H lets go of the removed one.
+    const d = holder(`touch ${mark("d.held")}; ${gone("d.hold")}`);
+    await until(() => existsSync(mark("d.held")));
+    rmSync(mark("h.hold2"));
+    const res = await waiting.done;
+    rmSync(mark("d.hold"));
+    await Promise.all([h, d].map((p) => new Promise((r) => (p.exitCode === null ? p.on("close", r) : r(null)))));
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain("another run still holds /etc/docker/.registry-mirrors.lock after 5s");
+    expect(node.read(DAEMON)).toBe(JSON.stringify(NVIDIA));
+  });
+
+  it("takes over a mkdir lock whose pid is gone", () => {
+    const node = new FakeNode();
+    const dead = spawnSync("true").pid;
+    node.write("/etc/docker/.registry-mirrors.lock.d/pid", `${dead}\n`);
+    const res = node.run(dockerPlan(mirrors("https://m1.example")), undefined, { without: ["flock"] });
+    expect(res).toMatchObject({ code: 0, stderr: "" });
+    expect(res.stdout).toBe(`took over /etc/docker/.registry-mirrors.lock.d from pid ${dead}, which is gone\ndocker: wrote /etc/docker/daemon.json (docker is not running; it reads the file when it starts)\n`);
+    expect(node.exists("/etc/docker/.registry-mirrors.lock.d")).toBe(false);
+  });
+
+  it("gives up after LOCK_SECONDS on a lock a live run holds, changing nothing and naming the lock", () => {
+    const node = new FakeNode();
+    node.write(DAEMON, JSON.stringify(NVIDIA));
+    node.write("/etc/docker/.registry-mirrors.lock.d/pid", `${process.pid}\n`);
+    const res = node.run(dockerPlan(mirrors("https://m1.example")), undefined, { without: ["flock"], env: { LOCK_SECONDS: "1" } });
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe("waiting for another run to finish (/etc/docker/.registry-mirrors.lock.d)\n");
+    expect(res.stderr).toBe("registry-mirrors: another run still holds /etc/docker/.registry-mirrors.lock.d after 1s; nothing was changed. Fix: run this again when it is done (a .lock.d folder whose pid is gone is taken over)\n");
+    expect(node.read(DAEMON)).toBe(JSON.stringify(NVIDIA));
+    expect(node.read("/etc/docker/.registry-mirrors.lock.d/pid")).toBe(`${process.pid}\n`);
+  });
+
+  it("locks each top folder it writes, in order, and restore creates no folder", () => {
+    const script = renderApplyScript(FULL_PLAN);
+    expect(script.match(/^lock .*$/gm)).toEqual(["lock /etc/buildkit 3", "lock /etc/containerd 4", "lock /etc/containers 5", "lock /etc/docker 6", "lock /etc/other 7", "lock /etc/rancher 8"]);
+    const node = new FakeNode();
+    expect(node.run(FULL_PLAN, "restore").code).toBe(0);
+    expect(node.exists("/etc")).toBe(false);
+  });
+
+  it("refuses a plan writing in more top folders than it can lock", () => {
+    const files = ["a", "b", "c", "d", "e", "f", "g", "h"].map((d) => ({ path: `/etc/${d}/x.conf`, content: "\n", mode: 0o644 }));
+    expect(() => renderApplyScript({ restartPolicy: "never", files })).toThrow(/^files: the script locks each top folder it writes, at most 7 \(got "\/etc\/a \/etc\/b .*\/etc\/h"\)\. Fix: keep the node files in fewer top folders/);
+    expect(() => renderApplyScript({ restartPolicy: "never", files: files.slice(0, 7) })).not.toThrow();
+  });
 });
 
 describe("apply script: credentials and modes", { timeout: 60_000 }, () => {

@@ -31,12 +31,20 @@ export interface NodeApplyPlan {
 // thought (IPv6 hosts appear as [::1]:5000 folders).
 const SAFE_PATH = /^\/[A-Za-z0-9._+@:[\]\/-]+$/;
 const RELOADS = ["crio", "k3s", "rke2", "buildkit"];
+// One lock per folder, each on its own file descriptor: POSIX sh has 3 to 9.
+const MAX_LOCKS = 7;
 
 function checkPath(field: string, path: unknown): string {
   if (typeof path !== "string" || !SAFE_PATH.test(path) || path.split("/").some((part) => part === "." || part === "..") || path.endsWith("/")) {
     throw new PolicyError(field, path, "not a plain absolute file path", "use an absolute path of letters, digits and ._-+@:[] without . or .. parts, e.g. \"/etc/containerd/certs.d/docker.io/hosts.toml\"");
   }
   return path;
+}
+
+/** The folder that locks a node path: its first two levels (/etc/docker for /etc/docker/certs.d/x/hosts.toml). */
+function lockFolder(path: string): string {
+  const parts = path.split("/");
+  return (parts.length > 3 ? parts.slice(0, 3) : parts.slice(0, -1)).join("/") || "/";
 }
 
 function checkFile(field: string, file: NodeFile, seen: Set<string>): void {
@@ -64,14 +72,18 @@ function checkFile(field: string, file: NodeFile, seen: Set<string>): void {
  * first change on; `FILE.registry-mirrors.created` when there was none), `daemon.json.registry-mirrors.keys` (the
  * daemon.json keys it manages, so a key the policy drops is removed on the next run) and
  * `<hostsDir>/.registry-mirrors.files` (the hosts.toml files it wrote, so a registry the policy drops loses its file).
- * `restore` mode uses them to put the node back as it was.
+ * `restore` mode uses them to put the node back as it was. It also leaves the empty lock file
+ * `.registry-mirrors.lock` in each top folder it writes (/etc/docker, /etc/containerd, ...): a run waits for another
+ * one on the same folder (cloud-init and the DaemonSet, two pods of a rollout) with flock, or without flock with a
+ * `.registry-mirrors.lock.d` folder holding the owner's pid, removed at the end and taken over when the pid is gone.
  */
 export function renderApplyScript(plan: NodeApplyPlan): string {
   if (plan.restartPolicy !== "never" && plan.restartPolicy !== "if-needed") {
     throw new PolicyError("restartPolicy", plan.restartPolicy, "unknown restart policy", "use \"never\" (reload only) or \"if-needed\" (restart a runtime when a changed setting requires it)");
   }
   const seen = new Set<string>(["/etc/docker/daemon.json"]);
-  const parts = [prelude(plan.restartPolicy)];
+  const written: string[] = [];
+  const parts: string[] = [];
 
   if (plan.docker) {
     for (const key of Object.keys(plan.docker.desired)) {
@@ -79,6 +91,7 @@ export function renderApplyScript(plan: NodeApplyPlan): string {
         throw new PolicyError(`docker.desired["${key}"]`, key, "dockerd does not know this daemon.json key", "render the Docker settings with renderDocker, which validates them");
       }
     }
+    written.push("/etc/docker/daemon.json");
     parts.push(dockerSection(plan.docker.desired));
   }
 
@@ -91,6 +104,7 @@ export function renderApplyScript(plan: NodeApplyPlan): string {
         throw new PolicyError(`containerd.files[${i}].path`, file.path, `not under the hosts folder ${dir}`, `put hosts.toml files at ${dir}/<registry>/hosts.toml`);
       }
     });
+    written.push("/etc/containerd/config.toml", ...plan.containerd.files.map((f) => f.path));
     parts.push(containerdSection(dir, plan.containerd.files));
   }
 
@@ -101,10 +115,15 @@ export function renderApplyScript(plan: NodeApplyPlan): string {
         throw new PolicyError(`files[${i}].reload`, file.reload, "unknown runtime to reload", `use one of ${RELOADS.join(", ")}, or leave it out`);
       }
     });
+    written.push(...plan.files.map((f) => f.path));
     parts.push(filesSection(plan.files));
   }
 
   if (!plan.docker && !plan.containerd && !(plan.files && plan.files.length > 0)) parts.push("say \"nothing to apply\"\n");
   parts.push(EPILOGUE);
-  return parts.join("\n");
+  const folders = [...new Set(written.map(lockFolder))].sort();
+  if (folders.length > MAX_LOCKS) {
+    throw new PolicyError("files", folders.join(" "), `the script locks each top folder it writes, at most ${MAX_LOCKS}`, "keep the node files in fewer top folders (such as /etc/docker, /etc/containerd)");
+  }
+  return [prelude(plan.restartPolicy, folders), ...parts].join("\n");
 }

@@ -1,4 +1,4 @@
-import { DOCKER_RELOADABLE_KEYS, DOCKER_RELOAD_RESETS_WHEN_REMOVED } from "../docker-keys";
+import { DOCKER_RELOADABLE_KEYS, DOCKER_RELOAD_EMPTY_VALUES, DOCKER_RELOAD_RESETS_WHEN_REMOVED } from "../docker-keys";
 import { embedFile, shellQuote } from "./common";
 
 /**
@@ -68,39 +68,62 @@ json_merge() {
     return 3
   fi
 }
-# Prints what changing the keys in $1 ("+key"/"-key" lines) takes: none (docker is not running), reload,
-# restart, or "refuse KEYS" when a restart is needed and restartPolicy forbids it.
+# Sets ACTION for the key changes in $1 ("+key"/"-key" lines): none (docker is not running), reload, restart, or
+# refuse (after saying why) when a restart is needed and restartPolicy forbids it. A reload keeps the old value of
+# most keys gone from the file: EMPTY gets those it resets when the key holds its empty value instead.
 docker_action() {
-  if ! active docker; then
-    echo none
-    return 0
-  fi
-  keys=
+  ACTION=none EMPTY='' keys=''
+  active docker || return 0
   for c in $1; do
     k=\${c#?}
-    case $c in
-      +*) case $DOCKER_RELOADABLE in *" $k "*) continue ;; esac ;;
-      -*) case $DOCKER_RESETS in *" $k "*) continue ;; esac ;;
+    # "$c$TABLE" matches when the sign is right and " $k " is in the table.
+    case $c$DOCKER_RELOADABLE in +*" $k "*) continue ;; esac
+    case $c$DOCKER_RESETS in -*" $k "*) continue ;; esac
+    case $c$DOCKER_EMPTY in -*" $k="*)
+      v=\${DOCKER_EMPTY#*" $k="}
+      EMPTY="$EMPTY,\\"$k\\":\${v%% *}"
+      continue
+      ;;
     esac
     keys="$keys $k"
   done
-  if [ -z "$keys" ]; then
-    echo reload
-  elif [ "$RESTART_POLICY" = if-needed ]; then
-    echo restart
+  ACTION=reload
+  [ -n "$keys" ] || return 0
+  ACTION=restart EMPTY=
+  [ "$RESTART_POLICY" != if-needed ] || return 0
+  ACTION=refuse
+  fail "docker: changing$keys in /etc/docker/daemon.json needs a restart of docker, and restartPolicy is \\"never\\"; nothing was changed. Fix: set restartPolicy: \\"if-needed\\" (without live-restore a restart stops the node's containers), or apply it yourself in a maintenance window"
+}
+# Prints the mirrors docker info reports for the daemon.json $1 (each with one final /), or nothing without the key.
+json_mirrors() {
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import json, sys
+m = json.load(open(sys.argv[1], encoding="utf-8")).get("registry-mirrors")
+if isinstance(m, list): print(json.dumps([u.rstrip("/") + "/" for u in m], separators=(",", ":"), ensure_ascii=False))' "$1"
   else
-    echo "refuse$keys"
+    jq -r '."registry-mirrors" | if type == "array" then map(sub("/+$"; "") + "/") | tojson else empty end' "$1"
   fi
 }
-# True when docker answers and, if the docker CLI is here, reports the desired mirrors in order.
+# Writes $1 to daemon.json, with the EMPTY values added (then $WORK/docker.final is $1, to write once docker took
+# them); DOCKER_MIRRORS gets what docker info must report after the reload or restart.
+docker_write() {
+  f=$1
+  rm -f "$WORK/docker.final"
+  if [ -n "$EMPTY" ]; then
+    cp "$1" "$WORK/docker.final"
+    printf '{%s}\\n' "\${EMPTY#,}" >"$WORK/empty.json"
+    json_merge "$1" "$WORK/empty.json" /dev/null "$WORK/docker.hup" /etc/docker/daemon.json >/dev/null
+    f=$WORK/docker.hup
+  fi
+  DOCKER_MIRRORS=$(json_mirrors "$f")
+  change "$f" "$DOCKER_FILE"
+}
+# True when docker answers and, if the docker CLI is here, reports the expected mirrors in order.
 docker_up() {
   active docker || return 1
   command -v docker >/dev/null 2>&1 || return 0
   got=$(limit 20 docker info --format '{{json .RegistryConfig.Mirrors}}' 2>/dev/null) || return 1
   [ -z "$DOCKER_MIRRORS" ] || [ "$got" = "$DOCKER_MIRRORS" ]
-}
-docker_refuse() {
-  fail "docker: changing$1 in /etc/docker/daemon.json needs a restart of docker, and restartPolicy is \\"never\\"; nothing was changed. Fix: set restartPolicy: \\"if-needed\\" (without live-restore a restart stops the node's containers), or apply it yourself in a maintenance window"
 }
 docker_apply() {
   if ! changes=$(json_merge "$DOCKER_FILE" "$WORK/docker.json" "$DOCKER_FILE.registry-mirrors.keys" "$WORK/docker.new" /etc/docker/daemon.json 2>"$WORK/err"); then
@@ -115,22 +138,18 @@ docker_apply() {
     say "docker: unchanged"
     return 0
   fi
-  action=$(docker_action "$changes")
-  case $action in
-    refuse*)
-      docker_refuse "\${action#refuse}"
-      return 0
-      ;;
-  esac
+  docker_action "$changes"
+  [ "$ACTION" != refuse ] || return 0
   backup "$DOCKER_FILE"
-  change "$WORK/docker.new" "$DOCKER_FILE"
+  docker_write "$WORK/docker.new"
   change "$WORK/docker.keys" "$DOCKER_FILE.registry-mirrors.keys" 644
-  if [ "$action" = none ]; then
+  if [ "$ACTION" = none ]; then
     say "docker: wrote /etc/docker/daemon.json (docker is not running; it reads the file when it starts)"
   else
     say "docker: wrote /etc/docker/daemon.json"
   fi
-  settle docker docker "$action" docker_up
+  settle docker docker "$ACTION" docker_up
+  if [ -n "$SETTLED" ] && [ -e "$WORK/docker.final" ]; then put "$WORK/docker.final" "$DOCKER_FILE"; fi
 }
 docker_restore() {
   if ! has_backup "$DOCKER_FILE"; then
@@ -143,28 +162,21 @@ docker_restore() {
     fail "docker: $(cat "$WORK/err"); nothing was changed"
     return 0
   fi
-  action=none
-  if [ -n "$changes" ]; then action=$(docker_action "$changes"); fi
-  case $action in
-    refuse*)
-      docker_refuse "\${action#refuse}"
-      return 0
-      ;;
-  esac
+  ACTION=none EMPTY=
+  if [ -n "$changes" ]; then docker_action "$changes"; fi
+  [ "$ACTION" != refuse ] || return 0
+  if [ -n "$EMPTY" ]; then # reload with the empty values first; the node's own bytes go back once docker took them
+    docker_write "$WORK/docker.new"
+    settle docker docker reload docker_up
+    [ -n "$SETTLED" ] || return 0
+    ACTION=none
+  fi
+  DOCKER_MIRRORS=$(json_mirrors "$WORK/docker.new")
   unapply "$DOCKER_FILE" docker
   if [ -e "$DOCKER_FILE.registry-mirrors.keys" ]; then change - "$DOCKER_FILE.registry-mirrors.keys"; fi
-  DOCKER_MIRRORS=
-  settle docker docker "$action" docker_up
+  settle docker docker "$ACTION" docker_up
 }
 `;
-
-/** What `docker info --format '{{json .RegistryConfig.Mirrors}}'` prints once the mirrors are live. */
-function expectedMirrors(desired: Record<string, unknown>): string {
-  const mirrors = desired["registry-mirrors"];
-  if (!Array.isArray(mirrors) || mirrors.length === 0) return "";
-  // dockerd reports each mirror with one trailing slash.
-  return JSON.stringify(mirrors.map((m) => `${String(m).replace(/\/+$/, "")}/`));
-}
 
 /** The Docker section: merge the desired keys into daemon.json, then reload or restart with verification. */
 export function dockerSection(desired: Record<string, unknown>): string {
@@ -175,7 +187,7 @@ export function dockerSection(desired: Record<string, unknown>): string {
     "DOCKER_FILE=$ROOT/etc/docker/daemon.json",
     `DOCKER_RELOADABLE=${shellQuote(` ${DOCKER_RELOADABLE_KEYS.join(" ")} `)}`,
     `DOCKER_RESETS=${shellQuote(` ${DOCKER_RELOAD_RESETS_WHEN_REMOVED.join(" ")} `)}`,
-    `DOCKER_MIRRORS=${shellQuote(expectedMirrors(desired))}`,
+    `DOCKER_EMPTY=${shellQuote(` ${Object.keys(DOCKER_RELOAD_EMPTY_VALUES).sort().map((k) => `${k}=${JSON.stringify(DOCKER_RELOAD_EMPTY_VALUES[k])}`).join(" ")} `)}`,
     ": \"${DOCKER_HOST:=unix://$ROOT/var/run/docker.sock}\"",
     "export DOCKER_HOST",
     embedFile("docker.json", desiredJson).trimEnd(),
