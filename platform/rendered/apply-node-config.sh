@@ -3,10 +3,11 @@
 # Rendered by registry-mirrors (do not edit; change the policy and render again).
 # Usage: sh apply-node-config.sh [apply|restore]   (restore: put back the node's own files, then reload)
 # Env: NODE_ROOT (prefix of node paths, default /), RUNTIME_CTL (used instead of systemctl, word-split on purpose),
-#      VERIFY_SECONDS (default 60), DOCKER_HOST, CONTAINERD_ADDRESS.
+#      VERIFY_SECONDS (default 60), LOCK_SECONDS (wait for another run, default 600), DOCKER_HOST, CONTAINERD_ADDRESS.
 # Exit: 0 applied or nothing to do; 1 refused or rolled back (see stderr); 2 bad usage.
 # A changed file keeps one backup of the node's own version (FILE.registry-mirrors.bak, or FILE.registry-mirrors.created).
 # daemon.json.registry-mirrors.keys lists the daemon.json keys this script manages: a key the policy drops is removed.
+# One run at a time: each folder written is locked (flock FOLDER/.registry-mirrors.lock, else mkdir .lock.d).
 set -eu
 set -f
 umask 022
@@ -16,14 +17,16 @@ ROOT=${NODE_ROOT:-/}
 ROOT=${ROOT%/}
 RUNTIME_CTL=${RUNTIME_CTL:-systemctl}
 VERIFY_SECONDS=${VERIFY_SECONDS:-60}
-case $VERIFY_SECONDS in '' | *[!0-9]*) echo "registry-mirrors: VERIFY_SECONDS must be a number" >&2 && exit 2 ;; esac
+LOCK_SECONDS=${LOCK_SECONDS:-600}
+case $VERIFY_SECONDS$LOCK_SECONDS in '' | *[!0-9]*) echo "registry-mirrors: VERIFY_SECONDS and LOCK_SECONDS must be numbers" >&2 && exit 2 ;; esac
 # shellcheck disable=SC2034 # unused when the plan has nothing that restarts
 RESTART_POLICY=never
 STATUS=0
 TXN=0
+LOCKED=
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/registry-mirrors.XXXXXX")
 # On an unexpected error in the middle of a change, put back what was already written.
-trap 'rollback; rm -rf "$WORK"' EXIT
+trap 'rollback; unlock; rm -rf "$WORK"' EXIT
 trap 'exit 1' INT TERM HUP
 say() { printf '%s\n' "$*"; }
 fail() {
@@ -31,7 +34,7 @@ fail() {
   STATUS=1
 }
 # shellcheck disable=SC2086
-ctl() { $RUNTIME_CTL "$@"; }
+ctl() { $RUNTIME_CTL "$@" 3>&- 4>&-; }
 active() { ctl is-active --quiet "$1" >/dev/null 2>&1; }
 limit() { if command -v timeout >/dev/null 2>&1; then timeout "$@"; else (shift && "$@"); fi; }
 wait_for() { # runs "$@" once a second until it succeeds, for at most VERIFY_SECONDS
@@ -94,8 +97,10 @@ unapply() { # puts back the node's own version of $1; $2 is the label for messag
 }
 # settle LABEL UNIT ACTION CHECK...: ends the transaction; after a reload/restart CHECK must pass within
 # VERIFY_SECONDS, else every change is put back and UNIT gets the same action again.
+# SETTLED is 1 when it did not roll back.
+# shellcheck disable=SC2034 # SETTLED is read by the Docker section only
 settle() {
-  label=$1 unit=$2 action=$3
+  label=$1 unit=$2 action=$3 SETTLED=1
   shift 3
   if [ "$action" = none ]; then commit && return 0; fi
   if ctl "$action" "$unit" >"$WORK/ctl.out" 2>&1 && wait_for "$@"; then
@@ -104,16 +109,54 @@ settle() {
     return 0
   fi
   rollback
+  SETTLED=
   ctl "$action" "$unit" >>"$WORK/ctl.out" 2>&1 || true
   wait_for active "$unit" || true
   fail "$label: $unit did not come back within ${VERIFY_SECONDS}s after the $action ($(tr '\n' ' ' <"$WORK/ctl.out")); the previous files were put back and $unit ${action}ed again"
 }
+# lock FOLDER FD: waits up to LOCK_SECONDS while another run (cloud-init, the DaemonSet) holds FOLDER: flock on
+# FOLDER/.registry-mirrors.lock, else a folder FOLDER/.registry-mirrors.lock.d with the owner's pid (taken over once
+# that pid is gone). A run removes its lock as it ends, so a flock on a file no longer at that path does not count.
+lock() {
+  [ "$MODE" = apply ] || [ -d "$ROOT$1" ] || return 0
+  mkdir -p "$ROOT$1"
+  l=$ROOT$1/.registry-mirrors.lock n=$LOCK_SECONDS
+  if command -v flock >/dev/null 2>&1; then
+    # shellcheck disable=SC3013 # -ef: dash, BusyBox and bash have it
+    until eval "exec $2>>\"\$l\"" && flock -n "$2" && [ "$l" -ef "/proc/$$/fd/$2" ]; do lock_wait "$l"; done
+    LOCKED="$LOCKED $1/.registry-mirrors.lock"
+    return 0
+  fi
+  until mkdir "$l.d" 2>/dev/null; do
+    pid=$(cat "$l.d/pid" 2>/dev/null) || pid=
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      rm -rf "$l.d"
+      say "took over $1/.registry-mirrors.lock.d from pid $pid, which is gone"
+    else
+      lock_wait "$l.d"
+    fi
+  done
+  echo "$$" >"$l.d/pid"
+  LOCKED="$LOCKED $1/.registry-mirrors.lock.d"
+}
+lock_wait() {
+  if [ "$n" -le 0 ]; then
+    fail "another run still holds ${1#"$ROOT"} after ${LOCK_SECONDS}s; nothing was changed. Fix: run this again when it is done (a .lock.d folder whose pid is gone is taken over)"
+    exit 1
+  fi
+  [ "$n" != "$LOCK_SECONDS" ] || say "waiting for another run to finish (${1#"$ROOT"})"
+  n=$((n - 1))
+  sleep 1
+}
+unlock() { for f in $LOCKED; do rm -rf "$ROOT$f"; done; }
+lock /etc/containerd 3
+lock /etc/docker 4
 
 # --- Docker: merge the managed keys into /etc/docker/daemon.json ---
 DOCKER_FILE=$ROOT/etc/docker/daemon.json
 DOCKER_RELOADABLE=' allow-nondistributable-artifacts debug default-runtime default-shm-size insecure-registries labels live-restore max-concurrent-downloads max-concurrent-uploads max-download-attempts registry-mirrors runtimes shutdown-timeout '
 DOCKER_RESETS=' max-concurrent-downloads max-concurrent-uploads max-download-attempts '
-DOCKER_MIRRORS='["https://a1b2c3d4.mirror.aliyuncs.com/"]'
+DOCKER_EMPTY=' allow-nondistributable-artifacts=[] debug=false insecure-registries=[] labels=[] live-restore=false registry-mirrors=[] '
 : "${DOCKER_HOST:=unix://$ROOT/var/run/docker.sock}"
 export DOCKER_HOST
 cat >"$WORK/docker.json" <<'REGISTRY_MIRRORS_EOF'
@@ -188,39 +231,62 @@ json_merge() {
     return 3
   fi
 }
-# Prints what changing the keys in $1 ("+key"/"-key" lines) takes: none (docker is not running), reload,
-# restart, or "refuse KEYS" when a restart is needed and restartPolicy forbids it.
+# Sets ACTION for the key changes in $1 ("+key"/"-key" lines): none (docker is not running), reload, restart, or
+# refuse (after saying why) when a restart is needed and restartPolicy forbids it. A reload keeps the old value of
+# most keys gone from the file: EMPTY gets those it resets when the key holds its empty value instead.
 docker_action() {
-  if ! active docker; then
-    echo none
-    return 0
-  fi
-  keys=
+  ACTION=none EMPTY='' keys=''
+  active docker || return 0
   for c in $1; do
     k=${c#?}
-    case $c in
-      +*) case $DOCKER_RELOADABLE in *" $k "*) continue ;; esac ;;
-      -*) case $DOCKER_RESETS in *" $k "*) continue ;; esac ;;
+    # "$c$TABLE" matches when the sign is right and " $k " is in the table.
+    case $c$DOCKER_RELOADABLE in +*" $k "*) continue ;; esac
+    case $c$DOCKER_RESETS in -*" $k "*) continue ;; esac
+    case $c$DOCKER_EMPTY in -*" $k="*)
+      v=${DOCKER_EMPTY#*" $k="}
+      EMPTY="$EMPTY,\"$k\":${v%% *}"
+      continue
+      ;;
     esac
     keys="$keys $k"
   done
-  if [ -z "$keys" ]; then
-    echo reload
-  elif [ "$RESTART_POLICY" = if-needed ]; then
-    echo restart
+  ACTION=reload
+  [ -n "$keys" ] || return 0
+  ACTION=restart EMPTY=
+  [ "$RESTART_POLICY" != if-needed ] || return 0
+  ACTION=refuse
+  fail "docker: changing$keys in /etc/docker/daemon.json needs a restart of docker, and restartPolicy is \"never\"; nothing was changed. Fix: set restartPolicy: \"if-needed\" (without live-restore a restart stops the node's containers), or apply it yourself in a maintenance window"
+}
+# Prints the mirrors docker info reports for the daemon.json $1 (each with one final /), or nothing without the key.
+json_mirrors() {
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import json, sys
+m = json.load(open(sys.argv[1], encoding="utf-8")).get("registry-mirrors")
+if isinstance(m, list): print(json.dumps([u.rstrip("/") + "/" for u in m], separators=(",", ":"), ensure_ascii=False))' "$1"
   else
-    echo "refuse$keys"
+    jq -r '."registry-mirrors" | if type == "array" then map(sub("/+$"; "") + "/") | tojson else empty end' "$1"
   fi
 }
-# True when docker answers and, if the docker CLI is here, reports the desired mirrors in order.
+# Writes $1 to daemon.json, with the EMPTY values added (then $WORK/docker.final is $1, to write once docker took
+# them); DOCKER_MIRRORS gets what docker info must report after the reload or restart.
+docker_write() {
+  f=$1
+  rm -f "$WORK/docker.final"
+  if [ -n "$EMPTY" ]; then
+    cp "$1" "$WORK/docker.final"
+    printf '{%s}\n' "${EMPTY#,}" >"$WORK/empty.json"
+    json_merge "$1" "$WORK/empty.json" /dev/null "$WORK/docker.hup" /etc/docker/daemon.json >/dev/null
+    f=$WORK/docker.hup
+  fi
+  DOCKER_MIRRORS=$(json_mirrors "$f")
+  change "$f" "$DOCKER_FILE"
+}
+# True when docker answers and, if the docker CLI is here, reports the expected mirrors in order.
 docker_up() {
   active docker || return 1
   command -v docker >/dev/null 2>&1 || return 0
   got=$(limit 20 docker info --format '{{json .RegistryConfig.Mirrors}}' 2>/dev/null) || return 1
   [ -z "$DOCKER_MIRRORS" ] || [ "$got" = "$DOCKER_MIRRORS" ]
-}
-docker_refuse() {
-  fail "docker: changing$1 in /etc/docker/daemon.json needs a restart of docker, and restartPolicy is \"never\"; nothing was changed. Fix: set restartPolicy: \"if-needed\" (without live-restore a restart stops the node's containers), or apply it yourself in a maintenance window"
 }
 docker_apply() {
   if ! changes=$(json_merge "$DOCKER_FILE" "$WORK/docker.json" "$DOCKER_FILE.registry-mirrors.keys" "$WORK/docker.new" /etc/docker/daemon.json 2>"$WORK/err"); then
@@ -235,22 +301,18 @@ docker_apply() {
     say "docker: unchanged"
     return 0
   fi
-  action=$(docker_action "$changes")
-  case $action in
-    refuse*)
-      docker_refuse "${action#refuse}"
-      return 0
-      ;;
-  esac
+  docker_action "$changes"
+  [ "$ACTION" != refuse ] || return 0
   backup "$DOCKER_FILE"
-  change "$WORK/docker.new" "$DOCKER_FILE"
+  docker_write "$WORK/docker.new"
   change "$WORK/docker.keys" "$DOCKER_FILE.registry-mirrors.keys" 644
-  if [ "$action" = none ]; then
+  if [ "$ACTION" = none ]; then
     say "docker: wrote /etc/docker/daemon.json (docker is not running; it reads the file when it starts)"
   else
     say "docker: wrote /etc/docker/daemon.json"
   fi
-  settle docker docker "$action" docker_up
+  settle docker docker "$ACTION" docker_up
+  if [ -n "$SETTLED" ] && [ -e "$WORK/docker.final" ]; then put "$WORK/docker.final" "$DOCKER_FILE"; fi
 }
 docker_restore() {
   if ! has_backup "$DOCKER_FILE"; then
@@ -263,18 +325,19 @@ docker_restore() {
     fail "docker: $(cat "$WORK/err"); nothing was changed"
     return 0
   fi
-  action=none
-  if [ -n "$changes" ]; then action=$(docker_action "$changes"); fi
-  case $action in
-    refuse*)
-      docker_refuse "${action#refuse}"
-      return 0
-      ;;
-  esac
+  ACTION=none EMPTY=
+  if [ -n "$changes" ]; then docker_action "$changes"; fi
+  [ "$ACTION" != refuse ] || return 0
+  if [ -n "$EMPTY" ]; then # reload with the empty values first; the node's own bytes go back once docker took them
+    docker_write "$WORK/docker.new"
+    settle docker docker reload docker_up
+    [ -n "$SETTLED" ] || return 0
+    ACTION=none
+  fi
+  DOCKER_MIRRORS=$(json_mirrors "$WORK/docker.new")
   unapply "$DOCKER_FILE" docker
   if [ -e "$DOCKER_FILE.registry-mirrors.keys" ]; then change - "$DOCKER_FILE.registry-mirrors.keys"; fi
-  DOCKER_MIRRORS=
-  settle docker docker "$action" docker_up
+  settle docker docker "$ACTION" docker_up
 }
 if [ "$MODE" = apply ]; then docker_apply; else docker_restore; fi
 

@@ -3,10 +3,11 @@
 # Rendered by registry-mirrors (do not edit; change the policy and render again).
 # Usage: sh apply-node-config.sh [apply|restore]   (restore: put back the node's own files, then reload)
 # Env: NODE_ROOT (prefix of node paths, default /), RUNTIME_CTL (used instead of systemctl, word-split on purpose),
-#      VERIFY_SECONDS (default 60), DOCKER_HOST, CONTAINERD_ADDRESS.
+#      VERIFY_SECONDS (default 60), LOCK_SECONDS (wait for another run, default 600), DOCKER_HOST, CONTAINERD_ADDRESS.
 # Exit: 0 applied or nothing to do; 1 refused or rolled back (see stderr); 2 bad usage.
 # A changed file keeps one backup of the node's own version (FILE.registry-mirrors.bak, or FILE.registry-mirrors.created).
 # daemon.json.registry-mirrors.keys lists the daemon.json keys this script manages: a key the policy drops is removed.
+# One run at a time: each folder written is locked (flock FOLDER/.registry-mirrors.lock, else mkdir .lock.d).
 set -eu
 set -f
 umask 022
@@ -16,14 +17,16 @@ ROOT=${NODE_ROOT:-/}
 ROOT=${ROOT%/}
 RUNTIME_CTL=${RUNTIME_CTL:-systemctl}
 VERIFY_SECONDS=${VERIFY_SECONDS:-60}
-case $VERIFY_SECONDS in '' | *[!0-9]*) echo "registry-mirrors: VERIFY_SECONDS must be a number" >&2 && exit 2 ;; esac
+LOCK_SECONDS=${LOCK_SECONDS:-600}
+case $VERIFY_SECONDS$LOCK_SECONDS in '' | *[!0-9]*) echo "registry-mirrors: VERIFY_SECONDS and LOCK_SECONDS must be numbers" >&2 && exit 2 ;; esac
 # shellcheck disable=SC2034 # unused when the plan has nothing that restarts
 RESTART_POLICY=never
 STATUS=0
 TXN=0
+LOCKED=
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/registry-mirrors.XXXXXX")
 # On an unexpected error in the middle of a change, put back what was already written.
-trap 'rollback; rm -rf "$WORK"' EXIT
+trap 'rollback; unlock; rm -rf "$WORK"' EXIT
 trap 'exit 1' INT TERM HUP
 say() { printf '%s\n' "$*"; }
 fail() {
@@ -31,7 +34,7 @@ fail() {
   STATUS=1
 }
 # shellcheck disable=SC2086
-ctl() { $RUNTIME_CTL "$@"; }
+ctl() { $RUNTIME_CTL "$@" 3>&-; }
 active() { ctl is-active --quiet "$1" >/dev/null 2>&1; }
 limit() { if command -v timeout >/dev/null 2>&1; then timeout "$@"; else (shift && "$@"); fi; }
 wait_for() { # runs "$@" once a second until it succeeds, for at most VERIFY_SECONDS
@@ -94,8 +97,10 @@ unapply() { # puts back the node's own version of $1; $2 is the label for messag
 }
 # settle LABEL UNIT ACTION CHECK...: ends the transaction; after a reload/restart CHECK must pass within
 # VERIFY_SECONDS, else every change is put back and UNIT gets the same action again.
+# SETTLED is 1 when it did not roll back.
+# shellcheck disable=SC2034 # SETTLED is read by the Docker section only
 settle() {
-  label=$1 unit=$2 action=$3
+  label=$1 unit=$2 action=$3 SETTLED=1
   shift 3
   if [ "$action" = none ]; then commit && return 0; fi
   if ctl "$action" "$unit" >"$WORK/ctl.out" 2>&1 && wait_for "$@"; then
@@ -104,10 +109,47 @@ settle() {
     return 0
   fi
   rollback
+  SETTLED=
   ctl "$action" "$unit" >>"$WORK/ctl.out" 2>&1 || true
   wait_for active "$unit" || true
   fail "$label: $unit did not come back within ${VERIFY_SECONDS}s after the $action ($(tr '\n' ' ' <"$WORK/ctl.out")); the previous files were put back and $unit ${action}ed again"
 }
+# lock FOLDER FD: waits up to LOCK_SECONDS while another run (cloud-init, the DaemonSet) holds FOLDER: flock on
+# FOLDER/.registry-mirrors.lock, else a folder FOLDER/.registry-mirrors.lock.d with the owner's pid (taken over once
+# that pid is gone). A run removes its lock as it ends, so a flock on a file no longer at that path does not count.
+lock() {
+  [ "$MODE" = apply ] || [ -d "$ROOT$1" ] || return 0
+  mkdir -p "$ROOT$1"
+  l=$ROOT$1/.registry-mirrors.lock n=$LOCK_SECONDS
+  if command -v flock >/dev/null 2>&1; then
+    # shellcheck disable=SC3013 # -ef: dash, BusyBox and bash have it
+    until eval "exec $2>>\"\$l\"" && flock -n "$2" && [ "$l" -ef "/proc/$$/fd/$2" ]; do lock_wait "$l"; done
+    LOCKED="$LOCKED $1/.registry-mirrors.lock"
+    return 0
+  fi
+  until mkdir "$l.d" 2>/dev/null; do
+    pid=$(cat "$l.d/pid" 2>/dev/null) || pid=
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      rm -rf "$l.d"
+      say "took over $1/.registry-mirrors.lock.d from pid $pid, which is gone"
+    else
+      lock_wait "$l.d"
+    fi
+  done
+  echo "$$" >"$l.d/pid"
+  LOCKED="$LOCKED $1/.registry-mirrors.lock.d"
+}
+lock_wait() {
+  if [ "$n" -le 0 ]; then
+    fail "another run still holds ${1#"$ROOT"} after ${LOCK_SECONDS}s; nothing was changed. Fix: run this again when it is done (a .lock.d folder whose pid is gone is taken over)"
+    exit 1
+  fi
+  [ "$n" != "$LOCK_SECONDS" ] || say "waiting for another run to finish (${1#"$ROOT"})"
+  n=$((n - 1))
+  sleep 1
+}
+unlock() { for f in $LOCKED; do rm -rf "$ROOT$f"; done; }
+lock /etc/containerd 3
 
 # --- containerd: hosts.toml files (read on every pull) and config_path in config.toml ---
 CTD_MAIN=$ROOT/etc/containerd/config.toml
