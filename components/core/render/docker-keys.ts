@@ -6,6 +6,7 @@
  * Sources: `dockerd --help` of 20.10, the daemon.json reference of 23-27 and moby's daemon/config and
  * daemon/reload code. The keys marked for 20.10 are checked against a real dockerd 20.10 by the e2e suite.
  */
+import { nearestNames } from "../suggest";
 
 /** What the library knows about one `daemon.json` key. */
 export interface DockerKeyInfo {
@@ -174,26 +175,5 @@ export const DOCKERD_FLAG_SPELLINGS: Readonly<Record<string, string>> = {
 
 /** The known key closest to `key` by edit distance, to suggest in an error. */
 export function closestDockerKey(key: string): string {
-  let best = "";
-  let bestDistance = Infinity;
-  for (const known of Object.keys(DOCKERD_KEYS)) {
-    const d = editDistance(key.toLowerCase(), known);
-    if (d < bestDistance) {
-      best = known;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length];
+  return nearestNames(key, Object.keys(DOCKERD_KEYS), 1)[0];
 }
