@@ -5,6 +5,11 @@ import { parseHostPort } from "./hosts";
 export type Capability = "pull" | "resolve" | "push";
 /** Which pulls CRI-O/podman send to a mirror (`pull-from-mirror`). */
 export type PullFromMirror = "all" | "digest-only" | "tag-only";
+/**
+ * How the node authenticates to a mirror: `ecr` = the node fetches an ECR token with its instance role and
+ * containerd sends it to this mirror (an ECR pull-through cache always asks for one).
+ */
+export type MirrorAuth = "ecr";
 
 /** The registry key that means "every registry without its own entry". */
 export const ANY_REGISTRY = "*";
@@ -39,6 +44,13 @@ export interface MirrorEndpointInput {
   headers?: Record<string, string>;
   /** Which pulls CRI-O/podman send to this mirror; default `"all"`. */
   pullFromMirror?: PullFromMirror;
+  /**
+   * `"ecr"`: the mirror is an ECR registry (`https://ACCOUNT.dkr.ecr.REGION.amazonaws.com[.cn]/...`, e.g. a
+   * pull-through cache). The node fetches a token with its instance role (`ecr:GetAuthorizationToken`) and renews
+   * it before its 12 hours run out; containerd sends it as this mirror's `Authorization` header. The token is
+   * never in the policy, the rendered files or Pulumi state. CRI-O/podman need their own ECR auth.
+   */
+  auth?: MirrorAuth;
 }
 
 /** The mirrors of one upstream registry, in the order they are tried. */
@@ -82,6 +94,8 @@ export interface MirrorEndpoint {
   /** Sorted by name. */
   headers: Record<string, string>;
   pullFromMirror: PullFromMirror;
+  /** Present only when set: the node fetches the mirror's credential (see {@link MirrorEndpointInput.auth}). */
+  auth?: MirrorAuth;
 }
 
 /** A validated, normalised registry entry. */
@@ -168,7 +182,15 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-const ENDPOINT_FIELDS = ["url", "insecure", "caFile", "clientCertFile", "clientKeyFile", "capabilities", "overridePath", "dialTimeout", "headers", "pullFromMirror"] as const;
+const ENDPOINT_FIELDS = ["url", "insecure", "caFile", "clientCertFile", "clientKeyFile", "capabilities", "overridePath", "dialTimeout", "headers", "pullFromMirror", "auth"] as const;
+
+/** `ACCOUNT.dkr.ecr.REGION.amazonaws.com` or `.amazonaws.com.cn`: a private ECR registry; group 1 is the region. */
+const ECR_HOST = /^\d{12}\.dkr\.ecr\.([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com(?:\.cn)?$/;
+
+/** The AWS region of a private ECR registry host (`ACCOUNT.dkr.ecr.REGION.amazonaws.com[.cn]`), or undefined. */
+export function ecrRegistryRegion(host: string): string | undefined {
+  return ECR_HOST.exec(host)?.[1];
+}
 
 function absolutePath(field: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
@@ -253,7 +275,22 @@ export function normaliseEndpoint(field: string, raw: unknown, options: MirrorUr
   if (clientCertFile !== undefined) endpoint.clientCertFile = clientCertFile;
   if (clientKeyFile !== undefined) endpoint.clientKeyFile = clientKeyFile;
   if (dialTimeout !== undefined) endpoint.dialTimeout = dialTimeout as string;
+  if (input.auth !== undefined) endpoint.auth = checkAuth(field, input.auth, endpoint);
   return endpoint;
+}
+
+/** Validates `auth` of the endpoint at `field`. */
+function checkAuth(field: string, value: unknown, endpoint: MirrorEndpoint): MirrorAuth {
+  if (value !== "ecr") {
+    throw new PolicyError(`${field}.auth`, value, "unknown mirror auth", "use \"ecr\" for an ECR registry (the node fetches its token), or leave auth out");
+  }
+  if (endpoint.scheme !== "https" || ecrRegistryRegion(endpoint.host) === undefined) {
+    throw new PolicyError(`${field}.auth`, endpoint.url, "auth \"ecr\" needs an ECR registry URL: https://ACCOUNT.dkr.ecr.REGION.amazonaws.com[.cn][/path], without a port", "point the mirror at the account's ECR registry host (RegionalMirrorSelector does), or remove auth for a mirror that is not ECR");
+  }
+  if (Object.keys(endpoint.headers).length > 0) {
+    throw new PolicyError(`${field}.headers`, Object.keys(endpoint.headers), "an ECR mirror's headers are written by the node's token refresher (Authorization)", "remove headers from this mirror (ECR takes only its token), or remove auth");
+  }
+  return "ecr";
 }
 
 /** Orders registries by name with `*` last: the order every renderer writes them in. */

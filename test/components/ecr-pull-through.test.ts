@@ -129,9 +129,9 @@ describe("RegionalMirrorSelector with createPullThroughCache", () => {
     await settle();
     const base = "https://210987654321.dkr.ecr.us-west-2.amazonaws.com/v2";
     expect(policy.registries).toEqual({
-      "docker.io": { mirrors: [{ url: `${base}/docker-hub`, overridePath: true }] },
-      "quay.io": { mirrors: [{ url: `${base}/quay`, overridePath: true }] },
-      "registry.k8s.io": { mirrors: [{ url: `${base}/k8s`, overridePath: true }] },
+      "docker.io": { mirrors: [{ url: `${base}/docker-hub`, overridePath: true, auth: "ecr" }] },
+      "quay.io": { mirrors: [{ url: `${base}/quay`, overridePath: true, auth: "ecr" }] },
+      "registry.k8s.io": { mirrors: [{ url: `${base}/k8s`, overridePath: true, auth: "ecr" }] },
     });
     expect(calls.sort()).toEqual(["aws:index/getCallerIdentity:getCallerIdentity", "aws:index/getRegion:getRegion"]);
     const rules = resources.filter((r) => r.type === RULE);

@@ -68,7 +68,7 @@ describe("RegionalMirrorSelector (deployment)", () => {
     expect(await unwrap(sel.region)).toBe("us-west-2");
     expect(mocks.calls.map((c) => c.token)).toEqual(["aws:index/getRegion:getRegion"]);
     const policy = await unwrap(sel.policy);
-    expect(policy.registries["docker.io"].mirrors).toEqual([{ url: `https://${ACCOUNT}.dkr.ecr.us-west-2.amazonaws.com/v2/docker-hub`, overridePath: true }, "https://us-west-2.proxy.registry.com"]);
+    expect(policy.registries["docker.io"].mirrors).toEqual([{ url: `https://${ACCOUNT}.dkr.ecr.us-west-2.amazonaws.com/v2/docker-hub`, overridePath: true, auth: "ecr" }, "https://us-west-2.proxy.registry.com"]);
     expect(normalisePolicy(policy).warnings).toEqual([]);
     expect(await unwrap(sel.insecureRegistries)).toEqual(["10.0.0.0/8"]);
     const reasons = await unwrap(sel.reasons);
@@ -91,7 +91,7 @@ describe("RegionalMirrorSelector (deployment)", () => {
     mocks.reset();
     const sel = new RegionalMirrorSelector("explicit", { cloud: "aws", region: pulumi.output("cn-north-1"), ecrPullThrough: { "quay.io": "quay" }, registries: ["quay.io"] });
     expect(await unwrap(sel.region)).toBe("cn-north-1");
-    expect(await unwrap(sel.policy)).toEqual({ registries: { "quay.io": { mirrors: [{ url: "https://210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn/v2/quay", overridePath: true }] } }, allowMirrorPaths: true });
+    expect(await unwrap(sel.policy)).toEqual({ registries: { "quay.io": { mirrors: [{ url: "https://210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn/v2/quay", overridePath: true, auth: "ecr" }] } }, allowMirrorPaths: true });
     expect(mocks.calls.map((c) => c.token)).toEqual(["aws:index/getCallerIdentity:getCallerIdentity"]);
   });
 

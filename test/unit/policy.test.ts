@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import * as fc from "fast-check";
 import { normalisePolicy, parseMirrorUrl, normaliseRegistryName, PolicyError, parseInsecureRegistry, parseHostPort } from "../../components/core";
+import { ecrRegistryRegion } from "../../components/core/policy";
 
 function errorOf(fn: () => unknown): PolicyError {
   try {
@@ -168,5 +169,39 @@ describe("normalisePolicy", () => {
         if (names.includes("*")) expect(names[names.length - 1]).toBe("*");
       }),
     );
+  });
+});
+
+describe("endpoint auth \"ecr\"", () => {
+  const ECR = "https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/docker-hub";
+  const withAuth = (endpoint: Record<string, unknown>) => ({ allowMirrorPaths: true, registries: { "docker.io": { mirrors: [endpoint] } } });
+
+  it("is kept on ECR registry hosts, commercial and China partitions, and absent when not set", () => {
+    const { policy } = normalisePolicy(withAuth({ url: ECR, overridePath: true, auth: "ecr" }));
+    expect(policy.registries[0].endpoints[0]).toMatchObject({ url: ECR, auth: "ecr", overridePath: true });
+    const cn = normalisePolicy(withAuth({ url: "https://123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/v2/docker-hub", overridePath: true, auth: "ecr" }));
+    expect(cn.policy.registries[0].endpoints[0].auth).toBe("ecr");
+    expect("auth" in normalisePolicy(withAuth({ url: ECR, overridePath: true })).policy.registries[0].endpoints[0]).toBe(false);
+    expect(ecrRegistryRegion("123456789012.dkr.ecr.cn-northwest-1.amazonaws.com.cn")).toBe("cn-northwest-1");
+    expect(ecrRegistryRegion("123456789012.dkr.ecr.us-gov-west-1.amazonaws.com")).toBe("us-gov-west-1");
+    expect(ecrRegistryRegion("public.ecr.aws")).toBeUndefined();
+  });
+
+  it.each([
+    [{ url: ECR, auth: "iam" }, "mirrors[0].auth", "\"iam\"", "unknown mirror auth", "use \"ecr\""],
+    [{ url: ECR, auth: true }, "mirrors[0].auth", "true", "unknown mirror auth", "leave auth out"],
+    [{ url: "https://mirror.example.com", auth: "ecr" }, "mirrors[0].auth", "\"https://mirror.example.com\"", "needs an ECR registry URL", "remove auth for a mirror that is not ECR"],
+    [{ url: "http://123456789012.dkr.ecr.us-west-2.amazonaws.com", auth: "ecr" }, "mirrors[0].auth", "http://123456789012", "needs an ECR registry URL", "account's ECR registry host"],
+    [{ url: "https://123456789012.dkr.ecr.us-west-2.amazonaws.com:8443", auth: "ecr" }, "mirrors[0].auth", ":8443", "without a port", "account's ECR registry host"],
+    [{ url: "https://12345.dkr.ecr.us-west-2.amazonaws.com", auth: "ecr" }, "mirrors[0].auth", "12345.dkr", "needs an ECR registry URL", "account's ECR registry host"],
+    [{ url: "https://public.ecr.aws", auth: "ecr" }, "mirrors[0].auth", "public.ecr.aws", "needs an ECR registry URL", "remove auth"],
+    [{ url: ECR, auth: "ecr", headers: { "X-Trace": "1" } }, "mirrors[0].headers", "X-Trace", "written by the node's token refresher", "remove headers from this mirror"],
+  ])("refuses %j naming the field, the value and the fix", (endpoint, field, value, problem, fix) => {
+    const err = errorOf(() => normalisePolicy(withAuth(endpoint)));
+    expect(err.field).toBe(`policy.registries["docker.io"].${field}`);
+    expect(err.message).toContain(value);
+    expect(err.message).toContain(problem);
+    expect(err.message).toContain(`Fix: `);
+    expect(err.message).toContain(fix);
   });
 });

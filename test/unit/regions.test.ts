@@ -76,13 +76,14 @@ describe("AWS catalog", () => {
     expect(ecrPullThroughUrl(ACCOUNT, region, "docker-hub")).toBe(`https://${host}/v2/docker-hub`);
   });
 
-  it.each([["us-west-2", "aws"], ["cn-north-1", "aws-cn"], ["us-gov-east-1", "aws-us-gov"]])("selects an ECR endpoint in %s (partition %s) with override_path", (region, partition) => {
+  it.each([["us-west-2", "aws"], ["cn-north-1", "aws-cn"], ["us-gov-east-1", "aws-us-gov"]])("selects an ECR endpoint in %s (partition %s) with override_path and the node-side ECR token", (region, partition) => {
     const s = selectMirrors({ cloud: "aws", region, awsAccountId: ACCOUNT, ecrPullThrough: { "docker.io": "docker-hub" } });
     expect(s.partition).toBe(partition);
     const suffix = partition === "aws-cn" ? "amazonaws.com.cn" : "amazonaws.com";
-    expect(s.policy.registries["docker.io"].mirrors).toEqual([{ url: `https://${ACCOUNT}.dkr.ecr.${region}.${suffix}/v2/docker-hub`, overridePath: true }]);
+    expect(s.policy.registries["docker.io"].mirrors).toEqual([{ url: `https://${ACCOUNT}.dkr.ecr.${region}.${suffix}/v2/docker-hub`, overridePath: true, auth: "ecr" }]);
     expect(s.policy.allowMirrorPaths).toBe(true);
-    expect(normalisePolicy(s.policy).policy.registries[0].endpoints[0]).toMatchObject({ overridePath: true, path: "/v2/docker-hub" });
+    expect(normalisePolicy(s.policy).policy.registries[0].endpoints[0]).toMatchObject({ overridePath: true, path: "/v2/docker-hub", auth: "ecr" });
+    expect(s.reasons[0]).toContain("which the node fetches with its instance role");
   });
 
   it("suggests the usual rule prefixes for the registries ECR can cache", () => {

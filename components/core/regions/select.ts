@@ -305,7 +305,7 @@ export function selectMirrors(input: RegionSelectionInput): RegionSelection {
   const policy: MirrorPolicyInput = { registries: policyRegistries };
   if (input.allowMirrorPaths || usesEcrPaths) policy.allowMirrorPaths = true;
   if (usesEcrPaths && !input.allowMirrorPaths) {
-    warnings.push("the policy sets allowMirrorPaths because ECR pull-through endpoints carry their /v2/<prefix> path; Docker's registry-mirrors cannot use them (they need override_path and an ECR token), containerd and CRI-O/podman can");
+    warnings.push("the policy sets allowMirrorPaths because ECR pull-through endpoints carry their /v2/<prefix> path; Docker's registry-mirrors cannot use them (they need override_path and an ECR token); containerd can, with the token the node fetches (auth: \"ecr\"); CRI-O/podman skip them unless given their own ECR credentials (an auth.json entry for the ECR host, kept fresh)");
   }
   const insecureRegistries = [...new Set(entries.flatMap((e) => e.insecureRegistries))].sort();
   if (insecureRegistries.length > 0) {
@@ -342,12 +342,12 @@ function builtInCandidates(cloud: CloudName, region: AwsRegion | AlicloudRegion,
     const how = network === "vpc"
       ? "in-region and private through the ECR interface VPC endpoint (same host name)"
       : "in-region over ECR's public endpoint";
-    const endpoint: MirrorEndpointInput = { url, overridePath: true };
+    const endpoint: MirrorEndpointInput = { url, overridePath: true, auth: "ecr" };
     return [{
       input: endpoint,
       url,
       tier: network === "vpc" ? "private" : "public",
-      why: `ECR pull-through cache rule "${prefix}" of account ${fields.awsAccountId} in ${aws.id} (${AWS_DNS_SUFFIX[aws.partition]}), ${how}; needs override_path and an ECR token (12 h), so containerd and CRI-O/podman use it, Docker's registry-mirrors cannot`,
+      why: `ECR pull-through cache rule "${prefix}" of account ${fields.awsAccountId} in ${aws.id} (${AWS_DNS_SUFFIX[aws.partition]}), ${how}; needs override_path and an ECR token, which the node fetches with its instance role and renews before its 12 h run out (auth "ecr"), so containerd uses it, CRI-O/podman only with their own ECR credentials, Docker's registry-mirrors cannot`,
     }];
   }
   const ali = region as AlicloudRegion;
