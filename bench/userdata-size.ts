@@ -1,0 +1,77 @@
+/**
+ * `npm run bench:userdata`: user-data sizes of representative policies against the EC2 limit (16 KB, counted
+ * before base64) and the Alibaba Cloud ECS limit (32 KB, counted with base64), in three encodings:
+ *   plain       the text as rendered (EC2 counts it; ECS counts its base64);
+ *   files gz    the files inside carried gzip+base64 (`compress: true`; the user data stays text, every reader takes it);
+ *   whole gzip  the whole document gzipped (cloud-init reads it; EKS, which must parse the MIME document, does not).
+ */
+import { gzipSync } from "node:zlib";
+import { MirrorPolicyInput } from "../components/core/policy";
+import { renderNodeConfig } from "../components/core/render/node-config";
+import { RuntimeName, RUNTIME_NAMES } from "../components/core/render/types";
+import { renderCloudConfig, renderEksUserData, renderShellUserData, USER_DATA_LIMITS } from "../components/core/render/userdata";
+import { table } from "./lib";
+
+interface Case {
+  policy: string;
+  runtimes: RuntimeName[];
+  input: MirrorPolicyInput;
+}
+
+const SIX = ["docker.io", "ghcr.io", "quay.io", "registry.k8s.io", "gcr.io", "public.ecr.aws"];
+const sixByThree: MirrorPolicyInput = {
+  registries: Object.fromEntries(SIX.map((r, i) => [r, { mirrors: [1, 2, 3].map((j) => `https://mirror-${j}.r${i}.registry.example.com`) }])),
+};
+
+const cases: Case[] = [
+  { policy: "1 Docker Hub mirror", runtimes: ["docker", "containerd"], input: { registries: { "docker.io": { mirrors: ["https://abcd1234.mirror.aliyuncs.com"] } } } },
+  { policy: "6 registries x 3 mirrors", runtimes: ["docker", "containerd"], input: sixByThree },
+  { policy: "6 registries x 3 mirrors", runtimes: [...RUNTIME_NAMES], input: sixByThree },
+];
+
+const EC2 = USER_DATA_LIMITS.ec2.bytes;
+const ECS = USER_DATA_LIMITS.ecs.bytes;
+const b64 = (n: number) => 4 * Math.ceil(n / 3);
+/** `size` and how it stands against `limit`: "12345 ok 75%" or "24643 OVER". */
+const judge = (size: number, limit: number) => `${size} ${size <= limit ? `ok ${Math.round((100 * size) / limit)}%` : "OVER"}`;
+
+const rows: string[][] = [];
+for (const c of cases) {
+  const rendered = renderNodeConfig({ policy: c.input, runtimes: c.runtimes });
+  const applyScript = rendered.applyScript;
+  const forms: Array<[string, (compress: boolean) => string, boolean]> = [
+    ["cloud-config", (compress) => renderCloudConfig({ applyScript, compress }), true],
+    ["shell script", (compress) => renderShellUserData({ applyScript, compress }), true],
+    ["EKS AL2023 MIME", (compress) => renderEksUserData({ family: "al2023", applyScript, compress }), false],
+  ];
+  for (const [form, render, gzipReadable] of forms) {
+    const plain = Buffer.byteLength(render(false), "utf8");
+    const filesGz = Buffer.byteLength(render(true), "utf8");
+    const wholeGz = gzipSync(Buffer.from(render(false), "utf8"), { level: 9 }).length;
+    rows.push([
+      c.policy,
+      c.runtimes.length === RUNTIME_NAMES.length ? "all 8" : c.runtimes.join("+"),
+      form,
+      judge(plain, EC2),
+      judge(filesGz, EC2),
+      gzipReadable ? judge(wholeGz, EC2) : "n/a",
+      judge(b64(plain), ECS),
+      judge(b64(filesGz), ECS),
+      gzipReadable ? judge(b64(wholeGz), ECS) : "n/a",
+    ]);
+  }
+  if (rendered.bottlerocketSettings !== undefined) {
+    const n = Buffer.byteLength(rendered.bottlerocketSettings, "utf8");
+    rows.push([c.policy, "all 8", "Bottlerocket TOML", judge(n, EC2), "-", "-", judge(b64(n), ECS), "-", "-"]);
+  }
+}
+
+console.log(`User-data bytes against EC2 (${EC2} B, ${USER_DATA_LIMITS.ec2.counted}) and ECS (${ECS} B, ${USER_DATA_LIMITS.ecs.counted}).\n`);
+console.log(
+  table(
+    ["Policy", "Runtimes", "Form", "EC2 plain", "EC2 files gz", "EC2 whole gzip", "ECS plain b64", "ECS files gz b64", "ECS whole gzip b64"],
+    rows,
+    ["l", "l", "l", "r", "r", "r", "r", "r", "r"],
+  ),
+);
+console.log("\nn/a: EKS managed node groups must parse the MIME document, so it cannot be gzipped as a whole.");
