@@ -72,6 +72,15 @@ const CONTAINERD_NO_UPSTREAM: MirrorPolicyInput = {
   },
 };
 
+/** containerd with ECR mirrors (auth "ecr"): a host before a public mirror, and the last resort of a registry. */
+const CONTAINERD_ECR: MirrorPolicyInput = {
+  allowMirrorPaths: true,
+  registries: {
+    "docker.io": { mirrors: [{ url: ECR, overridePath: true, auth: "ecr" }, "https://mirror.gcr.io"] },
+    "quay.io": { mirrors: ["https://quay-mirror.example.com", { url: "https://123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/v2/quay", overridePath: true, auth: "ecr" }], upstreamFallback: false },
+  },
+};
+
 function policyOf(input: MirrorPolicyInput) {
   return normalisePolicy(input).policy;
 }
@@ -116,6 +125,21 @@ describe("golden files", () => {
     const withHeaders = files.find((f) => f.path === "/etc/docker/certs.d/registry.example.com:5000/hosts.toml");
     expect(withHeaders).toMatchObject({ secret: true, mode: 0o600 });
     expect(files.find((f) => f.path.includes("_default"))?.secret).toBeUndefined();
+  });
+
+  it("containerd hosts.toml with ECR mirrors: no token in the file, the mirrors listed for the node's refresher, mode 0600", () => {
+    const files = renderContainerdHosts(policyOf(CONTAINERD_ECR));
+    checkGolden("containerd", "ecr-auth", files);
+    expect(files.map((f) => [f.path, f.ecrAuth, f.mode, f.secret])).toEqual([
+      ["/etc/containerd/certs.d/docker.io/hosts.toml", [{ url: ECR, region: "us-east-1" }], 0o600, undefined],
+      ["/etc/containerd/certs.d/quay.io/hosts.toml", [{ url: "https://123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/v2/quay", region: "cn-north-1" }], 0o600, undefined],
+    ]);
+    for (const f of files) expect(f.content).not.toMatch(/header|Authorization/);
+    // The same policy without auth renders the same text: auth changes only what the node adds.
+    const plain = structuredClone(CONTAINERD_ECR);
+    for (const entry of Object.values(plain.registries)) entry.mirrors = entry.mirrors.map((m) => (typeof m === "string" ? m : { url: m.url, overridePath: true }));
+    expect(renderContainerdHosts(policyOf(plain)).map((f) => f.content)).toEqual(files.map((f) => f.content));
+    expect(renderContainerdHosts(policyOf(plain)).every((f) => f.ecrAuth === undefined && f.mode === 0o644)).toBe(true);
   });
 
   it.each([2, 3] as const)("containerd config fragment, version %i", (version) => {

@@ -3,6 +3,8 @@ import { EPILOGUE, prelude } from "./apply/common";
 import { containerdSection } from "./apply/containerd";
 import { dockerSection } from "./apply/docker";
 import { filesSection } from "./apply/files";
+import { ECR_DIR, TEMPLATE_SUFFIX } from "./apply/ecr";
+import { ContainerdHostsFile } from "./containerd";
 import { DOCKERD_KEYS } from "./docker-keys";
 import { NodeFile, RestartPolicy } from "./types";
 
@@ -21,8 +23,11 @@ export interface NodeApplyPlan {
   restartPolicy: RestartPolicy;
   /** Keys merged into `/etc/docker/daemon.json`; every other key of the node's file is kept. */
   docker?: { desired: Record<string, unknown> };
-  /** containerd `hosts.toml` files, with absolute paths under `hostsDir` (the folder `config_path` points at). */
-  containerd?: { hostsDir: string; files: NodeFile[] };
+  /**
+   * containerd `hosts.toml` files, with absolute paths under `hostsDir` (the folder `config_path` points at). A file
+   * with `ecrAuth` mirrors gets their ECR token on the node from a refresher the script installs (with a systemd timer).
+   */
+  containerd?: { hostsDir: string; files: ContainerdHostsFile[] };
   /** Other drop-in files: CRI-O/podman registries.conf.d, k3s/RKE2 registries.yaml, buildkitd.toml, ... */
   files?: ManagedFile[];
 }
@@ -51,8 +56,8 @@ function checkFile(field: string, file: NodeFile, seen: Set<string>): void {
   const path = checkPath(`${field}.path`, file.path);
   if (seen.has(path)) throw new PolicyError(`${field}.path`, path, "the same file is listed twice", "list each node file once");
   seen.add(path);
-  if (path.endsWith(".registry-mirrors.bak") || path.endsWith(".registry-mirrors.created") || path.endsWith(".registry-mirrors.keys")) {
-    throw new PolicyError(`${field}.path`, path, "this name is reserved for the script's backups", "choose another file name");
+  if ([".registry-mirrors.bak", ".registry-mirrors.created", ".registry-mirrors.keys", TEMPLATE_SUFFIX].some((suffix) => path.endsWith(suffix)) || path.startsWith(`${ECR_DIR}/`)) {
+    throw new PolicyError(`${field}.path`, path, "this name is reserved for the script's backups and its ECR token refresher", "choose another file name");
   }
   if (typeof file.content !== "string" || !file.content.endsWith("\n")) {
     throw new PolicyError(`${field}.content`, "(content hidden)", "a node file must end with a newline", "end the content with \"\\n\"");
@@ -72,6 +77,10 @@ function checkFile(field: string, file: NodeFile, seen: Set<string>): void {
  * first change on; `FILE.registry-mirrors.created` when there was none), `daemon.json.registry-mirrors.keys` (the
  * daemon.json keys it manages, so a key the policy drops is removed on the next run) and
  * `<hostsDir>/.registry-mirrors.files` (the hosts.toml files it wrote, so a registry the policy drops loses its file).
+ * For a hosts.toml with ECR mirrors (`ecrAuth`) it writes `hosts.toml.registry-mirrors.template` and installs the ECR
+ * token refresher in /etc/containerd/registry-mirrors (script, list, tokens `token.REGION` mode 0600, and the
+ * `registry-mirrors-ecr-token` service and timer, linked and enabled when systemd runs the node); the refresher writes
+ * hosts.toml as template + token. A policy without ECR mirrors removes the refresher again.
  * `restore` mode uses them to put the node back as it was. It also leaves the empty lock file
  * `.registry-mirrors.lock` in each top folder it writes (/etc/docker, /etc/containerd, ...): a run waits for another
  * one on the same folder (cloud-init and the DaemonSet, two pods of a rollout) with flock, or without flock with a
@@ -102,6 +111,9 @@ export function renderApplyScript(plan: NodeApplyPlan): string {
       checkFile(`containerd.files[${i}]`, file, seen);
       if (!file.path.startsWith(`${dir}/`)) {
         throw new PolicyError(`containerd.files[${i}].path`, file.path, `not under the hosts folder ${dir}`, `put hosts.toml files at ${dir}/<registry>/hosts.toml`);
+      }
+      if (file.ecrAuth !== undefined && !Array.isArray(file.ecrAuth)) {
+        throw new PolicyError(`containerd.files[${i}].ecrAuth`, file.ecrAuth, "must be a list of { url, region }", "render the files with renderContainerdHosts");
       }
     });
     written.push("/etc/containerd/config.toml", ...plan.containerd.files.map((f) => f.path));

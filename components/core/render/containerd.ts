@@ -1,6 +1,6 @@
 import { stringify } from "smol-toml";
 import { PolicyError } from "../errors";
-import { ANY_REGISTRY, DOCKER_HUB, MirrorEndpoint, MirrorPolicy, RegistryMirrors } from "../policy";
+import { ANY_REGISTRY, DOCKER_HUB, ecrRegistryRegion, MirrorEndpoint, MirrorPolicy, RegistryMirrors } from "../policy";
 import { NodeFile } from "./types";
 
 /** Where containerd looks for `hosts.toml` folders unless the node's `config_path` says otherwise. */
@@ -12,6 +12,23 @@ export interface ContainerdHostsOptions {
   certsDir?: string;
   /** Receives a note for every policy setting containerd has no place for (`pullFromMirror`). */
   warnings?: string[];
+}
+
+/** A mirror of a hosts.toml file that needs an ECR token, which the node fetches (policy `auth: "ecr"`). */
+export interface EcrAuthEndpoint {
+  /** The mirror URL, as the file writes it (a `[host."URL"]` table, or `server` for the last resort). */
+  url: string;
+  /** The AWS region whose token the mirror accepts. */
+  region: string;
+}
+
+/** A containerd `hosts.toml` file, with the mirrors whose ECR token the node adds to it. */
+export interface ContainerdHostsFile extends NodeFile {
+  /**
+   * Mirrors the apply script's ECR token refresher gives an `Authorization` header on the node; `content` has no
+   * token (it is a template), so it is not `secret`, but the live file is mode 0600.
+   */
+  ecrAuth?: EcrAuthEndpoint[];
 }
 
 /** The URL containerd uses for an upstream registry when it talks to the registry itself. */
@@ -86,9 +103,10 @@ export function renderHostsToml(entry: RegistryMirrors): string {
  * `upstreamFallback` is true, and the last mirror when it is false (that mirror is then not repeated as a
  * `[host]`). The upstream is always contacted over HTTPS; to reach a plain-HTTP private registry, list it as
  * its own last mirror (`http://host:port`) with `upstreamFallback: false`. Files that carry headers may hold
- * a credential and are marked `secret` (mode 0600).
+ * a credential and are marked `secret` (mode 0600). Mirrors with `auth: "ecr"` are written without a token and
+ * listed in the file's `ecrAuth`: the node apply script installs a refresher that adds the token (mode 0600).
  */
-export function renderContainerdHosts(policy: MirrorPolicy, options: ContainerdHostsOptions = {}): NodeFile[] {
+export function renderContainerdHosts(policy: MirrorPolicy, options: ContainerdHostsOptions = {}): ContainerdHostsFile[] {
   const certsDir = (options.certsDir ?? DEFAULT_CONTAINERD_CERTS_DIR).replace(/\/+$/, "");
   if (!certsDir.startsWith("/") || certsDir.includes(":")) {
     throw new PolicyError("certsDir", options.certsDir, "must be one absolute folder", "give the folder containerd's config_path points at, e.g. \"/etc/containerd/certs.d\" (for a config_path with two folders, pass the first)");
@@ -100,12 +118,14 @@ export function renderContainerdHosts(policy: MirrorPolicy, options: ContainerdH
       }
     });
     const secret = entry.endpoints.some((e) => Object.keys(e.headers).length > 0);
-    const file: NodeFile = {
+    const ecrAuth = entry.endpoints.filter((e) => e.auth === "ecr").map((e) => ({ url: e.url, region: ecrRegistryRegion(e.host) as string }));
+    const file: ContainerdHostsFile = {
       path: `${certsDir}/${containerdHostDir(entry.registry)}/hosts.toml`,
       content: renderHostsToml(entry),
-      mode: secret ? 0o600 : 0o644,
+      mode: secret || ecrAuth.length > 0 ? 0o600 : 0o644,
     };
     if (secret) file.secret = true;
+    if (ecrAuth.length > 0) file.ecrAuth = ecrAuth;
     return file;
   });
 }

@@ -1,5 +1,6 @@
-import { NodeFile } from "../types";
+import { ContainerdHostsFile } from "../containerd";
 import { embedFile, shellQuote } from "./common";
+import { ecrSection, TEMPLATE_SUFFIX } from "./ecr";
 
 /**
  * Reads the node's containerd config.toml with Python's tomllib (3.11+; exit 3 without it) and prints what the
@@ -199,6 +200,10 @@ containerd_up() { # containerd answers and, if ctr is here, its CRI plugin loade
   plugins=$(limit 20 ctr --address "\${CONTAINERD_ADDRESS:-$ROOT/run/containerd/containerd.sock}" plugins ls 2>/dev/null) || return 1
   ! printf '%s\\n' "$plugins" | grep -E -q '[[:space:]](cri|images)[[:space:]].*[[:space:]]error[[:space:]]*$'
 }
+ctd_drop() { # puts back the node's own hosts.toml $1 (or removes ours), and removes its ECR template
+  if [ -e "$ROOT$1$CTD_TEMPLATE" ]; then change - "$ROOT$1$CTD_TEMPLATE"; fi
+  unapply "$ROOT$1" containerd
+}
 ctd_refuse() {
   fail "containerd: $1, and restartPolicy is \\"never\\"; nothing was changed. Fix: set restartPolicy: \\"if-needed\\" (a containerd restart keeps running containers), or $2 and restart containerd yourself"
 }
@@ -239,7 +244,21 @@ containerd_apply() {
     fi
   fi
   changed=''
-  while read -r w m p; do
+  while read -r w m p a; do
+    tpl=$ROOT$p$CTD_TEMPLATE
+    if [ "$a" = ecr ]; then
+      # The refresher writes hosts.toml (the template plus the ECR token): the template is what is compared.
+      if ! cmp -s "$WORK/$w" "$tpl"; then
+        backup "$ROOT$p"
+        change "$WORK/$w" "$tpl" "$m"
+        say "containerd: wrote $p$CTD_TEMPLATE (hosts.toml gets the ECR token)"
+        changed=1 ECR_RENDER=1
+      elif [ ! -e "$ROOT$p" ]; then
+        ECR_RENDER=1
+      fi
+      continue
+    fi
+    if [ -e "$tpl" ]; then change - "$tpl"; fi
     if ! cmp -s "$WORK/$w" "$ROOT$p"; then
       backup "$ROOT$p"
       change "$WORK/$w" "$ROOT$p" "$m"
@@ -250,12 +269,13 @@ containerd_apply() {
   if [ -e "$CTD_STATE" ]; then # files of registries the policy no longer has
     while read -r p; do
       if ! grep -q -x -F -e "$p" "$WORK/containerd.paths"; then
-        unapply "$ROOT$p" containerd
+        ctd_drop "$p"
         changed=1
       fi
     done <"$CTD_STATE"
   fi
   if ! cmp -s "$WORK/containerd.paths" "$CTD_STATE"; then change "$WORK/containerd.paths" "$CTD_STATE" 644; fi
+  ecr_sync
   if [ "$CTD_PLAN" = edit ]; then
     backup "$CTD_CONFIG"
     change "$WORK/config.toml" "$CTD_CONFIG" 644
@@ -264,6 +284,7 @@ containerd_apply() {
   fi
   if [ -z "$changed" ]; then say "containerd: unchanged"; fi
   settle containerd containerd "$action" containerd_up
+  if [ -n "$SETTLED" ]; then ecr_start; fi
 }
 containerd_restore() {
   ctd_effective
@@ -275,24 +296,29 @@ containerd_restore() {
     fi
     action=restart
   fi
+  ecr_remove
   if [ -e "$CTD_STATE" ]; then cat "$CTD_STATE" >>"$WORK/containerd.paths"; fi
-  while read -r p; do unapply "$ROOT$p" containerd; done <"$WORK/containerd.paths"
+  while read -r p; do ctd_drop "$p"; done <"$WORK/containerd.paths"
   if [ -e "$CTD_STATE" ]; then change - "$CTD_STATE"; fi
   unapply "$CTD_CONFIG" containerd
   settle containerd containerd "$action" containerd_up
 }
 `;
 
-/** The containerd section: hosts.toml files under `hostsDir` (read live), and config_path in config.toml. */
-export function containerdSection(hostsDir: string, files: NodeFile[]): string {
+/**
+ * The containerd section: hosts.toml files under `hostsDir` (read live), and config_path in config.toml. A file with
+ * ECR mirrors is written as its template, and the ECR token refresher (apply/ecr.ts) writes the file itself.
+ */
+export function containerdSection(hostsDir: string, files: ContainerdHostsFile[]): string {
   const embedded = files.map((f, i) => embedFile(`ctd${i + 1}`, f.content).trimEnd());
-  const list = files.map((f, i) => `ctd${i + 1} ${f.mode.toString(8)} ${f.path}`).join("\n");
+  const list = files.map((f, i) => `ctd${i + 1} ${f.mode.toString(8)} ${f.path}${(f.ecrAuth ?? []).length > 0 ? " ecr" : ""}`).join("\n");
   const paths = files.map((f) => f.path).sort().join("\n");
   return [
     "# --- containerd: hosts.toml files (read on every pull) and config_path in config.toml ---",
     "CTD_MAIN=$ROOT/etc/containerd/config.toml",
     `CTD_DIR=${shellQuote(hostsDir)}`,
     "CTD_STATE=$ROOT$CTD_DIR/.registry-mirrors.files",
+    `CTD_TEMPLATE=${TEMPLATE_SUFFIX}`,
     `CTD_TABLE_1=${shellQuote(REGISTRY_TABLE[1])}`,
     `CTD_TABLE_2=${shellQuote(REGISTRY_TABLE[2])}`,
     `CTD_TABLE_3=${shellQuote(REGISTRY_TABLE[3])}`,
@@ -301,6 +327,7 @@ export function containerdSection(hostsDir: string, files: NodeFile[]): string {
     embedFile("containerd.paths", paths === "" ? "" : `${paths}\n`).trimEnd(),
     embedFile("inspect.py", INSPECT_PY).trimEnd(),
     embedFile("scan.awk", SCAN_AWK).trimEnd(),
+    ecrSection(files).trimEnd(),
     CONTAINERD_FUNCTIONS.trimEnd(),
     "if [ \"$MODE\" = apply ]; then containerd_apply; else containerd_restore; fi",
     "",
