@@ -155,6 +155,7 @@ lock /etc/containerd 3
 CTD_MAIN=$ROOT/etc/containerd/config.toml
 CTD_DIR='/etc/containerd/certs.d'
 CTD_STATE=$ROOT$CTD_DIR/.registry-mirrors.files
+CTD_TEMPLATE=.registry-mirrors.template
 CTD_TABLE_1='plugins.cri.registry'
 CTD_TABLE_2='plugins."io.containerd.grpc.v1.cri".registry'
 CTD_TABLE_3='plugins."io.containerd.cri.v1.images".registry'
@@ -191,9 +192,9 @@ override_path = true
 REGISTRY_MIRRORS_EOF
 cat >"$WORK/containerd.list" <<'REGISTRY_MIRRORS_EOF'
 ctd1 644 /etc/containerd/certs.d/docker.io/hosts.toml
-ctd2 644 /etc/containerd/certs.d/public.ecr.aws/hosts.toml
-ctd3 644 /etc/containerd/certs.d/quay.io/hosts.toml
-ctd4 644 /etc/containerd/certs.d/registry.k8s.io/hosts.toml
+ctd2 600 /etc/containerd/certs.d/public.ecr.aws/hosts.toml ecr
+ctd3 600 /etc/containerd/certs.d/quay.io/hosts.toml ecr
+ctd4 600 /etc/containerd/certs.d/registry.k8s.io/hosts.toml ecr
 REGISTRY_MIRRORS_EOF
 cat >"$WORK/containerd.paths" <<'REGISTRY_MIRRORS_EOF'
 /etc/containerd/certs.d/docker.io/hosts.toml
@@ -321,6 +322,199 @@ END {
   if (pathline) print "pathline " pathline
 }
 REGISTRY_MIRRORS_EOF
+# ECR mirrors: hosts.toml gets its token from a refresher on the node (see ecr-token-refresh)
+cat >"$WORK/ecr-refresh" <<'REGISTRY_MIRRORS_EOF'
+#!/bin/sh
+# Rendered by registry-mirrors: the ECR token of containerd's ECR mirrors (policy auth "ecr").
+# Usage: ecr-token-refresh [--render-only]   (run by registry-mirrors-ecr-token.timer at boot and hourly)
+# ecr-token.list beside it has one "REGION HOSTS_TOML TABLE" line per ECR mirror. Per region it keeps a token
+# (token.REGION, mode 0600) from `aws ecr get-authorization-token` with the node's instance role, renewed once it is
+# 6 hours old (it lasts 12). Each HOSTS_TOML becomes HOSTS_TOML.registry-mirrors.template plus an Authorization header in TABLE,
+# written atomically, mode 0600. A failed renewal keeps the previous token, says why on stderr and exits 1.
+# Env: NODE_ROOT (prefix of node paths, default /), AWS_CLI (default aws).
+set -eu
+set -f
+umask 077
+ROOT=${NODE_ROOT:-/}
+ROOT=${ROOT%/}
+AWS_CLI=${AWS_CLI:-aws}
+DIR=$ROOT/etc/containerd/registry-mirrors
+LIST=$DIR/ecr-token.list
+STATUS=0
+say() { printf 'ecr-token: %s\n' "$*"; }
+if [ ! -e "$LIST" ]; then say "no $LIST, nothing to do" && exit 0; fi
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/registry-mirrors-ecr.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+put() { # replaces $2 with $1 atomically, mode 0600
+  t="${2%/*}/.${2##*/}.registry-mirrors.$$"
+  cat "$1" >"$t"
+  chmod 600 "$t"
+  sync "$t" 2>/dev/null || sync
+  mv -f "$t" "$2"
+}
+# One run at a time (the timer, the apply script): the last one reads the newest templates.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>>"$DIR/.ecr-token.lock"
+  flock -w 300 9
+fi
+if [ "${1:-}" != --render-only ]; then
+  awk '!seen[$1]++ { print $1 }' "$LIST" >"$WORK/regions"
+  while read -r region; do
+    token=$DIR/token.$region
+    if [ -s "$token" ] && [ -n "$(find "$token" -mmin -360 2>/dev/null)" ]; then continue; fi
+    if "$AWS_CLI" ecr get-authorization-token --region "$region" --cli-connect-timeout 10 --output text \
+      --query 'authorizationData[0].authorizationToken' >"$WORK/token" 2>"$WORK/error" &&
+      awk 'NR == 1 && /^[A-Za-z0-9+\/]+=*$/ && length($0) >= 20 { ok = 1 } END { exit !(ok && NR == 1) }' "$WORK/token"; then
+      put "$WORK/token" "$token"
+      say "renewed the token of $region"
+    else
+      why=$(awk '{ s = s $0 " " } END { print substr(s, 1, 400) }' "$WORK/error")
+      if [ -s "$token" ]; then kept="containerd keeps the previous token until it expires"; else kept="containerd skips the ECR mirrors of $region until a renewal works"; fi
+      printf 'ecr-token: could not get an ECR token for %s (%s); %s. Fix: let the instance role call ecr:GetAuthorizationToken (e.g. AmazonEC2ContainerRegistryReadOnly) and reach the ECR API of %s (the com.amazonaws.%s.ecr.api VPC endpoint in private subnets)\n' "$region" "${why:-no token in the output of $AWS_CLI}" "$kept" "$region" "$region" >&2
+      STATUS=1
+    fi
+  done <"$WORK/regions"
+fi
+awk '!seen[$2]++ { print $2 }' "$LIST" >"$WORK/files"
+while read -r path; do
+  file=$ROOT$path
+  [ -e "$file.registry-mirrors.template" ] || continue
+  : >"$WORK/headers"
+  while read -r region p table; do
+    if [ "$p" = "$path" ] && [ -s "$DIR/token.$region" ]; then
+      { printf '%s Basic ' "$table" && tr -d '\n' <"$DIR/token.$region" && echo; } >>"$WORK/headers"
+    fi
+  done <"$LIST"
+  # Each header table goes right after the table it belongs to (the root's before the first table), as a TOML
+  # writer would put it; the template never has one (the policy refuses headers beside auth "ecr").
+  awk -v headers="$WORK/headers" '
+    BEGIN {
+      while ((getline line < headers) > 0) {
+        n++
+        i = index(line, " ")
+        table[n] = substr(line, 1, i - 1)
+        value[n] = substr(line, i + 1)
+        parent[n] = table[n]
+        sub(/\.?header$/, "", parent[n])
+      }
+    }
+    function add(last,   i) {
+      for (i = 1; i <= n; i++) {
+        if (done[i] || parent[i] != current) continue
+        if (last) printf "\n"
+        printf "[%s]\nAuthorization = \"%s\"\n", table[i], value[i]
+        if (!last) printf "\n"
+        done[i] = 1
+      }
+    }
+    /^[ \t]*\[/ {
+      add(0)
+      current = $0
+      sub(/^[ \t]*\[[ \t]*/, "", current)
+      sub(/[ \t]*\][ \t]*$/, "", current)
+    }
+    { print }
+    END { add(1) }
+  ' "$file.registry-mirrors.template" >"$WORK/hosts.toml"
+  if ! cmp -s "$WORK/hosts.toml" "$file"; then
+    put "$WORK/hosts.toml" "$file"
+    say "wrote $path"
+  fi
+done <"$WORK/files"
+exit "$STATUS"
+REGISTRY_MIRRORS_EOF
+cat >"$WORK/ecr-service" <<'REGISTRY_MIRRORS_EOF'
+# Rendered by registry-mirrors; linked by its node apply script, removed by its restore.
+[Unit]
+Description=registry-mirrors: ECR token for containerd's ECR mirrors
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh /etc/containerd/registry-mirrors/ecr-token-refresh
+TimeoutStartSec=300
+REGISTRY_MIRRORS_EOF
+cat >"$WORK/ecr-timer" <<'REGISTRY_MIRRORS_EOF'
+# Rendered by registry-mirrors; enabled by its node apply script, removed by its restore.
+[Unit]
+Description=registry-mirrors: renew the ECR token of containerd's ECR mirrors
+
+[Timer]
+OnBootSec=1min
+OnUnitActiveSec=1h
+
+[Install]
+WantedBy=timers.target
+REGISTRY_MIRRORS_EOF
+cat >"$WORK/ecr-list" <<'REGISTRY_MIRRORS_EOF'
+cn-north-1 /etc/containerd/certs.d/public.ecr.aws/hosts.toml host."https://123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/v2/ecr-public".header
+cn-north-1 /etc/containerd/certs.d/quay.io/hosts.toml host."https://123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/v2/quay".header
+cn-north-1 /etc/containerd/certs.d/registry.k8s.io/hosts.toml host."https://123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/v2/k8s".header
+REGISTRY_MIRRORS_EOF
+cat >"$WORK/ecr.files" <<'REGISTRY_MIRRORS_EOF'
+ecr-refresh 755 ecr-token-refresh
+ecr-service 644 registry-mirrors-ecr-token.service
+ecr-timer 644 registry-mirrors-ecr-token.timer
+ecr-list 644 ecr-token.list
+REGISTRY_MIRRORS_EOF
+ECR_NODE_DIR=/etc/containerd/registry-mirrors
+ECR_DIR=$ROOT$ECR_NODE_DIR
+ECR_UNIT=registry-mirrors-ecr-token
+ECR_RENDER=''
+systemd_here() { # systemd runs the node (the DaemonSet reaches it through nsenter)
+  s=$(ctl is-system-running 2>/dev/null) || true
+  case $s in running | degraded | starting | initializing | maintenance) return 0 ;; *) return 1 ;; esac
+}
+warn() { printf 'registry-mirrors: %s\n' "$*" >&2; }
+ecr_remove() { # the folder is the refresher's alone
+  [ -d "$ECR_DIR" ] || return 0
+  if systemd_here; then
+    ctl stop "$ECR_UNIT.timer" "$ECR_UNIT.service" >/dev/null 2>&1 || true
+    ctl disable "$ECR_UNIT.timer" "$ECR_UNIT.service" >/dev/null 2>&1 || warn "containerd: could not disable $ECR_UNIT.timer"
+  fi
+  set +f
+  for f in "$ECR_DIR"/*; do if [ -e "$f" ]; then change - "$f"; fi; done
+  set -f
+  rm -f "$ECR_DIR/.ecr-token.lock"
+  rmdir "$ECR_DIR" 2>/dev/null || true
+  say "containerd: removed the ECR token refresher"
+}
+ecr_install() {
+  ECR_UNITS=''
+  while read -r w m f; do
+    if ! cmp -s "$WORK/$w" "$ECR_DIR/$f"; then
+      change "$WORK/$w" "$ECR_DIR/$f" "$m"
+      case $f in *.service | *.timer) ECR_UNITS=1 ;; esac
+      ECR_RENDER=1
+    fi
+  done <"$WORK/ecr.files"
+}
+ecr_start() {
+  [ -n "$ECR_RENDER" ] || return 0
+  if ! NODE_ROOT=$ROOT sh "$ECR_DIR/ecr-token-refresh" --render-only; then
+    fail "containerd: could not write the hosts.toml files of the ECR mirrors (see above). Fix: run this again"
+    return 0
+  fi
+  if ! systemd_here; then
+    NODE_ROOT=$ROOT sh "$ECR_DIR/ecr-token-refresh" || warn "containerd: the ECR token refresher failed (see above); containerd skips the ECR mirrors without a token"
+    say "containerd: no systemd here: run $ECR_NODE_DIR/ecr-token-refresh hourly (cron) to renew the ECR token"
+    return 0
+  fi
+  if [ -n "$ECR_UNITS" ]; then
+    if ctl link "$ECR_NODE_DIR/$ECR_UNIT.service" >"$WORK/ctl.out" 2>&1 && ctl enable "$ECR_NODE_DIR/$ECR_UNIT.timer" >>"$WORK/ctl.out" 2>&1 &&
+      ctl daemon-reload >>"$WORK/ctl.out" 2>&1 && ctl restart "$ECR_UNIT.timer" >>"$WORK/ctl.out" 2>&1; then
+      say "containerd: enabled $ECR_UNIT.timer (ECR token at boot, renewed when 6 hours old)"
+    else
+      fail "containerd: could not enable $ECR_UNIT.timer ($(tr '\n' ' ' <"$WORK/ctl.out")). Fix: check systemd on the node, then run this again"
+      return 0
+    fi
+  fi
+  if ctl start "$ECR_UNIT.service" >"$WORK/ctl.out" 2>&1; then
+    say "containerd: ran $ECR_UNIT.service (ECR token)"
+  else
+    warn "containerd: $ECR_UNIT.service failed ($(tr '\n' ' ' <"$WORK/ctl.out")); containerd skips the ECR mirrors until it has a token, the timer retries hourly. See: journalctl -u $ECR_UNIT.service"
+  fi
+}
+ecr_sync() { ecr_install; }
 # ctd_inspect FILE sets CTD_VERSION, CTD_PATH, CTD_CONFLICT, CTD_CRIOFF, CTD_ERROR, CTD_MISSING, CTD_REGLINE and
 # CTD_PATHLINE: Python's tomllib reads the file when there is one, awk finds the lines an edit needs.
 ctd_inspect() {
@@ -383,6 +577,10 @@ containerd_up() { # containerd answers and, if ctr is here, its CRI plugin loade
   plugins=$(limit 20 ctr --address "${CONTAINERD_ADDRESS:-$ROOT/run/containerd/containerd.sock}" plugins ls 2>/dev/null) || return 1
   ! printf '%s\n' "$plugins" | grep -E -q '[[:space:]](cri|images)[[:space:]].*[[:space:]]error[[:space:]]*$'
 }
+ctd_drop() { # puts back the node's own hosts.toml $1 (or removes ours), and removes its ECR template
+  if [ -e "$ROOT$1$CTD_TEMPLATE" ]; then change - "$ROOT$1$CTD_TEMPLATE"; fi
+  unapply "$ROOT$1" containerd
+}
 ctd_refuse() {
   fail "containerd: $1, and restartPolicy is \"never\"; nothing was changed. Fix: set restartPolicy: \"if-needed\" (a containerd restart keeps running containers), or $2 and restart containerd yourself"
 }
@@ -423,7 +621,21 @@ containerd_apply() {
     fi
   fi
   changed=''
-  while read -r w m p; do
+  while read -r w m p a; do
+    tpl=$ROOT$p$CTD_TEMPLATE
+    if [ "$a" = ecr ]; then
+      # The refresher writes hosts.toml (the template plus the ECR token): the template is what is compared.
+      if ! cmp -s "$WORK/$w" "$tpl"; then
+        backup "$ROOT$p"
+        change "$WORK/$w" "$tpl" "$m"
+        say "containerd: wrote $p$CTD_TEMPLATE (hosts.toml gets the ECR token)"
+        changed=1 ECR_RENDER=1
+      elif [ ! -e "$ROOT$p" ]; then
+        ECR_RENDER=1
+      fi
+      continue
+    fi
+    if [ -e "$tpl" ]; then change - "$tpl"; fi
     if ! cmp -s "$WORK/$w" "$ROOT$p"; then
       backup "$ROOT$p"
       change "$WORK/$w" "$ROOT$p" "$m"
@@ -434,12 +646,13 @@ containerd_apply() {
   if [ -e "$CTD_STATE" ]; then # files of registries the policy no longer has
     while read -r p; do
       if ! grep -q -x -F -e "$p" "$WORK/containerd.paths"; then
-        unapply "$ROOT$p" containerd
+        ctd_drop "$p"
         changed=1
       fi
     done <"$CTD_STATE"
   fi
   if ! cmp -s "$WORK/containerd.paths" "$CTD_STATE"; then change "$WORK/containerd.paths" "$CTD_STATE" 644; fi
+  ecr_sync
   if [ "$CTD_PLAN" = edit ]; then
     backup "$CTD_CONFIG"
     change "$WORK/config.toml" "$CTD_CONFIG" 644
@@ -448,6 +661,7 @@ containerd_apply() {
   fi
   if [ -z "$changed" ]; then say "containerd: unchanged"; fi
   settle containerd containerd "$action" containerd_up
+  if [ -n "$SETTLED" ]; then ecr_start; fi
 }
 containerd_restore() {
   ctd_effective
@@ -459,8 +673,9 @@ containerd_restore() {
     fi
     action=restart
   fi
+  ecr_remove
   if [ -e "$CTD_STATE" ]; then cat "$CTD_STATE" >>"$WORK/containerd.paths"; fi
-  while read -r p; do unapply "$ROOT$p" containerd; done <"$WORK/containerd.paths"
+  while read -r p; do ctd_drop "$p"; done <"$WORK/containerd.paths"
   if [ -e "$CTD_STATE" ]; then change - "$CTD_STATE"; fi
   unapply "$CTD_CONFIG" containerd
   settle containerd containerd "$action" containerd_up

@@ -344,6 +344,7 @@ if [ "$MODE" = apply ]; then docker_apply; else docker_restore; fi
 CTD_MAIN=$ROOT/etc/containerd/config.toml
 CTD_DIR='/etc/containerd/certs.d'
 CTD_STATE=$ROOT$CTD_DIR/.registry-mirrors.files
+CTD_TEMPLATE=.registry-mirrors.template
 CTD_TABLE_1='plugins.cri.registry'
 CTD_TABLE_2='plugins."io.containerd.grpc.v1.cri".registry'
 CTD_TABLE_3='plugins."io.containerd.cri.v1.images".registry'
@@ -489,6 +490,30 @@ END {
   if (pathline) print "pathline " pathline
 }
 REGISTRY_MIRRORS_EOF
+ECR_NODE_DIR=/etc/containerd/registry-mirrors
+ECR_DIR=$ROOT$ECR_NODE_DIR
+ECR_UNIT=registry-mirrors-ecr-token
+ECR_RENDER=''
+systemd_here() { # systemd runs the node (the DaemonSet reaches it through nsenter)
+  s=$(ctl is-system-running 2>/dev/null) || true
+  case $s in running | degraded | starting | initializing | maintenance) return 0 ;; *) return 1 ;; esac
+}
+warn() { printf 'registry-mirrors: %s\n' "$*" >&2; }
+ecr_remove() { # the folder is the refresher's alone
+  [ -d "$ECR_DIR" ] || return 0
+  if systemd_here; then
+    ctl stop "$ECR_UNIT.timer" "$ECR_UNIT.service" >/dev/null 2>&1 || true
+    ctl disable "$ECR_UNIT.timer" "$ECR_UNIT.service" >/dev/null 2>&1 || warn "containerd: could not disable $ECR_UNIT.timer"
+  fi
+  set +f
+  for f in "$ECR_DIR"/*; do if [ -e "$f" ]; then change - "$f"; fi; done
+  set -f
+  rm -f "$ECR_DIR/.ecr-token.lock"
+  rmdir "$ECR_DIR" 2>/dev/null || true
+  say "containerd: removed the ECR token refresher"
+}
+ecr_sync() { ecr_remove; }
+ecr_start() { : "$ECR_RENDER"; }
 # ctd_inspect FILE sets CTD_VERSION, CTD_PATH, CTD_CONFLICT, CTD_CRIOFF, CTD_ERROR, CTD_MISSING, CTD_REGLINE and
 # CTD_PATHLINE: Python's tomllib reads the file when there is one, awk finds the lines an edit needs.
 ctd_inspect() {
@@ -551,6 +576,10 @@ containerd_up() { # containerd answers and, if ctr is here, its CRI plugin loade
   plugins=$(limit 20 ctr --address "${CONTAINERD_ADDRESS:-$ROOT/run/containerd/containerd.sock}" plugins ls 2>/dev/null) || return 1
   ! printf '%s\n' "$plugins" | grep -E -q '[[:space:]](cri|images)[[:space:]].*[[:space:]]error[[:space:]]*$'
 }
+ctd_drop() { # puts back the node's own hosts.toml $1 (or removes ours), and removes its ECR template
+  if [ -e "$ROOT$1$CTD_TEMPLATE" ]; then change - "$ROOT$1$CTD_TEMPLATE"; fi
+  unapply "$ROOT$1" containerd
+}
 ctd_refuse() {
   fail "containerd: $1, and restartPolicy is \"never\"; nothing was changed. Fix: set restartPolicy: \"if-needed\" (a containerd restart keeps running containers), or $2 and restart containerd yourself"
 }
@@ -591,7 +620,21 @@ containerd_apply() {
     fi
   fi
   changed=''
-  while read -r w m p; do
+  while read -r w m p a; do
+    tpl=$ROOT$p$CTD_TEMPLATE
+    if [ "$a" = ecr ]; then
+      # The refresher writes hosts.toml (the template plus the ECR token): the template is what is compared.
+      if ! cmp -s "$WORK/$w" "$tpl"; then
+        backup "$ROOT$p"
+        change "$WORK/$w" "$tpl" "$m"
+        say "containerd: wrote $p$CTD_TEMPLATE (hosts.toml gets the ECR token)"
+        changed=1 ECR_RENDER=1
+      elif [ ! -e "$ROOT$p" ]; then
+        ECR_RENDER=1
+      fi
+      continue
+    fi
+    if [ -e "$tpl" ]; then change - "$tpl"; fi
     if ! cmp -s "$WORK/$w" "$ROOT$p"; then
       backup "$ROOT$p"
       change "$WORK/$w" "$ROOT$p" "$m"
@@ -602,12 +645,13 @@ containerd_apply() {
   if [ -e "$CTD_STATE" ]; then # files of registries the policy no longer has
     while read -r p; do
       if ! grep -q -x -F -e "$p" "$WORK/containerd.paths"; then
-        unapply "$ROOT$p" containerd
+        ctd_drop "$p"
         changed=1
       fi
     done <"$CTD_STATE"
   fi
   if ! cmp -s "$WORK/containerd.paths" "$CTD_STATE"; then change "$WORK/containerd.paths" "$CTD_STATE" 644; fi
+  ecr_sync
   if [ "$CTD_PLAN" = edit ]; then
     backup "$CTD_CONFIG"
     change "$WORK/config.toml" "$CTD_CONFIG" 644
@@ -616,6 +660,7 @@ containerd_apply() {
   fi
   if [ -z "$changed" ]; then say "containerd: unchanged"; fi
   settle containerd containerd "$action" containerd_up
+  if [ -n "$SETTLED" ]; then ecr_start; fi
 }
 containerd_restore() {
   ctd_effective
@@ -627,8 +672,9 @@ containerd_restore() {
     fi
     action=restart
   fi
+  ecr_remove
   if [ -e "$CTD_STATE" ]; then cat "$CTD_STATE" >>"$WORK/containerd.paths"; fi
-  while read -r p; do unapply "$ROOT$p" containerd; done <"$WORK/containerd.paths"
+  while read -r p; do ctd_drop "$p"; done <"$WORK/containerd.paths"
   if [ -e "$CTD_STATE" ]; then change - "$CTD_STATE"; fi
   unapply "$CTD_CONFIG" containerd
   settle containerd containerd "$action" containerd_up
