@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import * as fc from "fast-check";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
@@ -309,6 +309,22 @@ describe("the ECR token refresher", { timeout: 60_000 }, () => {
     expect(res.code).toBe(1);
     expect(res.stderr).toContain(`could not get an ECR token for us-west-2 (no token in the output of ${node.env.AWS_CLI})`);
     expect(node.read(`${ECR_DIR}/token.us-west-2`)).toBe(`${TOKEN}\n`);
+  });
+
+  it("waits while another run holds its lock, so the timer and the apply script never interleave", async () => {
+    const node = installed();
+    rmSync(node.path(HUB));
+    const held = join(node.dir, "held");
+    const released = join(node.dir, "released");
+    const holder = spawn("flock", [node.path(`${ECR_DIR}/.ecr-token.lock`), "sh", "-c", `touch ${held}; sleep 1; touch ${released}`]);
+    const gone = new Promise((resolve) => holder.on("exit", resolve));
+    while (!existsSync(held)) await new Promise((r) => setTimeout(r, 20));
+    const res = refresh(node, ["--render-only"]);
+    expect(res).toEqual({ code: 0, stdout: `ecr-token: wrote ${HUB}\n`, stderr: "" });
+    // It wrote only once the holder had finished.
+    expect(existsSync(released)).toBe(true);
+    expect(statSync(node.path(HUB)).mtimeMs).toBeGreaterThanOrEqual(statSync(released).mtimeMs);
+    await gone;
   });
 
   it("--render-only never calls AWS, and a hosts.toml whose template is gone is left alone", () => {

@@ -356,10 +356,15 @@ put() { # replaces $2 with $1 atomically, mode 0600
   sync "$t" 2>/dev/null || sync
   mv -f "$t" "$2"
 }
-# One run at a time (the timer, the apply script): the last one reads the newest templates.
+# One run at a time (the timer, the apply script): the last one reads the newest templates. (BusyBox flock has no -w.)
 if command -v flock >/dev/null 2>&1; then
   exec 9>>"$DIR/.ecr-token.lock"
-  flock -w 300 9
+  n=300
+  until flock -n 9; do
+    if [ "$n" -le 0 ]; then echo "ecr-token: another run still holds $DIR/.ecr-token.lock after 300s" >&2 && exit 1; fi
+    n=$((n - 1))
+    sleep 1
+  done
 fi
 if [ "${1:-}" != --render-only ]; then
   awk '!seen[$1]++ { print $1 }' "$LIST" >"$WORK/regions"
