@@ -368,3 +368,11 @@ export function registryEntry(policy: MirrorPolicy, registry: string): RegistryM
 export function policyHasHeaders(policy: MirrorPolicy): boolean {
   return policy.registries.some((r) => r.endpoints.some((e) => Object.keys(e.headers).length > 0));
 }
+
+/**
+ * The warning for an `auth: "ecr"` endpoint in a format other than containerd's: only containerd gets the token
+ * the node fetches, so this runtime is answered 401 and skips the mirror unless it has its own credentials.
+ */
+export function ecrTokenNotSentWarning(field: string, runtime: string, endpoint: MirrorEndpoint): string {
+  return `${field}.auth: ${runtime} cannot send the ECR token the node fetches for containerd; it gets a 401 from ${endpoint.host} and skips this mirror unless given its own credentials for it`;
+}

@@ -221,3 +221,15 @@ describe("renderRuntimeFiles", () => {
     expect(() => renderRuntimeFiles(star, ["containerd", "crio"])).toThrow(/^policy\.registries\["\*"\]: CRI-O\/podman registries\.conf has no entry for every registry/);
   });
 });
+
+describe("an ECR endpoint whose token only containerd receives", () => {
+  const ecr = { "docker.io": [{ url: "https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/docker-hub", overridePath: true, auth: "ecr" as const }] };
+  it.each(["crio", "k3s", "rke2", "buildkit", "bottlerocket"] as const)("%s renders it with a warning that it will get a 401", (runtime) => {
+    const { warnings } = renderRuntimeFiles(policy(ecr), [runtime]);
+    expect(warnings).toEqual(expect.arrayContaining([expect.stringMatching(/auth: .*cannot send the ECR token.*401 from 123456789012\.dkr\.ecr\.us-west-2\.amazonaws\.com/)]));
+  });
+  it("containerd gets no such warning", () => {
+    const { warnings } = renderRuntimeFiles(policy(ecr), ["containerd"]);
+    expect(warnings.filter((w) => w.includes("ECR token"))).toEqual([]);
+  });
+});

@@ -1,6 +1,6 @@
 import { stringify } from "smol-toml";
 import { PolicyError } from "../errors";
-import { ANY_REGISTRY, MirrorPolicy } from "../policy";
+import { ANY_REGISTRY, MirrorPolicy, ecrTokenNotSentWarning } from "../policy";
 import { endpointField, GENERATED_HEADER } from "./containerd";
 import { fullApiUrl } from "./k3s";
 
@@ -45,6 +45,7 @@ export function renderBottlerocketSettings(policy: MirrorPolicy, options: Bottle
       if (e.capabilities.join() !== "pull,resolve") options.warnings?.push(`${field}.capabilities: Bottlerocket has no capabilities setting; the mirror is used for pull and resolve`);
       if (e.dialTimeout !== undefined) options.warnings?.push(`${field}.dialTimeout: Bottlerocket has no dial timeout setting; its default applies`);
       if (e.pullFromMirror !== "all") options.warnings?.push(`${field}.pullFromMirror: applies to CRI-O/podman only; Bottlerocket uses the mirror for every pull`);
+      if (e.auth === "ecr") options.warnings?.push(ecrTokenNotSentWarning(field, "Bottlerocket", e));
       return fullApiUrl(field, e, "Bottlerocket");
     });
     mirrors.push({ registry: entry.registry, endpoint });

@@ -1,6 +1,6 @@
 import { stringify } from "smol-toml";
 import { PolicyError } from "../errors";
-import { ANY_REGISTRY, compareRegistries, MirrorEndpoint, MirrorPolicy } from "../policy";
+import { ANY_REGISTRY, compareRegistries, MirrorEndpoint, MirrorPolicy, ecrTokenNotSentWarning } from "../policy";
 import { endpointField, GENERATED_HEADER } from "./containerd";
 import { namespacedLocation } from "./registries-conf";
 import { NodeFile } from "./types";
@@ -72,6 +72,7 @@ export function renderBuildkitToml(policy: MirrorPolicy, options: BuildkitTomlOp
       if (e.capabilities.join() !== "pull,resolve") options.warnings?.push(`${field}.capabilities: BuildKit has no capabilities setting; the mirror is used for pull and resolve`);
       if (e.dialTimeout !== undefined) options.warnings?.push(`${field}.dialTimeout: buildkitd.toml has no dial timeout; BuildKit's default applies`);
       if (e.pullFromMirror !== "all") options.warnings?.push(`${field}.pullFromMirror: applies to CRI-O/podman only; BuildKit uses the mirror for every pull`);
+      if (e.auth === "ecr") options.warnings?.push(ecrTokenNotSentWarning(field, "BuildKit", e));
       const settings = hostSettings(field, e);
       const previous = settingsOf.get(e.host);
       if (previous && JSON.stringify(previous.settings) !== JSON.stringify(settings)) {

@@ -1,7 +1,7 @@
 import { Document, isScalar, Scalar, visit } from "yaml";
 import { PolicyError } from "../errors";
 import { parseHostPort } from "../hosts";
-import { ANY_REGISTRY, compareRegistries, MirrorEndpoint, MirrorPolicy } from "../policy";
+import { ANY_REGISTRY, compareRegistries, MirrorEndpoint, MirrorPolicy, ecrTokenNotSentWarning } from "../policy";
 import { containerdApiRoot, endpointField, GENERATED_HEADER } from "./containerd";
 import { NodeFile } from "./types";
 
@@ -173,6 +173,7 @@ export function renderK3sRegistries(policy: MirrorPolicy, options: K3sRegistries
         if (e.capabilities.join() !== "pull,resolve") options.warnings?.push(`${field}.capabilities: ${format} has no capabilities setting; the endpoint is used for pull and resolve`);
         if (e.dialTimeout !== undefined) options.warnings?.push(`${field}.dialTimeout: ${format} registries.yaml has no dial timeout; containerd's default applies`);
         if (e.pullFromMirror !== "all") options.warnings?.push(`${field}.pullFromMirror: applies to CRI-O/podman only; ${format} uses the mirror for every pull`);
+        if (e.auth === "ecr") options.warnings?.push(ecrTokenNotSentWarning(field, format, e));
         mergeTls(tls, e.host, endpointTls(field, e), field);
         return fullApiUrl(field, e, format);
       }),

@@ -1,6 +1,6 @@
 import { stringify } from "smol-toml";
 import { PolicyError } from "../errors";
-import { ANY_REGISTRY, MirrorEndpoint, MirrorPolicy } from "../policy";
+import { ANY_REGISTRY, MirrorEndpoint, MirrorPolicy, ecrTokenNotSentWarning } from "../policy";
 import { containerdApiRoot, endpointField, GENERATED_HEADER } from "./containerd";
 import { NodeFile } from "./types";
 
@@ -44,6 +44,7 @@ function checkEndpoint(field: string, e: MirrorEndpoint, warnings: string[] | un
     warnings?.push(`${field}.capabilities: registries.conf has no capabilities; CRI-O/podman use this mirror for pulls (use pullFromMirror: "digest-only" to keep tag pulls off it)`);
   }
   if (e.dialTimeout !== undefined) warnings?.push(`${field}.dialTimeout: registries.conf has no dial timeout; CRI-O/podman use their default`);
+  if (e.auth === "ecr") warnings?.push(ecrTokenNotSentWarning(field, "CRI-O/podman", e));
 }
 
 /**
