@@ -18,11 +18,18 @@ export interface FaultProxyOptions {
   bytesPerSecond: number;
   /** Seed of the failure draws, so two runs fail the same sequence of requests. */
   seed?: number;
+  /**
+   * Answer like Docker Hub: every `/v2/` request without a bearer token gets 401 with a `WWW-Authenticate: Bearer`
+   * challenge whose realm is this proxy's `/token`, which hands out anonymous tokens (the origin ignores them).
+   */
+  bearerAuth?: boolean;
 }
 
 export interface ProxyCounters {
   requests: number;
   failed: number;
+  /** 401 challenges and tokens handed out (with `bearerAuth`). */
+  auth: number;
   /** Response body bytes sent to clients. */
   bytes: number;
 }
@@ -68,7 +75,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const target = new URL(options.target);
   const faults = { latencyMs: options.latencyMs, failRate: options.failRate, bytesPerSecond: options.bytesPerSecond };
   const random = prng(options.seed ?? 1);
-  const counters: ProxyCounters = { requests: 0, failed: 0, bytes: 0 };
+  const counters: ProxyCounters = { requests: 0, failed: 0, auth: 0, bytes: 0 };
+  let self = "";
   const sockets = new Set<Socket>();
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
@@ -81,6 +89,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         const body = '{"errors":[{"code":"UNAVAILABLE","message":"injected failure"}]}\n';
         res.writeHead(503, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
         res.end(req.method === "HEAD" ? undefined : body);
+        return;
+      }
+      if (options.bearerAuth && answerAuth(req, res)) {
+        counters.auth++;
         return;
       }
       const upstream = request(
@@ -99,6 +111,31 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     }, latencyMs);
   };
 
+  /** Docker Hub's token dance, answered here; true when the request was an auth one. */
+  const answerAuth = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const path = req.url ?? "/";
+    if (path.startsWith("/token")) {
+      const body = JSON.stringify({ token: "anonymous", access_token: "anonymous", expires_in: 300 });
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+      res.end(body);
+      return true;
+    }
+    if (path.startsWith("/v2/") && !/^Bearer /i.test(req.headers.authorization ?? "")) {
+      const repo = /^\/v2\/(.+)\/(manifests|blobs|tags)\//.exec(path)?.[1];
+      const scope = repo ? `,scope="repository:${repo}:pull"` : "";
+      const body = '{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}\n';
+      res.writeHead(401, {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(body),
+        "www-authenticate": `Bearer realm="${self}/token",service="bench-upstream"${scope}`,
+        "docker-distribution-api-version": "registry/2.0",
+      });
+      res.end(req.method === "HEAD" ? undefined : body);
+      return true;
+    }
+    return false;
+  };
+
   const server: Server = createServer(handle);
   server.on("connection", (s) => {
     sockets.add(s);
@@ -109,6 +146,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     server.listen(0, "127.0.0.1", resolve);
   });
   const port = (server.address() as AddressInfo).port;
+  self = `http://127.0.0.1:${port}`;
   return {
     url: `http://127.0.0.1:${port}`,
     hostPort: `127.0.0.1:${port}`,
@@ -119,6 +157,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     reset() {
       counters.requests = 0;
       counters.failed = 0;
+      counters.auth = 0;
       counters.bytes = 0;
     },
     close() {

@@ -15,9 +15,13 @@
  * A failed pull is retried (as a kubelet retries a failed image pull) after --backoff-s, up to --attempts within
  * --deadline-s; a ctr retry keeps the blobs its containerd already has, a skopeo retry starts over.
  *
+ * Like Docker Hub, the upstream wants anonymous bearer tokens (401 challenge, then `/token`). Without a challenge
+ * (--no-auth), docker-registry 2.8's pull-through cache pings its upstream under one global lock before every cache
+ * miss, which serialises cold pulls behind the upstream's latency — a lab artefact the real Docker Hub never shows.
+ *
  * Flags: --clients 50 --ctr-share 0.5 --layers 4 --layer-mib 2 --latency-ms 100 --fail-rate 0.32
  *        --upstream-kibps 512 (per response; 0 = no cap) --attempts 30 --backoff-s 1 --deadline-s 180 --seed 1
- *        --modes direct,cold,warm
+ *        --modes direct,cold,warm --no-auth --json FILE (every pull's attempts and errors)
  * Prints figures; asserts nothing about time.
  */
 import { ChildProcess, spawn } from "node:child_process";
@@ -29,7 +33,7 @@ import { renderRegistriesConf } from "../components/core/render/registries-conf"
 import { Containerd, freePort, Registry, RunResult, sleep, startContainerd, startRegistry, tmpDir } from "../test/e2e/lab";
 import { FaultProxy, ProxyCounters, startFaultProxy } from "./fault-proxy";
 import { imageBytes, pushLayeredImage } from "./image";
-import { bytes, fixed, flag, mean, numberFlag, percentile, table } from "./lib";
+import { boolFlag, bytes, fixed, flag, mean, numberFlag, percentile, table } from "./lib";
 
 const MIB = 1024 * 1024;
 const opts = {
@@ -44,6 +48,8 @@ const opts = {
   backoffS: numberFlag("backoff-s", 1),
   deadlineS: numberFlag("deadline-s", 180),
   seed: numberFlag("seed", 1),
+  /** Upstream without Docker Hub's bearer-token challenge (see the fault proxy's `bearerAuth`). */
+  noAuth: boolFlag("no-auth"),
   modes: flag("modes", "direct,cold,warm").split(","),
   /** Also write every pull (attempt times, errors) as JSON to this file. */
   json: flag("json", ""),
@@ -231,7 +237,7 @@ async function runMode(mode: Mode, args: (modeDir: string) => ClientArgs, dir: s
       }),
     ]);
     const wallMs = performance.now() - t0;
-    return { mode, pulls, wallMs, upstream: { ...upstream.counters }, mirror: { ...(mirror?.counters ?? { requests: 0, failed: 0, bytes: 0 }) } };
+    return { mode, pulls, wallMs, upstream: { ...upstream.counters }, mirror: { ...(mirror?.counters ?? { requests: 0, failed: 0, auth: 0, bytes: 0 }) } };
   } finally {
     await Promise.all(mine.map(async (d) => {
       await d.stop();
@@ -241,15 +247,20 @@ async function runMode(mode: Mode, args: (modeDir: string) => ClientArgs, dir: s
   }
 }
 
-/** Pulls through the mirror until one pull succeeds (bounded), so the warm mode starts with every blob cached. */
-async function warmUp(mirror: FaultProxy, dir: string): Promise<number> {
-  for (let attempt = 1; attempt <= 20; attempt++) {
+/**
+ * Pulls through the mirror until a pull succeeds without fetching layers from the upstream (bounded), so the warm
+ * mode starts with every blob in the cache: a blob the cache streamed while its own copy failed is not stored.
+ */
+async function warmUp(mirror: FaultProxy, upstream: FaultProxy, dir: string, size: number): Promise<number> {
+  for (let attempt = 1; attempt <= 20 && !stopping; attempt++) {
     const out = join(dir, `warm-up-${attempt}`);
+    const before = upstream.counters.bytes;
     const res = await run("skopeo", ["copy", "--quiet", "--src-tls-verify=false", `docker://${mirror.hostPort}/${REPO}:${TAG}`, `dir:${out}`], opts.deadlineS * 1000);
     rmSync(out, { recursive: true, force: true });
-    if (res.code === 0) return attempt;
+    if (res.code === 0 && upstream.counters.bytes - before < size / 100) return attempt;
+    await sleep(1000);
   }
-  throw new Error("the mirror could not be warmed in 20 attempts");
+  throw new Error("the mirror could not be warmed in 20 pulls");
 }
 
 function stats(result: ModeResult, kind?: Pull["kind"]) {
@@ -279,7 +290,7 @@ async function main(): Promise<void> {
   const size = await imageBytes(origin.url, REPO, TAG);
 
   const faults = { latencyMs: opts.latencyMs, failRate: opts.failRate, bytesPerSecond: opts.upstreamKibps * 1024 };
-  const upstream = await startFaultProxy({ target: origin.url, ...faults, seed: opts.seed });
+  const upstream = await startFaultProxy({ target: origin.url, ...faults, seed: opts.seed, bearerAuth: !opts.noAuth });
   cleanups.push(() => upstream.close());
   const dead = `http://127.0.0.1:${await freePort()}`;
 
@@ -301,7 +312,7 @@ async function main(): Promise<void> {
       cleanups.push(() => mirror?.close());
     }
     if (mode === "warm" && !results.some((r) => r.mode === "cold")) throw new Error("--modes: warm needs cold before it");
-    if (mode === "warm") warmUpAttempts = await warmUp(mirror as FaultProxy, dir);
+    if (mode === "warm") warmUpAttempts = await warmUp(mirror as FaultProxy, upstream, dir, size);
     // The mirrored policy: the dead endpoint first, then the regional mirror, then the upstream's stand-in.
     const mirrorUrl = mirror?.url;
     const args = mirrorUrl === undefined
@@ -328,7 +339,7 @@ async function main(): Promise<void> {
       s(st.max),
       s(r.wallMs / 1000),
       bytes(r.upstream.bytes),
-      `${r.upstream.requests}/${r.upstream.failed}`,
+      `${r.upstream.requests}/${r.upstream.auth}/${r.upstream.failed}`,
       r.mode === "direct" ? "-" : bytes(r.mirror.bytes),
       r.mode === "direct" ? "-" : fixed(directMean / st.mean),
     ];
@@ -342,14 +353,15 @@ async function main(): Promise<void> {
   const nCtr = Math.round(opts.clients * opts.ctrShare);
   console.log(
     `\nPull lab: ${opts.clients} clients at once (${nCtr} ctr, ${opts.clients - nCtr} skopeo); image ${opts.layers} layers, ${bytes(size)} as pulled.` +
-      ` Upstream: +${opts.latencyMs} ms per request, ${fixed(opts.failRate * 100, 0)}% of requests answered 503, ${opts.upstreamKibps > 0 ? `${opts.upstreamKibps} KiB/s per response` : "no bandwidth cap"}.` +
+      ` Upstream: +${opts.latencyMs} ms per request, ${fixed(opts.failRate * 100, 1)}% of requests answered 503, ${opts.upstreamKibps > 0 ? `${opts.upstreamKibps} KiB/s per response` : "no bandwidth cap"},` +
+      ` ${opts.noAuth ? "no auth challenge" : "anonymous bearer tokens like Docker Hub (auth = 401 challenges + token requests)"}.` +
       ` Mirrored policy: dead endpoint, mirror (pull-through cache), upstream. A failed pull is retried after ${opts.backoffS} s, up to ${opts.attempts} attempts within ${opts.deadlineS} s.` +
       `${warmUpAttempts ? ` Warm-up pulls before the warm mode: ${warmUpAttempts}.` : ""}\n`,
   );
   console.log("Times in seconds until the client has the image (retries included), over clients that got it; ratio = direct mean / mode mean.\n");
   console.log(
     table(
-      ["Mode", "got the image", "1st attempt ok", "attempts", "mean", "p50", "p95", "max", "wall", "upstream bytes", "upstream req/503", "mirror bytes", "direct/mode"],
+      ["Mode", "got the image", "1st attempt ok", "attempts", "mean", "p50", "p95", "max", "wall", "upstream bytes", "upstream req/auth/503", "mirror bytes", "direct/mode"],
       rows,
       ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
     ),
