@@ -84,18 +84,18 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
       runtimeOptions: args.runtimeOptions,
     };
     const rendered = computeOutput(inputs, (i) => renderNodeConfig(i as Parameters<typeof renderNodeConfig>[0]));
-    // Secret-ness is decided by the content (mirror headers, registry auth), so it is applied per value.
-    const guard = <T>(value: pulumi.Output<T>) =>
-      pulumi.all([value, rendered]).apply(([v, r]) => (r.secret ? pulumi.secret(v) : pulumi.output(v))) as pulumi.Output<T>;
+    // Secret-ness is decided by the content (mirror headers, registry auth): one secret-aware copy of the rendering
+    // feeds every value that may hold a credential (one Output instead of a pulumi.all + apply per value).
+    const sensitive = rendered.apply((r) => (r.secret ? pulumi.secret(r) : pulumi.output(r)));
 
     rendered.apply((r) => r.warnings.forEach((w) => pulumi.log.warn(w, this)));
 
     this.policy = rendered.apply((r) => r.policy);
     this.daemonJson = rendered.apply((r) => r.daemonJson);
-    this.containerdHosts = guard(rendered.apply((r) => r.containerdHosts));
-    this.files = guard(rendered.apply((r) => r.files));
+    this.containerdHosts = sensitive.apply((r) => r.containerdHosts);
+    this.files = sensitive.apply((r) => r.files);
     this.bottlerocketSettings = rendered.apply((r) => r.bottlerocketSettings);
-    this.applyScript = guard(rendered.apply((r) => r.applyScript));
+    this.applyScript = sensitive.apply((r) => r.applyScript);
     this.userData = rendered.apply((r) => r.userData);
     this.userDataBase64 = this.userData.apply((u) => (u === undefined ? undefined : encodeUserData(u, { gzip: false })));
     this.userDataGzipBase64 = this.userData.apply((u) => (u === undefined ? undefined : encodeUserData(u, { gzip: true })));
@@ -103,15 +103,10 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
     this.warnings = rendered.apply((r) => r.warnings);
 
     if (args.kubernetes) {
-      const content = rendered.apply((r) => ({ applyScript: r.applyScript, paths: Object.keys(r.files), runtimes: r.runtimes }));
-      createNodeConfigResources(this, name, args.kubernetes, guard(content));
+      const content = sensitive.apply((r) => ({ applyScript: r.applyScript, paths: Object.keys(r.files), runtimes: r.runtimes }));
+      createNodeConfigResources(this, name, args.kubernetes, content);
     }
 
-    this.registerOutputs({
-      daemonJson: this.daemonJson,
-      applyScript: this.applyScript,
-      checksum: this.checksum,
-      files: this.files,
-    });
+    this.registerOutputs({ checksum: this.checksum });
   }
 }

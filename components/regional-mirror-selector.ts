@@ -112,7 +112,12 @@ export class RegionalMirrorSelector extends pulumi.ComponentResource {
     const wantsEcr = args.createPullThroughCache || args.ecrPullThrough !== undefined;
     const awsAccountId = args.awsAccountId ?? (wantsEcr ? this.providerAccountId() : undefined);
 
-    const selection = pulumi.all([
+    // Everything known and nothing to wait for (no probe, no provider lookups): select now, as MirrorDaemonConfig
+    // renders known inputs now, instead of wrapping every argument in Outputs and selecting in an apply.
+    const given: Record<string, unknown> = {};
+    for (const field of SELECTION_FIELDS) if (args[field] !== undefined) given[field] = args[field];
+    const fast = !args.probe?.enabled && !args.createPullThroughCache && args.region !== undefined && (!wantsEcr || args.awsAccountId !== undefined) && isKnown(given);
+    const selection = fast ? pulumi.output({ ...selectMirrors(given as unknown as RegionSelectionInput), probeResults: [] as ProbeResult[] }) : pulumi.all([
       pulumi.output({ ...args, ecrPullThrough, awsAccountId, region, createPullThroughCache: undefined, pullThroughCredentials: undefined, pullThroughCredentialArns: undefined, probe: undefined }),
       pulumi.output(probe),
     ]).apply(async ([resolved, probeArgs]) => {
@@ -132,14 +137,7 @@ export class RegionalMirrorSelector extends pulumi.ComponentResource {
       for (const w of s.warnings) pulumi.log.warn(w, this);
       return s.warnings;
     });
-    this.registerOutputs({
-      policy: this.policy,
-      reasons: this.reasons,
-      region: this.region,
-      insecureRegistries: this.insecureRegistries,
-      probeResults: this.probeResults,
-      warnings: this.warnings,
-    });
+    this.registerOutputs({ region: this.region });
   }
 
   private async probe(chosen: RegionSelection, probeArgs: pulumi.Unwrap<RegionalMirrorProbeArgs>): Promise<RegionSelection & { probeResults: ProbeResult[] }> {
