@@ -36,6 +36,8 @@ beforeAll(async () => {
       "ghcr.io": { mirrors: [dead, cache.url] },
       "registry.k8s.io": { mirrors: [dead, { url: cache.url, headers: { "X-Mirror-Test": "1" } }], upstreamFallback: false },
       "*": { mirrors: [dead, cache.url] },
+      // One mirror and no upstream: the file has only `server` and an empty [host] table.
+      "gcr.io": { mirrors: [cache.url], upstreamFallback: false },
     },
   });
   certsDir = join(dir, "certs.d");
@@ -91,6 +93,14 @@ describe("containerd pulls through the rendered hosts.toml files", () => {
     expect(missing.stderr).toContain(`127.0.0.1:${deadPort}`);
     expect(cache.requests("/v2/nope/missing/manifests/v1")).toBeGreaterThan(0);
     expect(missing.stderr).not.toContain("https://registry.k8s.io/v2");
+  });
+
+  it("with a single mirror and no upstream, that mirror serves the pull (containerd accepts the file)", async () => {
+    const before = cache.requests("/v2/someorg/tool/manifests/v1");
+    const res = await pull("gcr.io/someorg/tool:v1");
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).not.toContain("invalid `host` tree");
+    expect(cache.requests("/v2/someorg/tool/manifests/v1")).toBeGreaterThan(before);
   });
 
   it("control: with upstreamFallback (docker.io) the same missing image is tried on the upstream last", async () => {

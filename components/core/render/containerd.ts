@@ -88,9 +88,9 @@ export function renderHostsToml(entry: RegistryMirrors): string {
     const last = hosts.pop() as MirrorEndpoint;
     doc = { server: last.url, ...hostSettings(last) };
   }
-  if (hosts.length > 0) {
-    doc.host = Object.fromEntries(hosts.map((e) => [e.url, hostSettings(e)]));
-  }
+  // Always a [host] table, even an empty one: containerd 1.6 rejects a hosts.toml without it ("invalid host tree")
+  // and then pulls from the registry itself, bypassing the mirror the file names as `server`.
+  doc.host = Object.fromEntries(hosts.map((e) => [e.url, hostSettings(e)]));
   const body = stringify(doc).trim();
   return body === "" ? GENERATED_HEADER : `${GENERATED_HEADER}${body}\n`;
 }
