@@ -1,4 +1,5 @@
-import { Document, isScalar, Scalar, visit } from "yaml";
+import type { Document, Scalar } from "yaml";
+import { yaml } from "../lazy-yaml";
 import { PolicyError } from "../errors";
 import { parseHostPort } from "../hosts";
 import { ANY_REGISTRY, compareRegistries, MirrorEndpoint, MirrorPolicy, ecrTokenNotSentWarning } from "../policy";
@@ -120,10 +121,11 @@ function authEntry(host: string, raw: K3sRegistryAuth): Record<string, string> {
 
 /** Quotes every key holding a colon (`host:port`), so no YAML reader takes it for anything but a string. */
 function quoteColonKeys(doc: Document): void {
-  visit(doc, {
+  const y = yaml();
+  y.visit(doc, {
     Pair(_, pair) {
-      if (isScalar(pair.key) && typeof pair.key.value === "string" && pair.key.value.includes(":")) {
-        (pair.key as Scalar).type = Scalar.QUOTE_DOUBLE;
+      if (y.isScalar(pair.key) && typeof pair.key.value === "string" && pair.key.value.includes(":")) {
+        (pair.key as Scalar).type = y.Scalar.QUOTE_DOUBLE;
       }
     },
   });
@@ -218,7 +220,7 @@ export function renderK3sRegistries(policy: MirrorPolicy, options: K3sRegistries
 
   const body = new Map<string, unknown>([["mirrors", mirrors]]);
   if (hosts.length > 0) body.set("configs", configs);
-  const doc = new Document(body);
+  const doc = new (yaml().Document)(body);
   quoteColonKeys(doc);
   const secret = auth.size > 0;
   const file: NodeFile = {

@@ -1,6 +1,6 @@
 import { gunzipSync, gzipSync } from "node:zlib";
 import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
-import YAML from "yaml";
+import { yaml } from "../lazy-yaml";
 import { PolicyError } from "../errors";
 import { NodeFile } from "./types";
 
@@ -54,7 +54,7 @@ export function renderCloudConfig(args: UserDataArgs): string {
     permissions: formatMode(f.mode),
     ...(args.compress ? { encoding: "gz+b64", content: gzipBytes(f.content).toString("base64") } : { content: f.content }),
   }));
-  const doc = new YAML.Document({ write_files: writeFiles });
+  const doc = new (yaml().Document)({ write_files: writeFiles });
   // `runcmd: - [ path ]` runs the script directly (no shell); flow style keeps it readable.
   doc.set("runcmd", doc.createNode([doc.createNode([script.path], { flow: true })]));
   return `#cloud-config\n${doc.toString({ lineWidth: 0 })}`;
@@ -509,7 +509,7 @@ export function userDataFiles(text: string): UserDataFile[] {
 }
 
 function cloudConfigFiles(text: string): UserDataFile[] {
-  const doc = (YAML.parse(text) ?? {}) as { write_files?: Array<{ path: string; content?: string; encoding?: string; permissions?: string }> };
+  const doc = (yaml().parse(text) ?? {}) as { write_files?: Array<{ path: string; content?: string; encoding?: string; permissions?: string }> };
   return (doc.write_files ?? []).map((f) => {
     const raw = f.content ?? "";
     const encoding = f.encoding ?? "text/plain";
@@ -677,7 +677,7 @@ export function renderEksNodeConfig(args: EksNodeConfigArgs): string {
   if (Object.keys(spec).length === 0) {
     throw new PolicyError("nodeConfig", args, "a NodeConfig needs cluster details or containerd settings", "set cluster or containerdConfig, or leave the NodeConfig part out");
   }
-  const doc = new YAML.Document({ apiVersion: "node.eks.aws/v1alpha1", kind: "NodeConfig", spec });
+  const doc = new (yaml().Document)({ apiVersion: "node.eks.aws/v1alpha1", kind: "NodeConfig", spec });
   return doc.toString({ lineWidth: 0 });
 }
 
