@@ -7,7 +7,7 @@ import { parse as parseYaml } from "yaml";
 import { PolicyError } from "../components/core/errors";
 import { checkKnownFields } from "../components/core/policy";
 import { DockerSettingsInput, parseKeyValue } from "../components/core/render/docker";
-import { NodeConfigInput, renderNodeConfig, RenderedNodeConfig } from "../components/core/render/node-config";
+import { NodeConfigInput, nodeConfigUserData, renderNodeConfig, RenderedNodeConfig } from "../components/core/render/node-config";
 import { RUNTIME_NAMES, RuntimeName } from "../components/core/render/types";
 import { defaultEcrPullThrough } from "../components/core/regions/aws";
 import { CloudName, MirrorInput, NetworkKind } from "../components/core/regions/catalog";
@@ -278,7 +278,8 @@ export function outputFiles(rendered: RenderedNodeConfig): Record<string, { cont
     files[join("node", path)] = { content, mode: 0o644 };
   }
   files["apply-node-config.sh"] = { content: rendered.applyScript, mode: 0o755 };
-  if (rendered.userData !== undefined) files["user-data.yaml"] = { content: rendered.userData, mode: 0o644 };
+  const userData = nodeConfigUserData(rendered);
+  if (userData !== undefined) files["user-data.yaml"] = { content: userData, mode: 0o644 };
   if (rendered.bottlerocketSettings !== undefined) files["bottlerocket.toml"] = { content: rendered.bottlerocketSettings, mode: 0o644 };
   return files;
 }

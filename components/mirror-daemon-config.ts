@@ -3,7 +3,7 @@ import type { MirrorPolicyInput } from "./core/policy";
 import type { DockerSettingsInput } from "./core/render/docker";
 import type { RuntimeRenderOptions } from "./core/render/runtimes";
 import type { RestartPolicy, RuntimeName } from "./core/render/types";
-import { RenderedNodeConfig, renderNodeConfig } from "./core/render/node-config";
+import { nodeConfigUserData, RenderedNodeConfig, renderNodeConfig } from "./core/render/node-config";
 import { encodeUserData } from "./core/render/userdata";
 // Loads no Kubernetes SDK at import time: createNodeConfigResources loads it when it creates resources.
 import { createNodeConfigResources, NodeConfigKubernetesArgs } from "./kubernetes/node-config";
@@ -46,31 +46,17 @@ export interface MirrorDaemonConfigArgs {
  * user data; optionally rolls them out to a running cluster through a DaemonSet.
  */
 export class MirrorDaemonConfig extends pulumi.ComponentResource {
-  /** The normalised policy (registries sorted, aliases folded, duplicates dropped). */
-  public readonly policy: pulumi.Output<RenderedNodeConfig["policy"]>;
-  /** The daemon.json keys the apply script merges into the node's file (undefined without Docker). */
-  public readonly daemonJson: pulumi.Output<string | undefined>;
-  /** containerd hosts.toml files by node path. */
-  public readonly containerdHosts: pulumi.Output<Record<string, string>>;
-  /** Every rendered node file by node path. */
-  public readonly files: pulumi.Output<Record<string, string>>;
-  /** Bottlerocket settings TOML, when `bottlerocket` is among the runtimes. */
-  public readonly bottlerocketSettings: pulumi.Output<string | undefined>;
   /** The POSIX sh script that applies the files on a node: `sh apply-node-config.sh [apply|restore]`. */
   public readonly applyScript: pulumi.Output<string>;
-  /**
-   * `#cloud-config` that writes and runs the apply script. Undefined when a node file holds a credential (mirror
-   * headers, registry auth): credentials never go into user data; deliver those with `kubernetes`.
-   */
-  public readonly userData: pulumi.Output<string | undefined>;
-  /** `userData`, base64-encoded (EC2 launch templates). */
-  public readonly userDataBase64: pulumi.Output<string | undefined>;
-  /** `userData`, gzip-compressed then base64-encoded (cloud-init accepts it; a quarter of the size). */
-  public readonly userDataGzipBase64: pulumi.Output<string | undefined>;
   /** sha256 of the apply script: changes exactly when a node file changes. */
   public readonly checksum: pulumi.Output<string>;
-  /** Warnings met while rendering (also logged). */
-  public readonly warnings: pulumi.Output<string[]>;
+
+  private readonly rendered: pulumi.Output<RenderedNodeConfig>;
+  /** The rendering, as a Pulumi secret when a file may hold a credential (mirror headers, registry auth). */
+  private readonly sensitive: pulumi.Output<RenderedNodeConfig>;
+  // The other outputs are made on first use: a fleet of node groups reads one or two of them each, and every
+  // Output costs the SDK promise bookkeeping (and `userData` costs as much as the rest of the rendering).
+  private readonly made = new Map<string, pulumi.Output<unknown>>();
 
   constructor(name: string, args: MirrorDaemonConfigArgs, opts?: pulumi.ComponentResourceOptions) {
     super("registry-mirrors:index:MirrorDaemonConfig", name, {}, opts);
@@ -83,30 +69,72 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
       restartPolicy: args.restartPolicy,
       runtimeOptions: args.runtimeOptions,
     };
-    const rendered = computeOutput(inputs, (i) => renderNodeConfig(i as Parameters<typeof renderNodeConfig>[0]));
-    // Secret-ness is decided by the content (mirror headers, registry auth): one secret-aware copy of the rendering
-    // feeds every value that may hold a credential (one Output instead of a pulumi.all + apply per value).
-    const sensitive = rendered.apply((r) => (r.secret ? pulumi.secret(r) : pulumi.output(r)));
+    this.rendered = computeOutput(inputs, (i) => renderNodeConfig(i as Parameters<typeof renderNodeConfig>[0]));
+    this.sensitive = this.rendered.apply((r) => (r.secret ? pulumi.secret(r) : pulumi.output(r)));
+    this.rendered.apply((r) => r.warnings.forEach((w) => pulumi.log.warn(w, this)));
 
-    rendered.apply((r) => r.warnings.forEach((w) => pulumi.log.warn(w, this)));
-
-    this.policy = rendered.apply((r) => r.policy);
-    this.daemonJson = rendered.apply((r) => r.daemonJson);
-    this.containerdHosts = sensitive.apply((r) => r.containerdHosts);
-    this.files = sensitive.apply((r) => r.files);
-    this.bottlerocketSettings = rendered.apply((r) => r.bottlerocketSettings);
-    this.applyScript = sensitive.apply((r) => r.applyScript);
-    this.userData = rendered.apply((r) => r.userData);
-    this.userDataBase64 = this.userData.apply((u) => (u === undefined ? undefined : encodeUserData(u, { gzip: false })));
-    this.userDataGzipBase64 = this.userData.apply((u) => (u === undefined ? undefined : encodeUserData(u, { gzip: true })));
-    this.checksum = rendered.apply((r) => r.checksum);
-    this.warnings = rendered.apply((r) => r.warnings);
+    this.applyScript = this.sensitive.apply((r) => r.applyScript);
+    this.checksum = this.rendered.apply((r) => r.checksum);
 
     if (args.kubernetes) {
-      const content = sensitive.apply((r) => ({ applyScript: r.applyScript, paths: Object.keys(r.files), runtimes: r.runtimes }));
+      const content = this.sensitive.apply((r) => ({ applyScript: r.applyScript, paths: Object.keys(r.files), runtimes: r.runtimes }));
       createNodeConfigResources(this, name, args.kubernetes, content);
     }
 
     this.registerOutputs({ checksum: this.checksum });
+  }
+
+  private once<T>(key: string, make: () => pulumi.Output<T>): pulumi.Output<T> {
+    if (!this.made.has(key)) this.made.set(key, make());
+    return this.made.get(key) as pulumi.Output<T>;
+  }
+
+  /** The normalised policy (registries sorted, aliases folded, duplicates dropped). */
+  get policy(): pulumi.Output<RenderedNodeConfig["policy"]> {
+    return this.once("policy", () => this.rendered.apply((r) => r.policy));
+  }
+
+  /** The daemon.json keys the apply script merges into the node's file (undefined without Docker). */
+  get daemonJson(): pulumi.Output<string | undefined> {
+    return this.once("daemonJson", () => this.rendered.apply((r) => r.daemonJson));
+  }
+
+  /** containerd hosts.toml files by node path. */
+  get containerdHosts(): pulumi.Output<Record<string, string>> {
+    return this.once("containerdHosts", () => this.sensitive.apply((r) => r.containerdHosts));
+  }
+
+  /** Every rendered node file by node path. */
+  get files(): pulumi.Output<Record<string, string>> {
+    return this.once("files", () => this.sensitive.apply((r) => r.files));
+  }
+
+  /** Bottlerocket settings TOML, when `bottlerocket` is among the runtimes. */
+  get bottlerocketSettings(): pulumi.Output<string | undefined> {
+    return this.once("bottlerocketSettings", () => this.rendered.apply((r) => r.bottlerocketSettings));
+  }
+
+  /**
+   * `#cloud-config` that writes and runs the apply script (carried gzip+base64 inside it when the readable form is
+   * over EC2's 16 KB). Undefined when a node file holds a credential (mirror headers, registry auth): credentials
+   * never go into user data; deliver those with `kubernetes`.
+   */
+  get userData(): pulumi.Output<string | undefined> {
+    return this.once("userData", () => this.rendered.apply((r) => nodeConfigUserData(r)));
+  }
+
+  /** `userData`, base64-encoded (EC2 launch templates). */
+  get userDataBase64(): pulumi.Output<string | undefined> {
+    return this.once("userDataBase64", () => this.userData.apply((u) => (u === undefined ? undefined : encodeUserData(u, { gzip: false }))));
+  }
+
+  /** `userData`, gzip-compressed then base64-encoded (cloud-init accepts it; about a third of the size). */
+  get userDataGzipBase64(): pulumi.Output<string | undefined> {
+    return this.once("userDataGzipBase64", () => this.userData.apply((u) => (u === undefined ? undefined : encodeUserData(u, { gzip: true }))));
+  }
+
+  /** Warnings met while rendering (also logged). */
+  get warnings(): pulumi.Output<string[]> {
+    return this.once("warnings", () => this.rendered.apply((r) => r.warnings));
   }
 }

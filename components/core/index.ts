@@ -20,4 +20,4 @@ export {
   UserDataFormat, UserDataFile, EksAmiFamily, EksClusterDetails, NodeUserDataArgs, EksUserDataArgs, MimeOptions,
   MimeTarget,
 } from "./render/userdata";
-export { NodeConfigInput, RenderedNodeConfig, renderNodeConfig, DEFAULT_RUNTIMES } from "./render/node-config";
+export { NodeConfigInput, RenderedNodeConfig, renderNodeConfig, nodeConfigUserData, DEFAULT_RUNTIMES } from "./render/node-config";

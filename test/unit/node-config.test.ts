@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import * as fc from "fast-check";
 import { PolicyError } from "../../components/core/errors";
-import { renderNodeConfig, resolvePolicyInput } from "../../components/core/render/node-config";
+import { nodeConfigUserData, renderNodeConfig, resolvePolicyInput } from "../../components/core/render/node-config";
 import { USER_DATA_LIMITS, userDataFiles } from "../../components/core/render/userdata";
 import { RUNTIME_NAMES } from "../../components/core/render/types";
 
@@ -67,8 +67,9 @@ describe("renderNodeConfig", () => {
           "quay.io": { mirrors: ["https://quay-mirror.example.com"] },
         };
         const rendered = renderNodeConfig({ policy: { registries }, runtimes });
-        expect(Buffer.byteLength(rendered.userData!)).toBeLessThanOrEqual(USER_DATA_LIMITS.ec2.bytes);
-        expect(userDataFiles(rendered.userData!).map((f) => f.content)).toEqual([rendered.applyScript]);
+        const userData = nodeConfigUserData(rendered)!;
+        expect(Buffer.byteLength(userData)).toBeLessThanOrEqual(USER_DATA_LIMITS.ec2.bytes);
+        expect(userDataFiles(userData).map((f) => f.content)).toEqual([rendered.applyScript]);
         // Same input, same bytes: a preview shows no diff unless a node file changes.
         expect(renderNodeConfig({ policy: { registries }, runtimes })).toEqual(rendered);
       }),

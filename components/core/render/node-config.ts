@@ -24,7 +24,7 @@ export interface NodeConfigInput {
   runtimeOptions?: RuntimeRenderOptions;
 }
 
-/** What `renderNodeConfig` produces: every node file, the apply script and the cloud-init user data. */
+/** What `renderNodeConfig` produces: every node file and the apply script (user data: `nodeConfigUserData`). */
 export interface RenderedNodeConfig {
   policy: MirrorPolicy;
   runtimes: RuntimeName[];
@@ -37,11 +37,6 @@ export interface RenderedNodeConfig {
   /** Bottlerocket settings TOML (user data for Bottlerocket nodes), when selected. */
   bottlerocketSettings?: string;
   applyScript: string;
-  /**
-   * `#cloud-config` that writes and runs the apply script; the script is carried gzip+base64 inside it when the
-   * plain form would exceed EC2's 16 KB. Undefined when a file holds a credential.
-   */
-  userData?: string;
   /** sha256 of the apply script: changes exactly when a node file changes. */
   checksum: string;
   /** True when some file may hold a credential (mirror headers, registry auth). */
@@ -101,10 +96,15 @@ function reloadFor(path: string): ManagedFile["reload"] {
   return undefined;
 }
 
-/** The readable cloud-config when it fits EC2's limit (the smallest), else the one carrying the script compressed. */
-function cloudConfigThatFits(applyScript: string): string {
-  const plain = renderCloudConfig({ applyScript });
-  return Buffer.byteLength(plain, "utf8") <= USER_DATA_LIMITS.ec2.bytes ? plain : renderCloudConfig({ applyScript, compress: true });
+/**
+ * `#cloud-config` that writes and runs the apply script: the readable form when it fits EC2's 16 KB, else the one
+ * carrying the script gzip+base64. Undefined when a file holds a credential (credentials never go into user data).
+ * Apart from `renderNodeConfig` because it costs as much as the rest of the rendering and many programs never use it.
+ */
+export function nodeConfigUserData(rendered: Pick<RenderedNodeConfig, "applyScript" | "secret">): string | undefined {
+  if (rendered.secret) return undefined;
+  const plain = renderCloudConfig({ applyScript: rendered.applyScript });
+  return Buffer.byteLength(plain, "utf8") <= USER_DATA_LIMITS.ec2.bytes ? plain : renderCloudConfig({ applyScript: rendered.applyScript, compress: true });
 }
 
 /**
@@ -168,7 +168,6 @@ export function renderNodeConfig(input: NodeConfigInput): RenderedNodeConfig {
     containerdHosts,
     bottlerocketSettings: others.bottlerocket,
     applyScript,
-    userData: secret ? undefined : cloudConfigThatFits(applyScript),
     checksum: createHash("sha256").update(applyScript).digest("hex"),
     secret,
     warnings,
