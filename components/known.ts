@@ -23,3 +23,16 @@ export function computeOutput<I, O>(inputs: I, compute: (resolved: pulumi.Unwrap
   }
   return pulumi.output(inputs).apply((resolved) => compute(resolved as pulumi.Unwrap<I>)) as pulumi.Output<O>;
 }
+
+/**
+ * Outputs made on first use, then kept. A fleet of node groups reads one or two outputs of each component, and
+ * every Output costs the SDK promise bookkeeping, so components make the rarely read ones on demand.
+ */
+export class OutputsOnDemand {
+  private readonly made = new Map<string, pulumi.Output<unknown>>();
+
+  get<T>(key: string, make: () => pulumi.Output<T>): pulumi.Output<T> {
+    if (!this.made.has(key)) this.made.set(key, make());
+    return this.made.get(key) as pulumi.Output<T>;
+  }
+}

@@ -7,7 +7,7 @@ import { nodeConfigUserData, RenderedNodeConfig, renderNodeConfig } from "./core
 import { encodeUserData } from "./core/render/userdata";
 // Loads no Kubernetes SDK at import time: createNodeConfigResources loads it when it creates resources.
 import { createNodeConfigResources, NodeConfigKubernetesArgs } from "./kubernetes/node-config";
-import { computeOutput } from "./known";
+import { computeOutput, OutputsOnDemand } from "./known";
 
 /** Arguments of {@link MirrorDaemonConfig}. */
 export interface MirrorDaemonConfigArgs {
@@ -54,9 +54,8 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
   private readonly rendered: pulumi.Output<RenderedNodeConfig>;
   /** The rendering, as a Pulumi secret when a file may hold a credential (mirror headers, registry auth). */
   private readonly sensitive: pulumi.Output<RenderedNodeConfig>;
-  // The other outputs are made on first use: a fleet of node groups reads one or two of them each, and every
-  // Output costs the SDK promise bookkeeping (and `userData` costs as much as the rest of the rendering).
-  private readonly made = new Map<string, pulumi.Output<unknown>>();
+  // The other outputs are made on first use (`userData` alone costs as much as the rest of the rendering).
+  private readonly outputs = new OutputsOnDemand();
 
   constructor(name: string, args: MirrorDaemonConfigArgs, opts?: pulumi.ComponentResourceOptions) {
     super("registry-mirrors:index:MirrorDaemonConfig", name, {}, opts);
@@ -84,34 +83,29 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
     this.registerOutputs({ checksum: this.checksum });
   }
 
-  private once<T>(key: string, make: () => pulumi.Output<T>): pulumi.Output<T> {
-    if (!this.made.has(key)) this.made.set(key, make());
-    return this.made.get(key) as pulumi.Output<T>;
-  }
-
   /** The normalised policy (registries sorted, aliases folded, duplicates dropped). */
   get policy(): pulumi.Output<RenderedNodeConfig["policy"]> {
-    return this.once("policy", () => this.rendered.apply((r) => r.policy));
+    return this.outputs.get("policy", () => this.rendered.apply((r) => r.policy));
   }
 
   /** The daemon.json keys the apply script merges into the node's file (undefined without Docker). */
   get daemonJson(): pulumi.Output<string | undefined> {
-    return this.once("daemonJson", () => this.rendered.apply((r) => r.daemonJson));
+    return this.outputs.get("daemonJson", () => this.rendered.apply((r) => r.daemonJson));
   }
 
   /** containerd hosts.toml files by node path. */
   get containerdHosts(): pulumi.Output<Record<string, string>> {
-    return this.once("containerdHosts", () => this.sensitive.apply((r) => r.containerdHosts));
+    return this.outputs.get("containerdHosts", () => this.sensitive.apply((r) => r.containerdHosts));
   }
 
   /** Every rendered node file by node path. */
   get files(): pulumi.Output<Record<string, string>> {
-    return this.once("files", () => this.sensitive.apply((r) => r.files));
+    return this.outputs.get("files", () => this.sensitive.apply((r) => r.files));
   }
 
   /** Bottlerocket settings TOML, when `bottlerocket` is among the runtimes. */
   get bottlerocketSettings(): pulumi.Output<string | undefined> {
-    return this.once("bottlerocketSettings", () => this.rendered.apply((r) => r.bottlerocketSettings));
+    return this.outputs.get("bottlerocketSettings", () => this.rendered.apply((r) => r.bottlerocketSettings));
   }
 
   /**
@@ -120,21 +114,21 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
    * never go into user data; deliver those with `kubernetes`.
    */
   get userData(): pulumi.Output<string | undefined> {
-    return this.once("userData", () => this.rendered.apply((r) => nodeConfigUserData(r)));
+    return this.outputs.get("userData", () => this.rendered.apply((r) => nodeConfigUserData(r)));
   }
 
   /** `userData`, base64-encoded (EC2 launch templates). */
   get userDataBase64(): pulumi.Output<string | undefined> {
-    return this.once("userDataBase64", () => this.userData.apply((u) => (u === undefined ? undefined : encodeUserData(u, { gzip: false }))));
+    return this.outputs.get("userDataBase64", () => this.userData.apply((u) => (u === undefined ? undefined : encodeUserData(u, { gzip: false }))));
   }
 
   /** `userData`, gzip-compressed then base64-encoded (cloud-init accepts it; about a third of the size). */
   get userDataGzipBase64(): pulumi.Output<string | undefined> {
-    return this.once("userDataGzipBase64", () => this.userData.apply((u) => (u === undefined ? undefined : encodeUserData(u, { gzip: true }))));
+    return this.outputs.get("userDataGzipBase64", () => this.userData.apply((u) => (u === undefined ? undefined : encodeUserData(u, { gzip: true }))));
   }
 
   /** Warnings met while rendering (also logged). */
   get warnings(): pulumi.Output<string[]> {
-    return this.once("warnings", () => this.rendered.apply((r) => r.warnings));
+    return this.outputs.get("warnings", () => this.rendered.apply((r) => r.warnings));
   }
 }

@@ -7,7 +7,7 @@ import { defaultEcrPullThrough } from "./core/regions/aws";
 import { CloudName, MirrorInput, NetworkKind, UserCatalog, validateCloud } from "./core/regions/catalog";
 import { orderByProbe, probeMirrors, ProbeResult, probeTargets } from "./core/regions/probe";
 import { RegionSelection, RegionSelectionInput, selectMirrors, validateSelectionFields } from "./core/regions/select";
-import { isKnown } from "./known";
+import { isKnown, OutputsOnDemand } from "./known";
 
 /** The optional health probe of {@link RegionalMirrorSelector}. */
 export interface RegionalMirrorProbeArgs {
@@ -77,18 +77,13 @@ const SELECTION_FIELDS = ["cloud", "region", "registries", "network", "awsAccoun
 export class RegionalMirrorSelector extends pulumi.ComponentResource {
   /** The ordered mirror policy for the region. */
   public readonly policy: pulumi.Output<MirrorPolicyInput>;
-  /** One plain line per chosen endpoint saying why it was chosen (shown in previews). */
-  public readonly reasons: pulumi.Output<string[]>;
   /** The region the mirrors were chosen for. */
   public readonly region: pulumi.Output<string>;
-  /** Docker `insecure-registries` entries from the user catalog (e.g. `10.0.0.0/8`). */
-  public readonly insecureRegistries: pulumi.Output<string[]>;
-  /** Probe results, best first; empty when the probe did not run. */
-  public readonly probeResults: pulumi.Output<ProbeResult[]>;
-  /** Warnings (also logged): deprecated mirrors kept, duplicates dropped, probe fallbacks. */
-  public readonly warnings: pulumi.Output<string[]>;
   /** The ECR pull-through cache rules and secrets created with `createPullThroughCache`. */
   public readonly pullThroughCacheResources: pulumi.CustomResource[];
+
+  private readonly selection: pulumi.Output<RegionSelection & { probeResults: ProbeResult[] }>;
+  private readonly outputs = new OutputsOnDemand();
 
   constructor(name: string, args: RegionalMirrorSelectorArgs, opts?: pulumi.ComponentResourceOptions) {
     super("registry-mirrors:index:RegionalMirrorSelector", name, {}, opts);
@@ -117,7 +112,7 @@ export class RegionalMirrorSelector extends pulumi.ComponentResource {
     const given: Record<string, unknown> = {};
     for (const field of SELECTION_FIELDS) if (args[field] !== undefined) given[field] = args[field];
     const fast = !args.probe?.enabled && !args.createPullThroughCache && args.region !== undefined && (!wantsEcr || args.awsAccountId !== undefined) && isKnown(given);
-    const selection = fast ? pulumi.output({ ...selectMirrors(given as unknown as RegionSelectionInput), probeResults: [] as ProbeResult[] }) : pulumi.all([
+    const selection: pulumi.Output<RegionSelection & { probeResults: ProbeResult[] }> = fast ? pulumi.output({ ...selectMirrors(given as unknown as RegionSelectionInput), probeResults: [] as ProbeResult[] }) : pulumi.all([
       pulumi.output({ ...args, ecrPullThrough, awsAccountId, region, createPullThroughCache: undefined, pullThroughCredentials: undefined, pullThroughCredentialArns: undefined, probe: undefined }),
       pulumi.output(probe),
     ]).apply(async ([resolved, probeArgs]) => {
@@ -128,16 +123,31 @@ export class RegionalMirrorSelector extends pulumi.ComponentResource {
       return run ? this.probe(chosen, probeArgs) : { ...chosen, probeResults: [] as ProbeResult[] };
     });
 
+    this.selection = selection;
     this.policy = selection.apply((s) => s.policy);
-    this.reasons = selection.apply((s) => s.reasons);
     this.region = selection.apply((s) => s.region);
-    this.insecureRegistries = selection.apply((s) => s.insecureRegistries);
-    this.probeResults = selection.apply((s) => s.probeResults);
-    this.warnings = selection.apply((s) => {
-      for (const w of s.warnings) pulumi.log.warn(w, this);
-      return s.warnings;
-    });
+    selection.apply((s) => s.warnings.forEach((w) => pulumi.log.warn(w, this)));
     this.registerOutputs({ region: this.region });
+  }
+
+  /** One plain line per chosen endpoint saying why it was chosen (shown in previews). */
+  get reasons(): pulumi.Output<string[]> {
+    return this.outputs.get("reasons", () => this.selection.apply((s) => s.reasons));
+  }
+
+  /** Docker `insecure-registries` entries from the user catalog (e.g. `10.0.0.0/8`). */
+  get insecureRegistries(): pulumi.Output<string[]> {
+    return this.outputs.get("insecureRegistries", () => this.selection.apply((s) => s.insecureRegistries));
+  }
+
+  /** Probe results, best first; empty when the probe did not run. */
+  get probeResults(): pulumi.Output<ProbeResult[]> {
+    return this.outputs.get("probeResults", () => this.selection.apply((s) => s.probeResults));
+  }
+
+  /** Warnings (also logged): deprecated mirrors kept, duplicates dropped, probe fallbacks. */
+  get warnings(): pulumi.Output<string[]> {
+    return this.outputs.get("warnings", () => this.selection.apply((s) => s.warnings));
   }
 
   private async probe(chosen: RegionSelection, probeArgs: pulumi.Unwrap<RegionalMirrorProbeArgs>): Promise<RegionSelection & { probeResults: ProbeResult[] }> {
