@@ -2,11 +2,11 @@ import { describe, expect, it } from "vitest";
 import * as fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { PolicyError } from "../../components/core/errors";
 import { MirrorPolicyInput, normalisePolicy } from "../../components/core/policy";
 import { DockerSettingsInput, parseKeyValue, renderDocker } from "../../components/core/render/docker";
 import { DOCKER_SCENARIOS } from "./golden/docker/scenarios";
 import { DOCKERD_KEYS, DOCKER_RELOADABLE_KEYS, DOCKER_RELOAD_EMPTY_VALUES, DOCKER_RELOAD_RESETS_WHEN_REMOVED, closestDockerKey } from "../../components/core/render/docker-keys";
+import { errorOf } from "./policy-error";
 
 const GOLDEN = join(__dirname, "golden", "docker");
 
@@ -15,15 +15,6 @@ function render(name: string) {
   return renderDocker(normalisePolicy(scenario.policy).policy, scenario.settings);
 }
 
-function errorOf(fn: () => unknown): PolicyError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof PolicyError) return err;
-    throw err;
-  }
-  throw new Error("expected a PolicyError, nothing was thrown");
-}
 
 const hub = (mirrors: unknown[]) => normalisePolicy({ registries: { "docker.io": { mirrors } } } as MirrorPolicyInput).policy;
 

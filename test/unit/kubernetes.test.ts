@@ -23,16 +23,8 @@ import {
   validateResources,
   validateTolerations,
 } from "../../components/core/render/kubernetes";
+import { errorOf } from "./policy-error";
 
-function errorOf(fn: () => unknown): PolicyError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof PolicyError) return err;
-    throw err;
-  }
-  throw new Error("expected a PolicyError, nothing was thrown");
-}
 
 /** Asserts a PolicyError whose message names the field, the problem and a fix. */
 function expectPolicyError(fn: () => unknown, field: string, problem: string | RegExp): PolicyError {

@@ -1,19 +1,10 @@
 import { describe, expect, it } from "vitest";
 import * as fc from "fast-check";
-import { PolicyError } from "../../components/core/errors";
 import { nodeConfigUserData, renderNodeConfig, resolvePolicyInput } from "../../components/core/render/node-config";
 import { USER_DATA_LIMITS, userDataFiles } from "../../components/core/render/userdata";
 import { RUNTIME_NAMES } from "../../components/core/render/types";
+import { errorOf } from "./policy-error";
 
-function errorOf(fn: () => unknown): PolicyError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof PolicyError) return err;
-    throw err;
-  }
-  throw new Error("expected a PolicyError, nothing was thrown");
-}
 
 describe("renderNodeConfig", () => {
   it("refuses a Docker-only target whose policy has no Docker Hub mirror", () => {

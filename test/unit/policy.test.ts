@@ -1,17 +1,9 @@
 import { describe, expect, it } from "vitest";
 import * as fc from "fast-check";
-import { normalisePolicy, parseMirrorUrl, normaliseRegistryName, PolicyError, parseInsecureRegistry, parseHostPort } from "../../components/core";
+import { normalisePolicy, parseMirrorUrl, normaliseRegistryName, parseInsecureRegistry, parseHostPort } from "../../components/core";
 import { ecrRegistryRegion } from "../../components/core/policy";
+import { errorOf } from "./policy-error";
 
-function errorOf(fn: () => unknown): PolicyError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof PolicyError) return err;
-    throw err;
-  }
-  throw new Error("expected a PolicyError, nothing was thrown");
-}
 
 describe("mirror URL validation", () => {
   it.each([

@@ -11,16 +11,8 @@ import { renderContainerdConfigFragment, renderContainerdHosts } from "../../com
 import { K3sRegistriesOptions, renderK3sRegistries } from "../../components/core/render/k3s";
 import { renderRegistriesConf } from "../../components/core/render/registries-conf";
 import { renderRuntimeFiles } from "../../components/core/render/runtimes";
+import { errorOf } from "./policy-error";
 
-function errorOf(fn: () => unknown): PolicyError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof PolicyError) return err;
-    throw err;
-  }
-  throw new Error("expected a PolicyError, nothing was thrown");
-}
 
 /** Registries as a test writes them: a mirror list is short for `{ mirrors: list }`. */
 type Registries = Record<string, RegistryMirrorsInput | RegistryMirrorsInput["mirrors"]>;

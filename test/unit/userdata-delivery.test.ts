@@ -1,7 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { parse as parseToml } from "smol-toml";
 import YAML from "yaml";
-import { PolicyError } from "../../components/core/errors";
 import {
   DEFAULT_APPLY_SCRIPT_PATH,
   eksAmiFamily,
@@ -11,25 +10,11 @@ import {
   renderShellUserData,
   splitUserData,
 } from "../../components/core/render/userdata";
+import { expectPolicyError as policyError } from "./policy-error";
 
 const SCRIPT = "#!/bin/sh\nset -eu\necho apply\n";
 const SETTINGS = '[[settings.container-registry.mirrors]]\nregistry = "docker.io"\nendpoint = ["https://mirror.example.com"]\n';
 
-function policyError(fn: () => unknown, field: string, value: string, fix: string): PolicyError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(PolicyError);
-  const err = caught as PolicyError;
-  expect(err.field).toBe(field);
-  expect(err.message).toContain(value);
-  expect(err.fix).toContain(fix);
-  expect(err.message).toContain(`Fix: ${err.fix}`);
-  return err;
-}
 
 describe("renderNodeUserData", () => {
   test("alone, the apply script is a cloud-config (default) or a shell script", () => {

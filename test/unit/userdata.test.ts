@@ -20,26 +20,11 @@ import {
   renderShellUserData,
   splitUserData,
 } from "../../components/core/render/userdata";
+import { expectPolicyError as policyError } from "./policy-error";
 
 const SCRIPT = '#!/bin/sh\nset -eu\n# merge daemon.json\necho "applying"  \n\tprintf \'%s\\n\' "$NODE_ROOT"\n';
 
 /** Runs `fn`, expects a PolicyError, and checks that its message names the field, the value and the fix. */
-function policyError(fn: () => unknown, field: string, value: string, fix: string): PolicyError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(PolicyError);
-  const err = caught as PolicyError;
-  expect(err.field).toBe(field);
-  expect(err.message.startsWith(`${field}: `)).toBe(true);
-  expect(err.message).toContain(value);
-  expect(err.message).toContain(`Fix: `);
-  expect(err.fix).toContain(fix);
-  return err;
-}
 
 /** Scripts as the apply-script renderer makes them: a `#!` line, any text, a final newline. */
 const scriptArb = fc
