@@ -159,6 +159,11 @@ export function parseMirrorUrl(field: string, raw: unknown, options: MirrorUrlOp
   return { url: `${protocol}://${host}${path}`, scheme: protocol, host, path };
 }
 
+/** True for every name Docker Hub goes by (`docker.io`, `index.docker.io`, `registry-1.docker.io`, ...), any case. */
+export function isDockerHubName(name: string): boolean {
+  return DOCKER_HUB_ALIASES.has(name.trim().toLowerCase());
+}
+
 /** Normalises an upstream registry key: lower case, Docker Hub aliases folded into `docker.io`, `*` kept. */
 export function normaliseRegistryName(field: string, raw: unknown): string {
   if (raw === ANY_REGISTRY) return ANY_REGISTRY;

@@ -44,8 +44,8 @@ describe("renderNodeConfig", () => {
     expect(err.message).toContain(text);
   });
 
-  it("refuses Docker Hub mirrors given both as mirrors and in the policy", () => {
-    const err = errorOf(() => resolvePolicyInput(["https://a.example.com"], { registries: { "index.docker.io": { mirrors: ["https://b.example.com"] } } }));
+  it.each(["index.docker.io", "Registry.Hub.Docker.com"])("refuses Docker Hub mirrors given both as mirrors and in the policy (as %s)", (name) => {
+    const err = errorOf(() => resolvePolicyInput(["https://a.example.com"], { registries: { [name]: { mirrors: ["https://b.example.com"] } } }));
     expect(err.message).toContain("one place only");
   });
 

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { PolicyError } from "../errors";
-import { ANY_REGISTRY, DOCKER_HUB, MirrorPolicy, MirrorPolicyInput, normalisePolicy, policyHasHeaders } from "../policy";
+import { ANY_REGISTRY, DOCKER_HUB, isDockerHubName, MirrorPolicy, MirrorPolicyInput, normalisePolicy, policyHasHeaders } from "../policy";
 import { DockerSettingsInput, renderDocker } from "./docker";
 import { NodeApplyPlan, ManagedFile, renderApplyScript } from "./apply-script";
 import { renderRuntimeFiles, RuntimeRenderOptions } from "./runtimes";
@@ -59,7 +59,7 @@ export function resolvePolicyInput(mirrors: string[] | undefined, policy: Mirror
   }
   if (!mirrors || mirrors.length === 0) return policy;
   const registries = policy.registries ?? {};
-  const hubKey = Object.keys(registries).find((k) => ["docker.io", "index.docker.io", "registry-1.docker.io"].includes(k.toLowerCase()));
+  const hubKey = Object.keys(registries).find(isDockerHubName);
   if (hubKey) {
     throw new PolicyError("mirrors", mirrors, `both mirrors and policy.registries["${hubKey}"] set Docker Hub mirrors`, "list the Docker Hub mirrors in one place only");
   }
@@ -86,13 +86,12 @@ function checkRestartPolicy(value: unknown): RestartPolicy {
   return value;
 }
 
-const RELOAD_OF: Partial<Record<RuntimeName, ManagedFile["reload"]>> = { crio: "crio", k3s: "k3s", rke2: "rke2", buildkit: "buildkit" };
-
+/** The service to tell about a changed drop-in, by where the file lives. */
 function reloadFor(path: string): ManagedFile["reload"] {
-  if (path.startsWith("/etc/containers/")) return RELOAD_OF.crio;
-  if (path.startsWith("/etc/rancher/k3s/")) return RELOAD_OF.k3s;
-  if (path.startsWith("/etc/rancher/rke2/")) return RELOAD_OF.rke2;
-  if (path.startsWith("/etc/buildkit/")) return RELOAD_OF.buildkit;
+  if (path.startsWith("/etc/containers/")) return "crio";
+  if (path.startsWith("/etc/rancher/k3s/")) return "k3s";
+  if (path.startsWith("/etc/rancher/rke2/")) return "rke2";
+  if (path.startsWith("/etc/buildkit/")) return "buildkit";
   return undefined;
 }
 
