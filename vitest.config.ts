@@ -4,7 +4,10 @@ import { defineConfig } from "vitest/config";
 // Examples import the package by its published name; in this repository that name maps to the sources.
 const alias = [
   { find: /^registry-mirrors$/, replacement: resolve(__dirname, "components/index.ts") },
-  { find: /^registry-mirrors\/(aws|alicloud|kubernetes|core)$/, replacement: resolve(__dirname, "components/$1/index.ts") },
+  {
+    find: /^registry-mirrors\/(aws|alicloud|kubernetes|core)$/,
+    replacement: resolve(__dirname, "components/$1/index.ts"),
+  },
 ];
 
 export default defineConfig({

@@ -3,9 +3,9 @@
  * request waits `latencyMs`, then fails with 503 at `failRate`, or is forwarded with its response body throttled
  * to `bytesPerSecond` (per response). Counts requests, failures and the body bytes it sent back.
  */
-import { createServer, IncomingMessage, request, Server, ServerResponse } from "node:http";
-import { AddressInfo, Socket } from "node:net";
-import { Transform, TransformCallback } from "node:stream";
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { Transform, type TransformCallback } from "node:stream";
 
 export interface FaultProxyOptions {
   /** Where requests go, `http://127.0.0.1:PORT`. */
@@ -96,7 +96,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         return;
       }
       const upstream = request(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
+        {
+          host: target.hostname,
+          port: target.port,
+          method: req.method,
+          path: req.url,
+          headers: { ...req.headers, host: target.host },
+        },
         (up) => {
           res.writeHead(up.statusCode ?? 502, up.headers);
           const counted = up.on("data", (chunk: Buffer) => (counters.bytes += chunk.length));

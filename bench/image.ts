@@ -25,11 +25,17 @@ export async function pushLayeredImage(hostPort: string, repo: string, tag: stri
       const file = join(dir, `layer-${i}.bin`);
       writeFileSync(file, randomBytes(spec.layerBytes));
       // Each insert is a new layer.
-      await runOk("umoci", ["insert", "--image", `${layout}:img`, file, `/data/layer-${i}.bin`], { timeoutMs: 300_000 });
+      await runOk("umoci", ["insert", "--image", `${layout}:img`, file, `/data/layer-${i}.bin`], {
+        timeoutMs: 300_000,
+      });
       rmSync(file);
     }
     await runOk("umoci", ["config", "--image", `${layout}:img`, "--config.cmd", "/data/layer-0.bin"]);
-    await runOk("skopeo", ["copy", "--quiet", "--dest-tls-verify=false", `oci:${layout}:img`, `docker://${hostPort}/${repo}:${tag}`], { timeoutMs: 300_000 });
+    await runOk(
+      "skopeo",
+      ["copy", "--quiet", "--dest-tls-verify=false", `oci:${layout}:img`, `docker://${hostPort}/${repo}:${tag}`],
+      { timeoutMs: 300_000 },
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -38,7 +44,9 @@ export async function pushLayeredImage(hostPort: string, repo: string, tag: stri
 /** Bytes a client downloads for `repo:tag` on a plain-HTTP registry: manifest + config + layers. */
 export async function imageBytes(url: string, repo: string, tag: string): Promise<number> {
   const res = await fetch(`${url}/v2/${repo}/manifests/${tag}`, {
-    headers: { accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" },
+    headers: {
+      accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
+    },
     signal: AbortSignal.timeout(10_000),
   });
   if (!res.ok) throw new Error(`manifest ${repo}:${tag}: HTTP ${res.status}`);

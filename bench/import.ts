@@ -63,7 +63,11 @@ const med = (t: string) => median(samples[t].map((s) => s.ms));
 const base = med("@pulumi/pulumi");
 const rows = TARGETS.map((t) => {
   const last = samples[t][samples[t].length - 1];
-  const sdkCell = SDKS.map((s) => (last.sdk[s].modules === 0 ? "" : `${s.replace("@pulumi/", "")}: ${last.sdk[s].modules}${last.sdk[s].index ? " (whole)" : ""}`))
+  const sdkCell = SDKS.map((s) =>
+    last.sdk[s].modules === 0
+      ? ""
+      : `${s.replace("@pulumi/", "")}: ${last.sdk[s].modules}${last.sdk[s].index ? " (whole)" : ""}`,
+  )
     .filter(Boolean)
     .join(", ");
   const ms = samples[t].map((s) => s.ms);
@@ -78,12 +82,24 @@ const rows = TARGETS.map((t) => {
   ];
 });
 
-console.log(`Import cost: ${RUNS} fresh node ${process.version} processes per target, round-robin; time of the require() call itself.\n`);
-console.log(table(["Import", "median ms", "min-max ms", "vs @pulumi/pulumi", "modules", "RSS MiB", "cloud SDK modules loaded"], rows, ["l", "r", "r", "r", "r", "r", "l"]));
+console.log(
+  `Import cost: ${RUNS} fresh node ${process.version} processes per target, round-robin; time of the require() call itself.\n`,
+);
+console.log(
+  table(
+    ["Import", "median ms", "min-max ms", "vs @pulumi/pulumi", "modules", "RSS MiB", "cloud SDK modules loaded"],
+    rows,
+    ["l", "r", "r", "r", "r", "r", "l"],
+  ),
+);
 
 const rootRatio = med("registry-mirrors") / base;
 const wholeSdk = TARGETS.filter((t) => t.startsWith("registry-mirrors")).flatMap((t) =>
   samples[t].some((s) => SDKS.some((sdk) => s.sdk[sdk].index)) ? [t] : [],
 );
-console.log(`\nTarget: root within 1.10x of @pulumi/pulumi alone -> ${fixed(rootRatio)}x (${rootRatio <= 1.1 ? "met" : "MISSED"})`);
-console.log(`Target: no subpath loads a whole cloud SDK -> ${wholeSdk.length === 0 ? "met (no @pulumi/{aws,alicloud,kubernetes}/index.js in require.cache)" : `MISSED by ${wholeSdk.join(", ")}`}`);
+console.log(
+  `\nTarget: root within 1.10x of @pulumi/pulumi alone -> ${fixed(rootRatio)}x (${rootRatio <= 1.1 ? "met" : "MISSED"})`,
+);
+console.log(
+  `Target: no subpath loads a whole cloud SDK -> ${wholeSdk.length === 0 ? "met (no @pulumi/{aws,alicloud,kubernetes}/index.js in require.cache)" : `MISSED by ${wholeSdk.join(", ")}`}`,
+);

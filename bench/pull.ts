@@ -24,14 +24,23 @@
  *        --modes direct,cold,warm --no-auth --json FILE (every pull's attempts and errors)
  * Prints figures; asserts nothing about time.
  */
-import { ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { MirrorPolicyInput, normalisePolicy } from "../components/core/policy";
+import { type MirrorPolicyInput, normalisePolicy } from "../components/core/policy";
 import { renderContainerdHosts } from "../components/core/render/containerd";
 import { renderRegistriesConf } from "../components/core/render/registries-conf";
-import { Containerd, freePort, Registry, RunResult, sleep, startContainerd, startRegistry, tmpDir } from "../test/e2e/lab";
-import { FaultProxy, ProxyCounters, startFaultProxy } from "./fault-proxy";
+import {
+  type Containerd,
+  freePort,
+  type Registry,
+  type RunResult,
+  sleep,
+  startContainerd,
+  startRegistry,
+  tmpDir,
+} from "../test/e2e/lab";
+import { type FaultProxy, type ProxyCounters, startFaultProxy } from "./fault-proxy";
 import { imageBytes, pushLayeredImage } from "./image";
 import { boolFlag, bytes, fixed, flag, mean, numberFlag, percentile, table } from "./lib";
 
@@ -59,7 +68,11 @@ const TAG = "v1";
 const REF = `docker.io/${REPO}:${TAG}`;
 
 type Mode = "direct" | "cold" | "warm";
-const MODE_LABEL: Record<Mode, string> = { direct: "direct (upstream only)", cold: "mirror, cold cache", warm: "mirror, warm cache" };
+const MODE_LABEL: Record<Mode, string> = {
+  direct: "direct (upstream only)",
+  cold: "mirror, cold cache",
+  warm: "mirror, warm cache",
+};
 
 /** One client's pull, retried like a kubelet retries a failed image pull. */
 interface Pull {
@@ -111,7 +124,6 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     void cleanup().then(() => process.exit(130));
   });
 }
-
 
 /** Runs a client to completion (killed after `timeoutMs`, code 124); never throws for a non-zero exit. */
 function run(cmd: string, args: string[], timeoutMs: number): Promise<RunResult> {
@@ -189,7 +201,13 @@ function mirroredArgs(policy: MirrorPolicyInput, dir: string): ClientArgs {
 }
 
 /** Runs every client at once; each pull has its own store, removed afterwards. */
-async function runMode(mode: Mode, args: (modeDir: string) => ClientArgs, dir: string, upstream: FaultProxy, mirror: FaultProxy | undefined): Promise<ModeResult> {
+async function runMode(
+  mode: Mode,
+  args: (modeDir: string) => ClientArgs,
+  dir: string,
+  upstream: FaultProxy,
+  mirror: FaultProxy | undefined,
+): Promise<ModeResult> {
   const modeDir = join(dir, mode);
   mkdirSync(modeDir, { recursive: true });
   const client = args(modeDir);
@@ -221,28 +239,48 @@ async function runMode(mode: Mode, args: (modeDir: string) => ClientArgs, dir: s
         const a0 = performance.now();
         const res = await attempt(Math.max(1000, deadline - a0));
         attemptMs.push(performance.now() - a0);
-        if (res.code === 0) return { kind, ok: true, firstOk: n === 1, attempts: n, ms: performance.now() - t0, errors, attemptMs };
+        if (res.code === 0)
+          return { kind, ok: true, firstOk: n === 1, attempts: n, ms: performance.now() - t0, errors, attemptMs };
         errors.push(res.code === 124 ? `killed at the ${opts.deadlineS} s deadline` : errorOf(res));
-        if (performance.now() + opts.backoffS * 1000 >= deadline) return { kind, ok: false, firstOk: false, attempts: n, ms: performance.now() - t0, errors, attemptMs };
+        if (performance.now() + opts.backoffS * 1000 >= deadline)
+          return { kind, ok: false, firstOk: false, attempts: n, ms: performance.now() - t0, errors, attemptMs };
         await sleep(opts.backoffS * 1000);
       }
-      return { kind, ok: false, firstOk: false, attempts: attemptMs.length, ms: performance.now() - t0, errors, attemptMs };
+      return {
+        kind,
+        ok: false,
+        firstOk: false,
+        attempts: attemptMs.length,
+        ms: performance.now() - t0,
+        errors,
+        attemptMs,
+      };
     };
     const t0 = performance.now();
     const pulls = await Promise.all([
-      ...mine.map((d) => pull("ctr", (timeoutMs) => run("ctr", ["--address", d.address, "-n", "bench", ...client.ctr], timeoutMs))),
+      ...mine.map((d) =>
+        pull("ctr", (timeoutMs) => run("ctr", ["--address", d.address, "-n", "bench", ...client.ctr], timeoutMs)),
+      ),
       ...Array.from({ length: nSkopeo }, (_, i) => {
         const out = join(modeDir, `skopeo-${i}`);
         return pull("skopeo", (timeoutMs) => run("skopeo", client.skopeo(out), timeoutMs));
       }),
     ]);
     const wallMs = performance.now() - t0;
-    return { mode, pulls, wallMs, upstream: { ...upstream.counters }, mirror: { ...(mirror?.counters ?? { requests: 0, failed: 0, auth: 0, bytes: 0 }) } };
+    return {
+      mode,
+      pulls,
+      wallMs,
+      upstream: { ...upstream.counters },
+      mirror: { ...(mirror?.counters ?? { requests: 0, failed: 0, auth: 0, bytes: 0 }) },
+    };
   } finally {
-    await Promise.all(mine.map(async (d) => {
-      await d.stop();
-      daemons.delete(d);
-    }));
+    await Promise.all(
+      mine.map(async (d) => {
+        await d.stop();
+        daemons.delete(d);
+      }),
+    );
     rmSync(modeDir, { recursive: true, force: true });
   }
 }
@@ -255,7 +293,11 @@ async function warmUp(mirror: FaultProxy, upstream: FaultProxy, dir: string, siz
   for (let attempt = 1; attempt <= 20 && !stopping; attempt++) {
     const out = join(dir, `warm-up-${attempt}`);
     const before = upstream.counters.bytes;
-    const res = await run("skopeo", ["copy", "--quiet", "--src-tls-verify=false", `docker://${mirror.hostPort}/${REPO}:${TAG}`, `dir:${out}`], opts.deadlineS * 1000);
+    const res = await run(
+      "skopeo",
+      ["copy", "--quiet", "--src-tls-verify=false", `docker://${mirror.hostPort}/${REPO}:${TAG}`, `dir:${out}`],
+      opts.deadlineS * 1000,
+    );
     rmSync(out, { recursive: true, force: true });
     if (res.code === 0 && upstream.counters.bytes - before < size / 100) return attempt;
     await sleep(1000);
@@ -286,7 +328,10 @@ async function main(): Promise<void> {
   const origin: Registry = await startRegistry({ dir: join(dir, "origin") });
   cleanups.push(() => origin.stop());
   process.stderr.write(`building a ${opts.layers} x ${opts.layerMib} MiB image ...\n`);
-  await pushLayeredImage(origin.hostPort, REPO, TAG, { layers: opts.layers, layerBytes: Math.round(opts.layerMib * MIB) });
+  await pushLayeredImage(origin.hostPort, REPO, TAG, {
+    layers: opts.layers,
+    layerBytes: Math.round(opts.layerMib * MIB),
+  });
   const size = await imageBytes(origin.url, REPO, TAG);
 
   const faults = { latencyMs: opts.latencyMs, failRate: opts.failRate, bytesPerSecond: opts.upstreamKibps * 1024 };
@@ -311,13 +356,19 @@ async function main(): Promise<void> {
       mirror = await startFaultProxy({ target: cache.url, latencyMs: 0, failRate: 0, bytesPerSecond: 0 });
       cleanups.push(() => mirror?.close());
     }
-    if (mode === "warm" && !results.some((r) => r.mode === "cold")) throw new Error("--modes: warm needs cold before it");
+    if (mode === "warm" && !results.some((r) => r.mode === "cold"))
+      throw new Error("--modes: warm needs cold before it");
     if (mode === "warm") warmUpAttempts = await warmUp(mirror as FaultProxy, upstream, dir, size);
     // The mirrored policy: the dead endpoint first, then the regional mirror, then the upstream's stand-in.
     const mirrorUrl = mirror?.url;
-    const args = mirrorUrl === undefined
-      ? () => directArgs(upstream)
-      : (modeDir: string) => mirroredArgs({ registries: { "docker.io": { mirrors: [dead, mirrorUrl, upstream.url], upstreamFallback: false } } }, modeDir);
+    const args =
+      mirrorUrl === undefined
+        ? () => directArgs(upstream)
+        : (modeDir: string) =>
+            mirroredArgs(
+              { registries: { "docker.io": { mirrors: [dead, mirrorUrl, upstream.url], upstreamFallback: false } } },
+              modeDir,
+            );
     process.stderr.write(`${MODE_LABEL[mode]}: ${opts.clients} clients ...\n`);
     results.push(await runMode(mode, args, dir, upstream, mode === "direct" ? undefined : mirror));
   }
@@ -347,7 +398,17 @@ async function main(): Promise<void> {
   const byKind = results.flatMap((r) =>
     (["ctr", "skopeo"] as const).map((kind) => {
       const st = stats(r, kind);
-      return [MODE_LABEL[r.mode], kind, `${st.ok}/${st.n}`, pct(st.firstOk, st.n), fixed(st.attempts, 1), s(st.mean), s(st.p50), s(st.p95), s(st.max)];
+      return [
+        MODE_LABEL[r.mode],
+        kind,
+        `${st.ok}/${st.n}`,
+        pct(st.firstOk, st.n),
+        fixed(st.attempts, 1),
+        s(st.mean),
+        s(st.p50),
+        s(st.p95),
+        s(st.max),
+      ];
     }),
   );
   const nCtr = Math.round(opts.clients * opts.ctrShare);
@@ -358,18 +419,39 @@ async function main(): Promise<void> {
       ` Mirrored policy: dead endpoint, mirror (pull-through cache), upstream. A failed pull is retried after ${opts.backoffS} s, up to ${opts.attempts} attempts within ${opts.deadlineS} s.` +
       `${warmUpAttempts ? ` Warm-up pulls before the warm mode: ${warmUpAttempts}.` : ""}\n`,
   );
-  console.log("Times in seconds until the client has the image (retries included), over clients that got it; ratio = direct mean / mode mean.\n");
+  console.log(
+    "Times in seconds until the client has the image (retries included), over clients that got it; ratio = direct mean / mode mean.\n",
+  );
   console.log(
     table(
-      ["Mode", "got the image", "1st attempt ok", "attempts", "mean", "p50", "p95", "max", "wall", "upstream bytes", "upstream req/auth/503", "mirror bytes", "direct/mode"],
+      [
+        "Mode",
+        "got the image",
+        "1st attempt ok",
+        "attempts",
+        "mean",
+        "p50",
+        "p95",
+        "max",
+        "wall",
+        "upstream bytes",
+        "upstream req/auth/503",
+        "mirror bytes",
+        "direct/mode",
+      ],
       rows,
       ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
     ),
   );
-  console.log(`\n${table(["Mode", "client", "got the image", "1st attempt ok", "attempts", "mean", "p50", "p95", "max"], byKind, ["l", "l", "r", "r", "r", "r", "r", "r", "r"])}`);
+  console.log(
+    `\n${table(["Mode", "client", "got the image", "1st attempt ok", "attempts", "mean", "p50", "p95", "max"], byKind, ["l", "l", "r", "r", "r", "r", "r", "r", "r"])}`,
+  );
 
   const errors = new Map<string, number>();
-  for (const r of results) for (const p of r.pulls) for (const e of p.errors) errors.set(`${r.mode} ${p.kind}: ${e}`, (errors.get(`${r.mode} ${p.kind}: ${e}`) ?? 0) + 1);
+  for (const r of results)
+    for (const p of r.pulls)
+      for (const e of p.errors)
+        errors.set(`${r.mode} ${p.kind}: ${e}`, (errors.get(`${r.mode} ${p.kind}: ${e}`) ?? 0) + 1);
   if (errors.size > 0) {
     console.log("\nMost frequent errors of failed attempts (count x mode client: message):");
     for (const [e, n] of [...errors].sort((a, b) => b[1] - a[1]).slice(0, 10)) console.log(`  ${n} x ${e}`);
@@ -382,7 +464,10 @@ async function main(): Promise<void> {
         ` direct/mirrored >= 3.3 -> ${fixed(directMean / st.mean)}`,
     );
   }
-  if (mirror) console.log(`\nEndpoints: dead ${dead}; mirror ${mirror.url} (counting proxy in front of the cache ${cacheUrl}); upstream ${upstream.url} (fault proxy in front of ${origin.url}).`);
+  if (mirror)
+    console.log(
+      `\nEndpoints: dead ${dead}; mirror ${mirror.url} (counting proxy in front of the cache ${cacheUrl}); upstream ${upstream.url} (fault proxy in front of ${origin.url}).`,
+    );
   for (const [path, content] of renderedFiles) console.log(`\nRendered ${path}:\n${content.trimEnd()}`);
   if (opts.json) writeFileSync(opts.json, JSON.stringify({ opts, size, results }, null, 1));
   console.log(`\nTotal run time ${fixed((Date.now() - started) / 1000, 0)} s.`);

@@ -18,13 +18,29 @@ const groups = numberFlag("groups", 100);
 const componentsDir = resolve(flag("components-dir", join(__dirname, "..", "components")));
 
 /** Regions the groups are spread over (the same ones in both variants). */
-const REGIONS = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1", "ap-southeast-1", "sa-east-1"];
+const REGIONS = [
+  "us-east-1",
+  "us-east-2",
+  "us-west-2",
+  "eu-west-1",
+  "eu-central-1",
+  "ap-northeast-1",
+  "ap-southeast-1",
+  "sa-east-1",
+];
 
 const CATALOG = {
   regions: Object.fromEntries(
     ["us", "eu", "ap", "sa"].map((area) => [
       `${area}-*`,
-      { registries: Object.fromEntries(["docker.io", "ghcr.io", "quay.io"].map((r) => [r, [`https://${r.replace(".", "-")}.mirror.${area}.platform.example.com`]])) },
+      {
+        registries: Object.fromEntries(
+          ["docker.io", "ghcr.io", "quay.io"].map((r) => [
+            r,
+            [`https://${r.replace(".", "-")}.mirror.${area}.platform.example.com`],
+          ]),
+        ),
+      },
     ]),
   ),
 };
@@ -59,14 +75,23 @@ async function main(): Promise<void> {
   const waits: Array<pulumi.Output<unknown>> = [];
   let build: (i: number) => void;
   if (variant === "components") {
-    const { RegionalMirrorSelector } = require(join(componentsDir, "regional-mirror-selector")) as typeof import("../components/regional-mirror-selector");
-    const { MirrorDaemonConfig } = require(join(componentsDir, "mirror-daemon-config")) as typeof import("../components/mirror-daemon-config");
-    const { launchTemplateUserData } = require(join(componentsDir, "aws", "userdata")) as typeof import("../components/aws/userdata");
+    const { RegionalMirrorSelector } = require(
+      join(componentsDir, "regional-mirror-selector"),
+    ) as typeof import("../components/regional-mirror-selector");
+    const { MirrorDaemonConfig } = require(
+      join(componentsDir, "mirror-daemon-config"),
+    ) as typeof import("../components/mirror-daemon-config");
+    const { launchTemplateUserData } = require(
+      join(componentsDir, "aws", "userdata"),
+    ) as typeof import("../components/aws/userdata");
     build = (i) => {
       const name = `ng-${i}`;
       const selector = new RegionalMirrorSelector(`${name}-mirrors`, selection(REGIONS[i % REGIONS.length]));
       const config = new MirrorDaemonConfig(`${name}-mirrors`, { policy: selector.policy, runtimes: RUNTIMES });
-      const lt = new LaunchTemplate(name, { ...LAUNCH, userData: launchTemplateUserData({ applyScript: config.applyScript }) });
+      const lt = new LaunchTemplate(name, {
+        ...LAUNCH,
+        userData: launchTemplateUserData({ applyScript: config.applyScript }),
+      });
       waits.push(selector.urn, config.urn, lt.urn);
     };
   } else if (variant === "raw") {
@@ -77,7 +102,9 @@ async function main(): Promise<void> {
       const chosen = selectMirrors(selection(REGIONS[i % REGIONS.length]));
       const rendered = renderNodeConfig({ policy: chosen.policy, runtimes: RUNTIMES });
       // What launchTemplateUserData computes: plain when it fits EC2's limit, else with the files compressed.
-      const userData = fitUserData("ec2", "auto", (compress) => renderNodeUserData({ applyScript: rendered.applyScript, compress }));
+      const userData = fitUserData("ec2", "auto", (compress) =>
+        renderNodeUserData({ applyScript: rendered.applyScript, compress }),
+      );
       const lt = new LaunchTemplate(`ng-${i}`, { ...LAUNCH, userData });
       waits.push(lt.urn);
     };
@@ -92,7 +119,9 @@ async function main(): Promise<void> {
       const config = new EmptyComponent("bench:index:EmptyConfig", `ng-${i}-mirrors`);
       const chosen = selectMirrors(selection(REGIONS[i % REGIONS.length]));
       const rendered = renderNodeConfig({ policy: chosen.policy, runtimes: RUNTIMES });
-      const userData = fitUserData("ec2", "auto", (compress) => renderNodeUserData({ applyScript: rendered.applyScript, compress }));
+      const userData = fitUserData("ec2", "auto", (compress) =>
+        renderNodeUserData({ applyScript: rendered.applyScript, compress }),
+      );
       const lt = new LaunchTemplate(`ng-${i}`, { ...LAUNCH, userData });
       waits.push(selector.urn, config.urn, lt.urn);
     };
@@ -140,7 +169,9 @@ async function main(): Promise<void> {
 main().then(
   async () => {
     // Let the last output resolutions finish (not timed), so the SDK's leak check at exit finds nothing pending.
-    const store = (require("@pulumi/pulumi/runtime/state") as { getStore(): { leakCandidates: Set<unknown> } }).getStore();
+    const store = (
+      require("@pulumi/pulumi/runtime/state") as { getStore(): { leakCandidates: Set<unknown> } }
+    ).getStore();
     for (let i = 0; i < 10_000 && store.leakCandidates.size > 0; i++) await new Promise((r) => setImmediate(r));
     process.exit(0);
   },

@@ -6,10 +6,15 @@
  *   whole gzip  the whole document gzipped (cloud-init reads it; EKS, which must parse the MIME document, does not).
  */
 import { gzipSync } from "node:zlib";
-import { MirrorPolicyInput } from "../components/core/policy";
+import type { MirrorPolicyInput } from "../components/core/policy";
 import { renderNodeConfig } from "../components/core/render/node-config";
-import { RuntimeName, RUNTIME_NAMES } from "../components/core/render/types";
-import { renderCloudConfig, renderEksUserData, renderShellUserData, USER_DATA_LIMITS } from "../components/core/render/userdata";
+import { type RuntimeName, RUNTIME_NAMES } from "../components/core/render/types";
+import {
+  renderCloudConfig,
+  renderEksUserData,
+  renderShellUserData,
+  USER_DATA_LIMITS,
+} from "../components/core/render/userdata";
 import { table } from "./lib";
 
 interface Case {
@@ -20,11 +25,17 @@ interface Case {
 
 const SIX = ["docker.io", "ghcr.io", "quay.io", "registry.k8s.io", "gcr.io", "public.ecr.aws"];
 const sixByThree: MirrorPolicyInput = {
-  registries: Object.fromEntries(SIX.map((r, i) => [r, { mirrors: [1, 2, 3].map((j) => `https://mirror-${j}.r${i}.registry.example.com`) }])),
+  registries: Object.fromEntries(
+    SIX.map((r, i) => [r, { mirrors: [1, 2, 3].map((j) => `https://mirror-${j}.r${i}.registry.example.com`) }]),
+  ),
 };
 
 const cases: Case[] = [
-  { policy: "1 Docker Hub mirror", runtimes: ["docker", "containerd"], input: { registries: { "docker.io": { mirrors: ["https://abcd1234.mirror.aliyuncs.com"] } } } },
+  {
+    policy: "1 Docker Hub mirror",
+    runtimes: ["docker", "containerd"],
+    input: { registries: { "docker.io": { mirrors: ["https://abcd1234.mirror.aliyuncs.com"] } } },
+  },
   { policy: "6 registries x 3 mirrors", runtimes: ["docker", "containerd"], input: sixByThree },
   { policy: "6 registries x 3 mirrors", runtimes: [...RUNTIME_NAMES], input: sixByThree },
 ];
@@ -33,7 +44,8 @@ const EC2 = USER_DATA_LIMITS.ec2.bytes;
 const ECS = USER_DATA_LIMITS.ecs.bytes;
 const b64 = (n: number) => 4 * Math.ceil(n / 3);
 /** `size` and how it stands against `limit`: "12345 ok 75%" or "24643 OVER". */
-const judge = (size: number, limit: number) => `${size} ${size <= limit ? `ok ${Math.round((100 * size) / limit)}%` : "OVER"}`;
+const judge = (size: number, limit: number) =>
+  `${size} ${size <= limit ? `ok ${Math.round((100 * size) / limit)}%` : "OVER"}`;
 
 const rows: string[][] = [];
 for (const c of cases) {
@@ -66,10 +78,22 @@ for (const c of cases) {
   }
 }
 
-console.log(`User-data bytes against EC2 (${EC2} B, ${USER_DATA_LIMITS.ec2.counted}) and ECS (${ECS} B, ${USER_DATA_LIMITS.ecs.counted}).\n`);
+console.log(
+  `User-data bytes against EC2 (${EC2} B, ${USER_DATA_LIMITS.ec2.counted}) and ECS (${ECS} B, ${USER_DATA_LIMITS.ecs.counted}).\n`,
+);
 console.log(
   table(
-    ["Policy", "Runtimes", "Form", "EC2 plain", "EC2 files gz", "EC2 whole gzip", "ECS plain b64", "ECS files gz b64", "ECS whole gzip b64"],
+    [
+      "Policy",
+      "Runtimes",
+      "Form",
+      "EC2 plain",
+      "EC2 files gz",
+      "EC2 whole gzip",
+      "ECS plain b64",
+      "ECS files gz b64",
+      "ECS whole gzip b64",
+    ],
     rows,
     ["l", "l", "l", "r", "r", "r", "r", "r", "r"],
   ),

@@ -7,7 +7,7 @@ Promise.resolve(main(process.argv.slice(2))).then(
     process.exitCode = code;
   },
   (err) => {
-    process.stderr.write(`registry-mirrors: ${err && err.stack ? err.stack : err}\n`);
+    process.stderr.write(`registry-mirrors: ${err?.stack ? err.stack : err}\n`);
     process.exitCode = 1;
   },
 );

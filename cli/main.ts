@@ -1,19 +1,24 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { parseArgs, ParseArgsConfig } from "node:util";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 import { parse as parseYaml } from "yaml";
 import { PolicyError } from "../components/core/errors";
 import { checkKnownFields } from "../components/core/policy";
-import { DockerSettingsInput, parseKeyValue } from "../components/core/render/docker";
-import { NodeConfigInput, nodeConfigUserData, renderNodeConfig, RenderedNodeConfig } from "../components/core/render/node-config";
-import { RUNTIME_NAMES, RuntimeName } from "../components/core/render/types";
+import { type DockerSettingsInput, parseKeyValue } from "../components/core/render/docker";
+import {
+  type NodeConfigInput,
+  nodeConfigUserData,
+  renderNodeConfig,
+  type RenderedNodeConfig,
+} from "../components/core/render/node-config";
+import { RUNTIME_NAMES, type RuntimeName } from "../components/core/render/types";
 import { defaultEcrPullThrough } from "../components/core/regions/aws";
-import { CloudName, MirrorInput, NetworkKind } from "../components/core/regions/catalog";
+import type { CloudName, MirrorInput, NetworkKind } from "../components/core/regions/catalog";
 import { formatRegions } from "../components/core/regions/list";
-import { formatProbeTable, probeMirrors, probeTargets, ProbeTarget } from "../components/core/regions/probe";
-import { RegionSelection, selectMirrors } from "../components/core/regions/select";
+import { formatProbeTable, probeMirrors, probeTargets, type ProbeTarget } from "../components/core/regions/probe";
+import { type RegionSelection, selectMirrors } from "../components/core/regions/select";
 
 /** Thrown for a usage problem: printed without a stack, exit code 2. */
 export class UsageError extends Error {}
@@ -99,10 +104,20 @@ function readPolicyFile(file: string): Record<string, unknown> {
   try {
     parsed = file.endsWith(".json") ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true });
   } catch (err) {
-    throw new PolicyError("--policy", file, `not valid ${file.endsWith(".json") ? "JSON" : "YAML"}: ${(err as Error).message.split("\n")[0]}`, "fix the syntax (a .json file is read as JSON, anything else as YAML)");
+    throw new PolicyError(
+      "--policy",
+      file,
+      `not valid ${file.endsWith(".json") ? "JSON" : "YAML"}: ${(err as Error).message.split("\n")[0]}`,
+      "fix the syntax (a .json file is read as JSON, anything else as YAML)",
+    );
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new PolicyError("--policy", file, "the file must hold an object", "write e.g. { \"mirrors\": [\"https://mirror.example.com\"] }");
+    throw new PolicyError(
+      "--policy",
+      file,
+      "the file must hold an object",
+      'write e.g. { "mirrors": ["https://mirror.example.com"] }',
+    );
   }
   checkKnownFields("--policy", parsed, ["mirrors", "policy", "docker", "runtimes", "restartPolicy", "runtimeOptions"]);
   return parsed as Record<string, unknown>;
@@ -143,11 +158,21 @@ function parseRenderArgs(argv: string[]) {
   return parseOrFail(argv, RENDER_OPTIONS, "render");
 }
 
-type RegionValues = { [K in keyof typeof REGION_OPTIONS]?: (typeof REGION_OPTIONS)[K]["type"] extends "boolean" ? boolean : (typeof REGION_OPTIONS)[K] extends { multiple: true } ? string[] : string };
+type RegionValues = {
+  [K in keyof typeof REGION_OPTIONS]?: (typeof REGION_OPTIONS)[K]["type"] extends "boolean"
+    ? boolean
+    : (typeof REGION_OPTIONS)[K] extends { multiple: true }
+      ? string[]
+      : string;
+};
 
 /** Picks the region's mirrors from the built-in catalog; `fallbacks` come from --mirror / --registry-mirror. */
-export function selectionFromFlags(values: RegionValues, fallbacks: Record<string, MirrorInput[]> = {}, allowMirrorPaths = false): RegionSelection {
-  if (values.region === undefined) fail("--cloud needs --region (run \"registry-mirrors regions\" for the list)");
+export function selectionFromFlags(
+  values: RegionValues,
+  fallbacks: Record<string, MirrorInput[]> = {},
+  allowMirrorPaths = false,
+): RegionSelection {
+  if (values.region === undefined) fail('--cloud needs --region (run "registry-mirrors regions" for the list)');
   const registries = values.registry?.length ? values.registry : undefined;
   const wanted = registries ?? [...new Set(["docker.io", ...Object.keys(fallbacks)])];
   return selectMirrors({
@@ -167,7 +192,12 @@ export function selectionFromFlags(values: RegionValues, fallbacks: Record<strin
 function parseRegistryMirror(spec: string): [string, string] {
   const eq = spec.indexOf("=");
   if (eq <= 0 || eq === spec.length - 1) {
-    throw new PolicyError("--registry-mirror", spec, "expected REGISTRY=URL", "write e.g. --registry-mirror ghcr.io=https://ghcr-mirror.example.com (or *=URL for every other registry)");
+    throw new PolicyError(
+      "--registry-mirror",
+      spec,
+      "expected REGISTRY=URL",
+      "write e.g. --registry-mirror ghcr.io=https://ghcr-mirror.example.com (or *=URL for every other registry)",
+    );
   }
   return [spec.slice(0, eq).trim(), spec.slice(eq + 1).trim()];
 }
@@ -179,20 +209,31 @@ export function nodeConfigFromFlags(values: RenderValues): NodeConfigInput & { s
 
   if (values.cloud !== undefined) {
     if (file.policy !== undefined || file.mirrors !== undefined) {
-      throw new PolicyError("--cloud", values.cloud, "the policy file already sets the mirrors", "use either --cloud/--region or a policy file with mirrors/policy, not both");
+      throw new PolicyError(
+        "--cloud",
+        values.cloud,
+        "the policy file already sets the mirrors",
+        "use either --cloud/--region or a policy file with mirrors/policy, not both",
+      );
     }
     const fallbacks: Record<string, MirrorInput[]> = {};
-    for (const url of values.mirror ?? []) (fallbacks["docker.io"] ??= []).push(url);
+    const add = (registry: string, url: MirrorInput) => {
+      fallbacks[registry] = [...(fallbacks[registry] ?? []), url];
+    };
+    for (const url of values.mirror ?? []) add("docker.io", url);
     for (const spec of values["registry-mirror"] ?? []) {
       const [registry, url] = parseRegistryMirror(spec);
-      (fallbacks[registry] ??= []).push(url);
+      add(registry, url);
     }
     const selection = selectionFromFlags(values, fallbacks, values["allow-mirror-paths"] ?? false);
     input.selection = selection;
     input.policy = selection.policy;
     values = { ...values, mirror: undefined, "registry-mirror": undefined };
     if (selection.insecureRegistries.length) {
-      values = { ...values, "insecure-registry": [...selection.insecureRegistries, ...(values["insecure-registry"] ?? [])] };
+      values = {
+        ...values,
+        "insecure-registry": [...selection.insecureRegistries, ...(values["insecure-registry"] ?? [])],
+      };
     }
   } else {
     for (const flag of ["region", "network", "account-id", "accelerator-id"] as const) {
@@ -214,7 +255,13 @@ export function nodeConfigFromFlags(values: RenderValues): NodeConfigInput & { s
     }
     for (const registry of noUpstream) {
       const entry = registries[registry];
-      if (!entry) throw new PolicyError("--no-upstream", registry, "no mirrors are given for this registry", `add --registry-mirror ${registry}=URL first`);
+      if (!entry)
+        throw new PolicyError(
+          "--no-upstream",
+          registry,
+          "no mirrors are given for this registry",
+          `add --registry-mirror ${registry}=URL first`,
+        );
       registries[registry] = { ...entry, upstreamFallback: false };
     }
     policy.registries = registries;
@@ -230,7 +277,8 @@ export function nodeConfigFromFlags(values: RenderValues): NodeConfigInput & { s
     }
     input.runtimes = values.runtime as RuntimeName[];
   }
-  if (values["restart-policy"] !== undefined) input.restartPolicy = values["restart-policy"] as NodeConfigInput["restartPolicy"];
+  if (values["restart-policy"] !== undefined)
+    input.restartPolicy = values["restart-policy"] as NodeConfigInput["restartPolicy"];
 
   const docker: DockerSettingsInput = { ...((file.docker as DockerSettingsInput | undefined) ?? {}) };
   let dockerFlags = false;
@@ -262,7 +310,12 @@ export function nodeConfigFromFlags(values: RenderValues): NodeConfigInput & { s
   if (values["max-concurrent-downloads"] !== undefined) {
     const n = Number(values["max-concurrent-downloads"]);
     if (!Number.isInteger(n) || n < 1) {
-      throw new PolicyError("--max-concurrent-downloads", values["max-concurrent-downloads"], "must be a positive whole number", "write e.g. --max-concurrent-downloads 6");
+      throw new PolicyError(
+        "--max-concurrent-downloads",
+        values["max-concurrent-downloads"],
+        "must be a positive whole number",
+        "write e.g. --max-concurrent-downloads 6",
+      );
     }
     docker.maxConcurrentDownloads = n;
     dockerFlags = true;
@@ -280,7 +333,8 @@ export function outputFiles(rendered: RenderedNodeConfig): Record<string, { cont
   files["apply-node-config.sh"] = { content: rendered.applyScript, mode: 0o755 };
   const userData = nodeConfigUserData(rendered);
   if (userData !== undefined) files["user-data.yaml"] = { content: userData, mode: 0o644 };
-  if (rendered.bottlerocketSettings !== undefined) files["bottlerocket.toml"] = { content: rendered.bottlerocketSettings, mode: 0o644 };
+  if (rendered.bottlerocketSettings !== undefined)
+    files["bottlerocket.toml"] = { content: rendered.bottlerocketSettings, mode: 0o644 };
   return files;
 }
 
@@ -299,7 +353,9 @@ function render(argv: string[], io: Io, write: boolean): number {
   }
   for (const w of rendered.warnings) io.err(`warning: ${w}`);
   if (!write) {
-    io.out(`valid: ${rendered.runtimes.join(", ")}; ${rendered.policy.registries.map((r) => `${r.registry} (${r.endpoints.length} mirror${r.endpoints.length === 1 ? "" : "s"})`).join(", ")}`);
+    io.out(
+      `valid: ${rendered.runtimes.join(", ")}; ${rendered.policy.registries.map((r) => `${r.registry} (${r.endpoints.length} mirror${r.endpoints.length === 1 ? "" : "s"})`).join(", ")}`,
+    );
     return 0;
   }
   const outDir = values.out ?? "out";
@@ -310,14 +366,19 @@ function render(argv: string[], io: Io, write: boolean): number {
     writeFileSync(target, file.content, { mode: file.mode });
     io.out(`wrote ${target}`);
   }
-  if (rendered.secret) io.err("note: a rendered file holds a credential; no user data was written (deliver it with the Kubernetes DaemonSet)");
+  if (rendered.secret)
+    io.err(
+      "note: a rendered file holds a credential; no user data was written (deliver it with the Kubernetes DaemonSet)",
+    );
   return 0;
 }
 
 function regions(argv: string[], io: Io): number {
   const { values } = parseOrFail(argv, { cloud: { type: "string" }, help: { type: "boolean", short: "h" } }, "regions");
   if (values.help) {
-    io.out("Usage: registry-mirrors regions [--cloud aws|alicloud]\n\nLists every built-in region with the endpoints the library derives for it.");
+    io.out(
+      "Usage: registry-mirrors regions [--cloud aws|alicloud]\n\nLists every built-in region with the endpoints the library derives for it.",
+    );
     return 0;
   }
   io.out(formatRegions(values.cloud as CloudName | undefined));
@@ -332,7 +393,17 @@ bounded by --timeout milliseconds (default 3000), and prints them best first wit
 Exit code 0 when at least one mirror answered, 1 when none did.`;
 
 async function probe(argv: string[], io: Io): Promise<number> {
-  const { values } = parseOrFail(argv, { ...REGION_OPTIONS, mirror: { type: "string", multiple: true }, timeout: { type: "string" }, concurrency: { type: "string" }, help: { type: "boolean", short: "h" } }, "probe");
+  const { values } = parseOrFail(
+    argv,
+    {
+      ...REGION_OPTIONS,
+      mirror: { type: "string", multiple: true },
+      timeout: { type: "string" },
+      concurrency: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    "probe",
+  );
   if (values.help) {
     io.out(PROBE_HELP);
     return 0;
@@ -348,17 +419,31 @@ async function probe(argv: string[], io: Io): Promise<number> {
   const number = (flag: string, value: string | undefined) => {
     if (value === undefined) return undefined;
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new PolicyError(`--${flag}`, value, "must be a positive whole number", `write e.g. --${flag} ${flag === "timeout" ? 3000 : 4}`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new PolicyError(
+        `--${flag}`,
+        value,
+        "must be a positive whole number",
+        `write e.g. --${flag} ${flag === "timeout" ? 3000 : 4}`,
+      );
     return n;
   };
-  const results = await probeMirrors(targets, { timeoutMs: number("timeout", values.timeout), concurrency: number("concurrency", values.concurrency) });
+  const results = await probeMirrors(targets, {
+    timeoutMs: number("timeout", values.timeout),
+    concurrency: number("concurrency", values.concurrency),
+  });
   io.out(formatProbeTable(results));
   return results.some((r) => r.ok) ? 0 : 1;
 }
 
 function parseOrFail<T extends ParseArgsOptionsConfig>(argv: string[], options: T, command: string) {
   try {
-    return parseArgs<{ args: string[]; options: T; allowPositionals: false; strict: true }>({ args: argv, options, allowPositionals: false, strict: true });
+    return parseArgs<{ args: string[]; options: T; allowPositionals: false; strict: true }>({
+      args: argv,
+      options,
+      allowPositionals: false,
+      strict: true,
+    });
   } catch (err) {
     fail(`${(err as Error).message}\nRun "registry-mirrors ${command} --help" for the flags.`);
   }
@@ -393,7 +478,9 @@ export function main(argv: string[], io: Io = consoleIo): number | Promise<numbe
       case "help":
       case "--help":
       case "-h":
-        io.out(rest[0] === "render" || rest[0] === "validate" ? RENDER_HELP : rest[0] === "probe" ? PROBE_HELP : MAIN_HELP);
+        io.out(
+          rest[0] === "render" || rest[0] === "validate" ? RENDER_HELP : rest[0] === "probe" ? PROBE_HELP : MAIN_HELP,
+        );
         return 0;
       default:
         throw new UsageError(`unknown command "${command}"\n\n${MAIN_HELP}`);

@@ -4,7 +4,11 @@
  * helpers live in the subpaths `registry-mirrors/aws`, `registry-mirrors/alicloud` and `registry-mirrors/kubernetes`.
  */
 export { MirrorDaemonConfig, MirrorDaemonConfigArgs } from "./mirror-daemon-config";
-export { RegionalMirrorSelector, RegionalMirrorSelectorArgs, RegionalMirrorProbeArgs } from "./regional-mirror-selector";
+export {
+  RegionalMirrorSelector,
+  RegionalMirrorSelectorArgs,
+  RegionalMirrorProbeArgs,
+} from "./regional-mirror-selector";
 export { RegistryCredentialSecret, RegistryCredentialSecretArgs } from "./registry-credential-secret";
 export type { NodeConfigKubernetesArgs } from "./kubernetes/node-config";
 export * from "./core";

@@ -3,10 +3,10 @@ import type { MirrorPolicyInput } from "./core/policy";
 import type { DockerSettingsInput } from "./core/render/docker";
 import type { RuntimeRenderOptions } from "./core/render/runtimes";
 import type { RestartPolicy, RuntimeName } from "./core/render/types";
-import { nodeConfigUserData, RenderedNodeConfig, renderNodeConfig } from "./core/render/node-config";
+import { nodeConfigUserData, type RenderedNodeConfig, renderNodeConfig } from "./core/render/node-config";
 import { encodeUserData } from "./core/render/userdata";
 // Loads no Kubernetes SDK at import time: createNodeConfigResources loads it when it creates resources.
-import { createNodeConfigResources, NodeConfigKubernetesArgs } from "./kubernetes/node-config";
+import { createNodeConfigResources, type NodeConfigKubernetesArgs } from "./kubernetes/node-config";
 import { computeOutput, OutputsOnDemand } from "./known";
 
 /** Arguments of {@link MirrorDaemonConfig}. */
@@ -76,7 +76,11 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
     this.checksum = this.rendered.apply((r) => r.checksum);
 
     if (args.kubernetes) {
-      const content = this.sensitive.apply((r) => ({ applyScript: r.applyScript, paths: Object.keys(r.files), runtimes: r.runtimes }));
+      const content = this.sensitive.apply((r) => ({
+        applyScript: r.applyScript,
+        paths: Object.keys(r.files),
+        runtimes: r.runtimes,
+      }));
       createNodeConfigResources(this, name, args.kubernetes, content);
     }
 
@@ -119,12 +123,16 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
 
   /** `userData`, base64-encoded (EC2 launch templates). */
   get userDataBase64(): pulumi.Output<string | undefined> {
-    return this.outputs.get("userDataBase64", () => this.userData.apply((u) => (u === undefined ? undefined : encodeUserData(u, { gzip: false }))));
+    return this.outputs.get("userDataBase64", () =>
+      this.userData.apply((u) => (u === undefined ? undefined : encodeUserData(u, { gzip: false }))),
+    );
   }
 
   /** `userData`, gzip-compressed then base64-encoded (cloud-init accepts it; about a third of the size). */
   get userDataGzipBase64(): pulumi.Output<string | undefined> {
-    return this.outputs.get("userDataGzipBase64", () => this.userData.apply((u) => (u === undefined ? undefined : encodeUserData(u, { gzip: true }))));
+    return this.outputs.get("userDataGzipBase64", () =>
+      this.userData.apply((u) => (u === undefined ? undefined : encodeUserData(u, { gzip: true }))),
+    );
   }
 
   /** Warnings met while rendering (also logged). */

@@ -1,5 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Compression, MimePart, UserDataFormat, UserDataLimitTarget, fitUserData, refuseSecretApplyScript, renderNodeUserData } from "./core/render/userdata";
+import {
+  type Compression,
+  type MimePart,
+  type UserDataFormat,
+  type UserDataLimitTarget,
+  fitUserData,
+  refuseSecretApplyScript,
+  renderNodeUserData,
+} from "./core/render/userdata";
 
 /** The user data of a cloud-init node that runs the apply script: what the AWS and Alibaba Cloud helpers share. */
 export interface NodeUserDataInputs {
@@ -25,11 +33,26 @@ export interface NodeUserDataInputs {
 export function nodeUserData(target: UserDataLimitTarget, args: NodeUserDataInputs): pulumi.Output<string> {
   const script = pulumi.output(args.applyScript);
   return pulumi
-    .output({ applyScript: script, secret: pulumi.isSecret(script), format: args.format, userData: args.userData, userParts: args.userParts, compress: args.compress, scriptPath: args.scriptPath })
+    .output({
+      applyScript: script,
+      secret: pulumi.isSecret(script),
+      format: args.format,
+      userData: args.userData,
+      userParts: args.userParts,
+      compress: args.compress,
+      scriptPath: args.scriptPath,
+    })
     .apply((v) => {
       refuseSecretApplyScript(v.secret);
       return fitUserData(target, v.compress ?? "auto", (compress) =>
-        renderNodeUserData({ applyScript: v.applyScript, format: v.format, userData: v.userData, userParts: v.userParts, scriptPath: v.scriptPath, compress }),
+        renderNodeUserData({
+          applyScript: v.applyScript,
+          format: v.format,
+          userData: v.userData,
+          userParts: v.userParts,
+          scriptPath: v.scriptPath,
+          compress,
+        }),
       );
     });
 }

@@ -1,12 +1,23 @@
 import * as pulumi from "@pulumi/pulumi";
 // Safe at the package root: this module loads the AWS SDK subpaths only when it creates resources.
-import { createEcrPullThroughCache, EcrUpstreamCredentialArgs } from "./aws/ecr-pull-through";
+import { createEcrPullThroughCache, type EcrUpstreamCredentialArgs } from "./aws/ecr-pull-through";
 import { PolicyError } from "./core/errors";
-import { MirrorPolicyInput, normaliseRegistryName } from "./core/policy";
+import { type MirrorPolicyInput, normaliseRegistryName } from "./core/policy";
 import { defaultEcrPullThrough } from "./core/regions/aws";
-import { CloudName, MirrorInput, NetworkKind, UserCatalog, validateCloud } from "./core/regions/catalog";
-import { orderByProbe, probeMirrors, ProbeResult, probeTargets } from "./core/regions/probe";
-import { RegionSelection, RegionSelectionInput, selectMirrors, validateSelectionFields } from "./core/regions/select";
+import {
+  type CloudName,
+  type MirrorInput,
+  type NetworkKind,
+  type UserCatalog,
+  validateCloud,
+} from "./core/regions/catalog";
+import { orderByProbe, probeMirrors, type ProbeResult, probeTargets } from "./core/regions/probe";
+import {
+  type RegionSelection,
+  type RegionSelectionInput,
+  selectMirrors,
+  validateSelectionFields,
+} from "./core/regions/select";
 import { isKnown, OutputsOnDemand } from "./known";
 
 /** The optional health probe of {@link RegionalMirrorSelector}. */
@@ -66,7 +77,20 @@ export interface RegionalMirrorSelectorArgs {
   probe?: RegionalMirrorProbeArgs;
 }
 
-const SELECTION_FIELDS = ["cloud", "region", "registries", "network", "awsAccountId", "ecrPullThrough", "alicloudAcceleratorId", "userCatalog", "fallbacks", "upstreamFallback", "allowDeprecatedMirrors", "allowMirrorPaths"] as const;
+const SELECTION_FIELDS = [
+  "cloud",
+  "region",
+  "registries",
+  "network",
+  "awsAccountId",
+  "ecrPullThrough",
+  "alicloudAcceleratorId",
+  "userCatalog",
+  "fallbacks",
+  "upstreamFallback",
+  "allowDeprecatedMirrors",
+  "allowMirrorPaths",
+] as const;
 
 /**
  * Picks the mirrors for the nodes' cloud region and outputs a validated mirror policy (`policy`) that
@@ -94,7 +118,9 @@ export class RegionalMirrorSelector extends pulumi.ComponentResource {
       const value = args[field];
       if (value !== undefined && isKnown(value)) (known as Record<string, unknown>)[field] = value;
     }
-    validateSelectionFields(known, { checkDeadMirrors: args.allowDeprecatedMirrors === undefined || isKnown(args.allowDeprecatedMirrors) });
+    validateSelectionFields(known, {
+      checkDeadMirrors: args.allowDeprecatedMirrors === undefined || isKnown(args.allowDeprecatedMirrors),
+    });
     const probe = args.probe ?? {};
 
     let ecrPullThrough: pulumi.Input<Record<string, pulumi.Input<string>>> | undefined = args.ecrPullThrough;
@@ -111,17 +137,35 @@ export class RegionalMirrorSelector extends pulumi.ComponentResource {
     // renders known inputs now, instead of wrapping every argument in Outputs and selecting in an apply.
     const given: Record<string, unknown> = {};
     for (const field of SELECTION_FIELDS) if (args[field] !== undefined) given[field] = args[field];
-    const fast = !args.probe?.enabled && !args.createPullThroughCache && args.region !== undefined && (!wantsEcr || args.awsAccountId !== undefined) && isKnown(given);
-    const selection: pulumi.Output<RegionSelection & { probeResults: ProbeResult[] }> = fast ? pulumi.output({ ...selectMirrors(given as unknown as RegionSelectionInput), probeResults: [] as ProbeResult[] }) : pulumi.all([
-      pulumi.output({ ...args, ecrPullThrough, awsAccountId, region, createPullThroughCache: undefined, pullThroughCredentials: undefined, pullThroughCredentialArns: undefined, probe: undefined }),
-      pulumi.output(probe),
-    ]).apply(async ([resolved, probeArgs]) => {
-      const input: Record<string, unknown> = {};
-      for (const field of SELECTION_FIELDS) if (resolved[field] !== undefined) input[field] = resolved[field];
-      const chosen = selectMirrors(input as unknown as RegionSelectionInput);
-      const run = probeArgs.enabled === true && (!pulumi.runtime.isDryRun() || probeArgs.duringPreview === true);
-      return run ? this.probe(chosen, probeArgs) : { ...chosen, probeResults: [] as ProbeResult[] };
-    });
+    const fast =
+      !args.probe?.enabled &&
+      !args.createPullThroughCache &&
+      args.region !== undefined &&
+      (!wantsEcr || args.awsAccountId !== undefined) &&
+      isKnown(given);
+    const selection: pulumi.Output<RegionSelection & { probeResults: ProbeResult[] }> = fast
+      ? pulumi.output({ ...selectMirrors(given as unknown as RegionSelectionInput), probeResults: [] as ProbeResult[] })
+      : pulumi
+          .all([
+            pulumi.output({
+              ...args,
+              ecrPullThrough,
+              awsAccountId,
+              region,
+              createPullThroughCache: undefined,
+              pullThroughCredentials: undefined,
+              pullThroughCredentialArns: undefined,
+              probe: undefined,
+            }),
+            pulumi.output(probe),
+          ])
+          .apply(async ([resolved, probeArgs]) => {
+            const input: Record<string, unknown> = {};
+            for (const field of SELECTION_FIELDS) if (resolved[field] !== undefined) input[field] = resolved[field];
+            const chosen = selectMirrors(input as unknown as RegionSelectionInput);
+            const run = probeArgs.enabled === true && (!pulumi.runtime.isDryRun() || probeArgs.duringPreview === true);
+            return run ? this.probe(chosen, probeArgs) : { ...chosen, probeResults: [] as ProbeResult[] };
+          });
 
     this.selection = selection;
     this.policy = selection.apply((s) => s.policy);
@@ -150,13 +194,23 @@ export class RegionalMirrorSelector extends pulumi.ComponentResource {
     return this.outputs.get("warnings", () => this.selection.apply((s) => s.warnings));
   }
 
-  private async probe(chosen: RegionSelection, probeArgs: pulumi.Unwrap<RegionalMirrorProbeArgs>): Promise<RegionSelection & { probeResults: ProbeResult[] }> {
-    const probeResults = await probeMirrors(probeTargets(chosen.policy), { timeoutMs: probeArgs.timeoutMs, concurrency: probeArgs.concurrency });
+  private async probe(
+    chosen: RegionSelection,
+    probeArgs: pulumi.Unwrap<RegionalMirrorProbeArgs>,
+  ): Promise<RegionSelection & { probeResults: ProbeResult[] }> {
+    const probeResults = await probeMirrors(probeTargets(chosen.policy), {
+      timeoutMs: probeArgs.timeoutMs,
+      concurrency: probeArgs.concurrency,
+    });
     const ordered = orderByProbe(chosen.policy, probeResults);
     return {
       ...chosen,
       policy: ordered.policy,
-      reasons: [...chosen.reasons, ...probeResults.map((r) => `probe ${r.url}: ${r.ok ? `${r.latencyMs} ms` : "failed"} (${r.reason})`), ...ordered.dropped],
+      reasons: [
+        ...chosen.reasons,
+        ...probeResults.map((r) => `probe ${r.url}: ${r.ok ? `${r.latencyMs} ms` : "failed"} (${r.reason})`),
+        ...ordered.dropped,
+      ],
       warnings: [...chosen.warnings, ...ordered.warnings],
       probeResults,
     };
@@ -170,42 +224,71 @@ export class RegionalMirrorSelector extends pulumi.ComponentResource {
         const { getRegionOutput } = require("@pulumi/aws/getRegion") as typeof import("@pulumi/aws/getRegion");
         return getRegionOutput({}, { parent: this }).apply((r) => r.region ?? r.name);
       }
-      const { getRegionsOutput } = require("@pulumi/alicloud/getRegions") as typeof import("@pulumi/alicloud/getRegions");
+      const { getRegionsOutput } =
+        require("@pulumi/alicloud/getRegions") as typeof import("@pulumi/alicloud/getRegions");
       return getRegionsOutput({ current: true }, { parent: this }).apply((r) => {
         const id = r.ids?.[0] ?? r.regions?.[0]?.id;
-        if (!id) throw new PolicyError("region", undefined, "the alicloud provider reported no current region", "set region explicitly, or configure alicloud:region");
+        if (!id)
+          throw new PolicyError(
+            "region",
+            undefined,
+            "the alicloud provider reported no current region",
+            "set region explicitly, or configure alicloud:region",
+          );
         return id;
       });
     });
   }
 
   private providerAccountId(): pulumi.Output<string> {
-    const { getCallerIdentityOutput } = require("@pulumi/aws/getCallerIdentity") as typeof import("@pulumi/aws/getCallerIdentity");
+    const { getCallerIdentityOutput } =
+      require("@pulumi/aws/getCallerIdentity") as typeof import("@pulumi/aws/getCallerIdentity");
     return getCallerIdentityOutput({}, { parent: this }).accountId;
   }
 
   /** Creates the ECR rules outside any apply (so previews show them) and returns the rules fed into the selection. */
   private createPullThroughCache(name: string, args: RegionalMirrorSelectorArgs): Record<string, string> {
     if (!isKnown(args.cloud) || args.cloud !== "aws") {
-      throw new PolicyError("createPullThroughCache", true, "ECR pull-through cache rules are created on AWS only, and cloud must be known when the program runs", "set cloud: \"aws\", or remove createPullThroughCache");
+      throw new PolicyError(
+        "createPullThroughCache",
+        true,
+        "ECR pull-through cache rules are created on AWS only, and cloud must be known when the program runs",
+        'set cloud: "aws", or remove createPullThroughCache',
+      );
     }
     if (args.ecrPullThrough !== undefined && !isKnown(args.ecrPullThrough)) {
-      throw new PolicyError("ecrPullThrough", "(an Output)", "with createPullThroughCache the rules must be known when the program runs (resources are never created inside an apply)", "pass plain strings for ecrPullThrough");
+      throw new PolicyError(
+        "ecrPullThrough",
+        "(an Output)",
+        "with createPullThroughCache the rules must be known when the program runs (resources are never created inside an apply)",
+        "pass plain strings for ecrPullThrough",
+      );
     }
     if (args.registries !== undefined && !isKnown(args.registries)) {
-      throw new PolicyError("registries", "(an Output)", "with createPullThroughCache the registries must be known when the program runs", "pass a plain list of registries");
+      throw new PolicyError(
+        "registries",
+        "(an Output)",
+        "with createPullThroughCache the registries must be known when the program runs",
+        "pass a plain list of registries",
+      );
     }
     let rules = args.ecrPullThrough as Record<string, string> | undefined;
     if (rules === undefined) {
-      const registries = ((args.registries as string[] | undefined) ?? ["docker.io"]).map((r, i) => normaliseRegistryName(`registries[${i}]`, r));
+      const registries = ((args.registries as string[] | undefined) ?? ["docker.io"]).map((r, i) =>
+        normaliseRegistryName(`registries[${i}]`, r),
+      );
       rules = defaultEcrPullThrough(registries);
     }
-    const created = createEcrPullThroughCache(name, {
-      rules,
-      credentials: args.pullThroughCredentials,
-      credentialArns: args.pullThroughCredentialArns,
-      region: args.region,
-    }, { parent: this });
+    const created = createEcrPullThroughCache(
+      name,
+      {
+        rules,
+        credentials: args.pullThroughCredentials,
+        credentialArns: args.pullThroughCredentialArns,
+        region: args.region,
+      },
+      { parent: this },
+    );
     this.pullThroughCacheResources.push(...Object.values(created.secrets), ...Object.values(created.rules));
     return rules;
   }

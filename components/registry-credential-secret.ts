@@ -1,9 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
 import { PolicyError } from "./core/errors";
-import { RegistryCredential, dockerConfigJson, registryAuthKey, validateDnsLabel, validateDnsSubdomain } from "./core/render/kubernetes";
+import {
+  type RegistryCredential,
+  dockerConfigJson,
+  registryAuthKey,
+  validateDnsLabel,
+  validateDnsSubdomain,
+} from "./core/render/kubernetes";
 // Loads no SDK at import time: the ECR/ACR SDK subpaths are required only when a token source is used.
-import { RegistryCredentialInput, credentialOutput } from "./kubernetes/credentials";
+import { type RegistryCredentialInput, credentialOutput } from "./kubernetes/credentials";
 
 export type { AcrTokenSource, EcrTokenSource, RegistryCredentialInput } from "./kubernetes/credentials";
 
@@ -31,9 +37,14 @@ export interface RegistryCredentialSecretArgs {
   provider?: pulumi.ProviderResource;
 }
 
-function uniqueNames(field: string, values: string[] | undefined, check: (f: string, v: unknown) => string): string[] | undefined {
+function uniqueNames(
+  field: string,
+  values: string[] | undefined,
+  check: (f: string, v: unknown) => string,
+): string[] | undefined {
   if (values === undefined) return undefined;
-  if (!Array.isArray(values)) throw new PolicyError(field, values, "must be a list of names", `write ${field}: ["name"]`);
+  if (!Array.isArray(values))
+    throw new PolicyError(field, values, "must be a list of names", `write ${field}: ["name"]`);
   values.forEach((v, i) => check(`${field}[${i}]`, v));
   const dup = values.find((v, i) => values.indexOf(v) !== i);
   if (dup !== undefined) throw new PolicyError(field, dup, "listed twice", "list each name once");
@@ -62,7 +73,13 @@ export class RegistryCredentialSecret extends pulumi.ComponentResource {
 
     const secretName = validateDnsSubdomain("secretName", args.secretName ?? name);
     const namespaces = uniqueNames("namespaces", args.namespaces, validateDnsLabel) ?? ["default"];
-    if (namespaces.length === 0) throw new PolicyError("namespaces", namespaces, "no namespace given", "list at least one namespace, or leave namespaces out for [\"default\"]");
+    if (namespaces.length === 0)
+      throw new PolicyError(
+        "namespaces",
+        namespaces,
+        "no namespace given",
+        'list at least one namespace, or leave namespaces out for ["default"]',
+      );
     const serviceAccounts = uniqueNames("serviceAccounts", args.serviceAccounts, validateDnsSubdomain) ?? [];
     const keep = uniqueNames("keepImagePullSecrets", args.keepImagePullSecrets, validateDnsSubdomain) ?? [];
 
@@ -73,13 +90,24 @@ export class RegistryCredentialSecret extends pulumi.ComponentResource {
     const resolve = (map: Record<string, pulumi.Input<RegistryCredentialInput>>) => {
       const hosts = Object.keys(map);
       if (hosts.length === 0) {
-        throw new PolicyError("registries", map, "no registry given", "add at least one entry, e.g. { \"ghcr.io\": { username, password } }");
+        throw new PolicyError(
+          "registries",
+          map,
+          "no registry given",
+          'add at least one entry, e.g. { "ghcr.io": { username, password } }',
+        );
       }
       const keys: Record<string, string> = {};
       for (const host of hosts) {
         const key = registryAuthKey(`registries["${host}"]`, host);
         const clash = Object.keys(keys).find((h) => keys[h] === key);
-        if (clash) throw new PolicyError("registries", host, `"${host}" and "${clash}" are the same registry`, "keep one entry per registry");
+        if (clash)
+          throw new PolicyError(
+            "registries",
+            host,
+            `"${host}" and "${clash}" are the same registry`,
+            "keep one entry per registry",
+          );
         keys[host] = key;
       }
       const credentials = hosts.map((host) => {
@@ -98,37 +126,56 @@ export class RegistryCredentialSecret extends pulumi.ComponentResource {
 
     // A map known now is checked now, so a bad key fails the preview with a clear message.
     const registries = args.registries;
-    const credentials = pulumi.Output.isInstance(registries) || registries instanceof Promise
-      ? pulumi.output(registries).apply((map) => resolve(map as Record<string, RegistryCredentialInput>))
-      : resolve(registries as Record<string, pulumi.Input<RegistryCredentialInput>>);
+    const credentials =
+      pulumi.Output.isInstance(registries) || registries instanceof Promise
+        ? pulumi.output(registries).apply((map) => resolve(map as Record<string, RegistryCredentialInput>))
+        : resolve(registries as Record<string, pulumi.Input<RegistryCredentialInput>>);
 
     this.dockerConfigJson = pulumi.secret(credentials.apply(dockerConfigJson));
     this.registries = pulumi.unsecret(credentials.apply((c) => Object.keys(c).sort()));
     this.secretName = pulumi.output(secretName);
     this.namespaces = pulumi.output(namespaces);
 
-    const childOpts: pulumi.CustomResourceOptions = { parent: this, ...(args.provider ? { provider: args.provider } : {}) };
+    const childOpts: pulumi.CustomResourceOptions = {
+      parent: this,
+      ...(args.provider ? { provider: args.provider } : {}),
+    };
     const labels = { "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "registry-mirrors" };
-    const data = pulumi.secret(this.dockerConfigJson.apply((json) => ({ ".dockerconfigjson": Buffer.from(json, "utf8").toString("base64") })));
+    const data = pulumi.secret(
+      this.dockerConfigJson.apply((json) => ({ ".dockerconfigjson": Buffer.from(json, "utf8").toString("base64") })),
+    );
     this.secrets = namespaces.map(
       (namespace) =>
-        new core.Secret(`${name}-${namespace}`, {
-          metadata: { name: secretName, namespace, labels },
-          type: "kubernetes.io/dockerconfigjson",
-          data,
-        }, childOpts),
+        new core.Secret(
+          `${name}-${namespace}`,
+          {
+            metadata: { name: secretName, namespace, labels },
+            type: "kubernetes.io/dockerconfigjson",
+            data,
+          },
+          childOpts,
+        ),
     );
 
     const pullSecrets = [...new Set([...keep, secretName])].sort().map((n) => ({ name: n }));
     namespaces.forEach((namespace, i) => {
       for (const account of serviceAccounts) {
-        new core.ServiceAccountPatch(`${name}-${namespace}-${account}`, {
-          metadata: { name: account, namespace },
-          imagePullSecrets: pullSecrets,
-        }, { ...childOpts, dependsOn: [this.secrets[i]] });
+        new core.ServiceAccountPatch(
+          `${name}-${namespace}-${account}`,
+          {
+            metadata: { name: account, namespace },
+            imagePullSecrets: pullSecrets,
+          },
+          { ...childOpts, dependsOn: [this.secrets[i]] },
+        );
       }
     });
 
-    this.registerOutputs({ secretName: this.secretName, namespaces: this.namespaces, registries: this.registries, dockerConfigJson: this.dockerConfigJson });
+    this.registerOutputs({
+      secretName: this.secretName,
+      namespaces: this.namespaces,
+      registries: this.registries,
+      dockerConfigJson: this.dockerConfigJson,
+    });
   }
 }

@@ -7,7 +7,13 @@
  *    DaemonSet (no node replacement).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { CloudName, MirrorDaemonConfig, RegionalMirrorSelector, RestartPolicy, RuntimeName } from "registry-mirrors";
+import {
+  type CloudName,
+  MirrorDaemonConfig,
+  RegionalMirrorSelector,
+  type RestartPolicy,
+  type RuntimeName,
+} from "registry-mirrors";
 import { launchTemplateUserData } from "registry-mirrors/aws";
 import { ecsUserData } from "registry-mirrors/alicloud";
 
@@ -37,7 +43,10 @@ const nodes = new MirrorDaemonConfig("nodes", {
 });
 
 /** Base64 user data for new nodes: an `aws.ec2.LaunchTemplate`, or an Alibaba Cloud ECS instance or ESS scaling configuration. */
-export const userData = cloud === "aws" ? launchTemplateUserData({ applyScript: nodes.applyScript }) : ecsUserData({ applyScript: nodes.applyScript });
+export const userData =
+  cloud === "aws"
+    ? launchTemplateUserData({ applyScript: nodes.applyScript })
+    : ecsUserData({ applyScript: nodes.applyScript });
 /** Why each mirror was chosen, in the order the runtimes try them. */
 export const reasons = selector.reasons;
 /** The daemon.json keys merged into each node's file. */
@@ -46,8 +55,10 @@ export const daemonJson = nodes.daemonJson;
 export const checksum = nodes.checksum;
 
 /** The node files by path under platform/rendered/, and the user data (decoded). */
-export const nodeFiles = pulumi.all([nodes.files, nodes.applyScript, userData]).apply(([files, applyScript, encoded]) => ({
-  ...Object.fromEntries(Object.entries(files).map(([path, content]) => [`node${path}`, content])),
-  "apply-node-config.sh": applyScript,
-  "user-data.yaml": Buffer.from(encoded, "base64").toString("utf8"),
-}));
+export const nodeFiles = pulumi
+  .all([nodes.files, nodes.applyScript, userData])
+  .apply(([files, applyScript, encoded]) => ({
+    ...Object.fromEntries(Object.entries(files).map(([path, content]) => [`node${path}`, content])),
+    "apply-node-config.sh": applyScript,
+    "user-data.yaml": Buffer.from(encoded, "base64").toString("utf8"),
+  }));

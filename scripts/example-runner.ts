@@ -10,7 +10,16 @@
  * `apply-node-config.sh`, `user-data.yaml`) to the file's exact content.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -74,12 +83,20 @@ export const TEST_CONFIG: Record<string, Record<string, string>> = {
 };
 
 /** What the mocked data sources return, by invoke token. `config` is the program's resolved config. */
-const CALL_RESULTS: Record<string, (args: Record<string, any>, config: Record<string, string>) => Record<string, unknown>> = {
+const CALL_RESULTS: Record<
+  string,
+  (args: Record<string, any>, config: Record<string, string>) => Record<string, unknown>
+> = {
   "aws:index/getRegion:getRegion": (args, config) => {
     const region = args.region ?? config["aws:region"] ?? "us-west-2";
     return { id: region, name: region, region, description: region, endpoint: `ec2.${region}.amazonaws.com` };
   },
-  "aws:index/getCallerIdentity:getCallerIdentity": () => ({ id: "123456789012", accountId: "123456789012", arn: "arn:aws:iam::123456789012:user/platform", userId: "AIDAEXAMPLE" }),
+  "aws:index/getCallerIdentity:getCallerIdentity": () => ({
+    id: "123456789012",
+    accountId: "123456789012",
+    arn: "arn:aws:iam::123456789012:user/platform",
+    userId: "AIDAEXAMPLE",
+  }),
   "aws:eks/getCluster:getCluster": (args, config) => ({
     id: args.name,
     name: args.name,
@@ -87,18 +104,30 @@ const CALL_RESULTS: Record<string, (args: Record<string, any>, config: Record<st
     version: "1.33",
     vpcConfig: { subnetIds: ["subnet-0example00000001", "subnet-0example00000002"], vpcId: "vpc-0example000000001" },
   }),
-  "aws:ssm/getParameter:getParameter": (args) => ({ id: args.name, name: args.name, type: "String", value: "ami-0example0000000001", insecureValue: "ami-0example0000000001" }),
+  "aws:ssm/getParameter:getParameter": (args) => ({
+    id: args.name,
+    name: args.name,
+    type: "String",
+    value: "ami-0example0000000001",
+    insecureValue: "ami-0example0000000001",
+  }),
   "alicloud:index/getRegions:getRegions": (_args, config) => {
     const region = config["alicloud:region"] ?? "cn-hangzhou";
     return { id: region, ids: [region], regions: [{ id: region, regionId: region, localName: region }] };
   },
-  "alicloud:ecs/getImages:getImages": () => ({ id: "images", ids: ["aliyun_3_x64_20G_alibase_20240819.vhd"], images: [{ id: "aliyun_3_x64_20G_alibase_20240819.vhd", imageId: "aliyun_3_x64_20G_alibase_20240819.vhd" }] }),
+  "alicloud:ecs/getImages:getImages": () => ({
+    id: "images",
+    ids: ["aliyun_3_x64_20G_alibase_20240819.vhd"],
+    images: [{ id: "aliyun_3_x64_20G_alibase_20240819.vhd", imageId: "aliyun_3_x64_20G_alibase_20240819.vhd" }],
+  }),
 };
 
 /** Outputs a provider computes that programs read, by resource type (the mock echoes the inputs otherwise). */
 const COMPUTED_STATE: Record<string, (name: string) => Record<string, unknown>> = {
   "aws:ec2/launchTemplate:LaunchTemplate": () => ({ latestVersion: 1 }),
-  "aws:secretsmanager/secret:Secret": (name) => ({ arn: `arn:aws:secretsmanager:us-west-2:123456789012:secret:${name}-AbCdEf` }),
+  "aws:secretsmanager/secret:Secret": (name) => ({
+    arn: `arn:aws:secretsmanager:us-west-2:123456789012:secret:${name}-AbCdEf`,
+  }),
 };
 
 /** Every program under examples/ (sorted by name), then the platform program of the root Pulumi.yaml. */
@@ -109,7 +138,8 @@ export function listExamples(root = REPO_ROOT): ExampleProgram[] {
     const dir = join(examplesDir, name);
     if (!statSync(dir).isDirectory()) continue;
     const projectFile = join(dir, "Pulumi.yaml");
-    if (!existsSync(projectFile)) throw new Error(`examples/${name} has no Pulumi.yaml: every folder under examples/ must be a runnable program`);
+    if (!existsSync(projectFile))
+      throw new Error(`examples/${name} has no Pulumi.yaml: every folder under examples/ must be a runnable program`);
     out.push(programOf(name, projectFile));
   }
   const rootProject = join(root, "Pulumi.yaml");
@@ -126,7 +156,8 @@ function programOf(name: string, projectFile: string): ExampleProgram {
   const dir = dirname(projectFile);
   let program = resolve(dir, doc.main ?? ".");
   if (existsSync(program) && statSync(program).isDirectory()) program = join(program, "index.ts");
-  if (!existsSync(program)) throw new Error(`${projectFile}: the program ${relative(REPO_ROOT, program)} does not exist`);
+  if (!existsSync(program))
+    throw new Error(`${projectFile}: the program ${relative(REPO_ROOT, program)} does not exist`);
   return { name, dir, projectFile, program, project: doc.name };
 }
 
@@ -138,7 +169,9 @@ export function exampleConfig(example: ExampleProgram): { config: Record<string,
   const config: Record<string, string> = {};
   const secretKeys: string[] = [];
   for (const unknown of Object.keys(testValues).filter((k) => !(k in declared))) {
-    throw new Error(`TEST_CONFIG["${example.name}"].${unknown}: ${relative(REPO_ROOT, example.projectFile)} declares no such config key`);
+    throw new Error(
+      `TEST_CONFIG["${example.name}"].${unknown}: ${relative(REPO_ROOT, example.projectFile)} declares no such config key`,
+    );
   }
   for (const [key, spec] of Object.entries(declared)) {
     const fullKey = key.includes(":") ? key : `${example.project}:${key}`;
@@ -152,7 +185,9 @@ export function exampleConfig(example: ExampleProgram): { config: Record<string,
     }
     if (key in testValues) value = testValues[key];
     if (value === undefined) {
-      throw new Error(`${relative(REPO_ROOT, example.projectFile)}: config key "${key}" has no default; give it a test value in TEST_CONFIG["${example.name}"] (scripts/example-runner.ts)`);
+      throw new Error(
+        `${relative(REPO_ROOT, example.projectFile)}: config key "${key}" has no default; give it a test value in TEST_CONFIG["${example.name}"] (scripts/example-runner.ts)`,
+      );
     }
     config[fullKey] = typeof value === "string" ? value : JSON.stringify(value);
   }
@@ -189,7 +224,10 @@ export interface ExampleRun {
  * `vi.resetModules()` + `import()`; a plain Node process: drop it from `require.cache` and `require` it),
  * because a Pulumi program creates its resources when it is imported.
  */
-export async function runExample(example: ExampleProgram, load: (file: string) => Promise<Record<string, unknown>>): Promise<ExampleRun> {
+export async function runExample(
+  example: ExampleProgram,
+  load: (file: string) => Promise<Record<string, unknown>>,
+): Promise<ExampleRun> {
   const { config, secretKeys } = exampleConfig(example);
   const resources: RecordedResource[] = [];
   const calls: string[] = [];
@@ -199,12 +237,18 @@ export async function runExample(example: ExampleProgram, load: (file: string) =
         const secretInputs: string[] = [];
         const inputs = unwrapSecrets(args.inputs, "", secretInputs) as Record<string, any>;
         resources.push({ type: args.type, name: args.name, inputs, rawInputs: args.inputs, secretInputs });
-        return { id: args.custom ? `${args.name}-id` : "", state: { ...args.inputs, ...(COMPUTED_STATE[args.type]?.(args.name) ?? {}) } };
+        return {
+          id: args.custom ? `${args.name}-id` : "",
+          state: { ...args.inputs, ...(COMPUTED_STATE[args.type]?.(args.name) ?? {}) },
+        };
       },
       call(args: pulumi.runtime.MockCallArgs) {
         calls.push(args.token);
         const result = CALL_RESULTS[args.token];
-        if (!result) throw new Error(`${example.name}: no mock for the data source ${args.token}; add one to CALL_RESULTS in scripts/example-runner.ts`);
+        if (!result)
+          throw new Error(
+            `${example.name}: no mock for the data source ${args.token}; add one to CALL_RESULTS in scripts/example-runner.ts`,
+          );
         return result(args.inputs, config);
       },
     },
@@ -217,13 +261,20 @@ export async function runExample(example: ExampleProgram, load: (file: string) =
   const warnings: string[] = [];
   const consoleWarn = console.warn;
   console.warn = (...args: unknown[]) => {
-    warnings.push(args.map(String).join(" ").replace(/^warning: \[runtime\] /, ""));
+    warnings.push(
+      args
+        .map(String)
+        .join(" ")
+        .replace(/^warning: \[runtime\] /, ""),
+    );
   };
   try {
     const mod = await load(example.program);
     const nodeFiles = mod.nodeFiles;
     if (!pulumi.Output.isInstance(nodeFiles)) {
-      throw new Error(`${relative(REPO_ROOT, example.program)} must export \`nodeFiles: pulumi.Output<Record<string, string>>\` (path under rendered/ -> content)`);
+      throw new Error(
+        `${relative(REPO_ROOT, example.program)} must export \`nodeFiles: pulumi.Output<Record<string, string>>\` (path under rendered/ -> content)`,
+      );
     }
     // `promise()` rejects when a computation failed; waiting through `apply` would wait forever instead.
     const files = (await (nodeFiles as unknown as { promise(): Promise<unknown> }).promise()) as Record<string, string>;
@@ -243,20 +294,24 @@ function unwrapSecrets(value: unknown, path: string, secrets: string[]): unknown
   }
   if (Array.isArray(value)) return value.map((v, i) => unwrapSecrets(v, `${path}[${i}]`, secrets));
   if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v, path ? `${path}.${k}` : k, secrets)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v, path ? `${path}.${k}` : k, secrets)]),
+    );
   }
   return value;
 }
 
 function checkFiles(example: ExampleProgram, files: unknown): asserts files is Record<string, string> {
   const where = relative(REPO_ROOT, example.program);
-  if (files === null || typeof files !== "object" || Array.isArray(files)) throw new Error(`${where}: nodeFiles must be an object of path -> content`);
+  if (files === null || typeof files !== "object" || Array.isArray(files))
+    throw new Error(`${where}: nodeFiles must be an object of path -> content`);
   for (const [path, content] of Object.entries(files)) {
     const parts = path.split("/");
     if (path.startsWith("/") || parts.some((p) => p === "" || p === "." || p === "..")) {
       throw new Error(`${where}: nodeFiles key "${path}" must be a plain relative path under rendered/`);
     }
-    if (typeof content !== "string") throw new Error(`${where}: nodeFiles["${path}"] is ${typeof content}, not a string`);
+    if (typeof content !== "string")
+      throw new Error(`${where}: nodeFiles["${path}"] is ${typeof content}, not a string`);
   }
 }
 
@@ -306,17 +361,26 @@ export function diffTrees(label: string, committed: Record<string, string>, rend
       const b = join(tmp, `${i}-b`);
       writeFileSync(a, committed[path] ?? "");
       writeFileSync(b, rendered[path] ?? "");
-      const result = spawnSync("diff", [
-        "-u",
-        "--label", path in committed ? `a/${label}/${path}` : "/dev/null",
-        "--label", path in rendered ? `b/${label}/${path}` : "/dev/null",
-        a,
-        b,
-      ], { encoding: "utf8" });
+      const result = spawnSync(
+        "diff",
+        [
+          "-u",
+          "--label",
+          path in committed ? `a/${label}/${path}` : "/dev/null",
+          "--label",
+          path in rendered ? `b/${label}/${path}` : "/dev/null",
+          a,
+          b,
+        ],
+        { encoding: "utf8" },
+      );
       if (result.error) throw result.error;
       if (result.status === 2) throw new Error(`diff failed: ${result.stderr}`);
       // Two empty contents diff to nothing: say which side lacks the (empty) file.
-      chunks.push(result.stdout || `--- ${label}/${path}: an empty file ${path in committed ? "committed but no longer rendered" : "rendered but not committed"}\n`);
+      chunks.push(
+        result.stdout ||
+          `--- ${label}/${path}: an empty file ${path in committed ? "committed but no longer rendered" : "rendered but not committed"}\n`,
+      );
     });
     return chunks.join("");
   } finally {

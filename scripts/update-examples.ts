@@ -45,7 +45,9 @@ async function main(): Promise<number> {
     }
   }
   if (check && stale > 0) {
-    console.log(`${stale} rendered folder(s) differ from their programs: run npm run examples:update and commit the result`);
+    console.log(
+      `${stale} rendered folder(s) differ from their programs: run npm run examples:update and commit the result`,
+    );
     return 1;
   }
   return 0;
@@ -54,7 +56,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err) => {
-    console.error(err instanceof Error ? err.stack ?? err.message : err);
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
     process.exit(1);
   },
 );

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Compression, fitUserData, refuseSecretApplyScript, renderShellUserData } from "../core/render/userdata";
-import { NodeUserDataInputs, nodeUserData } from "../node-user-data";
+import { type Compression, fitUserData, refuseSecretApplyScript, renderShellUserData } from "../core/render/userdata";
+import { type NodeUserDataInputs, nodeUserData } from "../node-user-data";
 
 /**
  * Arguments of {@link ecsUserData}: user data for `alicloud.ecs.Instance`, `alicloud.ess.ScalingConfiguration`
@@ -51,8 +51,23 @@ export interface AckNodePoolUserDataArgs {
  */
 export function ackNodePoolUserData(args: AckNodePoolUserDataArgs): pulumi.Output<string> {
   const script = pulumi.output(args.applyScript);
-  return pulumi.output({ applyScript: script, secret: pulumi.isSecret(script), userScript: args.userScript, scriptPath: args.scriptPath, compress: args.compress }).apply((v) => {
-    refuseSecretApplyScript(v.secret);
-    return fitUserData("ecs", v.compress ?? "auto", (compress) => renderShellUserData({ applyScript: v.applyScript, userScript: v.userScript, scriptPath: v.scriptPath, compress }));
-  });
+  return pulumi
+    .output({
+      applyScript: script,
+      secret: pulumi.isSecret(script),
+      userScript: args.userScript,
+      scriptPath: args.scriptPath,
+      compress: args.compress,
+    })
+    .apply((v) => {
+      refuseSecretApplyScript(v.secret);
+      return fitUserData("ecs", v.compress ?? "auto", (compress) =>
+        renderShellUserData({
+          applyScript: v.applyScript,
+          userScript: v.userScript,
+          scriptPath: v.scriptPath,
+          compress,
+        }),
+      );
+    });
 }

@@ -3,7 +3,7 @@ import type * as ecrModule from "@pulumi/aws/ecr";
 import type * as secretsModule from "@pulumi/aws/secretsmanager";
 import { PolicyError } from "../core/errors";
 import { normaliseRegistryName } from "../core/policy";
-import { ecrUpstream, ECR_UPSTREAMS, validateEcrPrefix } from "../core/regions/aws";
+import { type EcrUpstream, ecrUpstream, ECR_UPSTREAMS, validateEcrPrefix } from "../core/regions/aws";
 
 /** Credentials ECR uses to pull from an upstream that requires them (Docker Hub, GHCR, GitLab). */
 export interface EcrUpstreamCredentialArgs {
@@ -42,7 +42,12 @@ function normaliseKeys<T>(field: string, record: Record<string, T> | undefined):
   const out = new Map<string, T>();
   if (record === undefined) return out;
   if (typeof record !== "object" || record === null || Array.isArray(record) || pulumi.Output.isInstance(record)) {
-    throw new PolicyError(field, record, "must be a plain map from upstream registry, known when the program runs", "write { \"docker.io\": ... }");
+    throw new PolicyError(
+      field,
+      record,
+      "must be a plain map from upstream registry, known when the program runs",
+      'write { "docker.io": ... }',
+    );
   }
   for (const key of Object.keys(record).sort()) out.set(normaliseRegistryName(`${field}["${key}"]`, key), record[key]);
   return out;
@@ -54,34 +59,69 @@ export function validateEcrPullThroughCacheArgs(args: EcrPullThroughCacheArgs): 
   const credentials = normaliseKeys("credentials", args.credentials);
   const arns = normaliseKeys("credentialArns", args.credentialArns);
   if (rules.size === 0) {
-    throw new PolicyError("rules", args.rules, "no pull-through cache rule to create", "give at least one rule, e.g. { \"docker.io\": \"docker-hub\" }");
+    throw new PolicyError(
+      "rules",
+      args.rules,
+      "no pull-through cache rule to create",
+      'give at least one rule, e.g. { "docker.io": "docker-hub" }',
+    );
   }
   const prefixes = new Map<string, string>();
   for (const [registry, prefix] of rules) {
     const field = `rules["${registry}"]`;
     const upstream = ecrUpstream(registry);
     if (!upstream) {
-      throw new PolicyError(field, registry, "ECR pull-through cache cannot cache this registry", `use one of: ${ECR_UPSTREAMS.map((u) => u.registry).join(", ")}`);
+      throw new PolicyError(
+        field,
+        registry,
+        "ECR pull-through cache cannot cache this registry",
+        `use one of: ${ECR_UPSTREAMS.map((u) => u.registry).join(", ")}`,
+      );
     }
     validateEcrPrefix(field, prefix);
     const owner = prefixes.get(prefix);
     if (owner !== undefined) {
-      throw new PolicyError(field, prefix, `the prefix is already used for ${owner}; ECR routes each prefix to one upstream`, "give every upstream its own prefix");
+      throw new PolicyError(
+        field,
+        prefix,
+        `the prefix is already used for ${owner}; ECR routes each prefix to one upstream`,
+        "give every upstream its own prefix",
+      );
     }
     prefixes.set(prefix, registry);
     if (credentials.has(registry) && arns.has(registry)) {
-      throw new PolicyError(`credentialArns["${registry}"]`, registry, "both credentials and an existing secret ARN were given", "keep one of them");
+      throw new PolicyError(
+        `credentialArns["${registry}"]`,
+        registry,
+        "both credentials and an existing secret ARN were given",
+        "keep one of them",
+      );
     }
     if (upstream.needsCredential && !credentials.has(registry) && !arns.has(registry)) {
-      throw new PolicyError(`credentials["${registry}"]`, undefined, `ECR needs credentials to cache ${upstream.label}`, `give credentials: { "${registry}": { username, accessToken } } (a Pulumi secret), or credentialArns with an existing ecr-pullthroughcache/ secret`);
+      throw new PolicyError(
+        `credentials["${registry}"]`,
+        undefined,
+        `ECR needs credentials to cache ${upstream.label}`,
+        `give credentials: { "${registry}": { username, accessToken } } (a Pulumi secret), or credentialArns with an existing ecr-pullthroughcache/ secret`,
+      );
     }
     if (!upstream.needsCredential && (credentials.has(registry) || arns.has(registry))) {
-      throw new PolicyError(`credentials["${registry}"]`, registry, `${upstream.label} needs no credentials and ECR refuses a credential for it`, "remove the credential for this registry");
+      throw new PolicyError(
+        `credentials["${registry}"]`,
+        registry,
+        `${upstream.label} needs no credentials and ECR refuses a credential for it`,
+        "remove the credential for this registry",
+      );
     }
   }
   for (const registry of [...credentials.keys(), ...arns.keys()]) {
     if (!rules.has(registry)) {
-      throw new PolicyError(`credentials["${registry}"]`, registry, "a credential for a registry without a rule", `add a rule for ${registry}, or remove its credential`);
+      throw new PolicyError(
+        `credentials["${registry}"]`,
+        registry,
+        "a credential for a registry without a rule",
+        `add a rule for ${registry}, or remove its credential`,
+      );
     }
   }
   return rules;
@@ -92,38 +132,58 @@ export function validateEcrPullThroughCacheArgs(args: EcrPullThroughCacheArgs): 
  * Manager secret ECR reads the upstream credentials from (`ecr-pullthroughcache/<prefix>`, value a Pulumi secret).
  * Loads only `@pulumi/aws/ecr` and `@pulumi/aws/secretsmanager`, and only when called.
  */
-export function createEcrPullThroughCache(name: string, args: EcrPullThroughCacheArgs, opts: pulumi.CustomResourceOptions = {}): EcrPullThroughCache {
+export function createEcrPullThroughCache(
+  name: string,
+  args: EcrPullThroughCacheArgs,
+  opts: pulumi.CustomResourceOptions = {},
+): EcrPullThroughCache {
   const rules = validateEcrPullThroughCacheArgs(args);
   const credentials = normaliseKeys("credentials", args.credentials);
   const arns = normaliseKeys("credentialArns", args.credentialArns);
   const ecr = require("@pulumi/aws/ecr") as typeof import("@pulumi/aws/ecr");
   const out: EcrPullThroughCache = { rules: {}, secrets: {} };
   for (const [registry, prefix] of rules) {
-    const upstream = ecrUpstream(registry)!;
+    const upstream = ecrUpstream(registry) as EcrUpstream; // validated above
     const resourceName = `${name}-${prefix.replace(/\//g, "-")}`;
     let credentialArn: pulumi.Input<string> | undefined = arns.get(registry);
     const credential = credentials.get(registry);
     if (credential) {
       const sm = require("@pulumi/aws/secretsmanager") as typeof import("@pulumi/aws/secretsmanager");
-      const secret = new sm.Secret(`${resourceName}-credential`, {
-        name: `ecr-pullthroughcache/${prefix}`,
-        description: `${upstream.label} credentials for the ECR pull-through cache rule "${prefix}" (registry-mirrors)`,
-        // The value is a copy of an upstream token: delete it at once so a replacement can reuse the name.
-        recoveryWindowInDays: 0,
-        region: args.region,
-      }, { ...opts, deleteBeforeReplace: true });
-      const secretString = pulumi.secret(pulumi.all([credential.username, credential.accessToken]).apply(([username, accessToken]) => JSON.stringify({ accessToken, username })));
-      const version = new sm.SecretVersion(`${resourceName}-credential`, { secretId: secret.id, secretString, region: args.region }, opts);
+      const secret = new sm.Secret(
+        `${resourceName}-credential`,
+        {
+          name: `ecr-pullthroughcache/${prefix}`,
+          description: `${upstream.label} credentials for the ECR pull-through cache rule "${prefix}" (registry-mirrors)`,
+          // The value is a copy of an upstream token: delete it at once so a replacement can reuse the name.
+          recoveryWindowInDays: 0,
+          region: args.region,
+        },
+        { ...opts, deleteBeforeReplace: true },
+      );
+      const secretString = pulumi.secret(
+        pulumi
+          .all([credential.username, credential.accessToken])
+          .apply(([username, accessToken]) => JSON.stringify({ accessToken, username })),
+      );
+      const version = new sm.SecretVersion(
+        `${resourceName}-credential`,
+        { secretId: secret.id, secretString, region: args.region },
+        opts,
+      );
       // Through the version's id, so the rule waits until the secret holds a value.
       credentialArn = pulumi.all([secret.arn, version.id]).apply(([arn]) => arn);
       out.secrets[registry] = secret;
     }
-    out.rules[registry] = new ecr.PullThroughCacheRule(resourceName, {
-      ecrRepositoryPrefix: prefix,
-      upstreamRegistryUrl: upstream.upstreamRegistryUrl,
-      credentialArn,
-      region: args.region,
-    }, opts);
+    out.rules[registry] = new ecr.PullThroughCacheRule(
+      resourceName,
+      {
+        ecrRepositoryPrefix: prefix,
+        upstreamRegistryUrl: upstream.upstreamRegistryUrl,
+        credentialArn,
+        region: args.region,
+      },
+      opts,
+    );
   }
   return out;
 }

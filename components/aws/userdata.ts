@@ -1,16 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import {
-  EksAmiFamily,
-  Compression,
-  EksClusterDetails,
-  MimePart,
+  type EksAmiFamily,
+  type Compression,
+  type EksClusterDetails,
+  type MimePart,
   eksAmiFamily,
   fitUserData,
   refuseDockerOnBottlerocket,
   refuseSecretApplyScript,
   renderEksUserData,
 } from "../core/render/userdata";
-import { NodeUserDataInputs, nodeUserData } from "../node-user-data";
+import { type NodeUserDataInputs, nodeUserData } from "../node-user-data";
 
 /**
  * Arguments of {@link launchTemplateUserData}: user data for an `aws.ec2.LaunchTemplate` (or
@@ -82,7 +82,8 @@ export interface EksNodeUserDataArgs {
 export function eksNodeUserData(args: EksNodeUserDataArgs): pulumi.Output<string> {
   // Refuse what is already wrong from the shape of the arguments, before any value resolves.
   if (typeof args.amiType === "string" && (args.amiFamily === undefined || typeof args.amiFamily === "string")) {
-    if (eksAmiFamily(args.amiType, args.amiFamily as EksAmiFamily | undefined) === "bottlerocket") refuseDockerOnBottlerocket({ applyScript: args.applyScript });
+    if (eksAmiFamily(args.amiType, args.amiFamily as EksAmiFamily | undefined) === "bottlerocket")
+      refuseDockerOnBottlerocket({ applyScript: args.applyScript });
   }
   const script = pulumi.output(args.applyScript);
   return pulumi

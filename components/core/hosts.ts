@@ -33,11 +33,21 @@ function withPort(host: string, port: string | undefined): { host: string; port?
 /** Validates and lower-cases a `host[:port]`, throwing a PolicyError that names `field`. */
 export function parseHostPort(field: string, value: unknown): string {
   if (typeof value !== "string" || value.trim() === "") {
-    throw new PolicyError(field, value, "expected a registry host such as \"ghcr.io\" or \"10.0.0.5:5000\"", "give a host name or IP address, optionally with :port, without scheme or path");
+    throw new PolicyError(
+      field,
+      value,
+      'expected a registry host such as "ghcr.io" or "10.0.0.5:5000"',
+      "give a host name or IP address, optionally with :port, without scheme or path",
+    );
   }
   const parts = splitHostPort(value.trim());
   if (!parts) {
-    throw new PolicyError(field, value, "not a valid host[:port]", "write only the host and optional port, e.g. \"registry.example.com:5000\" (no scheme, path or spaces)");
+    throw new PolicyError(
+      field,
+      value,
+      "not a valid host[:port]",
+      'write only the host and optional port, e.g. "registry.example.com:5000" (no scheme, path or spaces)',
+    );
   }
   return parts.port === undefined ? parts.host : `${parts.host}:${parts.port}`;
 }
@@ -62,12 +72,18 @@ export function isCidr(value: string): boolean {
 export function parseInsecureRegistry(field: string, value: unknown): string {
   if (typeof value === "string" && value.includes("/") && !value.includes("://")) {
     if (!isCidr(value)) {
-      throw new PolicyError(field, value, "not a valid CIDR block", "write a network such as \"10.0.0.0/8\" (address, slash, prefix length 0-32 for IPv4 or 0-128 for IPv6)");
+      throw new PolicyError(
+        field,
+        value,
+        "not a valid CIDR block",
+        'write a network such as "10.0.0.0/8" (address, slash, prefix length 0-32 for IPv4 or 0-128 for IPv6)',
+      );
     }
     const [addr, bits] = ipaddr.parseCIDR(value);
-    const network = addr.kind() === "ipv4"
-      ? ipaddr.IPv4.networkAddressFromCIDR(value).toString()
-      : ipaddr.IPv6.networkAddressFromCIDR(value).toString();
+    const network =
+      addr.kind() === "ipv4"
+        ? ipaddr.IPv4.networkAddressFromCIDR(value).toString()
+        : ipaddr.IPv6.networkAddressFromCIDR(value).toString();
     return `${network}/${bits}`;
   }
   return parseHostPort(field, value);

@@ -1,4 +1,4 @@
-import { PolicyError, Warnings } from "./errors";
+import { PolicyError, type Warnings } from "./errors";
 import { parseHostPort } from "./hosts";
 
 /** What a mirror endpoint may be used for (containerd `capabilities`). */
@@ -120,18 +120,32 @@ export interface MirrorUrlOptions {
  * Validates a mirror URL the way dockerd's `ValidateMirror` does, and a little stricter: the scheme must be
  * written out and be http or https; no `user:pass@`, query or fragment; a path only with `allowPath`.
  */
-export function parseMirrorUrl(field: string, raw: unknown, options: MirrorUrlOptions = {}): Pick<MirrorEndpoint, "url" | "scheme" | "host" | "path"> {
+export function parseMirrorUrl(
+  field: string,
+  raw: unknown,
+  options: MirrorUrlOptions = {},
+): Pick<MirrorEndpoint, "url" | "scheme" | "host" | "path"> {
   if (typeof raw !== "string" || raw.trim() === "") {
-    throw new PolicyError(field, raw, "a mirror URL is required", "give a URL such as \"https://mirror.example.com\"");
+    throw new PolicyError(field, raw, "a mirror URL is required", 'give a URL such as "https://mirror.example.com"');
   }
   const text = raw.trim();
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text);
   if (!scheme) {
-    throw new PolicyError(field, raw, "the mirror URL has no scheme", `write the scheme out: "https://${text.replace(/^\/+/, "")}" (or http:// for a plain-HTTP mirror)`);
+    throw new PolicyError(
+      field,
+      raw,
+      "the mirror URL has no scheme",
+      `write the scheme out: "https://${text.replace(/^\/+/, "")}" (or http:// for a plain-HTTP mirror)`,
+    );
   }
   const protocol = scheme[1].toLowerCase();
   if (protocol !== "http" && protocol !== "https") {
-    throw new PolicyError(field, raw, `scheme "${protocol}" is not supported by container runtimes`, "use https:// (or http:// for a plain-HTTP mirror)");
+    throw new PolicyError(
+      field,
+      raw,
+      `scheme "${protocol}" is not supported by container runtimes`,
+      "use https:// (or http:// for a plain-HTTP mirror)",
+    );
   }
   let url: URL;
   try {
@@ -140,20 +154,35 @@ export function parseMirrorUrl(field: string, raw: unknown, options: MirrorUrlOp
     throw new PolicyError(field, raw, "not a parsable URL", "write it as https://host[:port]");
   }
   if (url.hostname === "") {
-    throw new PolicyError(field, raw, "the mirror URL has an empty host", "put the mirror's host name after the scheme, e.g. \"https://mirror.example.com\"");
+    throw new PolicyError(
+      field,
+      raw,
+      "the mirror URL has an empty host",
+      'put the mirror\'s host name after the scheme, e.g. "https://mirror.example.com"',
+    );
   }
   if (url.username !== "" || url.password !== "" || /^[a-z]+:\/\/[^/]*@/i.test(text)) {
-    throw new PolicyError(field, raw, "credentials in a mirror URL end up in plain-text node files and logs", "remove user:pass@ and give credentials through RegistryCredentialSecret or the runtime's auth settings");
+    throw new PolicyError(
+      field,
+      raw,
+      "credentials in a mirror URL end up in plain-text node files and logs",
+      "remove user:pass@ and give credentials through RegistryCredentialSecret or the runtime's auth settings",
+    );
   }
   if (text.includes("?") || url.search !== "") {
-    throw new PolicyError(field, raw, "a mirror URL cannot have a query string", "remove everything from \"?\"");
+    throw new PolicyError(field, raw, "a mirror URL cannot have a query string", 'remove everything from "?"');
   }
   if (text.includes("#") || url.hash !== "") {
-    throw new PolicyError(field, raw, "a mirror URL cannot have a fragment", "remove everything from \"#\"");
+    throw new PolicyError(field, raw, "a mirror URL cannot have a fragment", 'remove everything from "#"');
   }
   const path = url.pathname.replace(/\/+$/, "");
   if (path !== "" && !options.allowPath) {
-    throw new PolicyError(field, raw, `the mirror URL has a path ("${url.pathname}"), which dockerd 24.0.6 and older refuse ("invalid mirror: path, query, or fragment at end of the URI")`, "remove the path, or set allowMirrorPaths: true if every node runs dockerd 24.0.7+ or no Docker");
+    throw new PolicyError(
+      field,
+      raw,
+      `the mirror URL has a path ("${url.pathname}"), which dockerd 24.0.6 and older refuse ("invalid mirror: path, query, or fragment at end of the URI")`,
+      "remove the path, or set allowMirrorPaths: true if every node runs dockerd 24.0.7+ or no Docker",
+    );
   }
   const host = parseHostPort(field, url.host);
   return { url: `${protocol}://${host}${path}`, scheme: protocol, host, path };
@@ -168,7 +197,15 @@ export function isDockerHubName(name: string): boolean {
 export function normaliseRegistryName(field: string, raw: unknown): string {
   if (raw === ANY_REGISTRY) return ANY_REGISTRY;
   if (typeof raw === "string" && /^[a-z]+:\/\//i.test(raw.trim())) {
-    throw new PolicyError(field, raw, "a registry key is a host, not a URL", `write only the host, e.g. "${raw.trim().replace(/^[a-z]+:\/\//i, "").replace(/\/.*$/, "")}"`);
+    throw new PolicyError(
+      field,
+      raw,
+      "a registry key is a host, not a URL",
+      `write only the host, e.g. "${raw
+        .trim()
+        .replace(/^[a-z]+:\/\//i, "")
+        .replace(/\/.*$/, "")}"`,
+    );
   }
   const host = parseHostPort(field, raw);
   return DOCKER_HUB_ALIASES.has(host) ? DOCKER_HUB : host;
@@ -187,7 +224,19 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-const ENDPOINT_FIELDS = ["url", "insecure", "caFile", "clientCertFile", "clientKeyFile", "capabilities", "overridePath", "dialTimeout", "headers", "pullFromMirror", "auth"] as const;
+const ENDPOINT_FIELDS = [
+  "url",
+  "insecure",
+  "caFile",
+  "clientCertFile",
+  "clientKeyFile",
+  "capabilities",
+  "overridePath",
+  "dialTimeout",
+  "headers",
+  "pullFromMirror",
+  "auth",
+] as const;
 
 /** `ACCOUNT.dkr.ecr.REGION.amazonaws.com` or `.amazonaws.com.cn`: a private ECR registry; group 1 is the region. */
 const ECR_HOST = /^\d{12}\.dkr\.ecr\.([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com(?:\.cn)?$/;
@@ -200,14 +249,20 @@ export function ecrRegistryRegion(host: string): string | undefined {
 function absolutePath(field: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "string" || !value.startsWith("/") || value.includes("\0")) {
-    throw new PolicyError(field, value, "must be an absolute path on the node", "give the full path, e.g. \"/etc/pki/mirror-ca.pem\"");
+    throw new PolicyError(
+      field,
+      value,
+      "must be an absolute path on the node",
+      'give the full path, e.g. "/etc/pki/mirror-ca.pem"',
+    );
   }
   return value;
 }
 
 function optionalBoolean(field: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
-  if (typeof value !== "boolean") throw new PolicyError(field, value, "must be true or false", `write true or false without quotes`);
+  if (typeof value !== "boolean")
+    throw new PolicyError(field, value, "must be true or false", `write true or false without quotes`);
   return value;
 }
 
@@ -215,7 +270,12 @@ function optionalBoolean(field: string, value: unknown, fallback: boolean): bool
 export function normaliseEndpoint(field: string, raw: unknown, options: MirrorUrlOptions = {}): MirrorEndpoint {
   const input: Record<string, unknown> = typeof raw === "string" ? { url: raw } : isPlainObject(raw) ? raw : {};
   if (typeof raw !== "string" && !isPlainObject(raw)) {
-    throw new PolicyError(field, raw, "a mirror is a URL string or an object with a url", "write \"https://mirror.example.com\" or { url: \"https://mirror.example.com\" }");
+    throw new PolicyError(
+      field,
+      raw,
+      "a mirror is a URL string or an object with a url",
+      'write "https://mirror.example.com" or { url: "https://mirror.example.com" }',
+    );
   }
   checkKnownFields(field, input, ENDPOINT_FIELDS);
   const parsed = parseMirrorUrl(typeof raw === "string" ? field : `${field}.url`, input.url, options);
@@ -224,11 +284,21 @@ export function normaliseEndpoint(field: string, raw: unknown, options: MirrorUr
   if (input.capabilities !== undefined) {
     const list = input.capabilities;
     if (!Array.isArray(list) || list.length === 0) {
-      throw new PolicyError(`${field}.capabilities`, list, "must be a non-empty list", "use a subset of [\"pull\", \"resolve\", \"push\"]");
+      throw new PolicyError(
+        `${field}.capabilities`,
+        list,
+        "must be a non-empty list",
+        'use a subset of ["pull", "resolve", "push"]',
+      );
     }
     for (const c of list) {
       if (!CAPABILITY_ORDER.includes(c as Capability)) {
-        throw new PolicyError(`${field}.capabilities`, c, "unknown capability", "use only \"pull\", \"resolve\" and \"push\"");
+        throw new PolicyError(
+          `${field}.capabilities`,
+          c,
+          "unknown capability",
+          'use only "pull", "resolve" and "push"',
+        );
       }
     }
     capabilities = CAPABILITY_ORDER.filter((c) => list.includes(c));
@@ -236,21 +306,41 @@ export function normaliseEndpoint(field: string, raw: unknown, options: MirrorUr
 
   const dialTimeout = input.dialTimeout;
   if (dialTimeout !== undefined && (typeof dialTimeout !== "string" || !GO_DURATION.test(dialTimeout))) {
-    throw new PolicyError(`${field}.dialTimeout`, dialTimeout, "not a duration", "write a Go duration such as \"3s\", \"500ms\" or \"1m30s\"");
+    throw new PolicyError(
+      `${field}.dialTimeout`,
+      dialTimeout,
+      "not a duration",
+      'write a Go duration such as "3s", "500ms" or "1m30s"',
+    );
   }
 
   const headers: Record<string, string> = {};
   if (input.headers !== undefined) {
     if (!isPlainObject(input.headers)) {
-      throw new PolicyError(`${field}.headers`, input.headers, "must be an object of header names to values", "write { \"X-Header\": \"value\" }");
+      throw new PolicyError(
+        `${field}.headers`,
+        input.headers,
+        "must be an object of header names to values",
+        'write { "X-Header": "value" }',
+      );
     }
     for (const name of Object.keys(input.headers).sort()) {
       const value = input.headers[name];
       if (!HEADER_NAME.test(name)) {
-        throw new PolicyError(`${field}.headers`, name, "not a valid HTTP header name", "use letters, digits and hyphens, e.g. \"X-Mirror-Token\"");
+        throw new PolicyError(
+          `${field}.headers`,
+          name,
+          "not a valid HTTP header name",
+          'use letters, digits and hyphens, e.g. "X-Mirror-Token"',
+        );
       }
       if (typeof value !== "string" || /[\r\n\0]/.test(value)) {
-        throw new PolicyError(`${field}.headers.${name}`, "(value hidden)", "a header value must be a single-line string", "remove line breaks from the value");
+        throw new PolicyError(
+          `${field}.headers.${name}`,
+          "(value hidden)",
+          "a header value must be a single-line string",
+          "remove line breaks from the value",
+        );
       }
       headers[name] = value;
     }
@@ -258,13 +348,23 @@ export function normaliseEndpoint(field: string, raw: unknown, options: MirrorUr
 
   const pullFromMirror = input.pullFromMirror ?? "all";
   if (!PULL_FROM.includes(pullFromMirror as PullFromMirror)) {
-    throw new PolicyError(`${field}.pullFromMirror`, pullFromMirror, "unknown value", "use \"all\", \"digest-only\" or \"tag-only\"");
+    throw new PolicyError(
+      `${field}.pullFromMirror`,
+      pullFromMirror,
+      "unknown value",
+      'use "all", "digest-only" or "tag-only"',
+    );
   }
 
   const clientCertFile = absolutePath(`${field}.clientCertFile`, input.clientCertFile);
   const clientKeyFile = absolutePath(`${field}.clientKeyFile`, input.clientKeyFile);
   if (clientKeyFile !== undefined && clientCertFile === undefined) {
-    throw new PolicyError(`${field}.clientKeyFile`, clientKeyFile, "a client key without a client certificate", "set clientCertFile too, or remove clientKeyFile");
+    throw new PolicyError(
+      `${field}.clientKeyFile`,
+      clientKeyFile,
+      "a client key without a client certificate",
+      "set clientCertFile too, or remove clientKeyFile",
+    );
   }
 
   const endpoint: MirrorEndpoint = {
@@ -287,13 +387,28 @@ export function normaliseEndpoint(field: string, raw: unknown, options: MirrorUr
 /** Validates `auth` of the endpoint at `field`. */
 function checkAuth(field: string, value: unknown, endpoint: MirrorEndpoint): MirrorAuth {
   if (value !== "ecr") {
-    throw new PolicyError(`${field}.auth`, value, "unknown mirror auth", "use \"ecr\" for an ECR registry (the node fetches its token), or leave auth out");
+    throw new PolicyError(
+      `${field}.auth`,
+      value,
+      "unknown mirror auth",
+      'use "ecr" for an ECR registry (the node fetches its token), or leave auth out',
+    );
   }
   if (endpoint.scheme !== "https" || ecrRegistryRegion(endpoint.host) === undefined) {
-    throw new PolicyError(`${field}.auth`, endpoint.url, "auth \"ecr\" needs an ECR registry URL: https://ACCOUNT.dkr.ecr.REGION.amazonaws.com[.cn][/path], without a port", "point the mirror at the account's ECR registry host (RegionalMirrorSelector does), or remove auth for a mirror that is not ECR");
+    throw new PolicyError(
+      `${field}.auth`,
+      endpoint.url,
+      'auth "ecr" needs an ECR registry URL: https://ACCOUNT.dkr.ecr.REGION.amazonaws.com[.cn][/path], without a port',
+      "point the mirror at the account's ECR registry host (RegionalMirrorSelector does), or remove auth for a mirror that is not ECR",
+    );
   }
   if (Object.keys(endpoint.headers).length > 0) {
-    throw new PolicyError(`${field}.headers`, Object.keys(endpoint.headers), "an ECR mirror's headers are written by the node's token refresher (Authorization)", "remove headers from this mirror (ECR takes only its token), or remove auth");
+    throw new PolicyError(
+      `${field}.headers`,
+      Object.keys(endpoint.headers),
+      "an ECR mirror's headers are written by the node's token refresher (Authorization)",
+      "remove headers from this mirror (ECR takes only its token), or remove auth",
+    );
   }
   return "ecr";
 }
@@ -312,13 +427,23 @@ export function compareRegistries(a: string, b: string): number {
  */
 export function normalisePolicy(input: unknown, field = "policy"): { policy: MirrorPolicy; warnings: Warnings } {
   if (!isPlainObject(input)) {
-    throw new PolicyError(field, input, "a policy is an object with a registries map", "write { registries: { \"docker.io\": { mirrors: [\"https://mirror.example.com\"] } } }");
+    throw new PolicyError(
+      field,
+      input,
+      "a policy is an object with a registries map",
+      'write { registries: { "docker.io": { mirrors: ["https://mirror.example.com"] } } }',
+    );
   }
   checkKnownFields(field, input, ["registries", "allowMirrorPaths"]);
   const allowPath = optionalBoolean(`${field}.allowMirrorPaths`, input.allowMirrorPaths, false);
   const registries = input.registries;
   if (!isPlainObject(registries)) {
-    throw new PolicyError(`${field}.registries`, registries, "must be a map from registry host to its mirrors", "write { \"docker.io\": { mirrors: [\"https://mirror.example.com\"] } }");
+    throw new PolicyError(
+      `${field}.registries`,
+      registries,
+      "must be a map from registry host to its mirrors",
+      'write { "docker.io": { mirrors: ["https://mirror.example.com"] } }',
+    );
   }
 
   const warnings: Warnings = [];
@@ -329,11 +454,21 @@ export function normalisePolicy(input: unknown, field = "policy"): { policy: Mir
     const raw = registries[key];
     const entryInput = Array.isArray(raw) ? { mirrors: raw } : raw;
     if (!isPlainObject(entryInput)) {
-      throw new PolicyError(entryField, raw, "must be an object with a mirrors list", "write { mirrors: [\"https://mirror.example.com\"] }");
+      throw new PolicyError(
+        entryField,
+        raw,
+        "must be an object with a mirrors list",
+        'write { mirrors: ["https://mirror.example.com"] }',
+      );
     }
     checkKnownFields(entryField, entryInput, ["mirrors", "upstreamFallback"]);
     if (!Array.isArray(entryInput.mirrors)) {
-      throw new PolicyError(`${entryField}.mirrors`, entryInput.mirrors, "must be a list of mirror URLs", "write mirrors: [\"https://mirror.example.com\"]");
+      throw new PolicyError(
+        `${entryField}.mirrors`,
+        entryInput.mirrors,
+        "must be a list of mirror URLs",
+        'write mirrors: ["https://mirror.example.com"]',
+      );
     }
     const endpoints: MirrorEndpoint[] = [];
     entryInput.mirrors.forEach((m, i) => {
@@ -347,13 +482,23 @@ export function normalisePolicy(input: unknown, field = "policy"): { policy: Mir
     });
     const upstreamFallback = optionalBoolean(`${entryField}.upstreamFallback`, entryInput.upstreamFallback, true);
     if (endpoints.length === 0 && !upstreamFallback) {
-      throw new PolicyError(`${entryField}.upstreamFallback`, false, "no mirrors and no upstream leaves nothing to pull from", "add a mirror, or set upstreamFallback: true");
+      throw new PolicyError(
+        `${entryField}.upstreamFallback`,
+        false,
+        "no mirrors and no upstream leaves nothing to pull from",
+        "add a mirror, or set upstreamFallback: true",
+      );
     }
     const entry: RegistryMirrors = { registry: name, endpoints, upstreamFallback };
     const previous = byName.get(name);
     if (previous) {
       if (JSON.stringify(previous.entry) !== JSON.stringify(entry)) {
-        throw new PolicyError(entryField, key, `the registry "${name}" is listed twice (also as "${previous.key}") with different settings`, "keep one entry per registry and merge their mirrors into it");
+        throw new PolicyError(
+          entryField,
+          key,
+          `the registry "${name}" is listed twice (also as "${previous.key}") with different settings`,
+          "keep one entry per registry and merge their mirrors into it",
+        );
       }
       warnings.push(`${entryField}: same registry as "${previous.key}"; the duplicate entry is dropped`);
       continue;

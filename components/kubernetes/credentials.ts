@@ -1,6 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PolicyError } from "../core/errors";
-import { RegistryCredential, StaticCredentialInput, resolveStaticCredential } from "../core/render/kubernetes";
+import {
+  type RegistryCredential,
+  type StaticCredentialInput,
+  resolveStaticCredential,
+} from "../core/render/kubernetes";
 
 /**
  * An Amazon ECR authorization token, read with the `aws.ecr.getAuthorizationToken` data source on every
@@ -45,40 +49,68 @@ const CREDENTIAL_FIELDS = ["username", "password", "auth", "ecr", "acr"];
 /** Which source an entry uses; throws when it mixes sources or has none. Works on unresolved inputs (checks presence only). */
 export function credentialSource(field: string, input: unknown): "static" | "ecr" | "acr" {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
-    throw new PolicyError(field, "(not an object)", "a registry credential must be an object", "give { username, password }, { auth }, { ecr: {...} } or { acr: { instanceId } }");
+    throw new PolicyError(
+      field,
+      "(not an object)",
+      "a registry credential must be an object",
+      "give { username, password }, { auth }, { ecr: {...} } or { acr: { instanceId } }",
+    );
   }
   for (const key of Object.keys(input)) {
     if (!CREDENTIAL_FIELDS.includes(key)) {
-      throw new PolicyError(`${field}.${key}`, key, "unknown credential field", `use only ${CREDENTIAL_FIELDS.join(", ")}`);
+      throw new PolicyError(
+        `${field}.${key}`,
+        key,
+        "unknown credential field",
+        `use only ${CREDENTIAL_FIELDS.join(", ")}`,
+      );
     }
   }
   const entry = input as Record<string, unknown>;
   const has = (k: string) => entry[k] !== undefined;
-  const sources = [has("username") || has("password") || has("auth") ? "static" : undefined, has("ecr") ? "ecr" : undefined, has("acr") ? "acr" : undefined].filter(
-    (s): s is "static" | "ecr" | "acr" => s !== undefined,
-  );
+  const sources = [
+    has("username") || has("password") || has("auth") ? "static" : undefined,
+    has("ecr") ? "ecr" : undefined,
+    has("acr") ? "acr" : undefined,
+  ].filter((s): s is "static" | "ecr" | "acr" => s !== undefined);
   if (sources.length !== 1) {
-    throw new PolicyError(field, sources.length === 0 ? "(empty)" : sources.join(" + "), sources.length === 0 ? "no credential given" : "more than one credential source given", "give exactly one of: username + password, auth, ecr, acr");
+    throw new PolicyError(
+      field,
+      sources.length === 0 ? "(empty)" : sources.join(" + "),
+      sources.length === 0 ? "no credential given" : "more than one credential source given",
+      "give exactly one of: username + password, auth, ecr, acr",
+    );
   }
   return sources[0];
 }
 
 /** Reads an ECR token (loads only `@pulumi/aws/ecr`, and only when called). */
-export function ecrCredential(source: EcrTokenSource, opts?: pulumi.InvokeOutputOptions): pulumi.Output<RegistryCredential> {
+export function ecrCredential(
+  source: EcrTokenSource,
+  opts?: pulumi.InvokeOutputOptions,
+): pulumi.Output<RegistryCredential> {
   const ecr = require("@pulumi/aws/ecr") as typeof import("@pulumi/aws/ecr");
   const token = ecr.getAuthorizationTokenOutput({ registryId: source.registryId, region: source.region }, opts);
   return pulumi.secret(token.apply((t) => ({ username: t.userName, password: t.password })));
 }
 
 /** Reads an ACR Enterprise Edition temporary token (loads only `@pulumi/alicloud/cs`, and only when called). */
-export function acrCredential(source: AcrTokenSource, opts?: pulumi.InvokeOutputOptions): pulumi.Output<RegistryCredential> {
+export function acrCredential(
+  source: AcrTokenSource,
+  opts?: pulumi.InvokeOutputOptions,
+): pulumi.Output<RegistryCredential> {
   const cs = require("@pulumi/alicloud/cs") as typeof import("@pulumi/alicloud/cs");
   const instances = cs.getRegistryEnterpriseInstancesOutput({ ids: [source.instanceId], enableDetails: true }, opts);
   return pulumi.secret(
     pulumi.all([instances, source.instanceId]).apply(([result, id]) => {
       const instance = result.instances.find((i) => i.id === id);
-      if (!instance || !instance.tempUsername || !instance.authorizationToken) {
-        throw new PolicyError("acr.instanceId", id, "no ACR Enterprise Edition instance with a temporary token found", "check the instance ID (cri-...) and the region of the alicloud provider");
+      if (!instance?.tempUsername || !instance.authorizationToken) {
+        throw new PolicyError(
+          "acr.instanceId",
+          id,
+          "no ACR Enterprise Edition instance with a temporary token found",
+          "check the instance ID (cri-...) and the region of the alicloud provider",
+        );
       }
       return { username: instance.tempUsername, password: instance.authorizationToken };
     }),
@@ -86,7 +118,11 @@ export function acrCredential(source: AcrTokenSource, opts?: pulumi.InvokeOutput
 }
 
 /** Resolves one registry's credential input (static or token source) to a secret Output. */
-export function credentialOutput(field: string, input: pulumi.Unwrap<RegistryCredentialInput> | RegistryCredentialInput, opts?: pulumi.InvokeOutputOptions): pulumi.Output<RegistryCredential> {
+export function credentialOutput(
+  field: string,
+  input: pulumi.Unwrap<RegistryCredentialInput> | RegistryCredentialInput,
+  opts?: pulumi.InvokeOutputOptions,
+): pulumi.Output<RegistryCredential> {
   const source = credentialSource(field, input);
   if (source === "ecr") return ecrCredential(input.ecr as EcrTokenSource, opts);
   if (source === "acr") return acrCredential(input.acr as AcrTokenSource, opts);

@@ -3,9 +3,9 @@ import type * as k8s from "@pulumi/kubernetes";
 import {
   DEFAULT_NODE_CONFIG_IMAGE,
   NODE_CONFIG_DIRS,
-  NodeConfigMode,
-  ResourceRequirements,
-  Toleration,
+  type NodeConfigMode,
+  type ResourceRequirements,
+  type Toleration,
   hostMountDirs,
   nodeConfigManifests,
   validateDnsLabel,
@@ -105,23 +105,32 @@ export function resolveNodeConfigArgs(name: string, args: NodeConfigKubernetesAr
     (typeof maxUnavailable === "number" && Number.isInteger(maxUnavailable) && maxUnavailable >= 1) ||
     (typeof maxUnavailable === "string" && /^([1-9]\d?|100)%$/.test(maxUnavailable));
   if (!validMax) {
-    throw new PolicyError(field("maxUnavailable"), maxUnavailable, "must be a whole number of nodes ≥ 1 or a percentage 1%-100%", "write e.g. 1 or \"10%\"");
+    throw new PolicyError(
+      field("maxUnavailable"),
+      maxUnavailable,
+      "must be a whole number of nodes ≥ 1 or a percentage 1%-100%",
+      'write e.g. 1 or "10%"',
+    );
   }
   const mode = args.mode ?? "apply";
   if (mode !== "apply" && mode !== "restore") {
-    throw new PolicyError(field("mode"), mode, "unknown mode", "use \"apply\" or \"restore\"");
+    throw new PolicyError(field("mode"), mode, "unknown mode", 'use "apply" or "restore"');
   }
   return {
     name: validateDnsLabel(field("name"), args.name ?? `${name}-node-config`),
     namespace: validateDnsLabel(field("namespace"), args.namespace ?? "kube-system"),
     image: validateImageReference(field("image"), args.image ?? DEFAULT_NODE_CONFIG_IMAGE),
     mode,
-    nodeSelector: args.nodeSelector === undefined ? undefined : validateNodeSelector(field("nodeSelector"), args.nodeSelector),
+    nodeSelector:
+      args.nodeSelector === undefined ? undefined : validateNodeSelector(field("nodeSelector"), args.nodeSelector),
     tolerations: validateTolerations(field("tolerations"), args.tolerations ?? [{ operator: "Exists" }]),
     resources: args.resources === undefined ? undefined : validateResources(field("resources"), args.resources),
     maxUnavailable,
     imagePullSecrets: args.imagePullSecrets?.map((n, i) => validateDnsSubdomain(field(`imagePullSecrets[${i}]`), n)),
-    priorityClassName: validateDnsSubdomain(field("priorityClassName"), args.priorityClassName ?? "system-node-critical"),
+    priorityClassName: validateDnsSubdomain(
+      field("priorityClassName"),
+      args.priorityClassName ?? "system-node-critical",
+    ),
   };
 }
 
@@ -142,11 +151,19 @@ export function createNodeConfigResources(
   // Loaded here, not at the top: importing the package must not load the Kubernetes SDK.
   const core = require("@pulumi/kubernetes/core/v1") as typeof import("@pulumi/kubernetes/core/v1");
   const apps = require("@pulumi/kubernetes/apps/v1") as typeof import("@pulumi/kubernetes/apps/v1");
-  const resourceOpts: pulumi.CustomResourceOptions = { ...opts, parent, ...(args.provider ? { provider: args.provider } : {}) };
+  const resourceOpts: pulumi.CustomResourceOptions = {
+    ...opts,
+    parent,
+    ...(args.provider ? { provider: args.provider } : {}),
+  };
 
   if (!args.scriptInSecret) {
     pulumi.isSecret(content).then((secret) => {
-      if (secret) pulumi.log.warn("the apply script holds a credential and is stored in a ConfigMap; set kubernetes.scriptInSecret: true to keep it in a Secret", parent);
+      if (secret)
+        pulumi.log.warn(
+          "the apply script holds a credential and is stored in a ConfigMap; set kubernetes.scriptInSecret: true to keep it in a Secret",
+          parent,
+        );
     });
   }
   const manifests = pulumi.all([content, args.affinity]).apply(([c, affinity]) =>
@@ -163,33 +180,50 @@ export function createNodeConfigResources(
   let configMap: k8s.core.v1.ConfigMap | undefined;
   let secret: k8s.core.v1.Secret | undefined;
   if (args.scriptInSecret) {
-    secret = new core.Secret(`${name}-node-config`, {
-      metadata: holderMetadata,
-      immutable: true,
-      type: "Opaque",
-      stringData: pulumi.secret(scriptHolder.data),
-    }, resourceOpts);
+    secret = new core.Secret(
+      `${name}-node-config`,
+      {
+        metadata: holderMetadata,
+        immutable: true,
+        type: "Opaque",
+        stringData: pulumi.secret(scriptHolder.data),
+      },
+      resourceOpts,
+    );
   } else {
-    configMap = new core.ConfigMap(`${name}-node-config`, {
-      metadata: holderMetadata,
-      immutable: true,
-      data: scriptHolder.data,
-    }, resourceOpts);
+    configMap = new core.ConfigMap(
+      `${name}-node-config`,
+      {
+        metadata: holderMetadata,
+        immutable: true,
+        data: scriptHolder.data,
+      },
+      resourceOpts,
+    );
   }
 
-  const daemonSetSpec = pulumi.unsecret(manifests.apply((m) => {
-    const spec = m.daemonSet.spec;
-    if (!args.scriptInSecret) return spec;
-    // Same volume, read from the Secret instead of the ConfigMap.
-    const volumes = spec.template.spec.volumes.map((v: any) =>
-      v.configMap ? { name: v.name, secret: { secretName: v.configMap.name, defaultMode: v.configMap.defaultMode } } : v,
-    );
-    return { ...spec, template: { ...spec.template, spec: { ...spec.template.spec, volumes } } };
-  }));
-  const daemonSet = new apps.DaemonSet(`${name}-node-config`, {
-    metadata: pulumi.unsecret(manifests.apply((m) => m.daemonSet.metadata)),
-    spec: daemonSetSpec,
-  }, { ...resourceOpts, dependsOn: configMap ?? secret });
+  const daemonSetSpec = pulumi.unsecret(
+    manifests.apply((m) => {
+      const spec = m.daemonSet.spec;
+      if (!args.scriptInSecret) return spec;
+      // Same volume, read from the Secret instead of the ConfigMap.
+      // biome-ignore lint/suspicious/noExplicitAny: a plain manifest volume
+      const volumes = spec.template.spec.volumes.map((v: any) =>
+        v.configMap
+          ? { name: v.name, secret: { secretName: v.configMap.name, defaultMode: v.configMap.defaultMode } }
+          : v,
+      );
+      return { ...spec, template: { ...spec.template, spec: { ...spec.template.spec, volumes } } };
+    }),
+  );
+  const daemonSet = new apps.DaemonSet(
+    `${name}-node-config`,
+    {
+      metadata: pulumi.unsecret(manifests.apply((m) => m.daemonSet.metadata)),
+      spec: daemonSetSpec,
+    },
+    { ...resourceOpts, dependsOn: configMap ?? secret },
+  );
 
   return { configMap, secret, daemonSet };
 }

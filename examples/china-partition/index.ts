@@ -60,8 +60,10 @@ export const mirrorReasons = selector.reasons;
 export const checksum = mirrors.checksum;
 
 /** The node files by path under rendered/, and the user data the launch template receives (decoded). */
-export const nodeFiles = pulumi.all([mirrors.files, mirrors.applyScript, userData]).apply(([files, applyScript, encoded]) => ({
-  ...Object.fromEntries(Object.entries(files).map(([path, content]) => [`node${path}`, content])),
-  "apply-node-config.sh": applyScript,
-  "user-data.mime": Buffer.from(encoded, "base64").toString("utf8"),
-}));
+export const nodeFiles = pulumi
+  .all([mirrors.files, mirrors.applyScript, userData])
+  .apply(([files, applyScript, encoded]) => ({
+    ...Object.fromEntries(Object.entries(files).map(([path, content]) => [`node${path}`, content])),
+    "apply-node-config.sh": applyScript,
+    "user-data.mime": Buffer.from(encoded, "base64").toString("utf8"),
+  }));

@@ -24,7 +24,10 @@ const selector = new RegionalMirrorSelector("mirrors", {
   createPullThroughCache: true,
   // ECR caches Docker Hub only with a Docker Hub account; the token is stored as a Secrets Manager secret.
   pullThroughCredentials: {
-    "docker.io": { username: config.require("dockerHubUsername"), accessToken: config.requireSecret("dockerHubAccessToken") },
+    "docker.io": {
+      username: config.require("dockerHubUsername"),
+      accessToken: config.requireSecret("dockerHubAccessToken"),
+    },
   },
   // After the cache, Google's Docker Hub mirror; Docker Hub itself is tried last.
   fallbacks: { "docker.io": ["https://mirror.gcr.io"] },
@@ -66,8 +69,10 @@ export const checksum = mirrors.checksum;
  * The node files by path under rendered/: what containerd reads, the apply script, and the user data the launch
  * template receives (decoded). The test suite compares them with the committed rendered/ folder.
  */
-export const nodeFiles = pulumi.all([mirrors.files, mirrors.applyScript, userData]).apply(([files, applyScript, encoded]) => ({
-  ...Object.fromEntries(Object.entries(files).map(([path, content]) => [`node${path}`, content])),
-  "apply-node-config.sh": applyScript,
-  "user-data.mime": Buffer.from(encoded, "base64").toString("utf8"),
-}));
+export const nodeFiles = pulumi
+  .all([mirrors.files, mirrors.applyScript, userData])
+  .apply(([files, applyScript, encoded]) => ({
+    ...Object.fromEntries(Object.entries(files).map(([path, content]) => [`node${path}`, content])),
+    "apply-node-config.sh": applyScript,
+    "user-data.mime": Buffer.from(encoded, "base64").toString("utf8"),
+  }));

@@ -68,8 +68,10 @@ export const mirrorReasons = selector.reasons;
 export const daemonJson = mirrors.daemonJson;
 
 /** The node files by path under rendered/, and the user data the scaling configuration receives (decoded). */
-export const nodeFiles = pulumi.all([mirrors.files, mirrors.applyScript, userData]).apply(([files, applyScript, encoded]) => ({
-  ...Object.fromEntries(Object.entries(files).map(([path, content]) => [`node${path}`, content])),
-  "apply-node-config.sh": applyScript,
-  "user-data.mime": Buffer.from(encoded, "base64").toString("utf8"),
-}));
+export const nodeFiles = pulumi
+  .all([mirrors.files, mirrors.applyScript, userData])
+  .apply(([files, applyScript, encoded]) => ({
+    ...Object.fromEntries(Object.entries(files).map(([path, content]) => [`node${path}`, content])),
+    "apply-node-config.sh": applyScript,
+    "user-data.mime": Buffer.from(encoded, "base64").toString("utf8"),
+  }));

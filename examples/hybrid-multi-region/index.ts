@@ -14,7 +14,7 @@ import * as ec2 from "@pulumi/aws/ec2";
 import * as ssm from "@pulumi/aws/ssm";
 import * as aliProvider from "@pulumi/alicloud/provider";
 import * as ecs from "@pulumi/alicloud/ecs";
-import { MirrorDaemonConfig, RegionalMirrorSelector, UserCatalog } from "registry-mirrors";
+import { MirrorDaemonConfig, RegionalMirrorSelector, type UserCatalog } from "registry-mirrors";
 import { launchTemplateUserData } from "registry-mirrors/aws";
 import { ecsUserData } from "registry-mirrors/alicloud";
 
@@ -34,7 +34,11 @@ const catalog: UserCatalog = {
 };
 
 /** The platform's Docker defaults, the same in every pool. */
-const dockerDefaults = { execOpts: ["native.cgroupdriver=systemd"], logDriver: "json-file", logOpts: { "max-size": "100m" } };
+const dockerDefaults = {
+  execOpts: ["native.cgroupdriver=systemd"],
+  logDriver: "json-file",
+  logOpts: { "max-size": "100m" },
+};
 
 interface Pool {
   cloud: "aws" | "alicloud";
@@ -72,18 +76,28 @@ for (const pool of pools) {
       profile: pool.region.startsWith("cn-") ? config.get("awsChinaProfile") || undefined : undefined,
     });
     // Amazon's ECS-optimized Amazon Linux 2023 image: Docker preinstalled, published in every region.
-    const ami = ssm.getParameterOutput({ name: "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id" }, { provider });
+    const ami = ssm.getParameterOutput(
+      { name: "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id" },
+      { provider },
+    );
     userData = launchTemplateUserData({ applyScript: mirrors.applyScript });
-    new ec2.LaunchTemplate(`${name}-nodes`, {
-      imageId: ami.value,
-      instanceType: config.require("awsInstanceType"),
-      userData,
-      metadataOptions: { httpEndpoint: "enabled", httpTokens: "required" },
-      updateDefaultVersion: true,
-    }, { provider });
+    new ec2.LaunchTemplate(
+      `${name}-nodes`,
+      {
+        imageId: ami.value,
+        instanceType: config.require("awsInstanceType"),
+        userData,
+        metadataOptions: { httpEndpoint: "enabled", httpTokens: "required" },
+        updateDefaultVersion: true,
+      },
+      { provider },
+    );
   } else {
     const provider = new aliProvider.Provider(`alicloud-${name}`, { region: pool.region });
-    const image = ecs.getImagesOutput({ nameRegex: "^aliyun_3_x64_20G_alibase_", owners: "system", mostRecent: true }, { provider });
+    const image = ecs.getImagesOutput(
+      { nameRegex: "^aliyun_3_x64_20G_alibase_", owners: "system", mostRecent: true },
+      { provider },
+    );
     // Alibaba Cloud Linux 3 has no Docker: install Docker CE after our part wrote daemon.json.
     const installDocker = [
       "#cloud-config",
@@ -95,23 +109,29 @@ for (const pool of pools) {
       "",
     ].join("\n");
     userData = ecsUserData({ applyScript: mirrors.applyScript, userData: installDocker });
-    new ecs.EcsLaunchTemplate(`${name}-nodes`, {
-      launchTemplateName: `${name}-docker-nodes`,
-      imageId: image.images[0].id,
-      instanceType: config.require("alicloudInstanceType"),
-      userData,
-    }, { provider });
+    new ecs.EcsLaunchTemplate(
+      `${name}-nodes`,
+      {
+        launchTemplateName: `${name}-docker-nodes`,
+        imageId: image.images[0].id,
+        instanceType: config.require("alicloudInstanceType"),
+        userData,
+      },
+      { provider },
+    );
   }
 
   reasons[name] = selector.reasons;
-  files.push(pulumi.all([mirrors.files, mirrors.applyScript, userData]).apply(([nodeFiles, applyScript, encoded]) => {
-    const text = Buffer.from(encoded, "base64").toString("utf8");
-    return {
-      ...Object.fromEntries(Object.entries(nodeFiles).map(([path, content]) => [`${name}/node${path}`, content])),
-      [`${name}/apply-node-config.sh`]: applyScript,
-      [`${name}/${text.startsWith("#cloud-config") ? "user-data.yaml" : "user-data.mime"}`]: text,
-    };
-  }));
+  files.push(
+    pulumi.all([mirrors.files, mirrors.applyScript, userData]).apply(([nodeFiles, applyScript, encoded]) => {
+      const text = Buffer.from(encoded, "base64").toString("utf8");
+      return {
+        ...Object.fromEntries(Object.entries(nodeFiles).map(([path, content]) => [`${name}/node${path}`, content])),
+        [`${name}/apply-node-config.sh`]: applyScript,
+        [`${name}/${text.startsWith("#cloud-config") ? "user-data.yaml" : "user-data.mime"}`]: text,
+      };
+    }),
+  );
 }
 
 /** Every pool's node files under `<region>/`, and the user data its launch template receives (decoded). */

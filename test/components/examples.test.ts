@@ -14,15 +14,28 @@ import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
-import { diffTrees, exampleConfig, ExampleRun, listExamples, readTree, renderedDir, REPO_ROOT, runExample } from "../../scripts/example-runner";
+import {
+  diffTrees,
+  exampleConfig,
+  type ExampleRun,
+  listExamples,
+  readTree,
+  renderedDir,
+  REPO_ROOT,
+  runExample,
+} from "../../scripts/example-runner";
 import { splitUserData } from "../../components/core/render/userdata";
 
 const examples = listExamples();
 
 /** Warnings a program is expected to log: each pattern must match one, and every warning must match a pattern. */
 const EXPECTED_WARNINGS: Record<string, RegExp[]> = {
-  "eks-node-group": [/^the policy sets allowMirrorPaths because ECR pull-through endpoints carry their \/v2\/<prefix> path/],
-  "china-partition": [/^the policy sets allowMirrorPaths because ECR pull-through endpoints carry their \/v2\/<prefix> path/],
+  "eks-node-group": [
+    /^the policy sets allowMirrorPaths because ECR pull-through endpoints carry their \/v2\/<prefix> path/,
+  ],
+  "china-partition": [
+    /^the policy sets allowMirrorPaths because ECR pull-through endpoints carry their \/v2\/<prefix> path/,
+  ],
 };
 
 /** kubernetes-models validators by Pulumi type token. A patch is checked against its full kind (all fields optional). */
@@ -47,7 +60,16 @@ function decodeUserData(value: unknown): string {
 
 it("finds every example and the platform program", () => {
   expect(examples.map((e) => e.name)).toEqual(
-    expect.arrayContaining(["ack-node-pool", "china-partition", "ci-buildkit", "eks-node-group", "ess-scaling-group", "existing-cluster", "hybrid-multi-region", "platform"]),
+    expect.arrayContaining([
+      "ack-node-pool",
+      "china-partition",
+      "ci-buildkit",
+      "eks-node-group",
+      "ess-scaling-group",
+      "existing-cluster",
+      "hybrid-multi-region",
+      "platform",
+    ]),
   );
 });
 
@@ -63,25 +85,45 @@ describe.each(examples.map((e) => [e.name, e] as const))("%s", (name, example) =
     const committed = readTree(renderedDir(example));
     expect(Object.keys(run.files).length, `${name} exports no node files`).toBeGreaterThan(0);
     const diff = diffTrees(label, committed, run.files);
-    expect(diff === "", `${label} is stale: the program renders different node files (committed -> rendered):\n${diff}\nRun \`npm run examples:update\` and commit the result.`).toBe(true);
+    expect(
+      diff === "",
+      `${label} is stale: the program renders different node files (committed -> rendered):\n${diff}\nRun \`npm run examples:update\` and commit the result.`,
+    ).toBe(true);
   });
 
   it("logs only the warnings it is expected to", () => {
     const expected = EXPECTED_WARNINGS[name] ?? [];
-    for (const warning of run.warnings) expect(expected.some((p) => p.test(warning)), `unexpected warning from ${name}: ${warning}`).toBe(true);
-    for (const pattern of expected) expect(run.warnings.some((w) => pattern.test(w)), `${name} no longer warns ${pattern}`).toBe(true);
+    for (const warning of run.warnings)
+      expect(
+        expected.some((p) => p.test(warning)),
+        `unexpected warning from ${name}: ${warning}`,
+      ).toBe(true);
+    for (const pattern of expected)
+      expect(
+        run.warnings.some((w) => pattern.test(w)),
+        `${name} no longer warns ${pattern}`,
+      ).toBe(true);
   });
 
   it("gives every cloud resource (or stack output) the user data it exports under rendered/", async () => {
     const exported = Object.entries(run.files).filter(([path]) => /(^|\/)user-data\.[a-z]+$/.test(path));
     const received = run.resources.flatMap((r) =>
-      ["userData", "preUserData"].filter((k) => r.inputs[k] !== undefined).map((k) => ({ at: `${r.type} ${r.name} ${k}`, text: decodeUserData(r.inputs[k]) })),
+      ["userData", "preUserData"]
+        .filter((k) => r.inputs[k] !== undefined)
+        .map((k) => ({ at: `${r.type} ${r.name} ${k}`, text: decodeUserData(r.inputs[k]) })),
     );
     // A stack that only publishes user data for other stacks (the platform) exports it as `userData`.
     const output = run.exports.userData;
-    if (pulumi.Output.isInstance(output)) received.push({ at: "stack output userData", text: decodeUserData(await (output as any).promise()) });
-    expect(received.length, `${name}: one exported user-data file per resource or output that receives user data`).toBe(exported.length);
-    for (const r of received) expect(exported.some(([, content]) => content === r.text), `${r.at} is not among the exported user-data files`).toBe(true);
+    if (pulumi.Output.isInstance(output))
+      received.push({ at: "stack output userData", text: decodeUserData(await (output as any).promise()) });
+    expect(received.length, `${name}: one exported user-data file per resource or output that receives user data`).toBe(
+      exported.length,
+    );
+    for (const r of received)
+      expect(
+        exported.some(([, content]) => content === r.text),
+        `${r.at} is not among the exported user-data files`,
+      ).toBe(true);
   });
 
   it("renders files that parse in their own format", () => {
@@ -90,11 +132,13 @@ describe.each(examples.map((e) => [e.name, e] as const))("%s", (name, example) =
       if (path.endsWith(".json")) expect(() => JSON.parse(content), path).not.toThrow();
       else if (path.endsWith(".toml")) expect(() => parseToml(content), path).not.toThrow();
       else if (path.endsWith(".yaml") || path.endsWith(".yml")) expect(() => YAML.parse(content), path).not.toThrow();
-      else if (path.endsWith(".sh")) expect(content.startsWith("#!/bin/sh\n"), `${path} must be a POSIX sh script`).toBe(true);
+      else if (path.endsWith(".sh"))
+        expect(content.startsWith("#!/bin/sh\n"), `${path} must be a POSIX sh script`).toBe(true);
       else if (path.endsWith(".mime")) {
         const parts = splitUserData(content);
         expect(parts.length, path).toBeGreaterThan(0);
-        for (const part of parts.filter((p) => p.contentType === "text/cloud-config")) expect(() => YAML.parse(part.content), path).not.toThrow();
+        for (const part of parts.filter((p) => p.contentType === "text/cloud-config"))
+          expect(() => YAML.parse(part.content), path).not.toThrow();
       }
     }
   });
@@ -104,44 +148,73 @@ describe.each(examples.map((e) => [e.name, e] as const))("%s", (name, example) =
       const model = KUBERNETES_MODELS[r.type];
       expect(model, `no kubernetes-models validator for ${r.type}; add one to KUBERNETES_MODELS`).toBeDefined();
       const { apiVersion, kind, metadata, spec, data, type, imagePullSecrets } = r.inputs;
-      expect(() => model({ apiVersion, kind, metadata, spec, data, type, imagePullSecrets }).validate(), `${r.type} ${r.name}`).not.toThrow();
+      expect(
+        () => model({ apiVersion, kind, metadata, spec, data, type, imagePullSecrets }).validate(),
+        `${r.type} ${r.name}`,
+      ).not.toThrow();
     }
   });
 
   it("keeps secret config values out of node files and out of every non-secret resource input", () => {
     const { config, secretKeys } = exampleConfig(example);
     const secrets = secretKeys.map((k) => config[k]);
-    const visible = JSON.stringify(run.resources.map((r) => r.rawInputs), (_k, v) => (pulumi.runtime.isRpcSecret(v) ? "[secret]" : v));
+    const visible = JSON.stringify(
+      run.resources.map((r) => r.rawInputs),
+      (_k, v) => (pulumi.runtime.isRpcSecret(v) ? "[secret]" : v),
+    );
     for (const secret of secrets) {
-      for (const [path, content] of Object.entries(run.files)) expect(content.includes(secret), `${name}: a secret config value appears in ${path}`).toBe(false);
-      expect(visible.includes(secret), `${name}: a secret config value reaches a resource input that is not a secret`).toBe(false);
+      for (const [path, content] of Object.entries(run.files))
+        expect(content.includes(secret), `${name}: a secret config value appears in ${path}`).toBe(false);
+      expect(
+        visible.includes(secret),
+        `${name}: a secret config value reaches a resource input that is not a secret`,
+      ).toBe(false);
     }
   });
 
-  if (example.name !== "platform") it("is documented: index.ts, README.md and a Pulumi.yaml naming the folder, its entry file and every config key", () => {
-    for (const file of ["index.ts", "README.md", "Pulumi.yaml"]) expect(existsSync(join(example.dir, file)), `${name}/${file}`).toBe(true);
-    const project = YAML.parse(readFileSync(example.projectFile, "utf8"));
-    expect(project.name).toBe(name);
-    expect(project.main).toBe("index.ts");
-    expect(project.runtime).toEqual({ name: "nodejs", options: { typescript: true } });
-    expect(typeof project.description).toBe("string");
-    for (const [key, spec] of Object.entries<any>(project.config ?? {})) {
-      if (key.includes(":")) continue; // a provider's own key (aws:region), set to a value
-      expect(typeof spec?.description, `${name}: config key ${key} needs a description`).toBe("string");
-      expect(["string", "integer", "boolean", "array"], `${name}: config key ${key} needs a type`).toContain(spec.type);
-    }
-  });
+  if (example.name !== "platform")
+    it("is documented: index.ts, README.md and a Pulumi.yaml naming the folder, its entry file and every config key", () => {
+      for (const file of ["index.ts", "README.md", "Pulumi.yaml"])
+        expect(existsSync(join(example.dir, file)), `${name}/${file}`).toBe(true);
+      const project = YAML.parse(readFileSync(example.projectFile, "utf8"));
+      expect(project.name).toBe(name);
+      expect(project.main).toBe("index.ts");
+      expect(project.runtime).toEqual({ name: "nodejs", options: { typescript: true } });
+      expect(typeof project.description).toBe("string");
+      for (const [key, spec] of Object.entries<any>(project.config ?? {})) {
+        if (key.includes(":")) continue; // a provider's own key (aws:region), set to a value
+        expect(typeof spec?.description, `${name}: config key ${key} needs a description`).toBe("string");
+        expect(["string", "integer", "boolean", "array"], `${name}: config key ${key} needs a type`).toContain(
+          spec.type,
+        );
+      }
+    });
 });
 
 describe("root Pulumi.yaml (the platform stack)", () => {
   const project = YAML.parse(readFileSync(join(REPO_ROOT, "Pulumi.yaml"), "utf8"));
 
   it("runs platform/index.ts, named as a file so package.json's exports are not taken for the entry point", () => {
-    expect(project).toMatchObject({ name: "registry-mirrors-platform", runtime: { name: "nodejs", options: { typescript: true } }, main: "platform/index.ts" });
+    expect(project).toMatchObject({
+      name: "registry-mirrors-platform",
+      runtime: { name: "nodejs", options: { typescript: true } },
+      main: "platform/index.ts",
+    });
   });
 
   it("documents every config key with a type and a description", () => {
-    expect(Object.keys(project.config)).toEqual(expect.arrayContaining(["cloud", "region", "acceleratorId", "mirrors", "runtimes", "insecureRegistries", "restartPolicy", "configureCluster"]));
+    expect(Object.keys(project.config)).toEqual(
+      expect.arrayContaining([
+        "cloud",
+        "region",
+        "acceleratorId",
+        "mirrors",
+        "runtimes",
+        "insecureRegistries",
+        "restartPolicy",
+        "configureCluster",
+      ]),
+    );
     for (const [key, spec] of Object.entries<any>(project.config)) {
       expect(typeof spec.description, key).toBe("string");
       expect(["string", "integer", "boolean", "array"], key).toContain(spec.type);
@@ -168,9 +241,17 @@ describe("examples/ci-buildkit pipelines", () => {
     expect(Object.keys(github.on)).toEqual(["pull_request"]);
     expect(github.permissions["pull-requests"]).toBe("write");
     const preview = github.jobs.preview.steps.find((s: any) => String(s.uses).startsWith("pulumi/actions@"));
-    expect(preview.with).toMatchObject({ command: "preview", "comment-on-pr": true, "work-dir": "examples/ci-buildkit" });
+    expect(preview.with).toMatchObject({
+      command: "preview",
+      "comment-on-pr": true,
+      "work-dir": "examples/ci-buildkit",
+    });
     const buildx = github.jobs.build.steps.find((s: any) => String(s.uses).startsWith("docker/setup-buildx-action@"));
     const config = buildx.with["buildkitd-config"];
-    expect(readTree(renderedDir(examples.find((e) => e.name === "ci-buildkit")!))[config.replace("examples/ci-buildkit/rendered/", "")]).toContain('[registry."docker.io"]');
+    expect(
+      readTree(renderedDir(examples.find((e) => e.name === "ci-buildkit")!))[
+        config.replace("examples/ci-buildkit/rendered/", "")
+      ],
+    ).toContain('[registry."docker.io"]');
   });
 });

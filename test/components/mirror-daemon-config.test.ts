@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import { gunzipSync } from "node:zlib";
 import { parse as parseYaml } from "yaml";
-import { MockHandle, registered, setupMocks, unwrap } from "./mocks";
+import { type MockHandle, registered, setupMocks, unwrap } from "./mocks";
 import { MirrorDaemonConfig } from "../../components/mirror-daemon-config";
 import { renderNodeConfig } from "../../components/core/render/node-config";
 import { DEFAULT_APPLY_SCRIPT_PATH, USER_DATA_LIMITS, userDataFiles } from "../../components/core/render/userdata";
@@ -35,7 +35,9 @@ describe("MirrorDaemonConfig", () => {
     expect(gunzipSync(Buffer.from((await unwrap(config.userDataGzipBase64))!, "base64")).toString()).toBe(userData);
     expect(Object.keys(await unwrap(config.containerdHosts))).toEqual(["/etc/containerd/certs.d/docker.io/hosts.toml"]);
 
-    const component = mocks.resources.find((r) => r.type === "registry-mirrors:index:MirrorDaemonConfig" && r.name === "seed");
+    const component = mocks.resources.find(
+      (r) => r.type === "registry-mirrors:index:MirrorDaemonConfig" && r.name === "seed",
+    );
     expect(component?.custom).toBe(false);
     // Without kubernetes arguments it delivers nothing by itself: no child resources.
     expect(mocks.resources.filter((r) => r.custom)).toEqual([]);
@@ -43,7 +45,12 @@ describe("MirrorDaemonConfig", () => {
 
   it("gives the same outputs as the pure core, for Output inputs too", async () => {
     const args = {
-      policy: { registries: { "ghcr.io": { mirrors: ["https://ghcr-mirror.example.com"] }, "docker.io": { mirrors: ["https://hub.example.com"] } } },
+      policy: {
+        registries: {
+          "ghcr.io": { mirrors: ["https://ghcr-mirror.example.com"] },
+          "docker.io": { mirrors: ["https://hub.example.com"] },
+        },
+      },
       runtimes: ["docker" as const, "containerd" as const, "crio" as const],
     };
     const expected = renderNodeConfig(args);
@@ -57,13 +64,27 @@ describe("MirrorDaemonConfig", () => {
   });
 
   it("throws from the constructor, naming the field, when a known input is invalid", () => {
-    expect(() => new MirrorDaemonConfig("bad", { mirrors: ["mirror.example.com"] })).toThrow(/mirrors\[0\].*no scheme.*Fix: write the scheme out/);
-    expect(() => new MirrorDaemonConfig("bad-key", { mirrors: ["https://m.example.com"], docker: { extra: { "registry-mirror": ["x"] } } })).toThrow(/registry-mirror/);
+    expect(() => new MirrorDaemonConfig("bad", { mirrors: ["mirror.example.com"] })).toThrow(
+      /mirrors\[0\].*no scheme.*Fix: write the scheme out/,
+    );
+    expect(
+      () =>
+        new MirrorDaemonConfig("bad-key", {
+          mirrors: ["https://m.example.com"],
+          docker: { extra: { "registry-mirror": ["x"] } },
+        }),
+    ).toThrow(/registry-mirror/);
   });
 
   it("marks files that hold a mirror header secret and keeps them out of user data", async () => {
     const config = new MirrorDaemonConfig("headers", {
-      policy: { registries: { "ghcr.io": { mirrors: [{ url: "https://ghcr-mirror.example.com", headers: { Authorization: "Bearer s3cret" } }] } } },
+      policy: {
+        registries: {
+          "ghcr.io": {
+            mirrors: [{ url: "https://ghcr-mirror.example.com", headers: { Authorization: "Bearer s3cret" } }],
+          },
+        },
+      },
       runtimes: ["containerd"],
     });
     expect(await unwrap(pulumi.isSecret(config.applyScript))).toBe(true);
@@ -73,7 +94,11 @@ describe("MirrorDaemonConfig", () => {
   });
 
   it("changes no output when the same inputs are given again (no spurious preview diff)", async () => {
-    const make = (n: string) => new MirrorDaemonConfig(n, { mirrors: ["https://b.example.com", "https://a.example.com"], docker: { liveRestore: true, logOpts: { "max-size": "10m", "max-file": "3" } } });
+    const make = (n: string) =>
+      new MirrorDaemonConfig(n, {
+        mirrors: ["https://b.example.com", "https://a.example.com"],
+        docker: { liveRestore: true, logOpts: { "max-size": "10m", "max-file": "3" } },
+      });
     const [a, b] = [make("same-a"), make("same-b")];
     expect(await unwrap(a.applyScript)).toBe(await unwrap(b.applyScript));
     expect(await unwrap(a.userData)).toBe(await unwrap(b.userData));

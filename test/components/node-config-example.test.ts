@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Secret } from "kubernetes-models/v1/Secret";
-import { MockHandle, isSecretInput, plain, setupMocks } from "./mocks";
+import { type MockHandle, isSecretInput, plain, setupMocks } from "./mocks";
 
 const PASSWORD = "example-Pw-5521";
 let mocks: MockHandle;
@@ -46,8 +46,14 @@ describe("examples/existing-cluster (mocks)", () => {
       expect(json.auths["registry.example.com"]).toMatchObject({ username: "ci-puller", password: PASSWORD });
     }
     const patches = mocks.ofType("kubernetes:core/v1:ServiceAccountPatch");
-    expect(patches.map((p) => `${p.inputs.metadata.namespace}/${p.inputs.metadata.name}`)).toEqual(["default/default", "apps/default"]);
-    const visible = JSON.stringify(mocks.resources.map((r) => (isSecretInput(r.inputs) ? null : r.inputs)), (_k, v) => (isSecretInput(v) ? null : v));
+    expect(patches.map((p) => `${p.inputs.metadata.namespace}/${p.inputs.metadata.name}`)).toEqual([
+      "default/default",
+      "apps/default",
+    ]);
+    const visible = JSON.stringify(
+      mocks.resources.map((r) => (isSecretInput(r.inputs) ? null : r.inputs)),
+      (_k, v) => (isSecretInput(v) ? null : v),
+    );
     expect(visible).not.toContain(PASSWORD);
     expect(visible).not.toContain(Buffer.from(`ci-puller:${PASSWORD}`).toString("base64"));
   });

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Secret } from "kubernetes-models/v1/Secret";
-import { MockHandle, RecordedResource, isSecretInput, plain, registered, setupMocks } from "./mocks";
+import { type MockHandle, type RecordedResource, isSecretInput, plain, registered, setupMocks } from "./mocks";
 import { PolicyError } from "../../components/core/errors";
 import type { NodeConfigContent, NodeConfigKubernetesArgs } from "../../components/kubernetes/node-config";
 
@@ -28,18 +28,28 @@ beforeAll(async () => {
   sdkAfterImport = ["@pulumi/kubernetes", "@pulumi/aws", "@pulumi/alicloud"].filter(loaded);
 });
 
-async function build(name: string, args: NodeConfigKubernetesArgs, content: NodeConfigContent | pulumi.Output<NodeConfigContent>) {
+async function build(
+  name: string,
+  args: NodeConfigKubernetesArgs,
+  content: NodeConfigContent | pulumi.Output<NodeConfigContent>,
+) {
   const parent = new Parent(name);
   const res = nodeConfig.createNodeConfigResources(parent, name, args, pulumi.output(content));
   await registered(res.daemonSet);
   await registered((res.configMap ?? res.secret)!);
   await mocks.settle();
   const mine = (type: string) => mocks.resources.filter((r) => r.type === type && r.name === `${name}-node-config`);
-  return { res, daemonSet: mine("kubernetes:apps/v1:DaemonSet")[0], configMap: mine("kubernetes:core/v1:ConfigMap")[0], secret: mine("kubernetes:core/v1:Secret")[0] };
+  return {
+    res,
+    daemonSet: mine("kubernetes:apps/v1:DaemonSet")[0],
+    configMap: mine("kubernetes:core/v1:ConfigMap")[0],
+    secret: mine("kubernetes:core/v1:Secret")[0],
+  };
 }
 
 const podOf = (ds: RecordedResource) => ds.inputs.spec.template.spec;
-const checksumOf = (ds: RecordedResource) => ds.inputs.spec.template.metadata.annotations["registry-mirrors.dev/config-checksum"];
+const checksumOf = (ds: RecordedResource) =>
+  ds.inputs.spec.template.metadata.annotations["registry-mirrors.dev/config-checksum"];
 
 describe("node-config DaemonSet (mocks)", () => {
   it("loads no Kubernetes or cloud SDK until resources are created", () => {
@@ -49,7 +59,11 @@ describe("node-config DaemonSet (mocks)", () => {
 
   it("creates a ConfigMap and a DaemonSet that kubernetes-models accepts", async () => {
     const script = "#!/bin/sh\necho one\n";
-    const { daemonSet, configMap, secret } = await build("basic", {}, { applyScript: script, runtimes: ["docker", "containerd"] });
+    const { daemonSet, configMap, secret } = await build(
+      "basic",
+      {},
+      { applyScript: script, runtimes: ["docker", "containerd"] },
+    );
     expect(secret).toBeUndefined();
     expect(() => new ConfigMap(configMap.inputs as any).validate()).not.toThrow();
     expect(() => new DaemonSet(daemonSet.inputs as any).validate()).not.toThrow();
@@ -57,20 +71,32 @@ describe("node-config DaemonSet (mocks)", () => {
     expect(configMap.inputs.metadata.namespace).toBe("kube-system");
     expect(daemonSet.inputs.metadata).toMatchObject({ name: "basic-node-config", namespace: "kube-system" });
     expect(podOf(daemonSet).volumes[0].configMap.name).toBe(configMap.inputs.metadata.name);
-    expect(daemonSet.inputs.spec.updateStrategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } });
+    expect(daemonSet.inputs.spec.updateStrategy).toEqual({
+      type: "RollingUpdate",
+      rollingUpdate: { maxUnavailable: 1 },
+    });
     expect(podOf(daemonSet).priorityClassName).toBe("system-node-critical");
     expect(podOf(daemonSet).tolerations).toEqual([{ operator: "Exists" }]);
   });
 
   it("gives the pod exactly the host mounts and privileges it needs", async () => {
-    const { daemonSet } = await build("mounts", {}, { applyScript: "x", runtimes: ["docker", "containerd", "crio", "k3s"] });
+    const { daemonSet } = await build(
+      "mounts",
+      {},
+      { applyScript: "x", runtimes: ["docker", "containerd", "crio", "k3s"] },
+    );
     const pod = podOf(daemonSet);
     expect(pod.hostPID).toBe(true);
     expect(pod.hostNetwork).toBeUndefined();
     expect(pod.hostIPC).toBeUndefined();
     expect(pod.automountServiceAccountToken).toBe(false);
     const hostPaths = pod.volumes.filter((v: any) => v.hostPath).map((v: any) => v.hostPath);
-    expect(hostPaths).toEqual(["/etc/containerd", "/etc/containers", "/etc/docker", "/etc/rancher"].map((path) => ({ path, type: "DirectoryOrCreate" })));
+    expect(hostPaths).toEqual(
+      ["/etc/containerd", "/etc/containers", "/etc/docker", "/etc/rancher"].map((path) => ({
+        path,
+        type: "DirectoryOrCreate",
+      })),
+    );
     const [init] = pod.initContainers;
     expect(init.securityContext).toEqual({ privileged: true });
     expect(init.volumeMounts.filter((m: any) => m.readOnly !== true).map((m: any) => m.mountPath)).toEqual([
@@ -79,7 +105,9 @@ describe("node-config DaemonSet (mocks)", () => {
       "/host/etc/docker",
       "/host/etc/rancher",
     ]);
-    expect(init.volumeMounts.filter((m: any) => m.readOnly === true)).toEqual([{ name: "config", mountPath: "/config", readOnly: true }]);
+    expect(init.volumeMounts.filter((m: any) => m.readOnly === true)).toEqual([
+      { name: "config", mountPath: "/config", readOnly: true },
+    ]);
     for (const c of pod.containers) {
       expect(c.securityContext.privileged).toBe(false);
       expect(c.securityContext.capabilities).toEqual({ drop: ["ALL"] });
@@ -89,12 +117,22 @@ describe("node-config DaemonSet (mocks)", () => {
 
   it("mounts only the folders of the paths the script writes", async () => {
     const { daemonSet } = await build("paths", {}, { applyScript: "x", paths: ["/etc/docker/daemon.json"] });
-    expect(podOf(daemonSet).volumes.filter((v: any) => v.hostPath).map((v: any) => v.hostPath.path)).toEqual(["/etc/docker"]);
+    expect(
+      podOf(daemonSet)
+        .volumes.filter((v: any) => v.hostPath)
+        .map((v: any) => v.hostPath.path),
+    ).toEqual(["/etc/docker"]);
   });
 
   it("changes the checksum annotation when and only when the script changes", async () => {
     const a1 = (await build("sum-a1", {}, { applyScript: "#!/bin/sh\necho a\n" })).daemonSet;
-    const a2 = (await build("sum-a2", { maxUnavailable: 3, namespace: "ops" }, { applyScript: "#!/bin/sh\necho a\n", checksum: "ignored" })).daemonSet;
+    const a2 = (
+      await build(
+        "sum-a2",
+        { maxUnavailable: 3, namespace: "ops" },
+        { applyScript: "#!/bin/sh\necho a\n", checksum: "ignored" },
+      )
+    ).daemonSet;
     const b = (await build("sum-b", {}, { applyScript: "#!/bin/sh\necho b\n" })).daemonSet;
     expect(checksumOf(a1)).toMatch(/^[0-9a-f]{64}$/);
     expect(checksumOf(a1)).toBe(checksumOf(a2));
@@ -108,7 +146,17 @@ describe("node-config DaemonSet (mocks)", () => {
         namespace: "node-config",
         name: "mirrors",
         nodeSelector: { "node.kubernetes.io/instance-type": "m5.large" },
-        affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "eks.amazonaws.com/compute-type", operator: "NotIn", values: ["fargate"] }] }] } } },
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [
+                {
+                  matchExpressions: [{ key: "eks.amazonaws.com/compute-type", operator: "NotIn", values: ["fargate"] }],
+                },
+              ],
+            },
+          },
+        },
         tolerations: [{ key: "dedicated", operator: "Equal", value: "gpu", effect: "NoSchedule" }],
         image: "registry.example.com/tools/python:3.12-alpine",
         resources: { requests: { cpu: "20m", memory: "48Mi" }, limits: { memory: "96Mi" } },
@@ -123,11 +171,17 @@ describe("node-config DaemonSet (mocks)", () => {
     const pod = podOf(daemonSet);
     expect(daemonSet.inputs.metadata).toMatchObject({ name: "mirrors", namespace: "node-config" });
     expect(pod.nodeSelector).toEqual({ "node.kubernetes.io/instance-type": "m5.large" });
-    expect(pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values).toEqual(["fargate"]);
+    expect(
+      pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]
+        .values,
+    ).toEqual(["fargate"]);
     expect(pod.tolerations).toEqual([{ key: "dedicated", operator: "Equal", value: "gpu", effect: "NoSchedule" }]);
     expect(pod.initContainers[0].image).toBe("registry.example.com/tools/python:3.12-alpine");
     expect(pod.containers[0].image).toBe("registry.example.com/tools/python:3.12-alpine");
-    expect(pod.initContainers[0].resources).toEqual({ requests: { cpu: "20m", memory: "48Mi" }, limits: { memory: "96Mi" } });
+    expect(pod.initContainers[0].resources).toEqual({
+      requests: { cpu: "20m", memory: "48Mi" },
+      limits: { memory: "96Mi" },
+    });
     expect(pod.initContainers[0].command).toEqual(["sh", "/config/apply-node-config.sh", "restore"]);
     expect(daemonSet.inputs.spec.updateStrategy.rollingUpdate.maxUnavailable).toBe("20%");
     expect(pod.priorityClassName).toBe("platform-critical");
@@ -136,7 +190,11 @@ describe("node-config DaemonSet (mocks)", () => {
 
   it("keeps a secret script in a Secret, never in a ConfigMap", async () => {
     const script = "#!/bin/sh\nAUTH=c2VjcmV0\n";
-    const { daemonSet, configMap, secret } = await build("secret", { scriptInSecret: true }, pulumi.secret({ applyScript: script }));
+    const { daemonSet, configMap, secret } = await build(
+      "secret",
+      { scriptInSecret: true },
+      pulumi.secret({ applyScript: script }),
+    );
     expect(configMap).toBeUndefined();
     expect(isSecretInput(secret.inputs.stringData)).toBe(true);
     // Only the script is secret: the DaemonSet and the names stay reviewable in a preview.
@@ -152,7 +210,11 @@ describe("node-config DaemonSet (mocks)", () => {
   });
 
   it("keeps a secret script secret in Pulumi state even in a ConfigMap", async () => {
-    const { configMap, daemonSet } = await build("secret-cm", {}, pulumi.secret({ applyScript: "#!/bin/sh\nTOKEN=x\n" }));
+    const { configMap, daemonSet } = await build(
+      "secret-cm",
+      {},
+      pulumi.secret({ applyScript: "#!/bin/sh\nTOKEN=x\n" }),
+    );
     expect(isSecretInput(configMap.inputs.data)).toBe(true);
     expect(isSecretInput(daemonSet.inputs.spec)).toBe(false);
   });
@@ -160,8 +222,12 @@ describe("node-config DaemonSet (mocks)", () => {
   it.each<[NodeConfigKubernetesArgs, string, string]>([
     [{ namespace: "Kube_System" }, "kubernetes.namespace", "not a valid DNS label"],
     [{ name: "Mirrors" }, "kubernetes.name", "not a valid DNS label"],
-    [{ tolerations: [{ value: "x" }] }, "kubernetes.tolerations[0].operator", "only with operator \"Exists\""],
-    [{ resources: { limits: { memory: "128MB" } } }, "kubernetes.resources.limits.memory", "not a valid Kubernetes quantity"],
+    [{ tolerations: [{ value: "x" }] }, "kubernetes.tolerations[0].operator", 'only with operator "Exists"'],
+    [
+      { resources: { limits: { memory: "128MB" } } },
+      "kubernetes.resources.limits.memory",
+      "not a valid Kubernetes quantity",
+    ],
     [{ image: "https://registry.example.com/img" }, "kubernetes.image", "not a valid image reference"],
     [{ maxUnavailable: 0 }, "kubernetes.maxUnavailable", "≥ 1"],
     [{ maxUnavailable: "150%" }, "kubernetes.maxUnavailable", "percentage"],
@@ -172,7 +238,12 @@ describe("node-config DaemonSet (mocks)", () => {
     const before = mocks.resources.length;
     let error: unknown;
     try {
-      nodeConfig.createNodeConfigResources(new Parent(`bad-${field}`), "bad", args, pulumi.output({ applyScript: "x" }));
+      nodeConfig.createNodeConfigResources(
+        new Parent(`bad-${field}`),
+        "bad",
+        args,
+        pulumi.output({ applyScript: "x" }),
+      );
     } catch (err) {
       error = err;
     }

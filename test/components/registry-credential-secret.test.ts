@@ -2,9 +2,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
-import { MockHandle, RecordedResource, isSecretInput, plain, registered, setupMocks, unwrap } from "./mocks";
+import { type MockHandle, type RecordedResource, isSecretInput, plain, registered, setupMocks, unwrap } from "./mocks";
 import { PolicyError } from "../../components/core/errors";
-import { RegistryCredentialSecret, RegistryCredentialSecretArgs } from "../../components/registry-credential-secret";
+import {
+  RegistryCredentialSecret,
+  type RegistryCredentialSecretArgs,
+} from "../../components/registry-credential-secret";
 
 const loadedFiles = () => Object.keys(require.cache);
 const sdkAtImport = loadedFiles().filter((k) => /@pulumi[\\/](kubernetes|aws|alicloud)[\\/]/.test(k));
@@ -27,7 +30,14 @@ beforeAll(async () => {
       id: "acr",
       ids: args.ids,
       names: ["main"],
-      instances: (args.ids as string[]).map((id) => ({ id, name: "main", tempUsername: "cr_temp_user", authorizationToken: ACR_TOKEN, publicEndpoints: [], vpcEndpoints: [] })),
+      instances: (args.ids as string[]).map((id) => ({
+        id,
+        name: "main",
+        tempUsername: "cr_temp_user",
+        authorizationToken: ACR_TOKEN,
+        publicEndpoints: [],
+        vpcEndpoints: [],
+      })),
     }),
   });
 });
@@ -81,7 +91,9 @@ describe("RegistryCredentialSecret (mocks)", () => {
   it("the leak check finds a credential in a plain or base64 input (it can fail)", () => {
     const leaky = (inputs: Record<string, any>): RecordedResource[] => [{ type: "t", name: "n", custom: true, inputs }];
     expect(() => expectNoCredentialOutsideSecrets(leaky({ a: { b: ["x", "pw-LEAK"] } }), ["pw-LEAK"])).toThrow();
-    expect(() => expectNoCredentialOutsideSecrets(leaky({ d: Buffer.from("u:pw-LEAK").toString("base64") }), ["pw-LEAK"])).toThrow();
+    expect(() =>
+      expectNoCredentialOutsideSecrets(leaky({ d: Buffer.from("u:pw-LEAK").toString("base64") }), ["pw-LEAK"]),
+    ).toThrow();
     expect(() => expectNoCredentialOutsideSecrets(leaky({ ok: "x" }), ["pw-LEAK"])).not.toThrow();
   });
 
@@ -98,8 +110,16 @@ describe("RegistryCredentialSecret (mocks)", () => {
     expect(secret.inputs.metadata).toMatchObject({ name: "pull", namespace: "default" });
     expect(decode(secret)).toEqual({
       auths: {
-        "ghcr.io": { username: "bot", password: "ghp_S3cretToken", auth: Buffer.from("bot:ghp_S3cretToken").toString("base64") },
-        "https://index.docker.io/v1/": { username: "hubuser", password: "hub-Pa55:word", auth: Buffer.from("hubuser:hub-Pa55:word").toString("base64") },
+        "ghcr.io": {
+          username: "bot",
+          password: "ghp_S3cretToken",
+          auth: Buffer.from("bot:ghp_S3cretToken").toString("base64"),
+        },
+        "https://index.docker.io/v1/": {
+          username: "hubuser",
+          password: "hub-Pa55:word",
+          auth: Buffer.from("hubuser:hub-Pa55:word").toString("base64"),
+        },
       },
     });
     expect(() => new Secret({ ...secret.inputs, data: plain(secret.inputs.data) } as any).validate()).not.toThrow();
@@ -124,12 +144,19 @@ describe("RegistryCredentialSecret (mocks)", () => {
       expect(s.inputs.metadata.name).toBe("registry-pull");
       expect(decode(s).auths["registry.example.com:5000"].password).toBe("Plain-Pw-77");
     }
-    expect(patches.map((p) => `${p.inputs.metadata.namespace}/${p.inputs.metadata.name}`)).toEqual(["apps/default", "apps/builder", "jobs/default", "jobs/builder"]);
+    expect(patches.map((p) => `${p.inputs.metadata.namespace}/${p.inputs.metadata.name}`)).toEqual([
+      "apps/default",
+      "apps/builder",
+      "jobs/default",
+      "jobs/builder",
+    ]);
     for (const p of patches) {
       expect(p.inputs.imagePullSecrets).toEqual([{ name: "legacy-pull" }, { name: "registry-pull" }]);
       // A server-side apply patch: no force, so another owner of the list makes it fail instead of being overwritten.
       expect(p.inputs.metadata.annotations?.["pulumi.com/patchForce"]).toBeUndefined();
-      expect(() => new ServiceAccount({ apiVersion: "v1", kind: "ServiceAccount", ...p.inputs } as any).validate()).not.toThrow();
+      expect(() =>
+        new ServiceAccount({ apiVersion: "v1", kind: "ServiceAccount", ...p.inputs } as any).validate(),
+      ).not.toThrow();
     }
     expectNoCredentialOutsideSecrets(mine, ["Plain-Pw-77"]);
   });
@@ -137,9 +164,13 @@ describe("RegistryCredentialSecret (mocks)", () => {
   it("reads an ECR token through the data source, as a secret", async () => {
     const before = mocks.calls.length;
     const { secrets, mine } = await create("ecr", {
-      registries: { "123456789012.dkr.ecr.eu-west-1.amazonaws.com": { ecr: { registryId: "123456789012", region: "eu-west-1" } } },
+      registries: {
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com": { ecr: { registryId: "123456789012", region: "eu-west-1" } },
+      },
     });
-    const call = mocks.calls.slice(before).find((c) => c.token === "aws:ecr/getAuthorizationToken:getAuthorizationToken");
+    const call = mocks.calls
+      .slice(before)
+      .find((c) => c.token === "aws:ecr/getAuthorizationToken:getAuthorizationToken");
     expect(call?.args).toMatchObject({ registryId: "123456789012", region: "eu-west-1" });
     expect(decode(secrets[0]).auths["123456789012.dkr.ecr.eu-west-1.amazonaws.com"]).toEqual({
       username: "AWS",
@@ -158,9 +189,14 @@ describe("RegistryCredentialSecret (mocks)", () => {
     const { secrets, mine } = await create("acr", {
       registries: { "main-registry.cn-hangzhou.cr.aliyuncs.com": { acr: { instanceId: "cri-abc123" } } },
     });
-    const call = mocks.calls.slice(before).find((c) => c.token === "alicloud:cs/getRegistryEnterpriseInstances:getRegistryEnterpriseInstances");
+    const call = mocks.calls
+      .slice(before)
+      .find((c) => c.token === "alicloud:cs/getRegistryEnterpriseInstances:getRegistryEnterpriseInstances");
     expect(call?.args).toMatchObject({ ids: ["cri-abc123"], enableDetails: true });
-    expect(decode(secrets[0]).auths["main-registry.cn-hangzhou.cr.aliyuncs.com"]).toMatchObject({ username: "cr_temp_user", password: ACR_TOKEN });
+    expect(decode(secrets[0]).auths["main-registry.cn-hangzhou.cr.aliyuncs.com"]).toMatchObject({
+      username: "cr_temp_user",
+      password: ACR_TOKEN,
+    });
     expectNoCredentialOutsideSecrets(mine, [ACR_TOKEN]);
   });
 
@@ -168,16 +204,71 @@ describe("RegistryCredentialSecret (mocks)", () => {
   let badCount = 0;
   it.each<[string, RegistryCredentialSecretArgs, string, string]>([
     ["an empty registry map", { registries: {} }, "registries", "no registry given"],
-    ["a key that is not a host[:port]", { registries: { "ghcr.io/org": { username: "u", password: "p" } } }, 'registries["ghcr.io/org"]', "not a valid host[:port]"],
-    ["a URL as key", { registries: { "https://ghcr.io": { username: "u", password: "p" } } }, 'registries["https://ghcr.io"]', "not a URL"],
-    ["the same registry twice", { registries: { "docker.io": { username: "u", password: "p" }, "index.docker.io": { username: "u", password: "p" } } }, "registries", "are the same registry"],
-    ["password and auth disagreeing", { registries: { "ghcr.io": { username: "u", password: "Pw-One-91", auth: b64("u:Pw-Two-92") } } }, 'registries["ghcr.io"].password', "both given and disagree"],
-    ["two credential sources", { registries: { "ghcr.io": { username: "u", password: "p", ecr: {} } } }, 'registries["ghcr.io"]', "more than one credential source"],
-    ["an unknown credential field", { registries: { "ghcr.io": { user: "u" } as never } }, 'registries["ghcr.io"].user', "unknown credential field"],
-    ["a namespace that is not a DNS label", { registries: { "ghcr.io": { username: "u", password: "p" } }, namespaces: ["Team_A"] }, "namespaces[0]", "not a valid DNS label"],
-    ["no namespace", { registries: { "ghcr.io": { username: "u", password: "p" } }, namespaces: [] }, "namespaces", "no namespace given"],
-    ["a bad service account name", { registries: { "ghcr.io": { username: "u", password: "p" } }, serviceAccounts: ["Builder"] }, "serviceAccounts[0]", "not a valid Kubernetes object name"],
-    ["a bad secret name", { registries: { "ghcr.io": { username: "u", password: "p" } }, secretName: "Pull_Secret" }, "secretName", "not a valid Kubernetes object name"],
+    [
+      "a key that is not a host[:port]",
+      { registries: { "ghcr.io/org": { username: "u", password: "p" } } },
+      'registries["ghcr.io/org"]',
+      "not a valid host[:port]",
+    ],
+    [
+      "a URL as key",
+      { registries: { "https://ghcr.io": { username: "u", password: "p" } } },
+      'registries["https://ghcr.io"]',
+      "not a URL",
+    ],
+    [
+      "the same registry twice",
+      {
+        registries: {
+          "docker.io": { username: "u", password: "p" },
+          "index.docker.io": { username: "u", password: "p" },
+        },
+      },
+      "registries",
+      "are the same registry",
+    ],
+    [
+      "password and auth disagreeing",
+      { registries: { "ghcr.io": { username: "u", password: "Pw-One-91", auth: b64("u:Pw-Two-92") } } },
+      'registries["ghcr.io"].password',
+      "both given and disagree",
+    ],
+    [
+      "two credential sources",
+      { registries: { "ghcr.io": { username: "u", password: "p", ecr: {} } } },
+      'registries["ghcr.io"]',
+      "more than one credential source",
+    ],
+    [
+      "an unknown credential field",
+      { registries: { "ghcr.io": { user: "u" } as never } },
+      'registries["ghcr.io"].user',
+      "unknown credential field",
+    ],
+    [
+      "a namespace that is not a DNS label",
+      { registries: { "ghcr.io": { username: "u", password: "p" } }, namespaces: ["Team_A"] },
+      "namespaces[0]",
+      "not a valid DNS label",
+    ],
+    [
+      "no namespace",
+      { registries: { "ghcr.io": { username: "u", password: "p" } }, namespaces: [] },
+      "namespaces",
+      "no namespace given",
+    ],
+    [
+      "a bad service account name",
+      { registries: { "ghcr.io": { username: "u", password: "p" } }, serviceAccounts: ["Builder"] },
+      "serviceAccounts[0]",
+      "not a valid Kubernetes object name",
+    ],
+    [
+      "a bad secret name",
+      { registries: { "ghcr.io": { username: "u", password: "p" } }, secretName: "Pull_Secret" },
+      "secretName",
+      "not a valid Kubernetes object name",
+    ],
   ])("refuses %s with a clear message, creating nothing", (_what, args, field, problem) => {
     const before = mocks.resources.length;
     let error: unknown;

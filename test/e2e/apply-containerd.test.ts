@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
+import { type NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
 import { containerdBaseConfig, containerdPaths, run, tmpDir } from "./lab";
 
 const FAKE = join(__dirname, "fixtures", "apply", "fake-systemctl.sh");
@@ -24,7 +24,17 @@ const pid = () => readFileSync(join(state, "containerd.pid"), "utf8").trim();
 
 const plan = (restartPolicy: NodeApplyPlan["restartPolicy"]): NodeApplyPlan => ({
   restartPolicy,
-  containerd: { hostsDir: DIR, files: [{ path: HUB, content: "server = \"https://registry-1.docker.io\"\n\n[host.\"http://127.0.0.1:5000\"]\n  capabilities = [\"pull\", \"resolve\"]\n", mode: 0o644 }] },
+  containerd: {
+    hostsDir: DIR,
+    files: [
+      {
+        path: HUB,
+        content:
+          'server = "https://registry-1.docker.io"\n\n[host."http://127.0.0.1:5000"]\n  capabilities = ["pull", "resolve"]\n',
+        mode: 0o644,
+      },
+    ],
+  },
 });
 
 async function apply(p: NodeApplyPlan, mode = "apply") {
@@ -32,7 +42,14 @@ async function apply(p: NodeApplyPlan, mode = "apply") {
   writeFileSync(script, renderApplyScript(p));
   writeFileSync(join(state, "calls"), "");
   const res = await run("sh", [script, mode], {
-    env: { ...process.env, NODE_ROOT: root, RUNTIME_CTL: `sh ${FAKE}`, LAB_STATE: state, CONTAINERD_ADDRESS: address, VERIFY_SECONDS: "20" },
+    env: {
+      ...process.env,
+      NODE_ROOT: root,
+      RUNTIME_CTL: `sh ${FAKE}`,
+      LAB_STATE: state,
+      CONTAINERD_ADDRESS: address,
+      VERIFY_SECONDS: "20",
+    },
   });
   const calls = readFileSync(join(state, "calls"), "utf8").trim();
   return { ...res, calls: calls === "" ? [] : calls.split("\n") };
@@ -72,7 +89,8 @@ beforeAll(async () => {
   writeFileSync(join(state, "containerd.cmd"), `containerd --config ${configFile()}`);
   writeFileSync(join(state, "containerd.socket"), address);
   const started = await ctl("start", "containerd");
-  if (started.code !== 0) throw new Error(`containerd did not start:\n${readFileSync(join(state, "containerd.log"), "utf8")}`);
+  if (started.code !== 0)
+    throw new Error(`containerd did not start:\n${readFileSync(join(state, "containerd.log"), "utf8")}`);
 });
 
 afterAll(async () => {
@@ -98,7 +116,9 @@ describe("apply script on a real containerd 1.6 with CRI", () => {
     const before = pid();
     const res = await apply(plan("if-needed"));
     expect(res.stderr).toBe("");
-    expect(res.stdout).toBe(`containerd: wrote ${HUB}\ncontainerd: set config_path in /etc/containerd/config.toml\ncontainerd: restarted\n`);
+    expect(res.stdout).toBe(
+      `containerd: wrote ${HUB}\ncontainerd: set config_path in /etc/containerd/config.toml\ncontainerd: restarted\n`,
+    );
     expect(pid()).not.toBe(before);
     expect(await criStatus()).toBe("ok");
     const doc = parseToml(readFileSync(configFile(), "utf8")) as Record<string, any>;
@@ -110,7 +130,9 @@ describe("apply script on a real containerd 1.6 with CRI", () => {
 
   it("restore puts the original config back and restarts containerd", async () => {
     const res = await apply(plan("if-needed"), "restore");
-    expect(res.stdout).toBe(`containerd: removed ${HUB}\ncontainerd: restored /etc/containerd/config.toml\ncontainerd: restarted\n`);
+    expect(res.stdout).toBe(
+      `containerd: removed ${HUB}\ncontainerd: restored /etc/containerd/config.toml\ncontainerd: restarted\n`,
+    );
     expect(readFileSync(configFile(), "utf8")).toBe(base);
     expect(await criStatus()).toBe("ok");
   });
@@ -122,7 +144,9 @@ describe("apply script on a real containerd 1.6 with CRI", () => {
     const before = pid();
     const res = await apply(plan("if-needed"));
     expect(res.code).toBe(1);
-    expect(res.stderr).toContain("sets the deprecated inline registry.mirrors, which containerd refuses together with config_path");
+    expect(res.stderr).toContain(
+      "sets the deprecated inline registry.mirrors, which containerd refuses together with config_path",
+    );
     expect(readFileSync(configFile(), "utf8")).toBe(inline);
     expect(pid()).toBe(before);
     expect(res.calls).toEqual([]);
@@ -132,8 +156,13 @@ describe("apply script on a real containerd 1.6 with CRI", () => {
     // This is containerd's merge rule the script follows (seen here on 1.6): an imported file's plugin section wins.
     const dropIn = join(root, "etc", "containerd", "conf.d", "10-cri.toml");
     mkdirSync(join(root, "etc", "containerd", "conf.d"), { recursive: true });
-    writeFileSync(dropIn, "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"registry.k8s.io/pause:3.9\"\n");
-    const main = base.replace("version = 2\n", `version = 2\nimports = ["conf.d/10-cri.toml"]\n`) + `\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/somewhere/else"\n`;
+    writeFileSync(
+      dropIn,
+      'version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "registry.k8s.io/pause:3.9"\n',
+    );
+    const main =
+      base.replace("version = 2\n", `version = 2\nimports = ["conf.d/10-cri.toml"]\n`) +
+      `\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/somewhere/else"\n`;
     writeFileSync(configFile(), main);
     expect(await dumpedConfigPath()).toBe("");
   });
@@ -144,7 +173,9 @@ describe("apply script on a real containerd 1.6 with CRI", () => {
     await restartWith(main);
     const res = await apply(plan("if-needed"));
     expect(res.stderr).toBe("");
-    expect(res.stdout).toBe(`containerd: wrote ${HUB}\ncontainerd: set config_path in /etc/containerd/conf.d/10-cri.toml\ncontainerd: restarted\n`);
+    expect(res.stdout).toBe(
+      `containerd: wrote ${HUB}\ncontainerd: set config_path in /etc/containerd/conf.d/10-cri.toml\ncontainerd: restarted\n`,
+    );
     expect(readFileSync(configFile(), "utf8")).toBe(main);
     expect(readFileSync(dropIn, "utf8")).toContain(`config_path = "${DIR}"`);
     expect(await dumpedConfigPath()).toBe(DIR);
@@ -155,11 +186,22 @@ describe("apply script on a real containerd 1.6 with CRI", () => {
 
   it("and it refuses when that imported file sets inline mirrors, naming the file", async () => {
     const mirrorsFile = join(root, "etc", "containerd", "conf.d", "20-mirrors.toml");
-    writeFileSync(mirrorsFile, "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"docker.io\"]\n  endpoint = [\"http://127.0.0.1:5000\"]\n");
-    writeFileSync(configFile(), readFileSync(configFile(), "utf8").replace('imports = ["conf.d/10-cri.toml"]', 'imports = ["conf.d/10-cri.toml", "conf.d/20-mirrors.toml"]'));
+    writeFileSync(
+      mirrorsFile,
+      'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\n  endpoint = ["http://127.0.0.1:5000"]\n',
+    );
+    writeFileSync(
+      configFile(),
+      readFileSync(configFile(), "utf8").replace(
+        'imports = ["conf.d/10-cri.toml"]',
+        'imports = ["conf.d/10-cri.toml", "conf.d/20-mirrors.toml"]',
+      ),
+    );
     const res = await apply(plan("if-needed"));
     expect(res.code).toBe(1);
-    expect(res.stderr).toContain("containerd: /etc/containerd/conf.d/20-mirrors.toml sets the deprecated inline registry.mirrors");
+    expect(res.stderr).toContain(
+      "containerd: /etc/containerd/conf.d/20-mirrors.toml sets the deprecated inline registry.mirrors",
+    );
     expect(res.calls).toEqual([]);
     await restartWith(base);
   });

@@ -6,9 +6,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { normalisePolicy } from "../../components/core/policy";
-import { NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
-import { DockerSettingsInput, renderDocker } from "../../components/core/render/docker";
-import { Containerd, Registry, pushTestImage, run, startContainerd, startRegistry, tmpDir, waitFor } from "./lab";
+import { type NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
+import { type DockerSettingsInput, renderDocker } from "../../components/core/render/docker";
+import {
+  type Containerd,
+  type Registry,
+  pushTestImage,
+  run,
+  startContainerd,
+  startRegistry,
+  tmpDir,
+  waitFor,
+} from "./lab";
 
 const FAKE = join(__dirname, "fixtures", "apply", "fake-systemctl.sh");
 const ORIGINAL = `${JSON.stringify({ labels: ["keep=me"], runtimes: { custom: { path: "runc" } }, "registry-mirrors": ["https://own.example"] }, null, 4)}\n`;
@@ -28,7 +37,11 @@ interface LabNode {
   pid(): string;
   docker(args: string[]): ReturnType<typeof run>;
   mirrors(): Promise<string[]>;
-  apply(p: NodeApplyPlan, mode?: string, verifySeconds?: string): Promise<{ code: number; stdout: string; stderr: string; calls: string[] }>;
+  apply(
+    p: NodeApplyPlan,
+    mode?: string,
+    verifySeconds?: string,
+  ): Promise<{ code: number; stdout: string; stderr: string; calls: string[] }>;
   stop(): Promise<void>;
 }
 const nodes: LabNode[] = [];
@@ -46,7 +59,12 @@ async function startNode(name: string, original: string): Promise<LabNode> {
   const ctl = (...args: string[]) => run("sh", [FAKE, ...args], { env });
   const docker = (args: string[]) => run("docker", ["-H", `unix://${sock}`, ...args], { env });
   const node: LabNode = {
-    root, state, sock, daemonJson, ctl, docker,
+    root,
+    state,
+    sock,
+    daemonJson,
+    ctl,
+    docker,
     pid: () => readFileSync(join(state, "docker.pid"), "utf8").trim(),
     async mirrors() {
       const res = await docker(["info", "--format", "{{json .RegistryConfig.Mirrors}}"]);
@@ -58,7 +76,13 @@ async function startNode(name: string, original: string): Promise<LabNode> {
       writeFileSync(script, renderApplyScript(p));
       writeFileSync(join(state, "calls"), "");
       const res = await run("sh", [script, mode], {
-        env: { ...env, NODE_ROOT: root, RUNTIME_CTL: `sh ${FAKE}`, DOCKER_HOST: `unix://${sock}`, VERIFY_SECONDS: verifySeconds },
+        env: {
+          ...env,
+          NODE_ROOT: root,
+          RUNTIME_CTL: `sh ${FAKE}`,
+          DOCKER_HOST: `unix://${sock}`,
+          VERIFY_SECONDS: verifySeconds,
+        },
       });
       const calls = readFileSync(join(state, "calls"), "utf8").trim();
       return { ...res, calls: calls === "" ? [] : calls.split("\n") };
@@ -69,11 +93,28 @@ async function startNode(name: string, original: string): Promise<LabNode> {
       await run("umount", ["-l", join(base, "exec")]);
     },
   };
-  writeFileSync(join(state, "docker.cmd"), [
-    "dockerd", "--config-file", daemonJson, "--data-root", join(base, "data"), "--exec-root", join(base, "exec"),
-    "--pidfile", join(base, "docker.pid"), "-H", `unix://${sock}`, "--containerd", containerd.address,
-    "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs",
-  ].join(" "));
+  writeFileSync(
+    join(state, "docker.cmd"),
+    [
+      "dockerd",
+      "--config-file",
+      daemonJson,
+      "--data-root",
+      join(base, "data"),
+      "--exec-root",
+      join(base, "exec"),
+      "--pidfile",
+      join(base, "docker.pid"),
+      "-H",
+      `unix://${sock}`,
+      "--containerd",
+      containerd.address,
+      "--iptables=false",
+      "--ip6tables=false",
+      "--bridge=none",
+      "--storage-driver=vfs",
+    ].join(" "),
+  );
   writeFileSync(join(state, "docker.socket"), sock);
   nodes.push(node);
   const started = await ctl("start", "docker");
@@ -81,12 +122,18 @@ async function startNode(name: string, original: string): Promise<LabNode> {
   return node;
 }
 
-function plan(mirrorUrls: string[], settings: DockerSettingsInput = {}, restartPolicy: NodeApplyPlan["restartPolicy"] = "never", allowMirrorPaths = false): NodeApplyPlan {
+function plan(
+  mirrorUrls: string[],
+  settings: DockerSettingsInput = {},
+  restartPolicy: NodeApplyPlan["restartPolicy"] = "never",
+  allowMirrorPaths = false,
+): NodeApplyPlan {
   const { policy } = normalisePolicy({ registries: { "docker.io": { mirrors: mirrorUrls } }, allowMirrorPaths });
   return { restartPolicy, docker: { desired: renderDocker(policy, settings).desired } };
 }
 
-const restarts = (calls: string[]) => calls.filter((c) => c.startsWith("restart") || c.startsWith("stop") || c.startsWith("start"));
+const restarts = (calls: string[]) =>
+  calls.filter((c) => c.startsWith("restart") || c.startsWith("stop") || c.startsWith("start"));
 
 beforeAll(async () => {
   dir = tmpDir("apply-docker");
@@ -151,12 +198,12 @@ describe("apply script on a real dockerd", () => {
   it("leaves a corrupt daemon.json untouched, exits non-zero, and dockerd keeps running", async () => {
     const good = readFileSync(daemonJson(), "utf8");
     const before = pid();
-    writeFileSync(daemonJson(), "{\"registry-mirrors\": [\n");
+    writeFileSync(daemonJson(), '{"registry-mirrors": [\n');
     try {
       const res = await apply(plan(["https://third.example"]));
       expect(res.code).toBe(1);
       expect(res.stderr).toMatch(/docker: \/etc\/docker\/daemon\.json is not valid JSON \(.+\); nothing was changed/);
-      expect(readFileSync(daemonJson(), "utf8")).toBe("{\"registry-mirrors\": [\n");
+      expect(readFileSync(daemonJson(), "utf8")).toBe('{"registry-mirrors": [\n');
       expect(res.calls).toEqual([]);
       expect(pid()).toBe(before);
     } finally {
@@ -169,7 +216,9 @@ describe("apply script on a real dockerd", () => {
     const before = pid();
     const res = await apply(plan(["https://fourth.example/with/path"], {}, "never", true), "apply", "5");
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/docker: docker did not come back within 5s after the reload .*the previous files were put back and docker reloaded again/);
+    expect(res.stderr).toMatch(
+      /docker: docker did not come back within 5s after the reload .*the previous files were put back and docker reloaded again/,
+    );
     expect(readFileSync(daemonJson(), "utf8")).toBe(good);
     expect(pid()).toBe(before);
     expect(await mirrors()).toEqual([`${cache.url}/`, "https://second.example/"]);
@@ -196,13 +245,19 @@ describe("apply script on a real dockerd", () => {
     const good = readFileSync(daemonJson(), "utf8");
     // The lab passes --storage-driver on dockerd's command line: the same key in the file makes dockerd refuse to
     // start, as it does on a node whose unit file sets a flag the file also sets.
-    const res = await apply(plan([cache.url], { execOpts: ["native.cgroupdriver=cgroupfs"], storageDriver: "overlay2" }, "if-needed"));
+    const res = await apply(
+      plan([cache.url], { execOpts: ["native.cgroupdriver=cgroupfs"], storageDriver: "overlay2" }, "if-needed"),
+    );
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/docker: docker did not come back within 20s after the restart .*the previous files were put back and docker restarted again/);
+    expect(res.stderr).toMatch(
+      /docker: docker did not come back within 20s after the restart .*the previous files were put back and docker restarted again/,
+    );
     expect(readFileSync(daemonJson(), "utf8")).toBe(good);
     expect((await ctl("is-active", "--quiet", "docker")).code).toBe(0);
     expect(await mirrors()).toEqual([`${cache.url}/`, "https://second.example/"]);
-    expect(readFileSync(join(state, "docker.log"), "utf8")).toContain("specified both as a flag and in the configuration file: storage-driver");
+    expect(readFileSync(join(state, "docker.log"), "utf8")).toContain(
+      "specified both as a flag and in the configuration file: storage-driver",
+    );
   });
 
   it("restore puts the node's original daemon.json back byte for byte", async () => {
@@ -220,7 +275,8 @@ describe("apply script on a real dockerd: dropped keys and restore with a reload
   const OWN_MIRROR = `{ "registry-mirrors": [ "https://own.example" ] }\n`;
   let node: LabNode;
   let pid: string;
-  const insecure = async () => (await node.docker(["info", "--format", "{{json .RegistryConfig.InsecureRegistryCIDRs}}"])).stdout.trim();
+  const insecure = async () =>
+    (await node.docker(["info", "--format", "{{json .RegistryConfig.InsecureRegistryCIDRs}}"])).stdout.trim();
   const labels = async () => (await node.docker(["info", "--format", "{{json .Labels}}"])).stdout.trim();
 
   beforeAll(async () => {
@@ -230,15 +286,23 @@ describe("apply script on a real dockerd: dropped keys and restore with a reload
 
   it("a policy change dropping insecure-registries reloads (no restart) and dockerd forgets them", async () => {
     const first = await node.apply(plan([cache.url], { insecureRegistries: ["10.99.0.0/16"] }));
-    expect(first).toMatchObject({ code: 0, stdout: "docker: wrote /etc/docker/daemon.json\ndocker: reloaded\n", stderr: "" });
-    expect(await insecure()).toBe("[\"10.99.0.0/16\",\"127.0.0.0/8\"]");
+    expect(first).toMatchObject({
+      code: 0,
+      stdout: "docker: wrote /etc/docker/daemon.json\ndocker: reloaded\n",
+      stderr: "",
+    });
+    expect(await insecure()).toBe('["10.99.0.0/16","127.0.0.0/8"]');
 
     const res = await node.apply(plan([cache.url]));
-    expect(res).toMatchObject({ code: 0, stdout: "docker: wrote /etc/docker/daemon.json\ndocker: reloaded\n", stderr: "" });
+    expect(res).toMatchObject({
+      code: 0,
+      stdout: "docker: wrote /etc/docker/daemon.json\ndocker: reloaded\n",
+      stderr: "",
+    });
     expect(restarts(res.calls)).toEqual([]);
     expect(res.calls).toContain("reload docker");
     expect(node.pid()).toBe(pid);
-    expect(await insecure()).toBe("[\"127.0.0.0/8\"]");
+    expect(await insecure()).toBe('["127.0.0.0/8"]');
     expect(await node.mirrors()).toEqual([`${cache.url}/`]);
     const file = JSON.parse(readFileSync(node.daemonJson, "utf8")) as Record<string, unknown>;
     expect(file).toEqual({ labels: ["keep=me"], "max-concurrent-uploads": 3, "registry-mirrors": [cache.url] });
@@ -246,34 +310,47 @@ describe("apply script on a real dockerd: dropped keys and restore with a reload
   });
 
   it("restore after apply: the original bytes back, same PID, no mirrors, and a reload only", async () => {
-    expect(await labels()).toBe("[\"keep=me\"]");
-    await node.apply(plan([cache.url, "https://second.example"], { insecureRegistries: ["10.98.0.0/16"], labels: { pool: "ci" } }));
-    expect(await labels()).toBe("[\"pool=ci\"]");
+    expect(await labels()).toBe('["keep=me"]');
+    await node.apply(
+      plan([cache.url, "https://second.example"], { insecureRegistries: ["10.98.0.0/16"], labels: { pool: "ci" } }),
+    );
+    expect(await labels()).toBe('["pool=ci"]');
 
     const res = await node.apply(plan([cache.url]), "restore");
-    expect(res).toMatchObject({ code: 0, stdout: "docker: reloaded\ndocker: restored /etc/docker/daemon.json\n", stderr: "" });
+    expect(res).toMatchObject({
+      code: 0,
+      stdout: "docker: reloaded\ndocker: restored /etc/docker/daemon.json\n",
+      stderr: "",
+    });
     expect(restarts(res.calls)).toEqual([]);
     expect(res.calls.filter((c) => c === "reload docker")).toHaveLength(1);
     expect(readFileSync(node.daemonJson, "utf8")).toBe(NO_MIRRORS);
     expect(node.pid()).toBe(pid);
     expect(await node.mirrors()).toEqual([]);
-    expect(await insecure()).toBe("[\"127.0.0.0/8\"]");
-    expect(await labels()).toBe("[\"keep=me\"]");
+    expect(await insecure()).toBe('["127.0.0.0/8"]');
+    expect(await labels()).toBe('["keep=me"]');
   });
 
   it("restore after apply on a node with its own mirror: its mirror back, same PID, a reload only", async () => {
     writeFileSync(node.daemonJson, OWN_MIRROR);
     expect((await node.ctl("reload", "docker")).code).toBe(0);
-    await waitFor("dockerd to take its own mirror", async () => JSON.stringify(await node.mirrors()) === "[\"https://own.example/\"]");
+    await waitFor(
+      "dockerd to take its own mirror",
+      async () => JSON.stringify(await node.mirrors()) === '["https://own.example/"]',
+    );
     expect((await node.apply(plan([cache.url], { insecureRegistries: ["10.97.0.0/16"] }))).code).toBe(0);
     expect(await node.mirrors()).toEqual([`${cache.url}/`]);
 
     const res = await node.apply(plan([cache.url]), "restore");
-    expect(res).toMatchObject({ code: 0, stdout: "docker: reloaded\ndocker: restored /etc/docker/daemon.json\n", stderr: "" });
+    expect(res).toMatchObject({
+      code: 0,
+      stdout: "docker: reloaded\ndocker: restored /etc/docker/daemon.json\n",
+      stderr: "",
+    });
     expect(restarts(res.calls)).toEqual([]);
     expect(readFileSync(node.daemonJson, "utf8")).toBe(OWN_MIRROR);
     expect(node.pid()).toBe(pid);
     expect(await node.mirrors()).toEqual(["https://own.example/"]);
-    expect(await insecure()).toBe("[\"127.0.0.0/8\"]");
+    expect(await insecure()).toBe('["127.0.0.0/8"]');
   });
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { main } from "../../cli/main";
-import { freePort, Registry, startRegistry, tmpDir } from "./lab";
+import { freePort, type Registry, startRegistry, tmpDir } from "./lab";
 
 let dir: string;
 let live: Registry;

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { run, runOk, tmpDir } from "./lab";
 import { renderNodeConfig } from "../../components/core/render/node-config";
 import {
-  MimePart,
+  type MimePart,
   encodeUserData,
   renderCloudConfig,
   renderEksUserData,
@@ -76,11 +76,17 @@ function file(name: string, content: string | Buffer): string {
 }
 
 /** What cloud-init makes of user data bytes: its parts, as its own processor sees them. */
-async function cloudInitParts(userData: string | Buffer): Promise<Array<{ contentType: string; content: string; filename: string }>> {
+async function cloudInitParts(
+  userData: string | Buffer,
+): Promise<Array<{ contentType: string; content: string; filename: string }>> {
   const out = tmpDir("split");
   try {
     const result = await runOk(PYTHON, [helper, "split", file("user-data", userData), out]);
-    return (JSON.parse(result.stdout) as SplitPart[]).map((p) => ({ contentType: p.contentType, content: readFileSync(p.file, "utf8"), filename: p.filename }));
+    return (JSON.parse(result.stdout) as SplitPart[]).map((p) => ({
+      contentType: p.contentType,
+      content: readFileSync(p.file, "utf8"),
+      filename: p.filename,
+    }));
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
@@ -98,19 +104,32 @@ async function expectShellcheckClean(text: string): Promise<void> {
   expect(result.code).toBe(0);
 }
 
-const SCRIPT = '#!/bin/sh\nset -eu\n# a line with "quotes", $dollars, ünïcödé and a trailing space \necho applied >> "$(dirname "$0")/applied.log"\n';
+const SCRIPT =
+  '#!/bin/sh\nset -eu\n# a line with "quotes", $dollars, ünïcödé and a trailing space \necho applied >> "$(dirname "$0")/applied.log"\n';
 const CA = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2E=\n-----END CERTIFICATE-----\n";
 
 /** The real node apply script for Docker + containerd with two Docker Hub mirrors and a ghcr.io mirror. */
 const REAL_SCRIPT = renderNodeConfig({
-  policy: { registries: { "docker.io": { mirrors: ["https://m1.example.com", "https://m2.example.com"] }, "ghcr.io": { mirrors: ["https://ghcr-mirror.example.com"] } } },
+  policy: {
+    registries: {
+      "docker.io": { mirrors: ["https://m1.example.com", "https://m2.example.com"] },
+      "ghcr.io": { mirrors: ["https://ghcr-mirror.example.com"] },
+    },
+  },
   docker: { execOpts: ["native.cgroupdriver=systemd"], logDriver: "json-file", logOpts: { "max-size": "100m" } },
 }).applyScript;
 
 describe("cloud-config", () => {
   const variants: Array<[string, string]> = [
     ["the apply script alone", renderCloudConfig({ applyScript: SCRIPT })],
-    ["with a CA file and a custom script path", renderCloudConfig({ applyScript: SCRIPT, scriptPath: "/opt/registry-mirrors/apply.sh", files: [{ path: "/etc/containerd/certs.d/mirror.example.com/ca.crt", content: CA, mode: 0o644 }] })],
+    [
+      "with a CA file and a custom script path",
+      renderCloudConfig({
+        applyScript: SCRIPT,
+        scriptPath: "/opt/registry-mirrors/apply.sh",
+        files: [{ path: "/etc/containerd/certs.d/mirror.example.com/ca.crt", content: CA, mode: 0o644 }],
+      }),
+    ],
     ["the real apply script", renderCloudConfig({ applyScript: REAL_SCRIPT })],
     ["the real apply script, compressed (gz+b64)", renderCloudConfig({ applyScript: REAL_SCRIPT, compress: true })],
   ];
@@ -132,23 +151,30 @@ describe("cloud-config", () => {
     }
   });
 
-  test.each([false, true])("cloud-init's write_files places the files byte-exact with their modes, and runcmd runs the script (compress: %s)", async (compress) => {
-    const root = tmpDir("root");
-    try {
-      const text = renderCloudConfig({ applyScript: SCRIPT, files: [{ path: "/etc/containerd/certs.d/mirror.example.com/ca.crt", content: CA, mode: 0o644 }], compress });
-      await runOk(PYTHON, [helper, "apply", file("cloud-config.yaml", text), root]);
-      const script = join(root, "var/lib/registry-mirrors/apply-node-config.sh");
-      expect(readFileSync(script, "utf8")).toBe(SCRIPT);
-      expect(statSync(script).mode & 0o7777).toBe(0o700);
-      const ca = join(root, "etc/containerd/certs.d/mirror.example.com/ca.crt");
-      expect(readFileSync(ca, "utf8")).toBe(CA);
-      expect(statSync(ca).mode & 0o7777).toBe(0o644);
-      await runOk("sh", [join(root, "runcmd.sh")]);
-      expect(readFileSync(join(root, "var/lib/registry-mirrors/applied.log"), "utf8")).toBe("applied\n");
-    } finally {
-      rmSync(root, { recursive: true, force: true });
-    }
-  });
+  test.each([false, true])(
+    "cloud-init's write_files places the files byte-exact with their modes, and runcmd runs the script (compress: %s)",
+    async (compress) => {
+      const root = tmpDir("root");
+      try {
+        const text = renderCloudConfig({
+          applyScript: SCRIPT,
+          files: [{ path: "/etc/containerd/certs.d/mirror.example.com/ca.crt", content: CA, mode: 0o644 }],
+          compress,
+        });
+        await runOk(PYTHON, [helper, "apply", file("cloud-config.yaml", text), root]);
+        const script = join(root, "var/lib/registry-mirrors/apply-node-config.sh");
+        expect(readFileSync(script, "utf8")).toBe(SCRIPT);
+        expect(statSync(script).mode & 0o7777).toBe(0o700);
+        const ca = join(root, "etc/containerd/certs.d/mirror.example.com/ca.crt");
+        expect(readFileSync(ca, "utf8")).toBe(CA);
+        expect(statSync(ca).mode & 0o7777).toBe(0o644);
+        await runOk("sh", [join(root, "runcmd.sh")]);
+        expect(readFileSync(join(root, "var/lib/registry-mirrors/applied.log"), "utf8")).toBe("applied\n");
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    },
+  );
 
   test("cloud-init writes the real apply script from compressed user data exactly as userDataFiles reads it", async () => {
     const root = tmpDir("root");
@@ -166,7 +192,11 @@ describe("cloud-config", () => {
 
 describe("MIME multipart", () => {
   const userParts: MimePart[] = [
-    { contentType: "text/cloud-config", content: "#cloud-config\npackages: [jq]\nruncmd:\n  - [ echo, user ]\n", filename: "user.yaml" },
+    {
+      contentType: "text/cloud-config",
+      content: "#cloud-config\npackages: [jq]\nruncmd:\n  - [ echo, user ]\n",
+      filename: "user.yaml",
+    },
     { contentType: "text/x-shellscript", content: "#!/bin/bash\necho 'user script' ünïcödé\n" },
   ];
 
@@ -174,20 +204,38 @@ describe("MIME multipart", () => {
     const text = renderNodeUserData({ applyScript: SCRIPT, userData: "#cloud-boothook\necho early\n", userParts });
     for (const bytes of [Buffer.from(text), Buffer.from(encodeUserData(text, { gzip: true }), "base64")]) {
       const parts = await cloudInitParts(bytes);
-      expect(parts.map((p) => p.contentType)).toEqual(["text/x-shellscript", "text/cloud-boothook", "text/cloud-config", "text/x-shellscript"]);
+      expect(parts.map((p) => p.contentType)).toEqual([
+        "text/x-shellscript",
+        "text/cloud-boothook",
+        "text/cloud-config",
+        "text/x-shellscript",
+      ]);
       expect(parts[0].content).toBe(renderShellUserData({ applyScript: SCRIPT }));
       expect(parts[0].filename).toBe("registry-mirrors.sh");
       expect(parts.slice(2).map((p) => p.content)).toEqual(userParts.map((p) => p.content));
-      for (const part of parts.filter((p) => p.contentType === "text/cloud-config")) await expectValidCloudConfig(part.content);
-      for (const part of parts.filter((p) => p.contentType === "text/x-shellscript" && p.content.startsWith("#!/bin/sh"))) await expectShellcheckClean(part.content);
+      for (const part of parts.filter((p) => p.contentType === "text/cloud-config"))
+        await expectValidCloudConfig(part.content);
+      for (const part of parts.filter(
+        (p) => p.contentType === "text/x-shellscript" && p.content.startsWith("#!/bin/sh"),
+      ))
+        await expectShellcheckClean(part.content);
     }
   });
 
   test("an AL2023 EKS document: cloud-init sees the NodeConfig part, our script and the user's cloud-config", async () => {
     const containerdConfig = '[plugins."io.containerd.grpc.v1.cri".containerd]\ndiscard_unpacked_layers = false\n';
-    const text = renderEksUserData({ family: "al2023", applyScript: SCRIPT, containerdConfig, userParts: [userParts[0]] });
+    const text = renderEksUserData({
+      family: "al2023",
+      applyScript: SCRIPT,
+      containerdConfig,
+      userParts: [userParts[0]],
+    });
     const parts = await cloudInitParts(text);
-    expect(parts.map((p) => p.contentType)).toEqual(["application/node.eks.aws", "text/x-shellscript", "text/cloud-config"]);
+    expect(parts.map((p) => p.contentType)).toEqual([
+      "application/node.eks.aws",
+      "text/x-shellscript",
+      "text/cloud-config",
+    ]);
     expect(parts[0].content).toContain(`config: |\n      [plugins."io.containerd.grpc.v1.cri".containerd]\n`);
     await expectShellcheckClean(parts[1].content);
     await expectValidCloudConfig(parts[2].content);
@@ -198,8 +246,16 @@ describe("shell user data", () => {
   test("passes shellcheck, alone, compressed and with a user script", async () => {
     await expectShellcheckClean(renderShellUserData({ applyScript: SCRIPT }));
     await expectShellcheckClean(renderShellUserData({ applyScript: REAL_SCRIPT, compress: true }));
-    await expectShellcheckClean(renderShellUserData({ applyScript: REAL_SCRIPT, userScript: "#!/bin/sh\necho mine\n", compress: true }));
-    await expectShellcheckClean(renderShellUserData({ applyScript: SCRIPT, userScript: "#!/bin/bash\necho mine\n", files: [{ path: "/etc/docker/certs.d/m:5000/ca.crt", content: CA, mode: 0o644 }] }));
+    await expectShellcheckClean(
+      renderShellUserData({ applyScript: REAL_SCRIPT, userScript: "#!/bin/sh\necho mine\n", compress: true }),
+    );
+    await expectShellcheckClean(
+      renderShellUserData({
+        applyScript: SCRIPT,
+        userScript: "#!/bin/bash\necho mine\n",
+        files: [{ path: "/etc/docker/certs.d/m:5000/ca.crt", content: CA, mode: 0o644 }],
+      }),
+    );
   });
 
   test("sh writes the script byte-exact (mode 0700, plain or compressed) and runs it; the user's script runs even when ours fails", async () => {
@@ -223,7 +279,12 @@ describe("shell user data", () => {
       expect(statSync(scriptPath).mode & 0o7777).toBe(0o700);
 
       const failing = "#!/bin/sh\necho failing >&2\nexit 3\n";
-      const both = renderShellUserData({ applyScript: failing, scriptPath, userScript: `#!/bin/sh\necho user-ran > '${root}/user.log'\n`, userScriptPath });
+      const both = renderShellUserData({
+        applyScript: failing,
+        scriptPath,
+        userScript: `#!/bin/sh\necho user-ran > '${root}/user.log'\n`,
+        userScriptPath,
+      });
       const result = await run("sh", [file("both.sh", both)]);
       expect(result.code).toBe(3);
       expect(readFileSync(join(root, "user.log"), "utf8")).toBe("user-ran\n");

@@ -8,7 +8,16 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { normalisePolicy } from "../../components/core/policy";
 import { renderContainerdConfigFragment, renderContainerdHosts } from "../../components/core/render/containerd";
-import { containerdBaseConfig, Containerd, freePort, pushTestImage, Registry, startContainerd, startRegistry, tmpDir } from "./lab";
+import {
+  containerdBaseConfig,
+  type Containerd,
+  freePort,
+  pushTestImage,
+  type Registry,
+  startContainerd,
+  startRegistry,
+  tmpDir,
+} from "./lab";
 
 const stops: Array<() => Promise<void>> = [];
 const dirs: string[] = [];
@@ -34,7 +43,10 @@ beforeAll(async () => {
     registries: {
       "docker.io": { mirrors: [dead, cache.url] },
       "ghcr.io": { mirrors: [dead, cache.url] },
-      "registry.k8s.io": { mirrors: [dead, { url: cache.url, headers: { "X-Mirror-Test": "1" } }], upstreamFallback: false },
+      "registry.k8s.io": {
+        mirrors: [dead, { url: cache.url, headers: { "X-Mirror-Test": "1" } }],
+        upstreamFallback: false,
+      },
       "*": { mirrors: [dead, cache.url] },
       // One mirror and no upstream: the file has only `server` and an empty [host] table.
       "gcr.io": { mirrors: [cache.url], upstreamFallback: false },
@@ -55,7 +67,18 @@ afterAll(async () => {
 });
 
 async function pull(ref: string) {
-  return containerd.ctr(["--debug", "-n", "t", "images", "pull", "--snapshotter", "native", "--hosts-dir", certsDir, ref]);
+  return containerd.ctr([
+    "--debug",
+    "-n",
+    "t",
+    "images",
+    "pull",
+    "--snapshotter",
+    "native",
+    "--hosts-dir",
+    certsDir,
+    ref,
+  ]);
 }
 
 describe("containerd pulls through the rendered hosts.toml files", () => {
@@ -74,7 +97,7 @@ describe("containerd pulls through the rendered hosts.toml files", () => {
     expect(list.stdout.split("\n")).toContain(ref);
   });
 
-  it("uses _default/hosts.toml for a registry without its own folder (\"*\")", async () => {
+  it('uses _default/hosts.toml for a registry without its own folder ("*")', async () => {
     const before = cache.requests("/v2/someorg/tool/manifests/v1");
     const res = await pull("quay.io/someorg/tool:v1");
     expect(res.code, res.stderr).toBe(0);

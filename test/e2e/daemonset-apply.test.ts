@@ -12,9 +12,9 @@ import { renderNodeConfig } from "../../components/core/render/node-config";
 import { nodeConfigManifests } from "../../components/core/render/kubernetes";
 import { nodeConfigDirs, resolveNodeConfigArgs } from "../../components/kubernetes/node-config";
 import {
-  Containerd,
-  Dockerd,
-  Registry,
+  type Containerd,
+  type Dockerd,
+  type Registry,
   containerdBaseConfig,
   pushTestImage,
   run,
@@ -94,7 +94,10 @@ const alive = (pid: number) => {
     return false;
   }
 };
-const systemctlCalls = () => (existsSync(join(labDir, "systemctl.log")) ? readFileSync(join(labDir, "systemctl.log"), "utf8").trim().split("\n") : []);
+const systemctlCalls = () =>
+  existsSync(join(labDir, "systemctl.log"))
+    ? readFileSync(join(labDir, "systemctl.log"), "utf8").trim().split("\n")
+    : [];
 
 /** Stops a daemon the fake systemctl restarted (the lab's own handle only knows the first PID). */
 async function stopRestarted(unit: string): Promise<void> {
@@ -129,7 +132,8 @@ async function runInitContainer(mode: "apply" | "restore") {
   const podRoot = tmpDir(`pod-${mode}`);
   const configDir = join(podRoot, "..", `${podRoot.split("/").pop()}-configmap`);
   mkdirSync(configDir);
-  for (const [key, value] of Object.entries(configMap.data as Record<string, string>)) writeFileSync(join(configDir, key), value, { mode: 0o444 });
+  for (const [key, value] of Object.entries(configMap.data as Record<string, string>))
+    writeFileSync(join(configDir, key), value, { mode: 0o444 });
 
   const mounts: string[] = [];
   for (const m of init.volumeMounts) {
@@ -159,7 +163,11 @@ async function runInitContainer(mode: "apply" | "restore") {
   env.CONTAINERD_ADDRESS = containerd.address;
   env.VERIFY_SECONDS = "30";
   const command = init.command.map((arg: string) => (arg.startsWith("/") ? join(podRoot, arg) : arg));
-  const res = await run("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", `${mounts.join(" && ")} && exec "$@"`, "sh", ...command], { env });
+  const res = await run(
+    "unshare",
+    ["--mount", "--propagation", "private", "--", "sh", "-c", `${mounts.join(" && ")} && exec "$@"`, "sh", ...command],
+    { env },
+  );
   // Nothing may land in the pod's own filesystem: every write went through a hostPath mount (gone with the namespace).
   const leftovers = filesUnder(podRoot);
   rmSync(podRoot, { recursive: true, force: true });
@@ -200,7 +208,10 @@ beforeAll(async () => {
     await stopRestarted("containerd");
     await containerd.stop();
   });
-  writeFileSync(join(labDir, "systemctl"), fakeSystemctl(labDir, { docker: dockerd.socket, containerd: containerd.address }));
+  writeFileSync(
+    join(labDir, "systemctl"),
+    fakeSystemctl(labDir, { docker: dockerd.socket, containerd: containerd.address }),
+  );
   chmodSync(join(labDir, "systemctl"), 0o755);
 
   rendered = renderNodeConfig({
@@ -219,8 +230,15 @@ afterAll(async () => {
 describe("the DaemonSet's init container against real dockerd and containerd", () => {
   it("mounts only the node folders the script writes", () => {
     const settings = resolveNodeConfigArgs("lab", {});
-    const pod = nodeConfigManifests({ ...settings, applyScript: rendered.applyScript, paths: nodeConfigDirs({ paths: Object.keys(rendered.files), runtimes: rendered.runtimes }) }).daemonSet.spec.template.spec;
-    expect(pod.volumes.filter((v: any) => v.hostPath).map((v: any) => v.hostPath.path)).toEqual(["/etc/containerd", "/etc/docker"]);
+    const pod = nodeConfigManifests({
+      ...settings,
+      applyScript: rendered.applyScript,
+      paths: nodeConfigDirs({ paths: Object.keys(rendered.files), runtimes: rendered.runtimes }),
+    }).daemonSet.spec.template.spec;
+    expect(pod.volumes.filter((v: any) => v.hostPath).map((v: any) => v.hostPath.path)).toEqual([
+      "/etc/containerd",
+      "/etc/docker",
+    ]);
   });
 
   it("applies: mirrors take effect, dockerd keeps its PID, containerd gets config_path and a restart", async () => {
@@ -238,7 +256,11 @@ describe("the DaemonSet's init container against real dockerd and containerd", (
     expect(systemctlCalls()).not.toContain("restart docker");
     expect(await dockerd.mirrors()).toEqual([`${cache.url}/`]);
     const daemon = JSON.parse(readFileSync(join(hostRoot, "etc/docker/daemon.json"), "utf8"));
-    expect(daemon).toMatchObject({ labels: ["team=platform"], "max-concurrent-downloads": 4, "registry-mirrors": [cache.url] });
+    expect(daemon).toMatchObject({
+      labels: ["team=platform"],
+      "max-concurrent-downloads": 4,
+      "registry-mirrors": [cache.url],
+    });
 
     const before = cache.requests("/v2/library/hello/manifests/v1");
     const pulled = await dockerd.docker(["pull", "docker.io/library/hello:v1"]);
@@ -252,7 +274,17 @@ describe("the DaemonSet's init container against real dockerd and containerd", (
     const hosts = join(hostRoot, "etc/containerd/certs.d/docker.io/hosts.toml");
     expect(readFileSync(hosts, "utf8")).toBe(rendered.files["/etc/containerd/certs.d/docker.io/hosts.toml"]);
     const beforeCtr = cache.requests("/v2/library/hello/manifests/v1");
-    const ctr = await containerd.ctr(["-n", "t", "images", "pull", "--snapshotter", "native", "--hosts-dir", join(hostRoot, "etc/containerd/certs.d"), "docker.io/library/hello:v1"]);
+    const ctr = await containerd.ctr([
+      "-n",
+      "t",
+      "images",
+      "pull",
+      "--snapshotter",
+      "native",
+      "--hosts-dir",
+      join(hostRoot, "etc/containerd/certs.d"),
+      "docker.io/library/hello:v1",
+    ]);
     expect(ctr.code, ctr.stderr).toBe(0);
     expect(cache.requests("/v2/library/hello/manifests/v1")).toBeGreaterThan(beforeCtr);
   });
@@ -264,7 +296,11 @@ describe("the DaemonSet's init container against real dockerd and containerd", (
     expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
     expect(res.stdout).toContain("docker: unchanged");
     expect(res.stdout).toContain("containerd: unchanged");
-    expect(systemctlCalls().slice(calls).filter((c) => !c.startsWith("is-active"))).toEqual([]);
+    expect(
+      systemctlCalls()
+        .slice(calls)
+        .filter((c) => !c.startsWith("is-active")),
+    ).toEqual([]);
     expect(filesUnder(hostRoot).map((f) => [f, readFileSync(join(hostRoot, f), "utf8")])).toEqual(files);
   });
 
@@ -285,6 +321,9 @@ describe("the DaemonSet's init container against real dockerd and containerd", (
     expect(systemctlCalls().slice(calls)).not.toContain("restart docker");
     expect(alive(pidOf("docker"))).toBe(true);
     expect(await dockerd.mirrors()).toEqual([]);
-    await waitFor("containerd to answer after the restore", async () => (await containerd.ctr(["version"], { timeoutMs: 5000 })).code === 0);
+    await waitFor(
+      "containerd to answer after the restore",
+      async () => (await containerd.ctr(["version"], { timeoutMs: 5000 })).code === 0,
+    );
   });
 });

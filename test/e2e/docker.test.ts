@@ -4,14 +4,24 @@
  * rendered file, and an insecure HTTPS mirror works only through the insecure-registries entry the renderer adds.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { normalisePolicy } from "../../components/core/policy";
 import { renderDocker } from "../../components/core/render/docker";
 import { DOCKERD_FLAG_SPELLINGS, DOCKERD_KEYS } from "../../components/core/render/docker-keys";
 import { DOCKER_SCENARIOS } from "../unit/golden/docker/scenarios";
-import { Registry, freePort, pushTestImage, run, runOk, startDockerd, startRegistry, tmpDir, waitFor } from "./lab";
+import {
+  type Registry,
+  freePort,
+  pushTestImage,
+  run,
+  runOk,
+  startDockerd,
+  startRegistry,
+  tmpDir,
+  waitFor,
+} from "./lab";
 
 const GOLDEN = join(__dirname, "..", "unit", "golden", "docker");
 
@@ -29,13 +39,20 @@ describe("golden daemon.json files on a real dockerd", () => {
     it(`${name}.json: dockerd starts and docker info lists the mirrors in order`, async () => {
       const configFile = join(dir, `${name}.json`);
       copyFileSync(join(GOLDEN, `${name}.json`), configFile);
-      const expected = ((JSON.parse(readFileSync(configFile, "utf8"))["registry-mirrors"] as string[] | undefined) ?? []).map((m) => `${m}/`);
+      const expected = (
+        (JSON.parse(readFileSync(configFile, "utf8"))["registry-mirrors"] as string[] | undefined) ?? []
+      ).map((m) => `${m}/`);
       const dockerd = await startDockerd({ dir: join(dir, `dockerd-${name}`), configFile });
       try {
         expect(await dockerd.mirrors()).toEqual(expected);
-        const info = await dockerd.docker(["info", "--format", "{{json .RegistryConfig.InsecureRegistryCIDRs}} {{json .LoggingDriver}}"]);
+        const info = await dockerd.docker([
+          "info",
+          "--format",
+          "{{json .RegistryConfig.InsecureRegistryCIDRs}} {{json .LoggingDriver}}",
+        ]);
         const desired = JSON.parse(readFileSync(configFile, "utf8")) as Record<string, unknown>;
-        for (const cidr of ((desired["insecure-registries"] as string[]) ?? []).filter((e) => e.includes("/"))) expect(info.stdout).toContain(cidr);
+        for (const cidr of ((desired["insecure-registries"] as string[]) ?? []).filter((e) => e.includes("/")))
+          expect(info.stdout).toContain(cidr);
         if (desired["log-driver"]) expect(info.stdout).toContain(String(desired["log-driver"]));
       } finally {
         await dockerd.stop();
@@ -52,13 +69,30 @@ async function dockerdVerdict(config: Record<string, unknown>): Promise<string> 
   // data-root is also given as a flag below, so dockerd stops at its conflict check at the latest and never
   // starts; unknown keys are reported before conflicts.
   writeFileSync(file, JSON.stringify({ ...config, "data-root": "/x" }));
-  const res = await run("dockerd", ["--config-file", file, "--data-root", join(d, "data"), "--exec-root", join(d, "exec"), "--pidfile", join(d, "pid"), "-H", `unix://${join(d, "sock")}`], { timeoutMs: 30_000 });
+  const res = await run(
+    "dockerd",
+    [
+      "--config-file",
+      file,
+      "--data-root",
+      join(d, "data"),
+      "--exec-root",
+      join(d, "exec"),
+      "--pidfile",
+      join(d, "pid"),
+      "-H",
+      `unix://${join(d, "sock")}`,
+    ],
+    { timeoutMs: 30_000 },
+  );
   return res.stdout + res.stderr;
 }
 
 describe("the daemon.json key table against dockerd 20.10", () => {
   it("dockerd 20.10 accepts every key the table gives it (no key 'matches no configuration option')", async () => {
-    const keys = Object.entries(DOCKERD_KEYS).filter(([, info]) => !info.since).map(([k]) => k);
+    const keys = Object.entries(DOCKERD_KEYS)
+      .filter(([, info]) => !info.since)
+      .map(([k]) => k);
     const config = Object.fromEntries(keys.map((k) => [k, null]));
     const out = await dockerdVerdict(config);
     expect(out).not.toContain("don't match any configuration option");
@@ -71,7 +105,9 @@ describe("the daemon.json key table against dockerd 20.10", () => {
       const out = await dockerdVerdict({ [key]: value });
       expect(out, `${key} (since ${info.since})`).toMatch(/don't match any configuration option: (http-proxy|[a-z-]+)/);
     }
-    expect(await dockerdVerdict({ "registry-mirrorz": ["https://m"] })).toContain("don't match any configuration option: registry-mirrorz");
+    expect(await dockerdVerdict({ "registry-mirrorz": ["https://m"] })).toContain(
+      "don't match any configuration option: registry-mirrorz",
+    );
   });
 
   it("dockerd 20.10 accepts a flag's name as a key but ignores it, which is why the renderer refuses those spellings", async () => {
@@ -133,19 +169,73 @@ describe("an insecure HTTPS mirror needs insecure-registries, a plain-HTTP one d
   beforeAll(async () => {
     const d = join(dir, "tls");
     mkdirSync(d, { recursive: true });
-    await runOk("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(d, "key.pem"), "-out", join(d, "cert.pem"), "-days", "2", "-subj", "/CN=mirror", "-addext", "subjectAltName=IP:::1"]);
+    await runOk("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      join(d, "key.pem"),
+      "-out",
+      join(d, "cert.pem"),
+      "-days",
+      "2",
+      "-subj",
+      "/CN=mirror",
+      "-addext",
+      "subjectAltName=IP:::1",
+    ]);
     // A plain registry on 127.0.0.1 to push through, sharing its storage with the TLS one.
     pusher = await startRegistry({ dir: d });
     await pushTestImage(pusher.hostPort, "library/hello", "v1");
     port = await freePort();
-    const config = ["version: 0.1", "storage:", "  filesystem:", `    rootdirectory: ${join(d, "data")}`, "http:", `  addr: "[::1]:${port}"`, "  tls:", `    certificate: ${join(d, "cert.pem")}`, `    key: ${join(d, "key.pem")}`, ""].join("\n");
+    const config = [
+      "version: 0.1",
+      "storage:",
+      "  filesystem:",
+      `    rootdirectory: ${join(d, "data")}`,
+      "http:",
+      `  addr: "[::1]:${port}"`,
+      "  tls:",
+      `    certificate: ${join(d, "cert.pem")}`,
+      `    key: ${join(d, "key.pem")}`,
+      "",
+    ].join("\n");
     writeFileSync(join(d, "tls.yml"), config);
-    tls = spawn("docker-registry", ["serve", join(d, "tls.yml")], { stdio: "ignore", env: { ...process.env, OTEL_TRACES_EXPORTER: "none" } });
+    tls = spawn("docker-registry", ["serve", join(d, "tls.yml")], {
+      stdio: "ignore",
+      env: { ...process.env, OTEL_TRACES_EXPORTER: "none" },
+    });
     httpPort = await freePort();
-    writeFileSync(join(d, "plain.yml"), ["version: 0.1", "storage:", "  filesystem:", `    rootdirectory: ${join(d, "data")}`, "http:", `  addr: "[::1]:${httpPort}"`, ""].join("\n"));
-    plain = spawn("docker-registry", ["serve", join(d, "plain.yml")], { stdio: "ignore", env: { ...process.env, OTEL_TRACES_EXPORTER: "none" } });
-    await waitFor("TLS registry on [::1]", async () => (await run("curl", ["-sk", "-o", "/dev/null", "-w", "%{http_code}", `https://[::1]:${port}/v2/`])).stdout === "200");
-    await waitFor("plain registry on [::1]", async () => (await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://[::1]:${httpPort}/v2/`])).stdout === "200");
+    writeFileSync(
+      join(d, "plain.yml"),
+      [
+        "version: 0.1",
+        "storage:",
+        "  filesystem:",
+        `    rootdirectory: ${join(d, "data")}`,
+        "http:",
+        `  addr: "[::1]:${httpPort}"`,
+        "",
+      ].join("\n"),
+    );
+    plain = spawn("docker-registry", ["serve", join(d, "plain.yml")], {
+      stdio: "ignore",
+      env: { ...process.env, OTEL_TRACES_EXPORTER: "none" },
+    });
+    await waitFor(
+      "TLS registry on [::1]",
+      async () =>
+        (await run("curl", ["-sk", "-o", "/dev/null", "-w", "%{http_code}", `https://[::1]:${port}/v2/`])).stdout ===
+        "200",
+    );
+    await waitFor(
+      "plain registry on [::1]",
+      async () =>
+        (await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://[::1]:${httpPort}/v2/`])).stdout ===
+        "200",
+    );
   });
   afterAll(async () => {
     if (tls?.pid) process.kill(tls.pid, "SIGTERM");
@@ -155,7 +245,9 @@ describe("an insecure HTTPS mirror needs insecure-registries, a plain-HTTP one d
 
   for (const insecure of [false, true]) {
     it(`insecure: ${insecure} -> the pull ${insecure ? "goes through the mirror" : "cannot use the mirror"}`, async () => {
-      const { policy } = normalisePolicy({ registries: { "docker.io": { mirrors: [{ url: `https://[::1]:${port}`, insecure }] } } });
+      const { policy } = normalisePolicy({
+        registries: { "docker.io": { mirrors: [{ url: `https://[::1]:${port}`, insecure }] } },
+      });
       const out = renderDocker(policy);
       expect(out.desired["insecure-registries"]).toEqual(insecure ? [`[::1]:${port}`] : undefined);
       const configFile = join(dir, `tls-${insecure}.json`);

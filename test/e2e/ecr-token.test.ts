@@ -8,13 +8,35 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { normalisePolicy } from "../../components/core/policy";
-import { NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
+import { type NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
 import { renderContainerdHosts } from "../../components/core/render/containerd";
-import { Containerd, Daemon, freePort, pushTestImage, Registry, run, startContainerd, startRegistry, tmpDir, waitFor } from "./lab";
+import {
+  type Containerd,
+  type Daemon,
+  freePort,
+  pushTestImage,
+  type Registry,
+  run,
+  startContainerd,
+  startRegistry,
+  tmpDir,
+  waitFor,
+} from "./lab";
 
 const FAKE_CTL = join(__dirname, "fixtures", "apply", "fake-systemctl.sh");
 const DIR = "/etc/containerd/certs.d";
@@ -39,7 +61,11 @@ let pulls = 0;
 async function startAuthRegistry(regDir: string, remote: string): Promise<Daemon & { url: string }> {
   mkdirSync(regDir, { recursive: true });
   // bcrypt, as the registry's htpasswd wants it, from the system Python's crypt (libxcrypt).
-  const hash = await run("sh", ["-c", "for p in /usr/bin/python3 python3; do $p -W ignore -c 'import crypt, sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))' \"$0\" && exit 0; done; exit 1", PASSWORD]);
+  const hash = await run("sh", [
+    "-c",
+    "for p in /usr/bin/python3 python3; do $p -W ignore -c 'import crypt, sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))' \"$0\" && exit 0; done; exit 1",
+    PASSWORD,
+  ]);
   expect(hash.stdout).toMatch(/^\$2[aby]\$/);
   writeFileSync(join(regDir, "htpasswd"), `AWS:${hash.stdout.trim()}\n`);
   const port = await freePort();
@@ -62,9 +88,17 @@ async function startAuthRegistry(regDir: string, remote: string): Promise<Daemon
   ].join("\n");
   writeFileSync(join(regDir, "config.yml"), config);
   const logFile = join(regDir, "registry.log");
-  const child = spawn("docker-registry", ["serve", join(regDir, "config.yml")], { stdio: ["ignore", openSync(logFile, "a"), openSync(logFile, "a")], env: { ...process.env, OTEL_TRACES_EXPORTER: "none" } });
+  const child = spawn("docker-registry", ["serve", join(regDir, "config.yml")], {
+    stdio: ["ignore", openSync(logFile, "a"), openSync(logFile, "a")],
+    env: { ...process.env, OTEL_TRACES_EXPORTER: "none" },
+  });
   let done = false;
-  const gone = new Promise<void>((resolve) => child.on("exit", () => ((done = true), resolve())));
+  const gone = new Promise<void>((resolve) =>
+    child.on("exit", () => {
+      done = true;
+      resolve();
+    }),
+  );
   const url = `http://127.0.0.1:${port}`;
   const daemon = {
     pid: child.pid ?? -1,
@@ -90,7 +124,15 @@ async function startAuthRegistry(regDir: string, remote: string): Promise<Daemon
 
 /** Access-log lines of `registry` for `path` (any query) answered with `status`. */
 function answered(registry: { logs(): string }, path: string, status: number): number {
-  return registry.logs().split("\n").filter((l) => / "(GET|HEAD) /.test(l) && (l.includes(`${path} `) || l.includes(`${path}?`)) && l.includes(`HTTP/1.1" ${status} `)).length;
+  return registry
+    .logs()
+    .split("\n")
+    .filter(
+      (l) =>
+        / "(GET|HEAD) /.test(l) &&
+        (l.includes(`${path} `) || l.includes(`${path}?`)) &&
+        l.includes(`HTTP/1.1" ${status} `),
+    ).length;
 }
 
 async function apply(mode = "apply", env: Record<string, string> = {}) {
@@ -98,7 +140,15 @@ async function apply(mode = "apply", env: Record<string, string> = {}) {
   writeFileSync(script, renderApplyScript(plan));
   writeFileSync(join(state, "calls"), "");
   const res = await run("sh", [script, mode], {
-    env: { ...process.env, NODE_ROOT: root, RUNTIME_CTL: `sh ${FAKE_CTL}`, LAB_STATE: state, AWS_CLI: join(dir, "aws"), VERIFY_SECONDS: "20", ...env },
+    env: {
+      ...process.env,
+      NODE_ROOT: root,
+      RUNTIME_CTL: `sh ${FAKE_CTL}`,
+      LAB_STATE: state,
+      AWS_CLI: join(dir, "aws"),
+      VERIFY_SECONDS: "20",
+      ...env,
+    },
   });
   const calls = readFileSync(join(state, "calls"), "utf8").trim();
   return { ...res, calls: calls === "" ? [] : calls.split("\n") };
@@ -107,7 +157,18 @@ async function apply(mode = "apply", env: Record<string, string> = {}) {
 /** Pulls docker.io/library/hello:v1 (docker.io is unreachable here) in a fresh namespace, through NODE_ROOT's hosts folder. */
 async function pull() {
   pulls += 1;
-  return containerd.ctr(["--debug", "-n", `ecr${pulls}`, "images", "pull", "--snapshotter", "native", "--hosts-dir", join(root, DIR), "docker.io/library/hello:v1"]);
+  return containerd.ctr([
+    "--debug",
+    "-n",
+    `ecr${pulls}`,
+    "images",
+    "pull",
+    "--snapshotter",
+    "native",
+    "--hosts-dir",
+    join(root, DIR),
+    "docker.io/library/hello:v1",
+  ]);
 }
 
 const node = (path: string) => join(root, path);
@@ -135,14 +196,23 @@ beforeAll(async () => {
   stops.push(() => containerd.stop());
 
   // The fake AWS CLI: logs its arguments, fails while aws.fail exists, else prints the token.
-  writeFileSync(join(dir, "aws"), `#!/bin/sh\necho "$*" >>"${dir}/aws.calls"\nif [ -e "${dir}/aws.fail" ]; then echo "An error occurred (AccessDeniedException) when calling the GetAuthorizationToken operation" >&2; exit 254; fi\necho ${TOKEN}\n`);
+  writeFileSync(
+    join(dir, "aws"),
+    `#!/bin/sh\necho "$*" >>"${dir}/aws.calls"\nif [ -e "${dir}/aws.fail" ]; then echo "An error occurred (AccessDeniedException) when calling the GetAuthorizationToken operation" >&2; exit 254; fi\necho ${TOKEN}\n`,
+  );
   chmodSync(join(dir, "aws"), 0o755);
 
   mkdirSync(node("/etc/containerd"), { recursive: true });
-  writeFileSync(node("/etc/containerd/config.toml"), `version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "${DIR}"\n`);
+  writeFileSync(
+    node("/etc/containerd/config.toml"),
+    `version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "${DIR}"\n`,
+  );
   const { policy } = normalisePolicy({ registries: { "docker.io": { mirrors: [ecr.url, upstream.url] } } });
   const [file] = renderContainerdHosts(policy);
-  plan = { restartPolicy: "never", containerd: { hostsDir: DIR, files: [{ ...file, mode: 0o600, ecrAuth: [{ url: ecr.url, region: "us-west-2" }] }] } };
+  plan = {
+    restartPolicy: "never",
+    containerd: { hostsDir: DIR, files: [{ ...file, mode: 0o600, ecrAuth: [{ url: ecr.url, region: "us-west-2" }] }] },
+  };
 });
 
 afterAll(async () => {
@@ -152,10 +222,12 @@ afterAll(async () => {
 
 describe("ECR token refresher on a node", () => {
   it("without a token, the ECR-like mirror answers 401 and containerd falls through to the next mirror", async () => {
-    const [file] = renderContainerdHosts(normalisePolicy({ registries: { "docker.io": { mirrors: [ecr.url, upstream.url] } } }).policy);
+    const [file] = renderContainerdHosts(
+      normalisePolicy({ registries: { "docker.io": { mirrors: [ecr.url, upstream.url] } } }).policy,
+    );
     mkdirSync(node(`${DIR}/docker.io`), { recursive: true });
     writeFileSync(node(HUB), file.content);
-    let res;
+    let res: Awaited<ReturnType<typeof pull>>;
     try {
       res = await pull();
     } finally {
@@ -218,7 +290,9 @@ describe("ECR token refresher on a node", () => {
     const old = new Date(Date.now() - 7 * 3600_000);
     utimesSync(token, old, old);
     writeFileSync(join(dir, "aws.fail"), "");
-    const res = await run("sh", [node(`${ECR_DIR}/ecr-token-refresh`)], { env: { ...process.env, NODE_ROOT: root, AWS_CLI: join(dir, "aws") } });
+    const res = await run("sh", [node(`${ECR_DIR}/ecr-token-refresh`)], {
+      env: { ...process.env, NODE_ROOT: root, AWS_CLI: join(dir, "aws") },
+    });
     rmSync(join(dir, "aws.fail"));
     expect(res.code).toBe(1);
     expect(res.stderr).toContain("could not get an ECR token for us-west-2 (An error occurred (AccessDeniedException)");
@@ -233,8 +307,19 @@ describe("ECR token refresher on a node", () => {
   it("restore removes the header, the template, the refresher, its tokens and the timer units", async () => {
     const res = await apply("restore");
     expect(res.code, res.stderr).toBe(0);
-    expect(res.calls).toEqual(["is-system-running", `stop ${UNIT}.timer ${UNIT}.service`, `disable ${UNIT}.timer ${UNIT}.service`]);
-    for (const path of [HUB, `${HUB}.registry-mirrors.template`, ECR_DIR, `/etc/systemd/system/${UNIT}.service`, `/etc/systemd/system/${UNIT}.timer`, `/etc/systemd/system/timers.target.wants/${UNIT}.timer`]) {
+    expect(res.calls).toEqual([
+      "is-system-running",
+      `stop ${UNIT}.timer ${UNIT}.service`,
+      `disable ${UNIT}.timer ${UNIT}.service`,
+    ]);
+    for (const path of [
+      HUB,
+      `${HUB}.registry-mirrors.template`,
+      ECR_DIR,
+      `/etc/systemd/system/${UNIT}.service`,
+      `/etc/systemd/system/${UNIT}.timer`,
+      `/etc/systemd/system/timers.target.wants/${UNIT}.timer`,
+    ]) {
       expect(present(path), path).toBe(false);
     }
     expect(res.stdout).not.toContain(TOKEN);

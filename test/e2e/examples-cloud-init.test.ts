@@ -25,7 +25,10 @@ for (const example of listExamples()) {
     if (path.endsWith(".sh")) scripts.push({ name, content });
     if (!/(^|\/)user-data\.[a-z]+$/.test(path)) continue;
     splitUserData(content).forEach((part, i) => {
-      const piece = { name: path.endsWith(".mime") ? `${name} part ${i + 1} (${part.contentType})` : name, content: part.content };
+      const piece = {
+        name: path.endsWith(".mime") ? `${name} part ${i + 1} (${part.contentType})` : name,
+        content: part.content,
+      };
       if (part.contentType === "text/cloud-config") cloudConfigs.push(piece);
       else if (part.contentType === "text/x-shellscript" && !path.endsWith(".sh")) scripts.push(piece);
     });
@@ -68,7 +71,11 @@ describe("examples' rendered user data and scripts", () => {
   test("the checks can fail: an invalid cloud-config and a broken script are refused", async () => {
     const schema = await run("cloud-init", ["schema", "-c", file("bad.yaml", "#cloud-config\nruncmd: not-a-list\n")]);
     expect(schema.code).not.toBe(0);
-    const check = await run("shellcheck", ["-s", "sh", file("bad.sh", "#!/bin/sh\nif [ $x == 1 ]; then echo $((1+1)) fi\n")]);
+    const check = await run("shellcheck", [
+      "-s",
+      "sh",
+      file("bad.sh", "#!/bin/sh\nif [ $x == 1 ]; then echo $((1+1)) fi\n"),
+    ]);
     expect(check.code).not.toBe(0);
   });
 

@@ -2,7 +2,7 @@
  * The e2e lab: real registries, dockerd and containerd started on loopback by the test itself, each
  * in its own temp folder and on its own free port, and stopped by PID. Nothing here talks to the internet.
  */
-import { ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,7 +25,11 @@ export interface RunOptions {
 /** Runs a command to completion and captures its output; never throws for a non-zero exit. */
 export function run(cmd: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(cmd, args, {
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -78,7 +82,11 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `check` until it returns true; throws with `what` after `timeoutMs`. */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
@@ -106,14 +114,21 @@ export interface Daemon {
   exited(): boolean;
 }
 
-function startDaemon(cmd: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv): { child: ChildProcess; daemon: Daemon } {
+function startDaemon(
+  cmd: string,
+  args: string[],
+  logFile: string,
+  env?: NodeJS.ProcessEnv,
+): { child: ChildProcess; daemon: Daemon } {
   const fd = openSync(logFile, "a");
   const child = spawn(cmd, args, { stdio: ["ignore", fd, fd], env: env ?? process.env, detached: false });
   let done = false;
-  const gone = new Promise<void>((resolve) => child.on("exit", () => {
-    done = true;
-    resolve();
-  }));
+  const gone = new Promise<void>((resolve) =>
+    child.on("exit", () => {
+      done = true;
+      resolve();
+    }),
+  );
   child.on("error", () => (done = true));
   const daemon: Daemon = {
     pid: child.pid ?? -1,
@@ -170,7 +185,10 @@ export async function startRegistry(options: RegistryOptions): Promise<Registry>
   const configFile = join(options.dir, "config.yml");
   writeFileSync(configFile, config);
   const logFile = join(options.dir, "registry.log");
-  const { daemon } = startDaemon("docker-registry", ["serve", configFile], logFile, { ...process.env, OTEL_TRACES_EXPORTER: "none" });
+  const { daemon } = startDaemon("docker-registry", ["serve", configFile], logFile, {
+    ...process.env,
+    OTEL_TRACES_EXPORTER: "none",
+  });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`registry on ${url}`, async () => {
     if (daemon.exited()) throw new Error(`registry exited:\n${daemon.logs()}`);
@@ -181,7 +199,11 @@ export async function startRegistry(options: RegistryOptions): Promise<Registry>
     url,
     hostPort: `127.0.0.1:${port}`,
     port,
-    requests: (fragment) => daemon.logs().split("\n").filter((l) => l.includes(fragment) && /"(GET|HEAD) /.test(l)).length,
+    requests: (fragment) =>
+      daemon
+        .logs()
+        .split("\n")
+        .filter((l) => l.includes(fragment) && /"(GET|HEAD) /.test(l)).length,
   };
 }
 
@@ -189,7 +211,12 @@ export async function startRegistry(options: RegistryOptions): Promise<Registry>
  * Builds a one-layer OCI image without an engine (umoci) holding `/hello.txt` with `content`, and pushes it to
  * `hostPort/repo:tag` over plain HTTP.
  */
-export async function pushTestImage(hostPort: string, repo: string, tag: string, content = `${repo}:${tag}\n`): Promise<void> {
+export async function pushTestImage(
+  hostPort: string,
+  repo: string,
+  tag: string,
+  content = `${repo}:${tag}\n`,
+): Promise<void> {
   const dir = tmpDir("image");
   const layout = join(dir, "layout");
   const file = join(dir, "hello.txt");
@@ -199,7 +226,13 @@ export async function pushTestImage(hostPort: string, repo: string, tag: string,
   await runOk("umoci", ["insert", "--image", `${layout}:img`, file, "/hello.txt"]);
   await runOk("umoci", ["config", "--image", `${layout}:img`, "--config.cmd", "/hello.txt"]);
   try {
-    await runOk("skopeo", ["copy", "--quiet", "--dest-tls-verify=false", `oci:${layout}:img`, `docker://${hostPort}/${repo}:${tag}`]);
+    await runOk("skopeo", [
+      "copy",
+      "--quiet",
+      "--dest-tls-verify=false",
+      `oci:${layout}:img`,
+      `docker://${hostPort}/${repo}:${tag}`,
+    ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -302,18 +335,33 @@ export async function startDockerd(options: DockerdOptions): Promise<Dockerd> {
   const dataRoot = join(options.dir, "data");
   const execRoot = join(options.dir, "exec");
   const args = [
-    "--config-file", options.configFile,
-    "--data-root", dataRoot,
-    "--exec-root", execRoot,
-    "--pidfile", join(options.dir, "docker.pid"),
-    "-H", `unix://${socket}`,
-    "--containerd", containerd.address,
-    "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs",
+    "--config-file",
+    options.configFile,
+    "--data-root",
+    dataRoot,
+    "--exec-root",
+    execRoot,
+    "--pidfile",
+    join(options.dir, "docker.pid"),
+    "-H",
+    `unix://${socket}`,
+    "--containerd",
+    containerd.address,
+    "--iptables=false",
+    "--ip6tables=false",
+    "--bridge=none",
+    "--storage-driver=vfs",
   ];
   const logFile = join(options.dir, "dockerd.log");
-  const { daemon } = startDaemon("dockerd", args, logFile, { ...process.env, DOCKER_CONFIG: join(options.dir, "client") });
+  const { daemon } = startDaemon("dockerd", args, logFile, {
+    ...process.env,
+    DOCKER_CONFIG: join(options.dir, "client"),
+  });
   const docker = (dargs: string[], runOptions?: RunOptions) =>
-    run("docker", ["-H", `unix://${socket}`, ...dargs], { ...runOptions, env: { ...process.env, DOCKER_CONFIG: join(options.dir, "client"), ...runOptions?.env } });
+    run("docker", ["-H", `unix://${socket}`, ...dargs], {
+      ...runOptions,
+      env: { ...process.env, DOCKER_CONFIG: join(options.dir, "client"), ...runOptions?.env },
+    });
   const stop = async () => {
     await daemon.stop();
     await containerd.stop();

@@ -8,7 +8,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { normalisePolicy } from "../../components/core/policy";
 import { renderRegistriesConf } from "../../components/core/render/registries-conf";
-import { freePort, pushTestImage, Registry, run, RunResult, startRegistry, tmpDir } from "./lab";
+import { freePort, pushTestImage, type Registry, run, type RunResult, startRegistry, tmpDir } from "./lab";
 
 const stops: Array<() => Promise<void>> = [];
 const dirs: string[] = [];
@@ -63,7 +63,20 @@ function skopeo(args: string[]): Promise<RunResult> {
 }
 
 function podman(args: string[]): Promise<RunResult> {
-  const base = ["--root", join(dir, "podman-root"), "--runroot", join(dir, "podman-run"), "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none", "--log-level", "debug"];
+  const base = [
+    "--root",
+    join(dir, "podman-root"),
+    "--runroot",
+    join(dir, "podman-run"),
+    "--storage-driver",
+    "vfs",
+    "--cgroup-manager",
+    "cgroupfs",
+    "--events-backend",
+    "none",
+    "--log-level",
+    "debug",
+  ];
   return run("podman", [...base, ...args], { env });
 }
 
@@ -105,7 +118,15 @@ describe("skopeo through the rendered registries.conf drop-in", () => {
   });
 
   it("uses a digest-only mirror for a digest pull and not for a tag pull", async () => {
-    const digest = (await run("skopeo", ["inspect", "--tls-verify=false", "--format", "{{.Digest}}", `docker://${upstream.hostPort}/someorg/tool:v1`])).stdout.trim();
+    const digest = (
+      await run("skopeo", [
+        "inspect",
+        "--tls-verify=false",
+        "--format",
+        "{{.Digest}}",
+        `docker://${upstream.hostPort}/someorg/tool:v1`,
+      ])
+    ).stdout.trim();
     expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     const byDigest = await skopeo(["inspect", "--no-tags", `docker://quay.io/someorg/tool@${digest}`]);
     expect(byDigest.code, byDigest.stderr).toBe(0);

@@ -5,14 +5,14 @@
  * policy is reordered the same way.
  */
 import { rmSync } from "node:fs";
-import { createServer, Server } from "node:http";
-import { AddressInfo } from "node:net";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { normalisePolicy } from "../../components/core/policy";
 import { formatProbeTable, orderByProbe, probeMirrors, probeTargets } from "../../components/core/regions/probe";
 import { selectMirrors } from "../../components/core/regions/select";
-import { freePort, Registry, startRegistry, tmpDir } from "./lab";
+import { freePort, type Registry, startRegistry, tmpDir } from "./lab";
 
 const SLOW_MS = 400;
 const TIMEOUT_MS = 1500;
@@ -27,7 +27,11 @@ let slowHits = 0;
 async function delayedServer(delayMs: number, onRequest: () => void = () => undefined): Promise<string> {
   const server: Server = createServer((req, res) => {
     onRequest();
-    const timer = setTimeout(() => res.writeHead(req.url === "/v2/" ? 200 : 404, { "Docker-Distribution-API-Version": "registry/2.0" }).end("{}"), delayMs);
+    const timer = setTimeout(
+      () =>
+        res.writeHead(req.url === "/v2/" ? 200 : 404, { "Docker-Distribution-API-Version": "registry/2.0" }).end("{}"),
+      delayMs,
+    );
     res.on("close", () => clearTimeout(timer));
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -54,7 +58,10 @@ afterAll(async () => {
 
 describe("probe against loopback registries", () => {
   it("orders live-fast, live-slow and reports the dead and the stuck ones with their reasons", async () => {
-    const results = await probeMirrors([deadUrl, slowUrl, stuckUrl, registry.url], { timeoutMs: TIMEOUT_MS, concurrency: 4 });
+    const results = await probeMirrors([deadUrl, slowUrl, stuckUrl, registry.url], {
+      timeoutMs: TIMEOUT_MS,
+      concurrency: 4,
+    });
     expect(results.map((r) => r.url)).toEqual([registry.url, slowUrl, deadUrl, stuckUrl]);
     expect(results[0]).toMatchObject({ ok: true, status: 200 });
     expect(results[1]).toMatchObject({ ok: true, status: 200 });
@@ -74,7 +81,9 @@ describe("probe against loopback registries", () => {
     const selection = selectMirrors({
       cloud: "aws",
       region: "us-west-2",
-      userCatalog: { regions: { "us-west-2": { network: "vpc", registries: { "docker.io": [deadUrl, slowUrl, registry.url] } } } },
+      userCatalog: {
+        regions: { "us-west-2": { network: "vpc", registries: { "docker.io": [deadUrl, slowUrl, registry.url] } } },
+      },
     });
     const before = slowHits;
     const results = await probeMirrors(probeTargets(selection.policy), { timeoutMs: TIMEOUT_MS });
@@ -86,8 +95,15 @@ describe("probe against loopback registries", () => {
   });
 
   it("keeps the catalog order when every mirror fails, with a warning", async () => {
-    const selection = selectMirrors({ cloud: "alicloud", region: "cn-hangzhou", fallbacks: { "docker.io": [deadUrl, stuckUrl] } });
-    const ordered = orderByProbe(selection.policy, await probeMirrors(probeTargets(selection.policy), { timeoutMs: 300 }));
+    const selection = selectMirrors({
+      cloud: "alicloud",
+      region: "cn-hangzhou",
+      fallbacks: { "docker.io": [deadUrl, stuckUrl] },
+    });
+    const ordered = orderByProbe(
+      selection.policy,
+      await probeMirrors(probeTargets(selection.policy), { timeoutMs: 300 }),
+    );
     expect(ordered.policy.registries["docker.io"].mirrors).toEqual([deadUrl, stuckUrl]);
     expect(ordered.warnings[0]).toContain("every mirror failed the probe");
   });

@@ -8,11 +8,20 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MirrorPolicy, normalisePolicy } from "../../components/core/policy";
-import { RegionSelection, selectMirrors } from "../../components/core/regions/select";
+import { type MirrorPolicy, normalisePolicy } from "../../components/core/policy";
+import { type RegionSelection, selectMirrors } from "../../components/core/regions/select";
 import { renderContainerdHosts } from "../../components/core/render/containerd";
 import { renderRegistriesConf } from "../../components/core/render/registries-conf";
-import { Containerd, freePort, pushTestImage, Registry, run, startContainerd, startRegistry, tmpDir } from "./lab";
+import {
+  type Containerd,
+  freePort,
+  pushTestImage,
+  type Registry,
+  run,
+  startContainerd,
+  startRegistry,
+  tmpDir,
+} from "./lab";
 
 const stops: Array<() => Promise<void>> = [];
 const dirs: string[] = [];
@@ -50,7 +59,13 @@ beforeAll(async () => {
     allowMirrorPaths: true,
     userCatalog: {
       regions: {
-        "us-*": { network: "vpc", registries: { "docker.io": [deadUrl, usCache.url], "ghcr.io": [{ url: `${usCache.url}/v2/ghcr`, overridePath: true }] } },
+        "us-*": {
+          network: "vpc",
+          registries: {
+            "docker.io": [deadUrl, usCache.url],
+            "ghcr.io": [{ url: `${usCache.url}/v2/ghcr`, overridePath: true }],
+          },
+        },
         "cn-*": { registries: { "docker.io": [cnCache.url], "ghcr.io": [cnCache.url] } },
         "*": { insecureRegistries: ["10.0.0.0/8"] },
       },
@@ -93,7 +108,18 @@ describe("a region's selection, rendered and pulled through", () => {
     ["ghcr.io/someorg/tool:v1", "/v2/ghcr/someorg/tool/manifests/v1"],
   ])("ctr pulls %s through the rendered hosts.toml", async (ref, manifestPath) => {
     const before = usCache.requests(manifestPath);
-    const res = await containerd.ctr(["--debug", "-n", "t", "images", "pull", "--snapshotter", "native", "--hosts-dir", certsDir, ref]);
+    const res = await containerd.ctr([
+      "--debug",
+      "-n",
+      "t",
+      "images",
+      "pull",
+      "--snapshotter",
+      "native",
+      "--hosts-dir",
+      certsDir,
+      ref,
+    ]);
     expect(res.code, res.stderr).toBe(0);
     expect(usCache.requests(manifestPath)).toBeGreaterThan(before);
     // docker.io's first mirror is dead: containerd tried it, in catalog order, before the cache.
@@ -106,21 +132,50 @@ describe("a region's selection, rendered and pulled through", () => {
     ["ghcr.io/someorg/tool:v1", "/v2/ghcr/someorg/tool/manifests/v1"],
   ])("skopeo copies %s through the rendered registries.conf", async (ref, manifestPath) => {
     const before = usCache.requests(manifestPath);
-    const res = await run("skopeo", ["--debug", "--registries-conf", confFile, "copy", `docker://${ref}`, `dir:${out()}`]);
+    const res = await run("skopeo", [
+      "--debug",
+      "--registries-conf",
+      confFile,
+      "copy",
+      `docker://${ref}`,
+      `dir:${out()}`,
+    ]);
     expect(res.code, res.stderr).toBe(0);
     expect(usCache.requests(manifestPath)).toBeGreaterThan(before);
     expect(cnCache.requests("/v2/")).toBe(cnBaseline);
   });
 
   it("control: the same catalog selects the cn-* cache for cn-north-1, and ctr pulls from it", async () => {
-    const cn = normalisePolicy(selectMirrors({ cloud: "aws", region: "cn-north-1", registries: ["docker.io"], userCatalog: { regions: { "cn-*": { registries: { "docker.io": [cnCache.url] } }, "us-*": { registries: { "docker.io": [usCache.url] } } } } }).policy).policy;
+    const cn = normalisePolicy(
+      selectMirrors({
+        cloud: "aws",
+        region: "cn-north-1",
+        registries: ["docker.io"],
+        userCatalog: {
+          regions: {
+            "cn-*": { registries: { "docker.io": [cnCache.url] } },
+            "us-*": { registries: { "docker.io": [usCache.url] } },
+          },
+        },
+      }).policy,
+    ).policy;
     const cnCerts = join(dir, "certs-cn.d");
     for (const file of renderContainerdHosts(cn, { certsDir: cnCerts })) {
       mkdirSync(dirname(file.path), { recursive: true });
       writeFileSync(file.path, file.content, { mode: file.mode });
     }
     const usBefore = usCache.requests("/v2/library/hello/manifests/v1");
-    const res = await containerd.ctr(["-n", "cn", "images", "pull", "--snapshotter", "native", "--hosts-dir", cnCerts, "docker.io/library/hello:v1"]);
+    const res = await containerd.ctr([
+      "-n",
+      "cn",
+      "images",
+      "pull",
+      "--snapshotter",
+      "native",
+      "--hosts-dir",
+      cnCerts,
+      "docker.io/library/hello:v1",
+    ]);
     expect(res.code, res.stderr).toBe(0);
     expect(cnCache.requests("/v2/library/hello/manifests/v1")).toBeGreaterThan(0);
     expect(usCache.requests("/v2/library/hello/manifests/v1")).toBe(usBefore);

@@ -9,10 +9,10 @@ import { chmodSync, existsSync, readFileSync, rmSync, statSync, utimesSync, writ
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { PolicyError } from "../../components/core/errors";
-import { MirrorPolicyInput, normalisePolicy } from "../../components/core/policy";
-import { NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
+import { type MirrorPolicyInput, normalisePolicy } from "../../components/core/policy";
+import { type NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
 import { ECR_REFRESHER } from "../../components/core/render/apply/ecr";
-import { ContainerdHostsFile, renderContainerdHosts } from "../../components/core/render/containerd";
+import { type ContainerdHostsFile, renderContainerdHosts } from "../../components/core/render/containerd";
 import { FakeNode, cleanupNodes, toolPath } from "../e2e/fixtures/apply/harness";
 
 afterAll(cleanupNodes);
@@ -33,7 +33,10 @@ const POLICY: MirrorPolicyInput = {
   allowMirrorPaths: true,
   registries: {
     "docker.io": { mirrors: [{ url: ECR_HUB, overridePath: true, auth: "ecr" }, "https://mirror.gcr.io"] },
-    "quay.io": { mirrors: ["https://quay-mirror.example.com", { url: ECR_QUAY, overridePath: true, auth: "ecr" }], upstreamFallback: false },
+    "quay.io": {
+      mirrors: ["https://quay-mirror.example.com", { url: ECR_QUAY, overridePath: true, auth: "ecr" }],
+      upstreamFallback: false,
+    },
   },
 };
 
@@ -41,31 +44,48 @@ function filesOf(policy: MirrorPolicyInput): ContainerdHostsFile[] {
   return renderContainerdHosts(normalisePolicy(policy).policy);
 }
 
-const planOf = (files: ContainerdHostsFile[]): NodeApplyPlan => ({ restartPolicy: "never", containerd: { hostsDir: DIR, files } });
+const planOf = (files: ContainerdHostsFile[]): NodeApplyPlan => ({
+  restartPolicy: "never",
+  containerd: { hostsDir: DIR, files },
+});
 const PLAN = planOf(filesOf(POLICY));
 
 /** A node with config_path set, the fake AWS CLI, and systemd (unless `systemd` is false). */
-function ecrNode(systemd = true): FakeNode & { aws(state: "ok" | "fail" | "garbage", token?: string): void; awsCalls(): string[]; env: Record<string, string> } {
-  const node = new FakeNode() as FakeNode & { aws(state: "ok" | "fail" | "garbage", token?: string): void; awsCalls(): string[]; env: Record<string, string> };
+function ecrNode(systemd = true): FakeNode & {
+  aws(state: "ok" | "fail" | "garbage", token?: string): void;
+  awsCalls(): string[];
+  env: Record<string, string>;
+} {
+  const node = new FakeNode() as FakeNode & {
+    aws(state: "ok" | "fail" | "garbage", token?: string): void;
+    awsCalls(): string[];
+    env: Record<string, string>;
+  };
   node.write(CONFIG, CONFIG_OK);
   if (systemd) writeFileSync(join(node.fake, "systemd"), "");
   const cli = join(node.dir, "aws");
-  writeFileSync(cli, [
-    "#!/bin/sh",
-    `echo "$*" >>"${node.fake}/aws.calls"`,
-    `case $(cat "${node.fake}/aws.state") in`,
-    "  fail) echo 'An error occurred (AccessDeniedException) when calling the GetAuthorizationToken operation: not authorized' >&2 && exit 254 ;;",
-    "  garbage) echo None ;;",
-    `  *) cat "${node.fake}/aws.token" ;;`,
-    "esac",
-    "",
-  ].join("\n"));
+  writeFileSync(
+    cli,
+    [
+      "#!/bin/sh",
+      `echo "$*" >>"${node.fake}/aws.calls"`,
+      `case $(cat "${node.fake}/aws.state") in`,
+      "  fail) echo 'An error occurred (AccessDeniedException) when calling the GetAuthorizationToken operation: not authorized' >&2 && exit 254 ;;",
+      "  garbage) echo None ;;",
+      `  *) cat "${node.fake}/aws.token" ;;`,
+      "esac",
+      "",
+    ].join("\n"),
+  );
   chmodSync(cli, 0o755);
   node.aws = (state, token = TOKEN) => {
     writeFileSync(join(node.fake, "aws.state"), state);
     writeFileSync(join(node.fake, "aws.token"), `${token}\n`);
   };
-  node.awsCalls = () => (existsSync(join(node.fake, "aws.calls")) ? readFileSync(join(node.fake, "aws.calls"), "utf8").trim().split("\n") : []);
+  node.awsCalls = () =>
+    existsSync(join(node.fake, "aws.calls"))
+      ? readFileSync(join(node.fake, "aws.calls"), "utf8").trim().split("\n")
+      : [];
   node.env = { AWS_CLI: cli };
   node.aws("ok");
   return node;
@@ -76,8 +96,15 @@ function mode(node: FakeNode, path: string): number {
 }
 
 /** Runs the installed refresher (or the rendered one at `script`) directly, as the timer does. */
-function refresh(node: FakeNode & { env: Record<string, string> }, args: string[] = [], script = node.path(`${ECR_DIR}/ecr-token-refresh`)) {
-  const res = spawnSync(join(toolPath(), "sh"), [script, ...args], { encoding: "utf8", env: { PATH: toolPath(), NODE_ROOT: node.root, ...node.env } });
+function refresh(
+  node: FakeNode & { env: Record<string, string> },
+  args: string[] = [],
+  script = node.path(`${ECR_DIR}/ecr-token-refresh`),
+) {
+  const res = spawnSync(join(toolPath(), "sh"), [script, ...args], {
+    encoding: "utf8",
+    env: { PATH: toolPath(), NODE_ROOT: node.root, ...node.env },
+  });
   return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr };
 }
 
@@ -112,15 +139,17 @@ describe("apply script with ECR mirrors", { timeout: 60_000 }, () => {
     expect(res.stderr).toBe("");
     expect(res.code).toBe(0);
     expect(res.calls).toEqual(INSTALL_CALLS);
-    expect(res.stdout).toBe([
-      `containerd: wrote ${HUB}.registry-mirrors.template (hosts.toml gets the ECR token)`,
-      `containerd: wrote ${QUAY}.registry-mirrors.template (hosts.toml gets the ECR token)`,
-      `ecr-token: wrote ${HUB}`,
-      `ecr-token: wrote ${QUAY}`,
-      `containerd: enabled ${UNIT}.timer (ECR token at boot, renewed when 6 hours old)`,
-      `containerd: ran ${UNIT}.service (ECR token)`,
-      "",
-    ].join("\n"));
+    expect(res.stdout).toBe(
+      [
+        `containerd: wrote ${HUB}.registry-mirrors.template (hosts.toml gets the ECR token)`,
+        `containerd: wrote ${QUAY}.registry-mirrors.template (hosts.toml gets the ECR token)`,
+        `ecr-token: wrote ${HUB}`,
+        `ecr-token: wrote ${QUAY}`,
+        `containerd: enabled ${UNIT}.timer (ECR token at boot, renewed when 6 hours old)`,
+        `containerd: ran ${UNIT}.service (ECR token)`,
+        "",
+      ].join("\n"),
+    );
     expect(node.awsCalls()).toEqual([
       "ecr get-authorization-token --region us-west-2 --cli-connect-timeout 10 --output text --query authorizationData[0].authorizationToken",
       "ecr get-authorization-token --region eu-west-1 --cli-connect-timeout 10 --output text --query authorizationData[0].authorizationToken",
@@ -133,10 +162,13 @@ describe("apply script with ECR mirrors", { timeout: 60_000 }, () => {
     const quay = parseToml(node.read(QUAY)) as Record<string, any>;
     expect(quay).toMatchObject({ server: ECR_QUAY, override_path: true, header: { Authorization: `Basic ${TOKEN}` } });
     expect(quay.host["https://quay-mirror.example.com"].header).toBeUndefined();
-    for (const path of [HUB, QUAY, `${ECR_DIR}/token.us-west-2`, `${ECR_DIR}/token.eu-west-1`]) expect(mode(node, path)).toBe(0o600);
+    for (const path of [HUB, QUAY, `${ECR_DIR}/token.us-west-2`, `${ECR_DIR}/token.eu-west-1`])
+      expect(mode(node, path)).toBe(0o600);
     expect(mode(node, `${ECR_DIR}/ecr-token-refresh`)).toBe(0o755);
     expect(node.read(`${HUB}.registry-mirrors.template`)).toBe(PLAN.containerd!.files[0].content);
-    expect(node.read(`${ECR_DIR}/ecr-token.list`)).toBe(`us-west-2 ${HUB} host."${ECR_HUB}".header\neu-west-1 ${QUAY} header\n`);
+    expect(node.read(`${ECR_DIR}/ecr-token.list`)).toBe(
+      `us-west-2 ${HUB} host."${ECR_HUB}".header\neu-west-1 ${QUAY} header\n`,
+    );
     expect(node.read(`${ECR_DIR}/${UNIT}.timer`)).toMatch(/OnBootSec=1min\nOnUnitActiveSec=1h\n/);
     expect(node.read(`${ECR_DIR}/${UNIT}.service`)).toContain(`ExecStart=/bin/sh ${ECR_DIR}/ecr-token-refresh\n`);
     expect(res.stdout + res.stderr).not.toContain(TOKEN);
@@ -161,7 +193,9 @@ describe("apply script with ECR mirrors", { timeout: 60_000 }, () => {
     changed.registries["docker.io"].mirrors.push("https://second.example.com");
     const res = node.run(planOf(filesOf(changed)), undefined, { env: node.env });
     expect(res.code).toBe(0);
-    expect(res.stdout).toBe(`containerd: wrote ${HUB}.registry-mirrors.template (hosts.toml gets the ECR token)\necr-token: wrote ${HUB}\ncontainerd: ran ${UNIT}.service (ECR token)\n`);
+    expect(res.stdout).toBe(
+      `containerd: wrote ${HUB}.registry-mirrors.template (hosts.toml gets the ECR token)\necr-token: wrote ${HUB}\ncontainerd: ran ${UNIT}.service (ECR token)\n`,
+    );
     expect(res.calls).toEqual(["is-system-running", `start ${UNIT}.service`]);
     const hub = parseToml(node.read(HUB)) as Record<string, any>;
     expect(Object.keys(hub.host)).toEqual([ECR_HUB, "https://mirror.gcr.io", "https://second.example.com"]);
@@ -185,7 +219,9 @@ describe("apply script with ECR mirrors", { timeout: 60_000 }, () => {
     node.aws("fail");
     const res = node.run(PLAN, undefined, { env: node.env });
     expect(res.code).toBe(0);
-    expect(res.stderr).toContain(`registry-mirrors: containerd: ${UNIT}.service failed (ecr-token: could not get an ECR token for us-west-2 (An error occurred (AccessDeniedException)`);
+    expect(res.stderr).toContain(
+      `registry-mirrors: containerd: ${UNIT}.service failed (ecr-token: could not get an ECR token for us-west-2 (An error occurred (AccessDeniedException)`,
+    );
     expect(res.stderr).toContain("containerd skips the ECR mirrors of us-west-2 until a renewal works");
     expect(res.stderr).toContain(`journalctl -u ${UNIT}.service`);
     expect(node.read(HUB)).toBe(PLAN.containerd!.files[0].content);
@@ -193,7 +229,9 @@ describe("apply script with ECR mirrors", { timeout: 60_000 }, () => {
     // The timer's next run, once AWS answers, adds the token.
     node.aws("ok");
     expect(refresh(node).code).toBe(0);
-    expect((parseToml(node.read(HUB)) as Record<string, any>).host[ECR_HUB].header.Authorization).toBe(`Basic ${TOKEN}`);
+    expect((parseToml(node.read(HUB)) as Record<string, any>).host[ECR_HUB].header.Authorization).toBe(
+      `Basic ${TOKEN}`,
+    );
   });
 
   it("without systemd it runs the refresher itself and says to schedule it", () => {
@@ -202,8 +240,12 @@ describe("apply script with ECR mirrors", { timeout: 60_000 }, () => {
     expect(res.code).toBe(0);
     expect(res.calls).toEqual(["is-system-running"]);
     expect(res.stdout).toContain("ecr-token: renewed the token of us-west-2\n");
-    expect(res.stdout).toContain(`containerd: no systemd here: run ${ECR_DIR}/ecr-token-refresh hourly (cron) to renew the ECR token\n`);
-    expect((parseToml(node.read(HUB)) as Record<string, any>).host[ECR_HUB].header.Authorization).toBe(`Basic ${TOKEN}`);
+    expect(res.stdout).toContain(
+      `containerd: no systemd here: run ${ECR_DIR}/ecr-token-refresh hourly (cron) to renew the ECR token\n`,
+    );
+    expect((parseToml(node.read(HUB)) as Record<string, any>).host[ECR_HUB].header.Authorization).toBe(
+      `Basic ${TOKEN}`,
+    );
     expect(res.stdout + res.stderr).not.toContain(TOKEN);
   });
 
@@ -213,10 +255,23 @@ describe("apply script with ECR mirrors", { timeout: 60_000 }, () => {
     expect(node.run(PLAN, undefined, { env: node.env }).code).toBe(0);
     const res = node.run(PLAN, "restore", { env: node.env });
     expect(res.code).toBe(0);
-    expect(res.calls).toEqual(["is-system-running", `stop ${UNIT}.timer ${UNIT}.service`, `disable ${UNIT}.timer ${UNIT}.service`]);
-    expect(res.stdout).toBe(`containerd: removed the ECR token refresher\ncontainerd: removed ${HUB}\ncontainerd: restored ${QUAY}\n`);
+    expect(res.calls).toEqual([
+      "is-system-running",
+      `stop ${UNIT}.timer ${UNIT}.service`,
+      `disable ${UNIT}.timer ${UNIT}.service`,
+    ]);
+    expect(res.stdout).toBe(
+      `containerd: removed the ECR token refresher\ncontainerd: removed ${HUB}\ncontainerd: restored ${QUAY}\n`,
+    );
     expect(node.read(QUAY)).toBe("# the node's own quay.io file\n");
-    for (const path of [HUB, `${HUB}.registry-mirrors.template`, `${QUAY}.registry-mirrors.template`, `${QUAY}.registry-mirrors.bak`, ECR_DIR]) expect(node.exists(path), path).toBe(false);
+    for (const path of [
+      HUB,
+      `${HUB}.registry-mirrors.template`,
+      `${QUAY}.registry-mirrors.template`,
+      `${QUAY}.registry-mirrors.bak`,
+      ECR_DIR,
+    ])
+      expect(node.exists(path), path).toBe(false);
     // A second restore has nothing left to do.
     expect(node.run(PLAN, "restore", { env: node.env })).toMatchObject({ code: 0, stdout: "", calls: [] });
   });
@@ -227,16 +282,35 @@ describe("apply script with ECR mirrors", { timeout: 60_000 }, () => {
     const plain = filesOf({ registries: { "docker.io": { mirrors: ["https://mirror.gcr.io"] } } });
     const res = node.run(planOf(plain), undefined, { env: node.env });
     expect(res.code).toBe(0);
-    expect(res.calls).toEqual(["is-system-running", `stop ${UNIT}.timer ${UNIT}.service`, `disable ${UNIT}.timer ${UNIT}.service`]);
+    expect(res.calls).toEqual([
+      "is-system-running",
+      `stop ${UNIT}.timer ${UNIT}.service`,
+      `disable ${UNIT}.timer ${UNIT}.service`,
+    ]);
     expect(node.read(HUB)).toBe(plain[0].content);
-    for (const path of [`${HUB}.registry-mirrors.template`, QUAY, `${QUAY}.registry-mirrors.template`, ECR_DIR]) expect(node.exists(path), path).toBe(false);
-    expect(node.run(planOf(plain), undefined, { env: node.env })).toMatchObject({ code: 0, stdout: "containerd: unchanged\n", calls: [] });
+    for (const path of [`${HUB}.registry-mirrors.template`, QUAY, `${QUAY}.registry-mirrors.template`, ECR_DIR])
+      expect(node.exists(path), path).toBe(false);
+    expect(node.run(planOf(plain), undefined, { env: node.env })).toMatchObject({
+      code: 0,
+      stdout: "containerd: unchanged\n",
+      calls: [],
+    });
   });
 
   it.each([
-    [{ url: "https://not-in-the-file.example", region: "us-west-2" }, "ecrAuth[0].url", "no [host.\"URL\"] table or server", "list only mirrors of this hosts.toml file"],
-    [{ url: ECR_HUB, region: "Oregon" }, "ecrAuth[0].region", "not an AWS region", "e.g. \"us-west-2\""],
-    [{ url: "https://a b", region: "us-west-2" }, "ecrAuth[0].url", "not a plain URL", "as the hosts.toml file writes it"],
+    [
+      { url: "https://not-in-the-file.example", region: "us-west-2" },
+      "ecrAuth[0].url",
+      'no [host."URL"] table or server',
+      "list only mirrors of this hosts.toml file",
+    ],
+    [{ url: ECR_HUB, region: "Oregon" }, "ecrAuth[0].region", "not an AWS region", 'e.g. "us-west-2"'],
+    [
+      { url: "https://a b", region: "us-west-2" },
+      "ecrAuth[0].url",
+      "not a plain URL",
+      "as the hosts.toml file writes it",
+    ],
   ])("refuses ecrAuth %j naming the field and the fix", (endpoint, field, problem, fix) => {
     const [file] = filesOf(POLICY);
     let err: unknown;
@@ -253,10 +327,21 @@ describe("apply script with ECR mirrors", { timeout: 60_000 }, () => {
   });
 
   it("refuses an ECR mirror that already has a header table, and node paths reserved for the refresher", () => {
-    const file = { path: HUB, mode: 0o600, content: `[host."${ECR_HUB}"]\ncapabilities = ["pull"]\n\n[host."${ECR_HUB}".header]\nX-A = "1"\n`, ecrAuth: [{ url: ECR_HUB, region: "us-west-2" }] };
-    expect(() => renderApplyScript(planOf([file]))).toThrow(/already has headers; the refresher writes its Authorization header.*Fix: remove the mirror's headers/);
-    expect(() => renderApplyScript({ restartPolicy: "never", files: [{ path: `${ECR_DIR}/x`, content: "x\n", mode: 0o644 }] })).toThrow(/reserved for the script's backups and its ECR token refresher/);
-    expect(() => renderApplyScript(planOf([{ path: `${HUB}.registry-mirrors.template`, content: "x\n", mode: 0o644 }]))).toThrow(/reserved/);
+    const file = {
+      path: HUB,
+      mode: 0o600,
+      content: `[host."${ECR_HUB}"]\ncapabilities = ["pull"]\n\n[host."${ECR_HUB}".header]\nX-A = "1"\n`,
+      ecrAuth: [{ url: ECR_HUB, region: "us-west-2" }],
+    };
+    expect(() => renderApplyScript(planOf([file]))).toThrow(
+      /already has headers; the refresher writes its Authorization header.*Fix: remove the mirror's headers/,
+    );
+    expect(() =>
+      renderApplyScript({ restartPolicy: "never", files: [{ path: `${ECR_DIR}/x`, content: "x\n", mode: 0o644 }] }),
+    ).toThrow(/reserved for the script's backups and its ECR token refresher/);
+    expect(() =>
+      renderApplyScript(planOf([{ path: `${HUB}.registry-mirrors.template`, content: "x\n", mode: 0o644 }])),
+    ).toThrow(/reserved/);
   });
 });
 
@@ -276,15 +361,27 @@ describe("the ECR token refresher", { timeout: 60_000 }, () => {
     ageToken(node, "us-west-2", 6.1);
     node.aws("ok", TOKEN_2);
     const res = refresh(node);
-    expect(res).toEqual({ code: 0, stdout: `ecr-token: renewed the token of us-west-2\necr-token: wrote ${HUB}\n`, stderr: "" });
+    expect(res).toEqual({
+      code: 0,
+      stdout: `ecr-token: renewed the token of us-west-2\necr-token: wrote ${HUB}\n`,
+      stderr: "",
+    });
     expect(node.awsCalls()).toHaveLength(1);
-    expect((parseToml(node.read(HUB)) as Record<string, any>).host[ECR_HUB].header.Authorization).toBe(`Basic ${TOKEN_2}`);
+    expect((parseToml(node.read(HUB)) as Record<string, any>).host[ECR_HUB].header.Authorization).toBe(
+      `Basic ${TOKEN_2}`,
+    );
     expect((parseToml(node.read(QUAY)) as Record<string, any>).header.Authorization).toBe(`Basic ${TOKEN}`);
     expect(mode(node, HUB)).toBe(0o600);
     expect(mode(node, `${ECR_DIR}/token.us-west-2`)).toBe(0o600);
     // Atomic: written to a temp file in the same folder, then renamed; nothing is left behind.
-    const listing = spawnSync("ls", ["-A", node.path(`${DIR}/docker.io`)], { encoding: "utf8" }).stdout.trim().split("\n");
-    expect(listing.sort()).toEqual(["hosts.toml", "hosts.toml.registry-mirrors.created", "hosts.toml.registry-mirrors.template"]);
+    const listing = spawnSync("ls", ["-A", node.path(`${DIR}/docker.io`)], { encoding: "utf8" })
+      .stdout.trim()
+      .split("\n");
+    expect(listing.sort()).toEqual([
+      "hosts.toml",
+      "hosts.toml.registry-mirrors.created",
+      "hosts.toml.registry-mirrors.template",
+    ]);
     expect(res.stdout + res.stderr).not.toContain(TOKEN_2);
   });
 
@@ -296,7 +393,9 @@ describe("the ECR token refresher", { timeout: 60_000 }, () => {
     const res = refresh(node);
     expect(res.code).toBe(1);
     expect(res.stdout).toBe("");
-    expect(res.stderr).toBe("ecr-token: could not get an ECR token for us-west-2 (An error occurred (AccessDeniedException) when calling the GetAuthorizationToken operation: not authorized ); containerd keeps the previous token until it expires. Fix: let the instance role call ecr:GetAuthorizationToken (e.g. AmazonEC2ContainerRegistryReadOnly) and reach the ECR API of us-west-2 (the com.amazonaws.us-west-2.ecr.api VPC endpoint in private subnets)\n");
+    expect(res.stderr).toBe(
+      "ecr-token: could not get an ECR token for us-west-2 (An error occurred (AccessDeniedException) when calling the GetAuthorizationToken operation: not authorized ); containerd keeps the previous token until it expires. Fix: let the instance role call ecr:GetAuthorizationToken (e.g. AmazonEC2ContainerRegistryReadOnly) and reach the ECR API of us-west-2 (the com.amazonaws.us-west-2.ecr.api VPC endpoint in private subnets)\n",
+    );
     expect(node.read(HUB)).toBe(before);
     expect(node.read(`${ECR_DIR}/token.us-west-2`)).toBe(`${TOKEN}\n`);
   });
@@ -307,7 +406,9 @@ describe("the ECR token refresher", { timeout: 60_000 }, () => {
     node.aws("garbage");
     const res = refresh(node);
     expect(res.code).toBe(1);
-    expect(res.stderr).toContain(`could not get an ECR token for us-west-2 (no token in the output of ${node.env.AWS_CLI})`);
+    expect(res.stderr).toContain(
+      `could not get an ECR token for us-west-2 (no token in the output of ${node.env.AWS_CLI})`,
+    );
     expect(node.read(`${ECR_DIR}/token.us-west-2`)).toBe(`${TOKEN}\n`);
   });
 
@@ -316,7 +417,12 @@ describe("the ECR token refresher", { timeout: 60_000 }, () => {
     rmSync(node.path(HUB));
     const held = join(node.dir, "held");
     const released = join(node.dir, "released");
-    const holder = spawn("flock", [node.path(`${ECR_DIR}/.ecr-token.lock`), "sh", "-c", `touch ${held}; sleep 1; touch ${released}`]);
+    const holder = spawn("flock", [
+      node.path(`${ECR_DIR}/.ecr-token.lock`),
+      "sh",
+      "-c",
+      `touch ${held}; sleep 1; touch ${released}`,
+    ]);
     const gone = new Promise((resolve) => holder.on("exit", resolve));
     while (!existsSync(held)) await new Promise((r) => setTimeout(r, 20));
     const res = refresh(node, ["--render-only"]);
@@ -342,29 +448,45 @@ describe("the ECR token refresher", { timeout: 60_000 }, () => {
     const script = node.path(`${ECR_DIR}/ecr-token-refresh`);
     const mirror = fc.oneof(
       fc.constantFrom("https://a.example.com", "http://10.0.0.5:5000", "https://b.example.com"),
-      fc.constantFrom(ECR_HUB, "https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/quay").map((url) => ({ url, overridePath: true, auth: "ecr" as const })),
+      fc
+        .constantFrom(ECR_HUB, "https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/quay")
+        .map((url) => ({ url, overridePath: true, auth: "ecr" as const })),
     );
-    const registry = fc.record({ mirrors: fc.uniqueArray(mirror, { minLength: 1, maxLength: 4, selector: (m) => (typeof m === "string" ? m : m.url) }), upstreamFallback: fc.boolean() });
-    fc.assert(fc.property(registry, registry, (hub, any) => {
-      const files = filesOf({ allowMirrorPaths: true, registries: { "docker.io": hub, "*": any } }).filter((f) => f.ecrAuth);
-      fc.pre(files.length > 0);
-      const lines = files.flatMap((f) => (f.ecrAuth ?? []).map((e) => {
-        const server = (parseToml(f.content) as Record<string, unknown>).server === e.url;
-        return `us-west-2 ${f.path} ${server ? "header" : `host.${JSON.stringify(e.url)}.header`}`;
-      }));
-      for (const f of files) node.write(`${f.path}.registry-mirrors.template`, f.content);
-      node.write(`${ECR_DIR}/ecr-token.list`, `${lines.join("\n")}\n`);
-      expect(refresh(node, ["--render-only"], script).code).toBe(0);
-      for (const f of files) {
-        const template = parseToml(f.content) as Record<string, any>;
-        const live = parseToml(node.read(f.path)) as Record<string, any>;
-        for (const e of f.ecrAuth ?? []) {
-          const table = template.server === e.url ? template : template.host[e.url];
-          table.header = { Authorization: `Basic ${TOKEN}` };
+    const registry = fc.record({
+      mirrors: fc.uniqueArray(mirror, {
+        minLength: 1,
+        maxLength: 4,
+        selector: (m) => (typeof m === "string" ? m : m.url),
+      }),
+      upstreamFallback: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(registry, registry, (hub, any) => {
+        const files = filesOf({ allowMirrorPaths: true, registries: { "docker.io": hub, "*": any } }).filter(
+          (f) => f.ecrAuth,
+        );
+        fc.pre(files.length > 0);
+        const lines = files.flatMap((f) =>
+          (f.ecrAuth ?? []).map((e) => {
+            const server = (parseToml(f.content) as Record<string, unknown>).server === e.url;
+            return `us-west-2 ${f.path} ${server ? "header" : `host.${JSON.stringify(e.url)}.header`}`;
+          }),
+        );
+        for (const f of files) node.write(`${f.path}.registry-mirrors.template`, f.content);
+        node.write(`${ECR_DIR}/ecr-token.list`, `${lines.join("\n")}\n`);
+        expect(refresh(node, ["--render-only"], script).code).toBe(0);
+        for (const f of files) {
+          const template = parseToml(f.content) as Record<string, any>;
+          const live = parseToml(node.read(f.path)) as Record<string, any>;
+          for (const e of f.ecrAuth ?? []) {
+            const table = template.server === e.url ? template : template.host[e.url];
+            table.header = { Authorization: `Basic ${TOKEN}` };
+          }
+          expect(live).toEqual(template);
+          expect(Object.keys(live.host ?? {})).toEqual(Object.keys(template.host ?? {}));
         }
-        expect(live).toEqual(template);
-        expect(Object.keys(live.host ?? {})).toEqual(Object.keys(template.host ?? {}));
-      }
-    }), { numRuns: 25 });
+      }),
+      { numRuns: 25 },
+    );
   });
 });

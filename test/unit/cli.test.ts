@@ -18,10 +18,12 @@ function tmp(): string {
 }
 
 function listFiles(dir: string, prefix = ""): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? listFiles(path, `${prefix}${name}/`) : [`${prefix}${name}`];
-  }).sort();
+  return readdirSync(dir)
+    .flatMap((name) => {
+      const path = join(dir, name);
+      return statSync(path).isDirectory() ? listFiles(path, `${prefix}${name}/`) : [`${prefix}${name}`];
+    })
+    .sort();
 }
 
 describe("registry-mirrors render", () => {
@@ -29,12 +31,18 @@ describe("registry-mirrors render", () => {
     const dir = tmp();
     const result = cli([
       "render",
-      "--mirror", "https://a1b2c3.mirror.aliyuncs.com",
-      "--exec-opt", "native.cgroupdriver=systemd",
-      "--log-driver", "json-file",
-      "--log-opt", "max-size=100m",
-      "--insecure-registry", "10.0.0.0/8",
-      "--out", dir,
+      "--mirror",
+      "https://a1b2c3.mirror.aliyuncs.com",
+      "--exec-opt",
+      "native.cgroupdriver=systemd",
+      "--log-driver",
+      "json-file",
+      "--log-opt",
+      "max-size=100m",
+      "--insecure-registry",
+      "10.0.0.0/8",
+      "--out",
+      dir,
     ]);
     expect(result.err).toBe("");
     expect(result.code).toBe(0);
@@ -65,11 +73,18 @@ describe("registry-mirrors render", () => {
     const dir = tmp();
     const result = cli([
       "render",
-      ...["docker", "containerd", "crio", "podman", "k3s", "rke2", "buildkit", "bottlerocket"].flatMap((r) => ["--runtime", r]),
-      "--registry-mirror", "docker.io=https://hub-1.example.com",
-      "--registry-mirror", "docker.io=https://hub-2.example.com",
-      "--registry-mirror", "ghcr.io=http://10.0.0.5:5000",
-      "--out", dir,
+      ...["docker", "containerd", "crio", "podman", "k3s", "rke2", "buildkit", "bottlerocket"].flatMap((r) => [
+        "--runtime",
+        r,
+      ]),
+      "--registry-mirror",
+      "docker.io=https://hub-1.example.com",
+      "--registry-mirror",
+      "docker.io=https://hub-2.example.com",
+      "--registry-mirror",
+      "ghcr.io=http://10.0.0.5:5000",
+      "--out",
+      dir,
     ]);
     expect(result.err).toBe("");
     expect(result.code).toBe(0);
@@ -87,14 +102,17 @@ describe("registry-mirrors render", () => {
   it("reads a YAML policy file with the component's argument shape", () => {
     const dir = tmp();
     const file = join(dir, "policy.yaml");
-    writeFileSync(file, [
-      "policy:",
-      "  registries:",
-      "    quay.io:",
-      "      mirrors: [\"https://quay-mirror.example.com\"]",
-      "runtimes: [containerd]",
-      "",
-    ].join("\n"));
+    writeFileSync(
+      file,
+      [
+        "policy:",
+        "  registries:",
+        "    quay.io:",
+        '      mirrors: ["https://quay-mirror.example.com"]',
+        "runtimes: [containerd]",
+        "",
+      ].join("\n"),
+    );
     const result = cli(["render", "--policy", file, "--out", join(dir, "out")]);
     expect(result.err).toBe("");
     expect(existsSync(join(dir, "out/node/etc/containerd/certs.d/quay.io/hosts.toml"))).toBe(true);
@@ -118,9 +136,9 @@ describe("registry-mirrors render", () => {
   });
 
   it.each([
-    ["bad.json", "{ \"mirrors\": [", "not valid JSON"],
+    ["bad.json", '{ "mirrors": [', "not valid JSON"],
     ["bad.yaml", "mirrors: [\n  - : :", "not valid YAML"],
-    ["unknown.yaml", "mirror: [\"https://m.example.com\"]\n", "unknown field"],
+    ["unknown.yaml", 'mirror: ["https://m.example.com"]\n', "unknown field"],
   ])("refuses the policy file %s", (name, content, problem) => {
     const dir = tmp();
     writeFileSync(join(dir, name), content);
@@ -132,14 +150,32 @@ describe("registry-mirrors render", () => {
 
   it("warns about a dropped duplicate mirror and still renders", () => {
     const dir = tmp();
-    const result = cli(["render", "--mirror", "https://m.example.com", "--mirror", "https://M.example.com/", "--out", dir]);
+    const result = cli([
+      "render",
+      "--mirror",
+      "https://m.example.com",
+      "--mirror",
+      "https://M.example.com/",
+      "--out",
+      dir,
+    ]);
     expect(result.code).toBe(0);
     expect(result.err).toContain("duplicate mirror https://m.example.com dropped");
   });
 
   it("documents every flag in --help and rejects unknown flags with a usage error", () => {
     const help = cli(["render", "--help"]);
-    for (const flag of ["--mirror", "--registry-mirror", "--insecure-registry", "--exec-opt", "--log-driver", "--log-opt", "--policy", "--out", "--runtime"]) {
+    for (const flag of [
+      "--mirror",
+      "--registry-mirror",
+      "--insecure-registry",
+      "--exec-opt",
+      "--log-driver",
+      "--log-opt",
+      "--policy",
+      "--out",
+      "--runtime",
+    ]) {
       expect(help.out).toContain(flag);
     }
     const bad = cli(["render", "--mirrors", "x"]);
@@ -157,7 +193,17 @@ describe("registry-mirrors render", () => {
 describe("registry-mirrors for a cloud region", () => {
   it("renders the built-in catalog's mirrors for an Alibaba Cloud region and says why", () => {
     const dir = tmp();
-    const result = cli(["render", "--cloud", "alicloud", "--region", "cn-hangzhou", "--accelerator-id", "a1b2c3d4", "--out", dir]);
+    const result = cli([
+      "render",
+      "--cloud",
+      "alicloud",
+      "--region",
+      "cn-hangzhou",
+      "--accelerator-id",
+      "a1b2c3d4",
+      "--out",
+      dir,
+    ]);
     expect(result.err).toBe("");
     expect(result.code).toBe(0);
     expect(result.out).toContain("alicloud cn-hangzhou");
@@ -168,17 +214,32 @@ describe("registry-mirrors for a cloud region", () => {
 
   it("adds --mirror as a fallback after the region's endpoints", () => {
     const dir = tmp();
-    const result = cli(["render", "--cloud", "alicloud", "--region", "cn-hangzhou", "--accelerator-id", "a1b2c3d4", "--mirror", "https://fallback.example.com", "--out", dir]);
+    const result = cli([
+      "render",
+      "--cloud",
+      "alicloud",
+      "--region",
+      "cn-hangzhou",
+      "--accelerator-id",
+      "a1b2c3d4",
+      "--mirror",
+      "https://fallback.example.com",
+      "--out",
+      dir,
+    ]);
     expect(result.code).toBe(0);
     const daemon = JSON.parse(readFileSync(join(dir, "node/etc/docker/daemon.json"), "utf8"));
-    expect(daemon["registry-mirrors"]).toEqual(["https://a1b2c3d4.mirror.aliyuncs.com", "https://fallback.example.com"]);
+    expect(daemon["registry-mirrors"]).toEqual([
+      "https://a1b2c3d4.mirror.aliyuncs.com",
+      "https://fallback.example.com",
+    ]);
   });
 
   it("refuses an unknown region, naming the nearest known ones", () => {
     const dir = tmp();
     const result = cli(["render", "--cloud", "aws", "--region", "us-wset-2", "--out", join(dir, "out")]);
     expect(result.code).toBe(1);
-    expect(result.err).toContain("\"us-west-2\"");
+    expect(result.err).toContain('"us-west-2"');
     expect(existsSync(join(dir, "out"))).toBe(false);
   });
 

@@ -2,13 +2,13 @@ import { describe, expect, it } from "vitest";
 import * as fc from "fast-check";
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
-import { PolicyError } from "../../components/core/errors";
+import type { PolicyError } from "../../components/core/errors";
 import {
   CHECKSUM_ANNOTATION,
   DEFAULT_NODE_CONFIG_IMAGE,
   DOCKER_HUB_AUTH_KEY,
   HOST_RUNTIME_CTL,
-  NodeConfigSpec,
+  type NodeConfigSpec,
   dockerConfigJson,
   hostMountDirs,
   nodeConfigManifests,
@@ -24,7 +24,6 @@ import {
   validateTolerations,
 } from "../../components/core/render/kubernetes";
 import { errorOf } from "./policy-error";
-
 
 /** Asserts a PolicyError whose message names the field, the problem and a fix. */
 function expectPolicyError(fn: () => unknown, field: string, problem: string | RegExp): PolicyError {
@@ -54,24 +53,45 @@ describe("names", () => {
     expect(validateDnsLabel("namespace", ns)).toBe(ns);
   });
 
-  it.each(["Kube-System", "-a", "a-", "a.b", "a_b", "", "x".repeat(64), 5])("refuses the namespace %j naming the value and the fix", (ns) => {
-    const err = expectPolicyError(() => validateDnsLabel("kubernetes.namespace", ns), "kubernetes.namespace", "not a valid DNS label");
-    expect(err.message).toContain(`(got ${JSON.stringify(ns)})`);
-    expect(err.fix).toContain("lower-case");
-  });
+  it.each(["Kube-System", "-a", "a-", "a.b", "a_b", "", "x".repeat(64), 5])(
+    "refuses the namespace %j naming the value and the fix",
+    (ns) => {
+      const err = expectPolicyError(
+        () => validateDnsLabel("kubernetes.namespace", ns),
+        "kubernetes.namespace",
+        "not a valid DNS label",
+      );
+      expect(err.message).toContain(`(got ${JSON.stringify(ns)})`);
+      expect(err.fix).toContain("lower-case");
+    },
+  );
 
   it("accepts dotted object names and refuses upper case", () => {
     expect(validateDnsSubdomain("secretName", "pull.secret-1")).toBe("pull.secret-1");
-    expectPolicyError(() => validateDnsSubdomain("secretName", "Pull"), "secretName", "not a valid Kubernetes object name");
+    expectPolicyError(
+      () => validateDnsSubdomain("secretName", "Pull"),
+      "secretName",
+      "not a valid Kubernetes object name",
+    );
   });
 
   it("checks node selector keys and values", () => {
-    expect(validateNodeSelector("nodeSelector", { "node-role.kubernetes.io/worker": "", "kubernetes.io/os": "linux" })).toEqual({
+    expect(
+      validateNodeSelector("nodeSelector", { "node-role.kubernetes.io/worker": "", "kubernetes.io/os": "linux" }),
+    ).toEqual({
       "kubernetes.io/os": "linux",
       "node-role.kubernetes.io/worker": "",
     });
-    expectPolicyError(() => validateNodeSelector("nodeSelector", { "bad key!": "x" }), "nodeSelector key", "not a valid label key");
-    expectPolicyError(() => validateNodeSelector("nodeSelector", { pool: "has space" }), "nodeSelector.pool", "not a valid label value");
+    expectPolicyError(
+      () => validateNodeSelector("nodeSelector", { "bad key!": "x" }),
+      "nodeSelector key",
+      "not a valid label key",
+    );
+    expectPolicyError(
+      () => validateNodeSelector("nodeSelector", { pool: "has space" }),
+      "nodeSelector.pool",
+      "not a valid label value",
+    );
   });
 });
 
@@ -90,11 +110,15 @@ describe("tolerations", () => {
   });
 
   it.each([
-    [[{ value: "x" }], "tolerations[0].operator", "empty key matches every taint only with operator \"Exists\""],
+    [[{ value: "x" }], "tolerations[0].operator", 'empty key matches every taint only with operator "Exists"'],
     [[{ key: "a", operator: "Exists", value: "x" }], "tolerations[0].value", "value must be empty"],
-    [[{ key: "a", operator: "In" }], "tolerations[0].operator", "\"Equal\" or \"Exists\""],
+    [[{ key: "a", operator: "In" }], "tolerations[0].operator", '"Equal" or "Exists"'],
     [[{ key: "a", effect: "NoRun" }], "tolerations[0].effect", "unknown taint effect"],
-    [[{ key: "a", effect: "NoSchedule", tolerationSeconds: 5 }], "tolerations[0].tolerationSeconds", "only allowed with effect \"NoExecute\""],
+    [
+      [{ key: "a", effect: "NoSchedule", tolerationSeconds: 5 }],
+      "tolerations[0].tolerationSeconds",
+      'only allowed with effect "NoExecute"',
+    ],
     [[{ key: "a", effect: "NoExecute", tolerationSeconds: 1.5 }], "tolerations[0].tolerationSeconds", "whole number"],
     [[{ key: "bad key", operator: "Exists" }], "tolerations[0].key", "not a valid taint key"],
     [[{ key: "a", value: "x y" }], "tolerations[0].value", "not a valid taint value"],
@@ -119,12 +143,20 @@ describe("resource quantities", () => {
   });
 
   it.each(["64MB", "1.2.3", "ten", "", "5 Mi", "Mi", "1mi"])("refuses %j", (text) => {
-    const err = expectPolicyError(() => parseQuantity("resources.limits.memory", text), "resources.limits.memory", "not a valid Kubernetes quantity");
+    const err = expectPolicyError(
+      () => parseQuantity("resources.limits.memory", text),
+      "resources.limits.memory",
+      "not a valid Kubernetes quantity",
+    );
     expect(err.fix).toContain("64Mi");
   });
 
   it("refuses a negative quantity", () => {
-    expectPolicyError(() => parseQuantity("resources.requests.cpu", "-1"), "resources.requests.cpu", "must not be negative");
+    expectPolicyError(
+      () => parseQuantity("resources.requests.cpu", "-1"),
+      "resources.requests.cpu",
+      "must not be negative",
+    );
   });
 
   it("refuses a request above its limit and an unknown resource name", () => {
@@ -133,8 +165,15 @@ describe("resource quantities", () => {
       "resources.requests.memory",
       "the request is above the limit 128Mi",
     );
-    expectPolicyError(() => validateResources("resources", { limits: { gpu: "1" } }), "resources.limits", "unsupported resource name");
-    expect(validateResources("resources", { requests: { cpu: "100m" }, limits: { cpu: "0.1" } })).toEqual({ requests: { cpu: "100m" }, limits: { cpu: "0.1" } });
+    expectPolicyError(
+      () => validateResources("resources", { limits: { gpu: "1" } }),
+      "resources.limits",
+      "unsupported resource name",
+    );
+    expect(validateResources("resources", { requests: { cpu: "100m" }, limits: { cpu: "0.1" } })).toEqual({
+      requests: { cpu: "100m" },
+      limits: { cpu: "0.1" },
+    });
   });
 });
 
@@ -151,14 +190,34 @@ describe("image references", () => {
     expect(validateImageReference("image", ref)).toBe(ref);
   });
 
-  it.each(["Alpine", "alpine:", "https://ghcr.io/org/img", "org//img", "img@sha256:abc", `img@sha256:${"a".repeat(65)}`, "img:-tag", "", "a b"])("refuses %j", (ref) => {
-    expectPolicyError(() => validateImageReference("kubernetes.image", ref), "kubernetes.image", /image reference|sha256 digest/);
+  it.each([
+    "Alpine",
+    "alpine:",
+    "https://ghcr.io/org/img",
+    "org//img",
+    "img@sha256:abc",
+    `img@sha256:${"a".repeat(65)}`,
+    "img:-tag",
+    "",
+    "a b",
+  ])("refuses %j", (ref) => {
+    expectPolicyError(
+      () => validateImageReference("kubernetes.image", ref),
+      "kubernetes.image",
+      /image reference|sha256 digest/,
+    );
   });
 });
 
 describe("host mounts", () => {
   it("mounts exactly the folders of the written paths", () => {
-    expect(hostMountDirs(["/etc/docker/daemon.json", "/etc/containerd/certs.d/ghcr.io/hosts.toml", "/etc/containerd/config.toml"])).toEqual(["/etc/containerd", "/etc/docker"]);
+    expect(
+      hostMountDirs([
+        "/etc/docker/daemon.json",
+        "/etc/containerd/certs.d/ghcr.io/hosts.toml",
+        "/etc/containerd/config.toml",
+      ]),
+    ).toEqual(["/etc/containerd", "/etc/docker"]);
     expect(hostMountDirs(["/etc/rancher/k3s/registries.yaml"])).toEqual(["/etc/rancher"]);
     expect(hostMountDirs([])).toEqual([]);
   });
@@ -209,7 +268,10 @@ describe("node-config manifests", () => {
       { name: "host-etc-docker", mountPath: "/host/etc/docker" },
     ]);
     expect(pod.volumes).toEqual([
-      { name: "config", configMap: { name: expect.stringMatching(/^mirrors-node-config-[0-9a-f]{10}$/), defaultMode: 0o444 } },
+      {
+        name: "config",
+        configMap: { name: expect.stringMatching(/^mirrors-node-config-[0-9a-f]{10}$/), defaultMode: 0o444 },
+      },
       { name: "host-etc-containerd", hostPath: { path: "/etc/containerd", type: "DirectoryOrCreate" } },
       { name: "host-etc-docker", hostPath: { path: "/etc/docker", type: "DirectoryOrCreate" } },
     ]);
@@ -235,13 +297,18 @@ describe("node-config manifests", () => {
     expect(ds.spec.template.spec.initContainers[0].command[2]).toBe("restore");
     expect(ds.spec.template.metadata.annotations["registry-mirrors.dev/mode"]).toBe("restore");
     // The selector must not depend on anything that changes (it is immutable on a DaemonSet).
-    expect(ds.spec.selector.matchLabels).toEqual({ "app.kubernetes.io/name": "registry-mirrors-node-config", "app.kubernetes.io/instance": "mirrors-node-config" });
+    expect(ds.spec.selector.matchLabels).toEqual({
+      "app.kubernetes.io/name": "registry-mirrors-node-config",
+      "app.kubernetes.io/instance": "mirrors-node-config",
+    });
   });
 
   it("change the checksum annotation when and only when the script changes", () => {
     fc.assert(
       fc.property(fc.string(), fc.string(), fc.constantFrom<number | string>(1, 2, "25%"), (a, b, maxUnavailable) => {
-        const ann = (script: string) => nodeConfigManifests({ ...baseSpec, applyScript: script, maxUnavailable }).daemonSet.spec.template.metadata.annotations[CHECKSUM_ANNOTATION];
+        const ann = (script: string) =>
+          nodeConfigManifests({ ...baseSpec, applyScript: script, maxUnavailable }).daemonSet.spec.template.metadata
+            .annotations[CHECKSUM_ANNOTATION];
         expect(ann(a)).toBe(scriptChecksum(a));
         expect(ann(a) === ann(b)).toBe(a === b);
       }),
@@ -263,7 +330,11 @@ describe("registry keys", () => {
   });
 
   it.each(["https://ghcr.io", "ghcr.io/org", "host:99999", "", "bad host"])("refuses the key %j", (key) => {
-    expectPolicyError(() => registryAuthKey('registries["x"]', key), 'registries["x"]', /host\[:port\]|host name|registry host/);
+    expectPolicyError(
+      () => registryAuthKey('registries["x"]', key),
+      'registries["x"]',
+      /host\[:port\]|host name|registry host/,
+    );
   });
 });
 
@@ -271,24 +342,39 @@ describe("static credentials", () => {
   const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 
   it("accepts username + password, auth, or both when they agree", () => {
-    expect(resolveStaticCredential("r", { username: "u", password: "p:w" })).toEqual({ username: "u", password: "p:w" });
+    expect(resolveStaticCredential("r", { username: "u", password: "p:w" })).toEqual({
+      username: "u",
+      password: "p:w",
+    });
     expect(resolveStaticCredential("r", { auth: b64("u:p:w") })).toEqual({ username: "u", password: "p:w" });
-    expect(resolveStaticCredential("r", { username: "u", password: "p:w", auth: b64("u:p:w") })).toEqual({ username: "u", password: "p:w" });
+    expect(resolveStaticCredential("r", { username: "u", password: "p:w", auth: b64("u:p:w") })).toEqual({
+      username: "u",
+      password: "p:w",
+    });
   });
 
   it("refuses password and auth that disagree, without printing either", () => {
     const err = expectPolicyError(
-      () => resolveStaticCredential('registries["ghcr.io"]', { username: "u", password: "s3cret-A", auth: b64("u:s3cret-B") }),
+      () =>
+        resolveStaticCredential('registries["ghcr.io"]', {
+          username: "u",
+          password: "s3cret-A",
+          auth: b64("u:s3cret-B"),
+        }),
       'registries["ghcr.io"].password',
       "password and auth are both given and disagree",
     );
     expect(err.message).not.toMatch(/s3cret|czNjcmV0/);
-    expectPolicyError(() => resolveStaticCredential("r", { username: "v", auth: b64("u:p") }), "r.username", "username and auth are both given and disagree");
+    expectPolicyError(
+      () => resolveStaticCredential("r", { username: "v", auth: b64("u:p") }),
+      "r.username",
+      "username and auth are both given and disagree",
+    );
   });
 
   it.each([
     [{ auth: "not base64!" }, "r.auth", "base64"],
-    [{ auth: b64("nocolon") }, "r.auth", "base64 of \"username:password\""],
+    [{ auth: b64("nocolon") }, "r.auth", 'base64 of "username:password"'],
     [{ username: "user-Q7" }, "r.password", "a password or token is required"],
     [{ password: "pass-Z9" }, "r.username", "a username is required"],
     [{ username: "user:Q7", password: "pass-Z9" }, "r.username", "must not contain ':'"],
@@ -299,21 +385,35 @@ describe("static credentials", () => {
 
   it("round-trips any credential through auth", () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1 }).filter((u) => !u.includes(":")), fc.string({ minLength: 1 }), (username, password) => {
-        expect(resolveStaticCredential("r", { auth: b64(`${username}:${password}`) })).toEqual({ username, password });
-      }),
+      fc.property(
+        fc.string({ minLength: 1 }).filter((u) => !u.includes(":")),
+        fc.string({ minLength: 1 }),
+        (username, password) => {
+          expect(resolveStaticCredential("r", { auth: b64(`${username}:${password}`) })).toEqual({
+            username,
+            password,
+          });
+        },
+      ),
     );
   });
 });
 
 describe(".dockerconfigjson", () => {
   it("holds username, password and auth per registry, keys sorted", () => {
-    const json = dockerConfigJson({ "ghcr.io": { username: "bot", password: "tok" }, [DOCKER_HUB_AUTH_KEY]: { username: "me", password: "pw:1" } });
+    const json = dockerConfigJson({
+      "ghcr.io": { username: "bot", password: "tok" },
+      [DOCKER_HUB_AUTH_KEY]: { username: "me", password: "pw:1" },
+    });
     expect(json).toBe(
       JSON.stringify({
         auths: {
           "ghcr.io": { username: "bot", password: "tok", auth: Buffer.from("bot:tok").toString("base64") },
-          "https://index.docker.io/v1/": { username: "me", password: "pw:1", auth: Buffer.from("me:pw:1").toString("base64") },
+          "https://index.docker.io/v1/": {
+            username: "me",
+            password: "pw:1",
+            auth: Buffer.from("me:pw:1").toString("base64"),
+          },
         },
       }),
     );
@@ -321,14 +421,23 @@ describe(".dockerconfigjson", () => {
 
   it("is what `docker login` would decode for every credential", () => {
     fc.assert(
-      fc.property(fc.dictionary(fc.domain(), fc.record({ username: fc.string({ minLength: 1 }).filter((u) => !u.includes(":")), password: fc.string({ minLength: 1 }) })), (creds) => {
-        const parsed = JSON.parse(dockerConfigJson(creds));
-        expect(Object.keys(parsed.auths)).toEqual(Object.keys(creds).sort());
-        for (const [key, c] of Object.entries(creds)) {
-          const decoded = Buffer.from(parsed.auths[key].auth, "base64").toString("utf8");
-          expect(decoded).toBe(`${c.username}:${c.password}`);
-        }
-      }),
+      fc.property(
+        fc.dictionary(
+          fc.domain(),
+          fc.record({
+            username: fc.string({ minLength: 1 }).filter((u) => !u.includes(":")),
+            password: fc.string({ minLength: 1 }),
+          }),
+        ),
+        (creds) => {
+          const parsed = JSON.parse(dockerConfigJson(creds));
+          expect(Object.keys(parsed.auths)).toEqual(Object.keys(creds).sort());
+          for (const [key, c] of Object.entries(creds)) {
+            const decoded = Buffer.from(parsed.auths[key].auth, "base64").toString("utf8");
+            expect(decoded).toBe(`${c.username}:${c.password}`);
+          }
+        },
+      ),
     );
   });
 });

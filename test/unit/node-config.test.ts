@@ -5,19 +5,28 @@ import { USER_DATA_LIMITS, userDataFiles } from "../../components/core/render/us
 import { RUNTIME_NAMES } from "../../components/core/render/types";
 import { errorOf } from "./policy-error";
 
-
 describe("renderNodeConfig", () => {
   it("refuses a Docker-only target whose policy has no Docker Hub mirror", () => {
-    const err = errorOf(() => renderNodeConfig({ policy: { registries: { "*": { mirrors: ["https://any.example.com"] } } }, runtimes: ["docker"] }));
+    const err = errorOf(() =>
+      renderNodeConfig({
+        policy: { registries: { "*": { mirrors: ["https://any.example.com"] } } },
+        runtimes: ["docker"],
+      }),
+    );
     expect(err.field).toBe("runtimes");
     expect(err.message).toContain("Docker reads mirrors for Docker Hub only");
-    expect(err.message).toContain("\"*\" is not a Docker Hub mirror");
-    expect(err.message).toContain("add \"containerd\"");
+    expect(err.message).toContain('"*" is not a Docker Hub mirror');
+    expect(err.message).toContain('add "containerd"');
   });
 
   it("warns a Docker-only target that Docker ignores the other registries' mirrors", () => {
     const { warnings, daemonJson } = renderNodeConfig({
-      policy: { registries: { "docker.io": { mirrors: ["https://hub.example.com"] }, "ghcr.io": { mirrors: ["https://ghcr-mirror.example.com"] } } },
+      policy: {
+        registries: {
+          "docker.io": { mirrors: ["https://hub.example.com"] },
+          "ghcr.io": { mirrors: ["https://ghcr-mirror.example.com"] },
+        },
+      },
       runtimes: ["docker"],
     });
     expect(JSON.parse(daemonJson!)["registry-mirrors"]).toEqual(["https://hub.example.com"]);
@@ -26,10 +35,18 @@ describe("renderNodeConfig", () => {
 
   it("does not repeat that warning when another runtime uses those mirrors", () => {
     const { warnings, containerdHosts } = renderNodeConfig({
-      policy: { registries: { "docker.io": { mirrors: ["https://hub.example.com"] }, "ghcr.io": { mirrors: ["https://ghcr-mirror.example.com"] } } },
+      policy: {
+        registries: {
+          "docker.io": { mirrors: ["https://hub.example.com"] },
+          "ghcr.io": { mirrors: ["https://ghcr-mirror.example.com"] },
+        },
+      },
     });
     expect(warnings.filter((w) => w.includes("Docker Hub only"))).toEqual([]);
-    expect(Object.keys(containerdHosts)).toEqual(["/etc/containerd/certs.d/docker.io/hosts.toml", "/etc/containerd/certs.d/ghcr.io/hosts.toml"]);
+    expect(Object.keys(containerdHosts)).toEqual([
+      "/etc/containerd/certs.d/docker.io/hosts.toml",
+      "/etc/containerd/certs.d/ghcr.io/hosts.toml",
+    ]);
   });
 
   it.each([
@@ -37,17 +54,28 @@ describe("renderNodeConfig", () => {
     [{ mirrors: ["https://a.example.com"], runtimes: ["lxc"] }, "runtimes", "unknown runtime"],
     [{ mirrors: ["https://a.example.com"], restartPolicy: "always" }, "restartPolicy", "if-needed"],
     [{}, "mirrors", "no mirrors given"],
-    [{ mirrors: ["https://a.example.com"], runtimes: ["containerd"], docker: { liveRestore: true } }, "docker", "docker is not in runtimes"],
+    [
+      { mirrors: ["https://a.example.com"], runtimes: ["containerd"], docker: { liveRestore: true } },
+      "docker",
+      "docker is not in runtimes",
+    ],
   ])("refuses %j naming %s", (input, field, text) => {
     const err = errorOf(() => renderNodeConfig(input as never));
     expect(err.field).toBe(field);
     expect(err.message).toContain(text);
   });
 
-  it.each(["index.docker.io", "Registry.Hub.Docker.com"])("refuses Docker Hub mirrors given both as mirrors and in the policy (as %s)", (name) => {
-    const err = errorOf(() => resolvePolicyInput(["https://a.example.com"], { registries: { [name]: { mirrors: ["https://b.example.com"] } } }));
-    expect(err.message).toContain("one place only");
-  });
+  it.each(["index.docker.io", "Registry.Hub.Docker.com"])(
+    "refuses Docker Hub mirrors given both as mirrors and in the policy (as %s)",
+    (name) => {
+      const err = errorOf(() =>
+        resolvePolicyInput(["https://a.example.com"], {
+          registries: { [name]: { mirrors: ["https://b.example.com"] } },
+        }),
+      );
+      expect(err.message).toContain("one place only");
+    },
+  );
 
   it("keeps user data within EC2's limit for every runtime combination, carrying the script intact", () => {
     fc.assert(

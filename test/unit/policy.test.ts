@@ -1,17 +1,22 @@
 import { describe, expect, it } from "vitest";
 import * as fc from "fast-check";
-import { normalisePolicy, parseMirrorUrl, normaliseRegistryName, parseInsecureRegistry, parseHostPort } from "../../components/core";
+import {
+  normalisePolicy,
+  parseMirrorUrl,
+  normaliseRegistryName,
+  parseInsecureRegistry,
+  parseHostPort,
+} from "../../components/core";
 import { ecrRegistryRegion } from "../../components/core/policy";
 import { errorOf } from "./policy-error";
-
 
 describe("mirror URL validation", () => {
   it.each([
     ["mirror.example.com", "no scheme", "https://mirror.example.com"],
-    ["ftp://mirror.example.com", "scheme \"ftp\"", "use https://"],
+    ["ftp://mirror.example.com", 'scheme "ftp"', "use https://"],
     ["https://user:pass@mirror.example.com", "credentials", "remove user:pass@"],
-    ["https://mirror.example.com?x=1", "query", "remove everything from \"?\""],
-    ["https://mirror.example.com#top", "fragment", "remove everything from \"#\""],
+    ["https://mirror.example.com?x=1", "query", 'remove everything from "?"'],
+    ["https://mirror.example.com#top", "fragment", 'remove everything from "#"'],
     ["https://mirror.example.com/dockerhub", "path", "allowMirrorPaths"],
     ["https://", "", "https://"],
     ["", "required", "https://mirror.example.com"],
@@ -85,22 +90,40 @@ describe("normalisePolicy", () => {
       },
     });
     expect(policy.registries.map((r) => r.registry)).toEqual(["docker.io", "quay.io", "*"]);
-    expect(policy.registries[0].endpoints.map((e) => e.url)).toEqual(["https://a.example.com", "https://b.example.com"]);
-    expect(policy.registries[0].endpoints[0]).toMatchObject({ capabilities: ["pull", "resolve"], insecure: false, overridePath: false, pullFromMirror: "all" });
+    expect(policy.registries[0].endpoints.map((e) => e.url)).toEqual([
+      "https://a.example.com",
+      "https://b.example.com",
+    ]);
+    expect(policy.registries[0].endpoints[0]).toMatchObject({
+      capabilities: ["pull", "resolve"],
+      insecure: false,
+      overridePath: false,
+      pullFromMirror: "all",
+    });
     expect(policy.registries[1].upstreamFallback).toBe(false);
     expect(warnings).toEqual([expect.stringContaining("duplicate mirror https://a.example.com dropped")]);
   });
 
   it("refuses the same registry twice with different settings", () => {
     const err = errorOf(() =>
-      normalisePolicy({ registries: { "docker.io": { mirrors: ["https://a.example.com"] }, "index.docker.io": { mirrors: ["https://b.example.com"] } } }),
+      normalisePolicy({
+        registries: {
+          "docker.io": { mirrors: ["https://a.example.com"] },
+          "index.docker.io": { mirrors: ["https://b.example.com"] },
+        },
+      }),
     );
     expect(err.message).toContain("listed twice");
     expect(err.message).toContain("merge their mirrors");
   });
 
   it("drops an identical duplicate registry with a warning", () => {
-    const { policy, warnings } = normalisePolicy({ registries: { "docker.io": { mirrors: ["https://a.example.com"] }, "index.docker.io": { mirrors: ["https://a.example.com"] } } });
+    const { policy, warnings } = normalisePolicy({
+      registries: {
+        "docker.io": { mirrors: ["https://a.example.com"] },
+        "index.docker.io": { mirrors: ["https://a.example.com"] },
+      },
+    });
     expect(policy.registries).toHaveLength(1);
     expect(warnings[0]).toContain("duplicate entry is dropped");
   });
@@ -109,7 +132,11 @@ describe("normalisePolicy", () => {
     [{ url: "https://m.example.com", caFile: "certs/ca.pem" }, "caFile", "absolute path"],
     [{ url: "https://m.example.com", clientCertFile: "c.pem" }, "clientCertFile", "absolute path"],
     [{ url: "https://m.example.com", clientKeyFile: "/k.pem" }, "clientKeyFile", "set clientCertFile"],
-    [{ url: "https://m.example.com", capabilities: ["pull", "delete"] }, "capabilities", "\"pull\", \"resolve\" and \"push\""],
+    [
+      { url: "https://m.example.com", capabilities: ["pull", "delete"] },
+      "capabilities",
+      '"pull", "resolve" and "push"',
+    ],
     [{ url: "https://m.example.com", capabilities: [] }, "capabilities", "non-empty"],
     [{ url: "https://m.example.com", dialTimeout: "3 seconds" }, "dialTimeout", "Go duration"],
     [{ url: "https://m.example.com", headers: { "Bad Header": "x" } }, "headers", "header name"],
@@ -124,7 +151,13 @@ describe("normalisePolicy", () => {
   });
 
   it("hides header values in errors", () => {
-    const err = errorOf(() => normalisePolicy({ registries: { "ghcr.io": { mirrors: [{ url: "https://m.example.com", headers: { Authorization: "Bearer s3cret\n" } }] } } }));
+    const err = errorOf(() =>
+      normalisePolicy({
+        registries: {
+          "ghcr.io": { mirrors: [{ url: "https://m.example.com", headers: { Authorization: "Bearer s3cret\n" } }] },
+        },
+      }),
+    );
     expect(err.message).not.toContain("s3cret");
   });
 
@@ -147,14 +180,25 @@ describe("normalisePolicy", () => {
       capabilities: fc.subarray(["pull", "resolve", "push"] as const, { minLength: 1 }).map((a) => [...a]),
     });
     const registry = fc.constantFrom("docker.io", "ghcr.io", "quay.io", "registry.k8s.io", "*", "harbor.local:8443");
-    const policy = fc.dictionary(registry, fc.record({ mirrors: fc.array(endpoint, { minLength: 1, maxLength: 4 }), upstreamFallback: fc.boolean() }));
+    const policy = fc.dictionary(
+      registry,
+      fc.record({ mirrors: fc.array(endpoint, { minLength: 1, maxLength: 4 }), upstreamFallback: fc.boolean() }),
+    );
     fc.assert(
       fc.property(policy, (registries) => {
         const once = normalisePolicy({ registries });
         const again = normalisePolicy({ registries });
         expect(JSON.stringify(again)).toBe(JSON.stringify(once));
         // Feeding the normalised policy back in changes nothing.
-        const back = Object.fromEntries(once.policy.registries.map((r) => [r.registry, { mirrors: r.endpoints.map(({ scheme: _s, host: _h, path: _p, ...rest }) => rest), upstreamFallback: r.upstreamFallback }]));
+        const back = Object.fromEntries(
+          once.policy.registries.map((r) => [
+            r.registry,
+            {
+              mirrors: r.endpoints.map(({ scheme: _s, host: _h, path: _p, ...rest }) => rest),
+              upstreamFallback: r.upstreamFallback,
+            },
+          ]),
+        );
         expect(normalisePolicy({ registries: back }).policy).toEqual(once.policy);
         const names = once.policy.registries.map((r) => r.registry);
         expect(new Set(names).size).toBe(names.length);
@@ -164,30 +208,77 @@ describe("normalisePolicy", () => {
   });
 });
 
-describe("endpoint auth \"ecr\"", () => {
+describe('endpoint auth "ecr"', () => {
   const ECR = "https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/docker-hub";
-  const withAuth = (endpoint: Record<string, unknown>) => ({ allowMirrorPaths: true, registries: { "docker.io": { mirrors: [endpoint] } } });
+  const withAuth = (endpoint: Record<string, unknown>) => ({
+    allowMirrorPaths: true,
+    registries: { "docker.io": { mirrors: [endpoint] } },
+  });
 
   it("is kept on ECR registry hosts, commercial and China partitions, and absent when not set", () => {
     const { policy } = normalisePolicy(withAuth({ url: ECR, overridePath: true, auth: "ecr" }));
     expect(policy.registries[0].endpoints[0]).toMatchObject({ url: ECR, auth: "ecr", overridePath: true });
-    const cn = normalisePolicy(withAuth({ url: "https://123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/v2/docker-hub", overridePath: true, auth: "ecr" }));
+    const cn = normalisePolicy(
+      withAuth({
+        url: "https://123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/v2/docker-hub",
+        overridePath: true,
+        auth: "ecr",
+      }),
+    );
     expect(cn.policy.registries[0].endpoints[0].auth).toBe("ecr");
-    expect("auth" in normalisePolicy(withAuth({ url: ECR, overridePath: true })).policy.registries[0].endpoints[0]).toBe(false);
+    expect(
+      "auth" in normalisePolicy(withAuth({ url: ECR, overridePath: true })).policy.registries[0].endpoints[0],
+    ).toBe(false);
     expect(ecrRegistryRegion("123456789012.dkr.ecr.cn-northwest-1.amazonaws.com.cn")).toBe("cn-northwest-1");
     expect(ecrRegistryRegion("123456789012.dkr.ecr.us-gov-west-1.amazonaws.com")).toBe("us-gov-west-1");
     expect(ecrRegistryRegion("public.ecr.aws")).toBeUndefined();
   });
 
   it.each([
-    [{ url: ECR, auth: "iam" }, "mirrors[0].auth", "\"iam\"", "unknown mirror auth", "use \"ecr\""],
+    [{ url: ECR, auth: "iam" }, "mirrors[0].auth", '"iam"', "unknown mirror auth", 'use "ecr"'],
     [{ url: ECR, auth: true }, "mirrors[0].auth", "true", "unknown mirror auth", "leave auth out"],
-    [{ url: "https://mirror.example.com", auth: "ecr" }, "mirrors[0].auth", "\"https://mirror.example.com\"", "needs an ECR registry URL", "remove auth for a mirror that is not ECR"],
-    [{ url: "http://123456789012.dkr.ecr.us-west-2.amazonaws.com", auth: "ecr" }, "mirrors[0].auth", "http://123456789012", "needs an ECR registry URL", "account's ECR registry host"],
-    [{ url: "https://123456789012.dkr.ecr.us-west-2.amazonaws.com:8443", auth: "ecr" }, "mirrors[0].auth", ":8443", "without a port", "account's ECR registry host"],
-    [{ url: "https://12345.dkr.ecr.us-west-2.amazonaws.com", auth: "ecr" }, "mirrors[0].auth", "12345.dkr", "needs an ECR registry URL", "account's ECR registry host"],
-    [{ url: "https://public.ecr.aws", auth: "ecr" }, "mirrors[0].auth", "public.ecr.aws", "needs an ECR registry URL", "remove auth"],
-    [{ url: ECR, auth: "ecr", headers: { "X-Trace": "1" } }, "mirrors[0].headers", "X-Trace", "written by the node's token refresher", "remove headers from this mirror"],
+    [
+      { url: "https://mirror.example.com", auth: "ecr" },
+      "mirrors[0].auth",
+      '"https://mirror.example.com"',
+      "needs an ECR registry URL",
+      "remove auth for a mirror that is not ECR",
+    ],
+    [
+      { url: "http://123456789012.dkr.ecr.us-west-2.amazonaws.com", auth: "ecr" },
+      "mirrors[0].auth",
+      "http://123456789012",
+      "needs an ECR registry URL",
+      "account's ECR registry host",
+    ],
+    [
+      { url: "https://123456789012.dkr.ecr.us-west-2.amazonaws.com:8443", auth: "ecr" },
+      "mirrors[0].auth",
+      ":8443",
+      "without a port",
+      "account's ECR registry host",
+    ],
+    [
+      { url: "https://12345.dkr.ecr.us-west-2.amazonaws.com", auth: "ecr" },
+      "mirrors[0].auth",
+      "12345.dkr",
+      "needs an ECR registry URL",
+      "account's ECR registry host",
+    ],
+    [
+      { url: "https://public.ecr.aws", auth: "ecr" },
+      "mirrors[0].auth",
+      "public.ecr.aws",
+      "needs an ECR registry URL",
+      "remove auth",
+    ],
+    [
+      { url: ECR, auth: "ecr", headers: { "X-Trace": "1" } },
+      "mirrors[0].headers",
+      "X-Trace",
+      "written by the node's token refresher",
+      "remove headers from this mirror",
+    ],
   ])("refuses %j naming the field, the value and the fix", (endpoint, field, value, problem, fix) => {
     const err = errorOf(() => normalisePolicy(withAuth(endpoint)));
     expect(err.field).toBe(`policy.registries["docker.io"].${field}`);

@@ -1,26 +1,61 @@
-import { createServer, Server } from "node:http";
-import { AddressInfo } from "node:net";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PolicyError } from "../../components/core/errors";
-import { MirrorPolicyInput, normalisePolicy } from "../../components/core/policy";
-import { formatProbeTable, orderByProbe, probeMirror, probeMirrors, ProbeResult, probeTargets, probeUrl, sortResults } from "../../components/core/regions/probe";
+import { type MirrorPolicyInput, normalisePolicy } from "../../components/core/policy";
+import {
+  formatProbeTable,
+  orderByProbe,
+  probeMirror,
+  probeMirrors,
+  type ProbeResult,
+  probeTargets,
+  probeUrl,
+  sortResults,
+} from "../../components/core/regions/probe";
 
-const live = (url: string, latencyMs: number, status = 200): ProbeResult => ({ url, ok: true, latencyMs, status, reason: `HTTP ${status}` });
+const live = (url: string, latencyMs: number, status = 200): ProbeResult => ({
+  url,
+  ok: true,
+  latencyMs,
+  status,
+  reason: `HTTP ${status}`,
+});
 const dead = (url: string, reason = "connection refused"): ProbeResult => ({ url, ok: false, reason });
 
 describe("orderByProbe", () => {
   const policy: MirrorPolicyInput = {
     registries: {
-      "docker.io": { mirrors: ["https://a.example.com", { url: "https://b.example.com", insecure: true }, "https://c.example.com", "https://d.example.com"] },
+      "docker.io": {
+        mirrors: [
+          "https://a.example.com",
+          { url: "https://b.example.com", insecure: true },
+          "https://c.example.com",
+          "https://d.example.com",
+        ],
+      },
       "quay.io": { mirrors: ["https://q1.example.com", "https://q2.example.com"], upstreamFallback: false },
     },
     allowMirrorPaths: false,
   };
 
   it("orders by latency, drops failures, keeps unmeasured mirrors after the measured ones", () => {
-    const out = orderByProbe(policy, [live("https://a.example.com", 80), live("https://b.example.com/", 12), dead("https://c.example.com"), live("https://q2.example.com", 5), live("https://q1.example.com", 9)]);
-    expect(out.policy.registries["docker.io"].mirrors).toEqual([{ url: "https://b.example.com", insecure: true }, "https://a.example.com", "https://d.example.com"]);
-    expect(out.policy.registries["quay.io"]).toEqual({ mirrors: ["https://q2.example.com", "https://q1.example.com"], upstreamFallback: false });
+    const out = orderByProbe(policy, [
+      live("https://a.example.com", 80),
+      live("https://b.example.com/", 12),
+      dead("https://c.example.com"),
+      live("https://q2.example.com", 5),
+      live("https://q1.example.com", 9),
+    ]);
+    expect(out.policy.registries["docker.io"].mirrors).toEqual([
+      { url: "https://b.example.com", insecure: true },
+      "https://a.example.com",
+      "https://d.example.com",
+    ]);
+    expect(out.policy.registries["quay.io"]).toEqual({
+      mirrors: ["https://q2.example.com", "https://q1.example.com"],
+      upstreamFallback: false,
+    });
     expect(out.policy.allowMirrorPaths).toBe(false);
     expect(out.dropped).toEqual(["docker.io: https://c.example.com dropped (connection refused)"]);
     expect(out.warnings).toEqual([]);
@@ -30,17 +65,29 @@ describe("orderByProbe", () => {
   it("never drops every mirror: keeps the catalog order and warns", () => {
     const out = orderByProbe(policy, [dead("https://q1.example.com"), dead("https://q2.example.com", "HTTP 503")]);
     expect(out.policy.registries["quay.io"].mirrors).toEqual(["https://q1.example.com", "https://q2.example.com"]);
-    expect(out.warnings).toEqual(["quay.io: every mirror failed the probe (https://q1.example.com: connection refused; https://q2.example.com: HTTP 503); keeping the catalog order"]);
+    expect(out.warnings).toEqual([
+      "quay.io: every mirror failed the probe (https://q1.example.com: connection refused; https://q2.example.com: HTTP 503); keeping the catalog order",
+    ]);
     expect(out.dropped).toEqual([]);
   });
 
   it("keeps equal latencies in catalog order", () => {
     const out = orderByProbe(policy, [live("https://c.example.com", 10), live("https://a.example.com", 10)]);
-    expect(out.policy.registries["docker.io"].mirrors.slice(0, 2)).toEqual(["https://a.example.com", "https://c.example.com"]);
+    expect(out.policy.registries["docker.io"].mirrors.slice(0, 2)).toEqual([
+      "https://a.example.com",
+      "https://c.example.com",
+    ]);
   });
 
   it("lists distinct probe targets, with override_path and insecure carried over", () => {
-    expect(probeTargets({ registries: { a: { mirrors: ["https://m.example.com", { url: "https://e.example.com/v2/hub", overridePath: true }] }, b: { mirrors: ["https://M.example.com/", { url: "https://s.example.com", insecure: true }] } } })).toEqual([
+    expect(
+      probeTargets({
+        registries: {
+          a: { mirrors: ["https://m.example.com", { url: "https://e.example.com/v2/hub", overridePath: true }] },
+          b: { mirrors: ["https://M.example.com/", { url: "https://s.example.com", insecure: true }] },
+        },
+      }),
+    ).toEqual([
       { url: "https://m.example.com" },
       { url: "https://e.example.com/v2/hub", overridePath: true },
       { url: "https://s.example.com", insecure: true },
@@ -53,15 +100,28 @@ describe("probe URL, sorting and table", () => {
     expect(probeUrl({ url: "https://m.example.com" })).toBe("https://m.example.com/v2/");
     expect(probeUrl({ url: "https://m.example.com/" })).toBe("https://m.example.com/v2/");
     expect(probeUrl({ url: "https://proxy.example.com/hub" })).toBe("https://proxy.example.com/hub/v2/");
-    expect(probeUrl({ url: "https://1.dkr.ecr.us-west-2.amazonaws.com/v2/docker-hub", overridePath: true })).toBe("https://1.dkr.ecr.us-west-2.amazonaws.com/v2/");
+    expect(probeUrl({ url: "https://1.dkr.ecr.us-west-2.amazonaws.com/v2/docker-hub", overridePath: true })).toBe(
+      "https://1.dkr.ecr.us-west-2.amazonaws.com/v2/",
+    );
   });
 
   it("sorts live first by latency, failures after in the given order", () => {
-    expect(sortResults([dead("d1"), live("slow", 50), dead("d2"), live("fast", 3)]).map((r) => r.url)).toEqual(["fast", "slow", "d1", "d2"]);
+    expect(sortResults([dead("d1"), live("slow", 50), dead("d2"), live("fast", 3)]).map((r) => r.url)).toEqual([
+      "fast",
+      "slow",
+      "d1",
+      "d2",
+    ]);
   });
 
   it("formats a table, best first", () => {
-    expect(formatProbeTable([dead("http://127.0.0.1:9", "connection refused"), live("https://slow.example.com", 250, 401), live("https://fast.example.com", 7)])).toBe(
+    expect(
+      formatProbeTable([
+        dead("http://127.0.0.1:9", "connection refused"),
+        live("https://slow.example.com", 250, 401),
+        live("https://fast.example.com", 7),
+      ]),
+    ).toBe(
       [
         "  1.     7 ms  https://fast.example.com  HTTP 200",
         "  2.   250 ms  https://slow.example.com  HTTP 401",
@@ -74,7 +134,9 @@ describe("probe URL, sorting and table", () => {
 
   it("refuses out-of-range limits", async () => {
     await expect(probeMirrors([], { timeoutMs: 0 })).rejects.toThrow(PolicyError);
-    await expect(probeMirrors([], { concurrency: 1.5 })).rejects.toThrow(/probe\.concurrency: must be a whole number from 1 to 64/);
+    await expect(probeMirrors([], { concurrency: 1.5 })).rejects.toThrow(
+      /probe\.concurrency: must be a whole number from 1 to 64/,
+    );
   });
 });
 
@@ -121,12 +183,19 @@ describe("probe against loopback servers", () => {
   });
 
   it("reads 200 and 401 as alive and anything else as a failure with its reason", async () => {
-    const results = await probeMirrors([urls.refused, urls.broken, urls.ok, urls.auth, { url: `${urls.prefixed}/hub` }], { timeoutMs: 2000 });
+    const results = await probeMirrors(
+      [urls.refused, urls.broken, urls.ok, urls.auth, { url: `${urls.prefixed}/hub` }],
+      { timeoutMs: 2000 },
+    );
     const byUrl = Object.fromEntries(results.map((r) => [r.url, r]));
     expect(byUrl[urls.ok]).toMatchObject({ ok: true, status: 200, reason: "HTTP 200" });
     expect(byUrl[urls.auth]).toMatchObject({ ok: true, status: 401 });
     expect(byUrl[`${urls.prefixed}/hub`]).toMatchObject({ ok: true, status: 200 });
-    expect(byUrl[urls.broken]).toMatchObject({ ok: false, status: 503, reason: "HTTP 503 from /v2/ (not a registry API answer)" });
+    expect(byUrl[urls.broken]).toMatchObject({
+      ok: false,
+      status: 503,
+      reason: "HTTP 503 from /v2/ (not a registry API answer)",
+    });
     expect(byUrl[urls.broken].latencyMs).toBeUndefined();
     expect(byUrl[urls.refused]).toEqual({ url: urls.refused, ok: false, reason: "connection refused" });
     expect(results.slice(0, 3).every((r) => r.ok)).toBe(true);
@@ -134,7 +203,11 @@ describe("probe against loopback servers", () => {
   });
 
   it("gives up on a mirror that never answers", async () => {
-    expect(await probeMirror({ url: urls.silent }, 150)).toEqual({ url: urls.silent, ok: false, reason: "no answer within 150 ms" });
+    expect(await probeMirror({ url: urls.silent }, 150)).toEqual({
+      url: urls.silent,
+      ok: false,
+      reason: "no answer within 150 ms",
+    });
   });
 
   it("bounds concurrency", async () => {

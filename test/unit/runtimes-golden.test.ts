@@ -8,13 +8,13 @@
 import { describe, expect, it } from "vitest";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { MirrorPolicyInput, normalisePolicy } from "../../components/core/policy";
+import { type MirrorPolicyInput, normalisePolicy } from "../../components/core/policy";
 import { renderBottlerocketSettings } from "../../components/core/render/bottlerocket";
 import { renderBuildkitToml } from "../../components/core/render/buildkit";
 import { renderContainerdConfigFragment, renderContainerdHosts } from "../../components/core/render/containerd";
 import { renderK3sRegistries } from "../../components/core/render/k3s";
 import { renderRegistriesConf } from "../../components/core/render/registries-conf";
-import { NodeFile } from "../../components/core/render/types";
+import type { NodeFile } from "../../components/core/render/types";
 
 const GOLDEN = join(__dirname, "golden");
 const update = process.env.UPDATE_GOLDEN === "1";
@@ -27,7 +27,15 @@ const FULL: MirrorPolicyInput = {
   registries: {
     "docker.io": { mirrors: ["https://mirror.gcr.io", "http://10.0.0.5:5000", { url: ECR, overridePath: true }] },
     "ghcr.io": { mirrors: [{ url: "https://ghcr-mirror.example.com", caFile: "/etc/pki/mirror-ca.pem" }] },
-    "quay.io": { mirrors: [{ url: "https://quay-mirror.example.com", clientCertFile: "/etc/pki/client.pem", clientKeyFile: "/etc/pki/client.key" }] },
+    "quay.io": {
+      mirrors: [
+        {
+          url: "https://quay-mirror.example.com",
+          clientCertFile: "/etc/pki/client.pem",
+          clientKeyFile: "/etc/pki/client.key",
+        },
+      ],
+    },
     "registry.k8s.io": { mirrors: ["https://k8s-mirror.example.com"] },
     "10.0.0.9:5000": { mirrors: [{ url: "https://10.0.0.9:5443", insecure: true }] },
     "*": { mirrors: ["https://catch-all.example.com"] },
@@ -42,7 +50,10 @@ const CRIO: MirrorPolicyInput = {
     "ghcr.io": { mirrors: [{ url: "https://ghcr-mirror.example.com", pullFromMirror: "digest-only" }] },
     "quay.io": { mirrors: ["https://quay-mirror.example.com"] },
     "registry.k8s.io": { mirrors: ["https://k8s-mirror.example.com"] },
-    "10.0.0.9:5000": { mirrors: [{ url: "https://10.0.0.9:5443", insecure: true }, "http://10.0.0.10:5000"], upstreamFallback: false },
+    "10.0.0.9:5000": {
+      mirrors: [{ url: "https://10.0.0.9:5443", insecure: true }, "http://10.0.0.10:5000"],
+      upstreamFallback: false,
+    },
   },
 };
 
@@ -64,7 +75,12 @@ const CONTAINERD_NO_UPSTREAM: MirrorPolicyInput = {
     "registry.example.com:5000": {
       mirrors: [
         { url: "https://mirror-a.example.com", capabilities: ["pull"], dialTimeout: "3s" },
-        { url: "https://mirror-b.example.com", capabilities: ["pull", "resolve", "push"], headers: { "X-Mirror-Token": "token-1" }, insecure: true },
+        {
+          url: "https://mirror-b.example.com",
+          capabilities: ["pull", "resolve", "push"],
+          headers: { "X-Mirror-Token": "token-1" },
+          insecure: true,
+        },
       ],
       upstreamFallback: false,
     },
@@ -77,7 +93,13 @@ const CONTAINERD_ECR: MirrorPolicyInput = {
   allowMirrorPaths: true,
   registries: {
     "docker.io": { mirrors: [{ url: ECR, overridePath: true, auth: "ecr" }, "https://mirror.gcr.io"] },
-    "quay.io": { mirrors: ["https://quay-mirror.example.com", { url: "https://123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/v2/quay", overridePath: true, auth: "ecr" }], upstreamFallback: false },
+    "quay.io": {
+      mirrors: [
+        "https://quay-mirror.example.com",
+        { url: "https://123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/v2/quay", overridePath: true, auth: "ecr" },
+      ],
+      upstreamFallback: false,
+    },
   },
 };
 
@@ -88,9 +110,16 @@ function policyOf(input: MirrorPolicyInput) {
 /** Compares rendered files (or writes them with UPDATE_GOLDEN=1) under golden/<format>/<name>/. */
 function checkGolden(format: string, name: string, files: NodeFile[]): void {
   const base = join(GOLDEN, format, name);
-  const manifest = `${JSON.stringify(files.map((f) => ({ path: f.path, mode: f.mode.toString(8), secret: f.secret === true })), null, 2)}\n`;
+  const manifest = `${JSON.stringify(
+    files.map((f) => ({ path: f.path, mode: f.mode.toString(8), secret: f.secret === true })),
+    null,
+    2,
+  )}\n`;
   // ":" (host:port folders) is encoded so the repository can be checked out on Windows too.
-  const entries: Array<[string, string]> = [...files.map((f) => [join(base, f.path.replace(/:/g, "%3A")), f.content] as [string, string]), [join(base, "_manifest.json"), manifest]];
+  const entries: Array<[string, string]> = [
+    ...files.map((f) => [join(base, f.path.replace(/:/g, "%3A")), f.content] as [string, string]),
+    [join(base, "_manifest.json"), manifest],
+  ];
   for (const [file, content] of entries) {
     if (update) {
       mkdirSync(dirname(file), { recursive: true });
@@ -132,24 +161,36 @@ describe("golden files", () => {
     checkGolden("containerd", "ecr-auth", files);
     expect(files.map((f) => [f.path, f.ecrAuth, f.mode, f.secret])).toEqual([
       ["/etc/containerd/certs.d/docker.io/hosts.toml", [{ url: ECR, region: "us-east-1" }], 0o600, undefined],
-      ["/etc/containerd/certs.d/quay.io/hosts.toml", [{ url: "https://123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/v2/quay", region: "cn-north-1" }], 0o600, undefined],
+      [
+        "/etc/containerd/certs.d/quay.io/hosts.toml",
+        [{ url: "https://123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/v2/quay", region: "cn-north-1" }],
+        0o600,
+        undefined,
+      ],
     ]);
     for (const f of files) expect(f.content).not.toMatch(/header|Authorization/);
     // The same policy without auth renders the same text: auth changes only what the node adds.
     const plain = structuredClone(CONTAINERD_ECR);
-    for (const entry of Object.values(plain.registries)) entry.mirrors = entry.mirrors.map((m) => (typeof m === "string" ? m : { url: m.url, overridePath: true }));
+    for (const entry of Object.values(plain.registries))
+      entry.mirrors = entry.mirrors.map((m) => (typeof m === "string" ? m : { url: m.url, overridePath: true }));
     expect(renderContainerdHosts(policyOf(plain)).map((f) => f.content)).toEqual(files.map((f) => f.content));
     expect(renderContainerdHosts(policyOf(plain)).every((f) => f.ecrAuth === undefined && f.mode === 0o644)).toBe(true);
   });
 
   it.each([2, 3] as const)("containerd config fragment, version %i", (version) => {
-    const file = { path: `/etc/containerd/conf.d/registry-mirrors-v${version}.toml`, content: renderContainerdConfigFragment(version), mode: 0o644 };
+    const file = {
+      path: `/etc/containerd/conf.d/registry-mirrors-v${version}.toml`,
+      content: renderContainerdConfigFragment(version),
+      mode: 0o644,
+    };
     checkGolden("containerd", `fragment-v${version}`, [file]);
     expect(file.content).not.toContain("mirrors");
   });
 
   it("containerd config fragment with the two folders EKS AL2023 uses", () => {
-    expect(renderContainerdConfigFragment(2, "/etc/containerd/certs.d:/etc/docker/certs.d")).toContain('config_path = "/etc/containerd/certs.d:/etc/docker/certs.d"');
+    expect(renderContainerdConfigFragment(2, "/etc/containerd/certs.d:/etc/docker/certs.d")).toContain(
+      'config_path = "/etc/containerd/certs.d:/etc/docker/certs.d"',
+    );
   });
 
   it("CRI-O/podman registries.conf drop-in", () => {
@@ -162,7 +203,10 @@ describe("golden files", () => {
     const warnings: string[] = [];
     const file = renderK3sRegistries(policyOf(FULL), {
       flavour: "k3s",
-      auth: { "quay-mirror.example.com": { username: "robot", password: "s3cret" }, "ghcr-mirror.example.com": { auth: "cm9ib3Q6czNjcmV0" } },
+      auth: {
+        "quay-mirror.example.com": { username: "robot", password: "s3cret" },
+        "ghcr-mirror.example.com": { auth: "cm9ib3Q6czNjcmV0" },
+      },
       tls: { "10.0.0.9:5000": { caFile: "/etc/pki/private-ca.pem" } },
       warnings,
     });
@@ -178,10 +222,12 @@ describe("golden files", () => {
     expect(file.secret).toBeUndefined();
   });
 
-  it("BuildKit buildkitd.toml skips \"*\" with a warning", () => {
+  it('BuildKit buildkitd.toml skips "*" with a warning', () => {
     const warnings: string[] = [];
     checkGolden("buildkit", "full", [renderBuildkitToml(policyOf(FULL), { warnings })]);
-    expect(warnings).toEqual([expect.stringContaining('policy.registries["*"]: BuildKit has no entry for every registry')]);
+    expect(warnings).toEqual([
+      expect.stringContaining('policy.registries["*"]: BuildKit has no entry for every registry'),
+    ]);
   });
 
   it("Bottlerocket settings", () => {

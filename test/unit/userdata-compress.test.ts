@@ -15,21 +15,30 @@ import {
 } from "../../components/core/render/userdata";
 
 const SCRIPT = "#!/bin/sh\nset -eu\necho apply\n";
-const CA = { path: "/etc/containerd/certs.d/m.example.com/ca.crt", content: "-----BEGIN CERTIFICATE-----\nAA==\n", mode: 0o644 };
+const CA = {
+  path: "/etc/containerd/certs.d/m.example.com/ca.crt",
+  content: "-----BEGIN CERTIFICATE-----\nAA==\n",
+  mode: 0o644,
+};
 
 /** A script of about `bytes` bytes that compresses like a real one (repetitive shell). */
 function bigScript(bytes: number): string {
-  const line = 'if [ -f "$NODE_ROOT/etc/docker/daemon.json" ]; then merge_json "$NODE_ROOT/etc/docker/daemon.json"; fi\n';
+  const line =
+    'if [ -f "$NODE_ROOT/etc/docker/daemon.json" ]; then merge_json "$NODE_ROOT/etc/docker/daemon.json"; fi\n';
   return `#!/bin/sh\n${line.repeat(Math.ceil(bytes / line.length))}`;
 }
 
 /** A script that gzip cannot shrink (hex of hashes). */
 function noisyScript(bytes: number): string {
-  const hex = Array.from({ length: Math.ceil(bytes / 64) }, (_, i) => createHash("sha256").update(String(i)).digest("hex")).join("\n# ");
+  const hex = Array.from({ length: Math.ceil(bytes / 64) }, (_, i) =>
+    createHash("sha256").update(String(i)).digest("hex"),
+  ).join("\n# ");
   return `#!/bin/sh\n# ${hex}\n`;
 }
 
-const scriptArb = fc.array(fc.string({ unit: fc.constantFrom("a", " ", "'", "$", "\\", "é", "-", "=", "\t") }), { maxLength: 6 }).map((l) => `#!/bin/sh\n${l.join("\n")}\n`);
+const scriptArb = fc
+  .array(fc.string({ unit: fc.constantFrom("a", " ", "'", "$", "\\", "é", "-", "=", "\t") }), { maxLength: 6 })
+  .map((l) => `#!/bin/sh\n${l.join("\n")}\n`);
 
 describe("compressed files", () => {
   test("cloud-config carries gz+b64 content that reads back byte-exact", () => {
@@ -43,7 +52,9 @@ describe("compressed files", () => {
   test("the shell form decodes to a file first (no pipe), then gunzips", () => {
     const text = renderShellUserData({ applyScript: SCRIPT, compress: true });
     expect(text).toContain(`base64 -d > '${DEFAULT_APPLY_SCRIPT_PATH}.tmp.gz' <<'REGISTRY_MIRRORS_EOF'\nH4sI`);
-    expect(text).toContain(`gunzip -c '${DEFAULT_APPLY_SCRIPT_PATH}.tmp.gz' > '${DEFAULT_APPLY_SCRIPT_PATH}.tmp'\nrm -f '${DEFAULT_APPLY_SCRIPT_PATH}.tmp.gz'\nchmod 0700`);
+    expect(text).toContain(
+      `gunzip -c '${DEFAULT_APPLY_SCRIPT_PATH}.tmp.gz' > '${DEFAULT_APPLY_SCRIPT_PATH}.tmp'\nrm -f '${DEFAULT_APPLY_SCRIPT_PATH}.tmp.gz'\nchmod 0700`,
+    );
     expect(text).not.toContain("echo apply");
     expect(userDataFiles(text)).toEqual([{ path: DEFAULT_APPLY_SCRIPT_PATH, content: SCRIPT, mode: 0o700 }]);
   });
@@ -59,7 +70,9 @@ describe("compressed files", () => {
         ]) {
           expect(userDataFiles(text)).toEqual(want);
         }
-        expect(renderShellUserData({ applyScript: script, compress })).toBe(renderShellUserData({ applyScript: script, compress }));
+        expect(renderShellUserData({ applyScript: script, compress })).toBe(
+          renderShellUserData({ applyScript: script, compress }),
+        );
       }),
     );
   });
@@ -111,7 +124,9 @@ describe("fitUserData", () => {
     }
     expect(err).toBeInstanceOf(PolicyError);
     expect(err!.field).toBe("userData");
-    expect(err!.message).toMatch(/^userData: AWS EC2 user data is limited to 16384 bytes \(16 KB, counted before base64\); this is \d+ bytes over \(got "\d+ bytes"\)\. Fix: compress it \(compress: true\), mirror fewer registries/);
+    expect(err!.message).toMatch(
+      /^userData: AWS EC2 user data is limited to 16384 bytes \(16 KB, counted before base64\); this is \d+ bytes over \(got "\d+ bytes"\)\. Fix: compress it \(compress: true\), mirror fewer registries/,
+    );
   });
 
   test("what stays over the limit even compressed is refused without suggesting compression again", () => {
@@ -133,8 +148,17 @@ describe("fitUserData", () => {
 
 describe("userDataFiles", () => {
   test("skips the user's own parts and reads b64 write_files", () => {
-    const theirs = "#cloud-config\nwrite_files:\n  - path: /etc/motd\n    encoding: b64\n    content: aGkK\n    permissions: '0600'\n";
-    expect(userDataFiles(renderNodeUserData({ applyScript: SCRIPT, userData: theirs, userParts: [{ contentType: "text/x-shellscript", content: "#!/bin/sh\necho\n" }] }))).toEqual([
+    const theirs =
+      "#cloud-config\nwrite_files:\n  - path: /etc/motd\n    encoding: b64\n    content: aGkK\n    permissions: '0600'\n";
+    expect(
+      userDataFiles(
+        renderNodeUserData({
+          applyScript: SCRIPT,
+          userData: theirs,
+          userParts: [{ contentType: "text/x-shellscript", content: "#!/bin/sh\necho\n" }],
+        }),
+      ),
+    ).toEqual([
       { path: DEFAULT_APPLY_SCRIPT_PATH, content: SCRIPT, mode: 0o700 },
       { path: "/etc/motd", content: "hi\n", mode: 0o600 },
     ]);

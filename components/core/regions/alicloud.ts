@@ -72,7 +72,12 @@ const ACCELERATOR_ID = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Throws unless `value` can be the id of an account's Docker Hub accelerator (one DNS label). */
 export function validateAcceleratorId(field: string, value: unknown): string {
   if (typeof value !== "string" || !ACCELERATOR_ID.test(value)) {
-    throw new PolicyError(field, value, "an accelerator id is one DNS label: lower-case letters, digits and inner hyphens, at most 63 characters", "copy only the id part of your accelerator address (https://<id>.mirror.aliyuncs.com) from the Container Registry console, Image Tools > Image Accelerator");
+    throw new PolicyError(
+      field,
+      value,
+      "an accelerator id is one DNS label: lower-case letters, digits and inner hyphens, at most 63 characters",
+      "copy only the id part of your accelerator address (https://<id>.mirror.aliyuncs.com) from the Container Registry console, Image Tools > Image Accelerator",
+    );
   }
   return value;
 }

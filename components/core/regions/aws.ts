@@ -86,12 +86,42 @@ export interface EcrUpstream {
 
 /** Upstreams ECR pull-through cache supports (sorted by registry key). */
 export const ECR_UPSTREAMS: readonly EcrUpstream[] = [
-  { registry: DOCKER_HUB, upstreamRegistryUrl: "registry-1.docker.io", defaultPrefix: "docker-hub", needsCredential: true, label: "Docker Hub" },
-  { registry: "ghcr.io", upstreamRegistryUrl: "ghcr.io", defaultPrefix: "github", needsCredential: true, label: "GitHub Container Registry" },
-  { registry: "public.ecr.aws", upstreamRegistryUrl: "public.ecr.aws", defaultPrefix: "ecr-public", needsCredential: false, label: "ECR Public" },
+  {
+    registry: DOCKER_HUB,
+    upstreamRegistryUrl: "registry-1.docker.io",
+    defaultPrefix: "docker-hub",
+    needsCredential: true,
+    label: "Docker Hub",
+  },
+  {
+    registry: "ghcr.io",
+    upstreamRegistryUrl: "ghcr.io",
+    defaultPrefix: "github",
+    needsCredential: true,
+    label: "GitHub Container Registry",
+  },
+  {
+    registry: "public.ecr.aws",
+    upstreamRegistryUrl: "public.ecr.aws",
+    defaultPrefix: "ecr-public",
+    needsCredential: false,
+    label: "ECR Public",
+  },
   { registry: "quay.io", upstreamRegistryUrl: "quay.io", defaultPrefix: "quay", needsCredential: false, label: "Quay" },
-  { registry: "registry.gitlab.com", upstreamRegistryUrl: "registry.gitlab.com", defaultPrefix: "gitlab", needsCredential: true, label: "GitLab Container Registry" },
-  { registry: "registry.k8s.io", upstreamRegistryUrl: "registry.k8s.io", defaultPrefix: "k8s", needsCredential: false, label: "Kubernetes registry" },
+  {
+    registry: "registry.gitlab.com",
+    upstreamRegistryUrl: "registry.gitlab.com",
+    defaultPrefix: "gitlab",
+    needsCredential: true,
+    label: "GitLab Container Registry",
+  },
+  {
+    registry: "registry.k8s.io",
+    upstreamRegistryUrl: "registry.k8s.io",
+    defaultPrefix: "k8s",
+    needsCredential: false,
+    label: "Kubernetes registry",
+  },
 ];
 
 /** The ECR upstream for a (normalised) registry key, or undefined when ECR cannot cache it. */
@@ -102,7 +132,12 @@ export function ecrUpstream(registry: string): EcrUpstream | undefined {
 /** Throws unless `value` is a 12-digit AWS account id. */
 export function validateAwsAccountId(field: string, value: unknown): string {
   if (typeof value !== "string" || !/^\d{12}$/.test(value)) {
-    throw new PolicyError(field, value, "an AWS account id is exactly 12 digits", "give the account id as a string of 12 digits, e.g. \"123456789012\" (keep leading zeros; `aws sts get-caller-identity` shows it)");
+    throw new PolicyError(
+      field,
+      value,
+      "an AWS account id is exactly 12 digits",
+      'give the account id as a string of 12 digits, e.g. "123456789012" (keep leading zeros; `aws sts get-caller-identity` shows it)',
+    );
   }
   return value;
 }
@@ -113,10 +148,20 @@ const ECR_PREFIX = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9
 /** Throws unless `value` is a valid ECR pull-through cache repository prefix. */
 export function validateEcrPrefix(field: string, value: unknown): string {
   if (typeof value !== "string" || value.length < 2 || value.length > 30) {
-    throw new PolicyError(field, value, "an ECR pull-through cache prefix is 2 to 30 characters long", "use a short name such as \"docker-hub\" or \"quay\"");
+    throw new PolicyError(
+      field,
+      value,
+      "an ECR pull-through cache prefix is 2 to 30 characters long",
+      'use a short name such as "docker-hub" or "quay"',
+    );
   }
   if (!ECR_PREFIX.test(value)) {
-    throw new PolicyError(field, value, "an ECR repository prefix allows only lower-case letters, digits, and . _ - / between them", "use lower-case letters and digits separated by single hyphens, e.g. \"docker-hub\"");
+    throw new PolicyError(
+      field,
+      value,
+      "an ECR repository prefix allows only lower-case letters, digits, and . _ - / between them",
+      'use lower-case letters and digits separated by single hyphens, e.g. "docker-hub"',
+    );
   }
   return value;
 }

@@ -24,7 +24,13 @@ export const DEAD_MIRRORS: readonly DeadMirror[] = [
 
 /** The dead-mirror entry for a mirror URL or host (port ignored), or undefined. */
 export function findDeadMirror(urlOrHost: string): DeadMirror | undefined {
-  const host = urlOrHost.trim().toLowerCase().replace(/^[a-z][a-z0-9+.-]*:\/\//, "").replace(/[/?#].*$/, "").replace(/:\d+$/, "").replace(/\.$/, "");
+  const host = urlOrHost
+    .trim()
+    .toLowerCase()
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//, "")
+    .replace(/[/?#].*$/, "")
+    .replace(/:\d+$/, "")
+    .replace(/\.$/, "");
   return DEAD_MIRRORS.find((d) => d.host === host);
 }
 
@@ -35,7 +41,8 @@ export interface DeadMirrorCheckOptions {
   alternative?: string;
 }
 
-const GENERIC_ALTERNATIVE = "your cloud's registry mirror for the node's region (an ECR pull-through cache on AWS, the account's accelerator https://<id>.mirror.aliyuncs.com on Alibaba Cloud) or your own pull-through cache";
+const GENERIC_ALTERNATIVE =
+  "your cloud's registry mirror for the node's region (an ECR pull-through cache on AWS, the account's accelerator https://<id>.mirror.aliyuncs.com on Alibaba Cloud) or your own pull-through cache";
 
 /**
  * Refuses a dead mirror with a PolicyError that says what happened to it and what to use instead; with
@@ -48,5 +55,10 @@ export function checkDeadMirror(field: string, url: string, options: DeadMirrorC
   if (options.allowDeprecatedMirrors) {
     return `${field}: ${url} ${dead.what}; kept because allowDeprecatedMirrors is set. Consider ${alternative}`;
   }
-  throw new PolicyError(field, url, `the public mirror ${dead.host} ${dead.what}`, `remove it and use ${alternative} (set allowDeprecatedMirrors: true only if you know it works from your network)`);
+  throw new PolicyError(
+    field,
+    url,
+    `the public mirror ${dead.host} ${dead.what}`,
+    `remove it and use ${alternative} (set allowDeprecatedMirrors: true only if you know it works from your network)`,
+  );
 }

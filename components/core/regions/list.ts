@@ -1,6 +1,6 @@
 import { acrEndpoints, ALICLOUD_REGIONS } from "./alicloud";
 import { AWS_REGIONS, ecrHost } from "./aws";
-import { CloudName, CLOUDS, validateCloud } from "./catalog";
+import { type CloudName, CLOUDS, validateCloud } from "./catalog";
 
 /** One row of the region list: a region and the endpoints the catalog derives for it. */
 export interface RegionListing {
@@ -20,12 +20,24 @@ export function listRegions(cloud?: CloudName): RegionListing[] {
   for (const c of clouds) {
     if (c === "aws") {
       for (const r of AWS_REGIONS) {
-        rows.push({ cloud: c, id: r.id, name: r.name, note: r.partition, endpoints: [`https://${ecrHost("ACCOUNT", r)}/v2/PREFIX (ECR pull-through cache)`] });
+        rows.push({
+          cloud: c,
+          id: r.id,
+          name: r.name,
+          note: r.partition,
+          endpoints: [`https://${ecrHost("ACCOUNT", r)}/v2/PREFIX (ECR pull-through cache)`],
+        });
       }
     } else {
       for (const r of ALICLOUD_REGIONS) {
         const acr = acrEndpoints(r);
-        rows.push({ cloud: c, id: r.id, name: r.name, note: r.status === "closed" ? "closed" : "", endpoints: r.status === "closed" ? [] : [`https://${acr.publicHost}`, `https://${acr.vpcHost} (VPC)`] });
+        rows.push({
+          cloud: c,
+          id: r.id,
+          name: r.name,
+          note: r.status === "closed" ? "closed" : "",
+          endpoints: r.status === "closed" ? [] : [`https://${acr.publicHost}`, `https://${acr.vpcHost} (VPC)`],
+        });
       }
     }
   }
@@ -48,11 +60,15 @@ export function formatRegions(cloud?: CloudName): string {
     if (lines.length > 0) lines.push("");
     lines.push(`${c}: ${mine.length} regions`);
     for (const r of mine) {
-      lines.push(`  ${pad(r.id, idWidth)}${pad(r.name, nameWidth)}${pad(r.note, noteWidth)}${r.endpoints.join("  ")}`.trimEnd());
+      lines.push(
+        `  ${pad(r.id, idWidth)}${pad(r.name, nameWidth)}${pad(r.note, noteWidth)}${r.endpoints.join("  ")}`.trimEnd(),
+      );
     }
-    lines.push(c === "aws"
-      ? "  ACCOUNT = awsAccountId, PREFIX = the rule's repository prefix (ecrPullThrough)"
-      : "  Docker Hub accelerator in every region: https://<id>.mirror.aliyuncs.com (alicloudAcceleratorId)");
+    lines.push(
+      c === "aws"
+        ? "  ACCOUNT = awsAccountId, PREFIX = the rule's repository prefix (ecrPullThrough)"
+        : "  Docker Hub accelerator in every region: https://<id>.mirror.aliyuncs.com (alicloudAcceleratorId)",
+    );
   }
   return `${lines.join("\n")}\n`;
 }

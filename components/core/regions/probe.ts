@@ -1,7 +1,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import { PolicyError } from "../errors";
-import { MirrorPolicyInput, normaliseEndpoint } from "../policy";
+import { type MirrorPolicyInput, normaliseEndpoint } from "../policy";
 
 /** A mirror to probe: its URL, and how to reach its registry API. */
 export interface ProbeTarget {
@@ -45,13 +45,19 @@ export function probeUrl(target: ProbeTarget): string {
 
 function describeError(err: NodeJS.ErrnoException, timeoutMs: number): string {
   switch (err.code) {
-    case "PROBE_TIMEOUT": return `no answer within ${timeoutMs} ms`;
-    case "ECONNREFUSED": return "connection refused";
-    case "ECONNRESET": return "connection reset";
-    case "ENOTFOUND": return "host not found (DNS)";
-    case "EAI_AGAIN": return "DNS lookup failed (temporary)";
+    case "PROBE_TIMEOUT":
+      return `no answer within ${timeoutMs} ms`;
+    case "ECONNREFUSED":
+      return "connection refused";
+    case "ECONNRESET":
+      return "connection reset";
+    case "ENOTFOUND":
+      return "host not found (DNS)";
+    case "EAI_AGAIN":
+      return "DNS lookup failed (temporary)";
     case "EHOSTUNREACH":
-    case "ENETUNREACH": return "host unreachable";
+    case "ENETUNREACH":
+      return "host unreachable";
     default:
       if (err.code && /CERT|SSL|TLS|SELF_SIGNED/.test(err.code)) return `TLS: ${err.message}`;
       return err.code ? `${err.code}: ${err.message}` : err.message;
@@ -77,25 +83,37 @@ export function probeMirror(target: ProbeTarget, timeoutMs: number): Promise<Pro
       clearTimeout(timer);
       resolve(result);
     };
-    const req = client.request(url, {
-      method: "GET",
-      agent: false,
-      headers: { "User-Agent": "registry-mirrors-probe", Accept: "application/json" },
-      rejectUnauthorized: !target.insecure,
-    }, (res) => {
-      const latencyMs = Math.round(Number(process.hrtime.bigint() - started) / 1e6);
-      const status = res.statusCode ?? 0;
-      res.resume();
-      req.destroy();
-      const ok = status === 200 || status === 401;
-      finish({ url: target.url, ok, status, ...(ok ? { latencyMs } : {}), reason: `HTTP ${status}${ok ? "" : " from /v2/ (not a registry API answer)"}` });
-    });
+    const req = client.request(
+      url,
+      {
+        method: "GET",
+        agent: false,
+        headers: { "User-Agent": "registry-mirrors-probe", Accept: "application/json" },
+        rejectUnauthorized: !target.insecure,
+      },
+      (res) => {
+        const latencyMs = Math.round(Number(process.hrtime.bigint() - started) / 1e6);
+        const status = res.statusCode ?? 0;
+        res.resume();
+        req.destroy();
+        const ok = status === 200 || status === 401;
+        finish({
+          url: target.url,
+          ok,
+          status,
+          ...(ok ? { latencyMs } : {}),
+          reason: `HTTP ${status}${ok ? "" : " from /v2/ (not a registry API answer)"}`,
+        });
+      },
+    );
     const timer = setTimeout(() => {
       const err: NodeJS.ErrnoException = new Error("timeout");
       err.code = "PROBE_TIMEOUT";
       req.destroy(err);
     }, timeoutMs);
-    req.on("error", (err: NodeJS.ErrnoException) => finish({ url: target.url, ok: false, reason: describeError(err, timeoutMs) }));
+    req.on("error", (err: NodeJS.ErrnoException) =>
+      finish({ url: target.url, ok: false, reason: describeError(err, timeoutMs) }),
+    );
     req.end();
   });
 }
@@ -112,7 +130,10 @@ function positiveInteger(field: string, value: number | undefined, fallback: num
  * Probes mirrors (`GET /v2/`; 200 or 401 means alive) with a bounded timeout and concurrency. Results: the
  * live mirrors fastest first, then the failed ones in the order given, each with its reason.
  */
-export async function probeMirrors(targets: ReadonlyArray<string | ProbeTarget>, options: ProbeOptions = {}): Promise<ProbeResult[]> {
+export async function probeMirrors(
+  targets: ReadonlyArray<string | ProbeTarget>,
+  options: ProbeOptions = {},
+): Promise<ProbeResult[]> {
   const timeoutMs = positiveInteger("probe.timeoutMs", options.timeoutMs, 3000, 60_000);
   const concurrency = positiveInteger("probe.concurrency", options.concurrency, 4, 64);
   const list = targets.map((t) => (typeof t === "string" ? { url: t } : t));
@@ -188,13 +209,17 @@ export function orderByProbe(policy: MirrorPolicyInput, results: readonly ProbeR
   for (const name of Object.keys(policy.registries)) {
     const entry = policy.registries[name];
     const mirrors = entry.mirrors.map((m, index) => ({ m, index, result: byKey.get(mirrorKey(mirrorUrlOf(m))) }));
-    const alive = mirrors.filter((x) => x.result?.ok).sort((a, b) => (a.result?.latencyMs ?? 0) - (b.result?.latencyMs ?? 0) || a.index - b.index);
+    const alive = mirrors
+      .filter((x) => x.result?.ok)
+      .sort((a, b) => (a.result?.latencyMs ?? 0) - (b.result?.latencyMs ?? 0) || a.index - b.index);
     const unknown = mirrors.filter((x) => x.result === undefined);
     const dead = mirrors.filter((x) => x.result !== undefined && !x.result.ok);
     let kept = [...alive, ...unknown];
     if (kept.length === 0) {
       kept = mirrors;
-      warnings.push(`${name}: every mirror failed the probe (${dead.map((x) => `${mirrorUrlOf(x.m)}: ${x.result?.reason}`).join("; ")}); keeping the catalog order`);
+      warnings.push(
+        `${name}: every mirror failed the probe (${dead.map((x) => `${mirrorUrlOf(x.m)}: ${x.result?.reason}`).join("; ")}); keeping the catalog order`,
+      );
     } else {
       for (const x of dead) dropped.push(`${name}: ${mirrorUrlOf(x.m)} dropped (${x.result?.reason})`);
     }

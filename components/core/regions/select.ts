@@ -1,8 +1,38 @@
 import { PolicyError } from "../errors";
-import { ANY_REGISTRY, compareRegistries, DOCKER_HUB, MirrorEndpointInput, MirrorPolicyInput, normaliseRegistryName, RegistryMirrorsInput } from "../policy";
-import { acceleratorUrl, acrEndpoints, AlicloudRegion, alicloudRegion, validateAcceleratorId } from "./alicloud";
-import { AwsPartition, AwsRegion, awsRegion, ecrHost, ecrPullThroughUrl, ecrUpstream, ECR_UPSTREAMS, validateAwsAccountId, validateEcrPrefix, AWS_DNS_SUFFIX } from "./aws";
-import { CatalogEntry, CloudName, matchingEntries, MirrorInput, NetworkKind, unknownRegionError, UserCatalog, validateCloud, validateMirrorList, validateUserCatalog } from "./catalog";
+import {
+  ANY_REGISTRY,
+  compareRegistries,
+  DOCKER_HUB,
+  type MirrorEndpointInput,
+  type MirrorPolicyInput,
+  normaliseRegistryName,
+  type RegistryMirrorsInput,
+} from "../policy";
+import { acceleratorUrl, acrEndpoints, type AlicloudRegion, alicloudRegion, validateAcceleratorId } from "./alicloud";
+import {
+  type AwsPartition,
+  type AwsRegion,
+  awsRegion,
+  ecrHost,
+  ecrPullThroughUrl,
+  ecrUpstream,
+  ECR_UPSTREAMS,
+  validateAwsAccountId,
+  validateEcrPrefix,
+  AWS_DNS_SUFFIX,
+} from "./aws";
+import {
+  type CatalogEntry,
+  type CloudName,
+  matchingEntries,
+  type MirrorInput,
+  type NetworkKind,
+  unknownRegionError,
+  type UserCatalog,
+  validateCloud,
+  validateMirrorList,
+  validateUserCatalog,
+} from "./catalog";
 import { checkDeadMirror } from "./dead-mirrors";
 
 /** What {@link selectMirrors} needs to pick the mirrors of one region. */
@@ -93,47 +123,74 @@ function optionalBoolean(field: string, value: unknown): void {
  * Validates every field of a selection input that is present, on its own (no cross-field checks). The
  * component calls it in its constructor with the inputs already known, so bad values fail before any `apply`.
  */
-export function validateSelectionFields(input: Partial<RegionSelectionInput>, options: SelectionFieldOptions = {}): ValidatedSelectionFields {
+export function validateSelectionFields(
+  input: Partial<RegionSelectionInput>,
+  options: SelectionFieldOptions = {},
+): ValidatedSelectionFields {
   const out: ValidatedSelectionFields = {};
   if ("cloud" in input) out.cloud = validateCloud("cloud", input.cloud);
   if (input.region !== undefined && out.cloud !== undefined) out.region = resolveRegion(out.cloud, input.region);
   if (input.registries !== undefined) {
     if (!Array.isArray(input.registries) || input.registries.length === 0) {
-      throw new PolicyError("registries", input.registries, "must be a non-empty list of registry hosts", "write [\"docker.io\", \"ghcr.io\"], or leave it out for docker.io");
+      throw new PolicyError(
+        "registries",
+        input.registries,
+        "must be a non-empty list of registry hosts",
+        'write ["docker.io", "ghcr.io"], or leave it out for docker.io',
+      );
     }
     const names = input.registries.map((r, i) => normaliseRegistryName(`registries[${i}]`, r));
     out.registries = [...new Set(names)].sort(compareRegistries);
   }
   if (input.network !== undefined) {
     if (input.network !== "vpc" && input.network !== "public") {
-      throw new PolicyError("network", input.network, "unknown network", "use \"vpc\" for nodes inside the cloud's private network, or \"public\" for nodes outside it");
+      throw new PolicyError(
+        "network",
+        input.network,
+        "unknown network",
+        'use "vpc" for nodes inside the cloud\'s private network, or "public" for nodes outside it',
+      );
     }
     out.network = input.network;
   }
   if (input.awsAccountId !== undefined) out.awsAccountId = validateAwsAccountId("awsAccountId", input.awsAccountId);
   if (input.ecrPullThrough !== undefined) out.ecrPullThrough = validateEcrPullThrough(input.ecrPullThrough);
-  if (input.alicloudAcceleratorId !== undefined) out.alicloudAcceleratorId = validateAcceleratorId("alicloudAcceleratorId", input.alicloudAcceleratorId);
+  if (input.alicloudAcceleratorId !== undefined)
+    out.alicloudAcceleratorId = validateAcceleratorId("alicloudAcceleratorId", input.alicloudAcceleratorId);
   optionalBoolean("allowMirrorPaths", input.allowMirrorPaths);
   optionalBoolean("allowDeprecatedMirrors", input.allowDeprecatedMirrors);
   optionalBoolean("upstreamFallback", input.upstreamFallback);
   const listOptions = { allowMirrorPaths: input.allowMirrorPaths };
-  if (input.userCatalog !== undefined) out.userCatalog = validateUserCatalog(input.userCatalog, "userCatalog", listOptions);
+  if (input.userCatalog !== undefined)
+    out.userCatalog = validateUserCatalog(input.userCatalog, "userCatalog", listOptions);
   if (input.fallbacks !== undefined) {
     if (!isPlainObject(input.fallbacks)) {
-      throw new PolicyError("fallbacks", input.fallbacks, "must be a map from registry host to a list of mirrors", "write { \"docker.io\": [\"https://mirror.example.com\"] }");
+      throw new PolicyError(
+        "fallbacks",
+        input.fallbacks,
+        "must be a map from registry host to a list of mirrors",
+        'write { "docker.io": ["https://mirror.example.com"] }',
+      );
     }
     const fallbacks = new Map<string, { input: MirrorInput; url: string; field: string }[]>();
     for (const key of Object.keys(input.fallbacks).sort()) {
       const field = `fallbacks["${key}"]`;
       const name = normaliseRegistryName(field, key);
-      fallbacks.set(name, [...(fallbacks.get(name) ?? []), ...validateMirrorList(field, input.fallbacks[key], listOptions)]);
+      fallbacks.set(name, [
+        ...(fallbacks.get(name) ?? []),
+        ...validateMirrorList(field, input.fallbacks[key], listOptions),
+      ]);
     }
     out.fallbacks = fallbacks;
   }
   if (options.checkDeadMirrors) {
     const alternative = out.cloud && out.region ? regionalAlternative(out.cloud, out.region, out) : undefined;
-    const mirrors = [...(out.userCatalog ?? []).flatMap((e) => [...e.registries.values()].flat()), ...[...(out.fallbacks?.values() ?? [])].flat()];
-    for (const m of mirrors) checkDeadMirror(m.field, m.url, { allowDeprecatedMirrors: input.allowDeprecatedMirrors, alternative });
+    const mirrors = [
+      ...(out.userCatalog ?? []).flatMap((e) => [...e.registries.values()].flat()),
+      ...[...(out.fallbacks?.values() ?? [])].flat(),
+    ];
+    for (const m of mirrors)
+      checkDeadMirror(m.field, m.url, { allowDeprecatedMirrors: input.allowDeprecatedMirrors, alternative });
   }
   return out;
 }
@@ -153,14 +210,24 @@ export function resolveRegion(cloud: CloudName, region: unknown, field = "region
   const found = typeof id === "string" ? (cloud === "aws" ? awsRegion(id) : alicloudRegion(id)) : undefined;
   if (!found) throw unknownRegionError(field, cloud, region);
   if ("status" in found && found.status === "closed") {
-    throw new PolicyError(field, region, `Alibaba Cloud closed the ${found.name} region`, "move the nodes to an open region and select that one; `registry-mirrors regions --cloud alicloud` lists them");
+    throw new PolicyError(
+      field,
+      region,
+      `Alibaba Cloud closed the ${found.name} region`,
+      "move the nodes to an open region and select that one; `registry-mirrors regions --cloud alicloud` lists them",
+    );
   }
   return found;
 }
 
 function validateEcrPullThrough(value: unknown): Map<string, string> {
   if (!isPlainObject(value)) {
-    throw new PolicyError("ecrPullThrough", value, "must be a map from upstream registry to ECR repository prefix", "write { \"docker.io\": \"docker-hub\", \"quay.io\": \"quay\" }");
+    throw new PolicyError(
+      "ecrPullThrough",
+      value,
+      "must be a map from upstream registry to ECR repository prefix",
+      'write { "docker.io": "docker-hub", "quay.io": "quay" }',
+    );
   }
   const rules = new Map<string, string>();
   const owners = new Map<string, string>();
@@ -168,12 +235,22 @@ function validateEcrPullThrough(value: unknown): Map<string, string> {
     const field = `ecrPullThrough["${key}"]`;
     const registry = normaliseRegistryName(field, key);
     if (!ecrUpstream(registry)) {
-      throw new PolicyError(field, key, "ECR pull-through cache cannot cache this registry", `use one of: ${ECR_UPSTREAMS.map((u) => u.registry).join(", ")} (or list your own mirror for it in userCatalog)`);
+      throw new PolicyError(
+        field,
+        key,
+        "ECR pull-through cache cannot cache this registry",
+        `use one of: ${ECR_UPSTREAMS.map((u) => u.registry).join(", ")} (or list your own mirror for it in userCatalog)`,
+      );
     }
     const prefix = validateEcrPrefix(field, value[key]);
     const owner = owners.get(prefix);
     if (owner !== undefined && owner !== registry) {
-      throw new PolicyError(field, prefix, `the prefix is already used for ${owner}; ECR routes each prefix to one upstream`, "give every upstream its own prefix");
+      throw new PolicyError(
+        field,
+        prefix,
+        `the prefix is already used for ${owner}; ECR routes each prefix to one upstream`,
+        "give every upstream its own prefix",
+      );
     }
     owners.set(prefix, registry);
     rules.set(registry, prefix);
@@ -182,7 +259,11 @@ function validateEcrPullThrough(value: unknown): Map<string, string> {
 }
 
 /** What to use instead of a dead public mirror in this region. */
-function regionalAlternative(cloud: CloudName, region: AwsRegion | AlicloudRegion, fields: ValidatedSelectionFields): string {
+function regionalAlternative(
+  cloud: CloudName,
+  region: AwsRegion | AlicloudRegion,
+  fields: ValidatedSelectionFields,
+): string {
   if (cloud === "alicloud") {
     return `the account's Docker Hub accelerator ${acceleratorUrl(fields.alicloudAcceleratorId ?? "<id>")} (set alicloudAcceleratorId; the id is in the Container Registry console under Image Tools > Image Accelerator)`;
   }
@@ -203,13 +284,23 @@ function regionalAlternative(cloud: CloudName, region: AwsRegion | AlicloudRegio
  */
 export function selectMirrors(input: RegionSelectionInput): RegionSelection {
   if (!isPlainObject(input)) {
-    throw new PolicyError("selection", input, "expected an object with cloud and region", "write { cloud: \"aws\", region: \"us-west-2\" }");
+    throw new PolicyError(
+      "selection",
+      input,
+      "expected an object with cloud and region",
+      'write { cloud: "aws", region: "us-west-2" }',
+    );
   }
   checkKnownFieldsOf(input);
   const fields = validateSelectionFields(input);
   const cloud = fields.cloud as CloudName;
   if (input.region === undefined) {
-    throw new PolicyError("region", undefined, "a region is required", `give the nodes' region, e.g. ${cloud === "aws" ? "\"us-west-2\"" : "\"cn-hangzhou\""}`);
+    throw new PolicyError(
+      "region",
+      undefined,
+      "a region is required",
+      `give the nodes' region, e.g. ${cloud === "aws" ? '"us-west-2"' : '"cn-hangzhou"'}`,
+    );
   }
   const region = fields.region as AwsRegion | AlicloudRegion;
   const network = fields.network ?? "vpc";
@@ -217,24 +308,49 @@ export function selectMirrors(input: RegionSelectionInput): RegionSelection {
 
   if (fields.ecrPullThrough && fields.ecrPullThrough.size > 0) {
     if (cloud !== "aws") {
-      throw new PolicyError("ecrPullThrough", input.ecrPullThrough, "ECR pull-through cache rules exist only on AWS", "remove ecrPullThrough, or set cloud: \"aws\"");
+      throw new PolicyError(
+        "ecrPullThrough",
+        input.ecrPullThrough,
+        "ECR pull-through cache rules exist only on AWS",
+        'remove ecrPullThrough, or set cloud: "aws"',
+      );
     }
     if (fields.awsAccountId === undefined) {
-      throw new PolicyError("awsAccountId", undefined, "ECR pull-through endpoints are per account, and no account id was given", "set awsAccountId to the 12-digit id of the account that owns the rules");
+      throw new PolicyError(
+        "awsAccountId",
+        undefined,
+        "ECR pull-through endpoints are per account, and no account id was given",
+        "set awsAccountId to the 12-digit id of the account that owns the rules",
+      );
     }
   }
   if (fields.alicloudAcceleratorId !== undefined && cloud !== "alicloud") {
-    throw new PolicyError("alicloudAcceleratorId", input.alicloudAcceleratorId, "the accelerator id applies to cloud \"alicloud\"", `remove it, or for ${cloud} nodes list ${acceleratorUrl(fields.alicloudAcceleratorId)} as a docker.io mirror in userCatalog`);
+    throw new PolicyError(
+      "alicloudAcceleratorId",
+      input.alicloudAcceleratorId,
+      'the accelerator id applies to cloud "alicloud"',
+      `remove it, or for ${cloud} nodes list ${acceleratorUrl(fields.alicloudAcceleratorId)} as a docker.io mirror in userCatalog`,
+    );
   }
 
-  const registries = fields.registries ?? [...new Set([DOCKER_HUB, ...(fields.ecrPullThrough?.keys() ?? []), ...(fields.fallbacks?.keys() ?? [])])].sort(compareRegistries);
+  const registries =
+    fields.registries ??
+    [...new Set([DOCKER_HUB, ...(fields.ecrPullThrough?.keys() ?? []), ...(fields.fallbacks?.keys() ?? [])])].sort(
+      compareRegistries,
+    );
   for (const registry of fields.ecrPullThrough?.keys() ?? []) {
     if (!registries.includes(registry)) {
-      throw new PolicyError(`ecrPullThrough["${registry}"]`, registry, "this registry is not in registries, so its rule would never be used", `add "${registry}" to registries, or remove the rule`);
+      throw new PolicyError(
+        `ecrPullThrough["${registry}"]`,
+        registry,
+        "this registry is not in registries, so its rule would never be used",
+        `add "${registry}" to registries, or remove the rule`,
+      );
     }
   }
   for (const registry of fields.fallbacks?.keys() ?? []) {
-    if (!registries.includes(registry)) warnings.push(`fallbacks["${registry}"]: ignored, because "${registry}" is not in registries`);
+    if (!registries.includes(registry))
+      warnings.push(`fallbacks["${registry}"]: ignored, because "${registry}" is not in registries`);
   }
 
   const entries = matchingEntries(fields.userCatalog ?? [], region.id);
@@ -249,7 +365,10 @@ export function selectMirrors(input: RegionSelectionInput): RegionSelection {
     const fromCatalog = (tier: Tier, entryNetwork: NetworkKind) => {
       for (const entry of entries.filter((e) => e.network === entryNetwork)) {
         for (const m of entry.registries.get(registry) ?? []) {
-          const kept = checkDeadMirror(m.field, m.url, { allowDeprecatedMirrors: input.allowDeprecatedMirrors, alternative });
+          const kept = checkDeadMirror(m.field, m.url, {
+            allowDeprecatedMirrors: input.allowDeprecatedMirrors,
+            alternative,
+          });
           const where = tier === "private" ? "in-region private mirror" : "regional mirror";
           const why = `${where} from userCatalog["${entry.key}"]${kept ? " (DEPRECATED: kept because allowDeprecatedMirrors is set)" : ""}`;
           if (kept) warnings.push(kept);
@@ -263,7 +382,9 @@ export function selectMirrors(input: RegionSelectionInput): RegionSelection {
     if (network === "vpc") fromCatalog("private", "vpc");
     else {
       for (const entry of entries.filter((e) => e.network === "vpc" && e.registries.has(registry))) {
-        reasons.push(`${registry}: skipped the mirrors of userCatalog["${entry.key}"] (network "vpc") because the nodes' network is "public"`);
+        reasons.push(
+          `${registry}: skipped the mirrors of userCatalog["${entry.key}"] (network "vpc") because the nodes' network is "public"`,
+        );
       }
     }
     const builtIn = builtInCandidates(cloud, region, registry, network, fields);
@@ -272,9 +393,17 @@ export function selectMirrors(input: RegionSelectionInput): RegionSelection {
     fromCatalog("public", "public");
     candidates.push(...builtIn.filter((c) => c.tier === "public"));
     for (const m of fields.fallbacks?.get(registry) ?? []) {
-      const kept = checkDeadMirror(m.field, m.url, { allowDeprecatedMirrors: input.allowDeprecatedMirrors, alternative });
+      const kept = checkDeadMirror(m.field, m.url, {
+        allowDeprecatedMirrors: input.allowDeprecatedMirrors,
+        alternative,
+      });
       if (kept) warnings.push(kept);
-      candidates.push({ input: m.input, url: m.url, tier: "fallback", why: `global fallback from fallbacks${kept ? " (DEPRECATED: kept because allowDeprecatedMirrors is set)" : ""}` });
+      candidates.push({
+        input: m.input,
+        url: m.url,
+        tier: "fallback",
+        why: `global fallback from fallbacks${kept ? " (DEPRECATED: kept because allowDeprecatedMirrors is set)" : ""}`,
+      });
     }
 
     const chosen: Candidate[] = [];
@@ -288,15 +417,24 @@ export function selectMirrors(input: RegionSelectionInput): RegionSelection {
 
     if (chosen.length === 0) {
       if (!upstreamFallback) {
-        throw new PolicyError("upstreamFallback", false, `${registry} has no mirror in ${cloud} ${region.id} and the upstream is disabled, so nothing could serve its images`, `add a mirror for ${registry} (${hintFor(cloud, registry)}), or leave upstreamFallback on`);
+        throw new PolicyError(
+          "upstreamFallback",
+          false,
+          `${registry} has no mirror in ${cloud} ${region.id} and the upstream is disabled, so nothing could serve its images`,
+          `add a mirror for ${registry} (${hintFor(cloud, registry)}), or leave upstreamFallback on`,
+        );
       }
-      reasons.push(`${registry}: no mirror known in ${cloud} ${region.id}, so pulls go straight to the upstream (${hintFor(cloud, registry)})`);
+      reasons.push(
+        `${registry}: no mirror known in ${cloud} ${region.id}, so pulls go straight to the upstream (${hintFor(cloud, registry)})`,
+      );
       continue;
     }
     chosen.forEach((c, i) => reasons.push(`${registry} #${i + 1} ${c.url}: ${c.why}`));
-    reasons.push(upstreamFallback
-      ? `${registry}: then the upstream ${registry === ANY_REGISTRY ? "registry of each image" : registry} when every mirror failed`
-      : `${registry}: the upstream is never contacted (upstreamFallback is false)`);
+    reasons.push(
+      upstreamFallback
+        ? `${registry}: then the upstream ${registry === ANY_REGISTRY ? "registry of each image" : registry} when every mirror failed`
+        : `${registry}: the upstream is never contacted (upstreamFallback is false)`,
+    );
     const entry: RegistryMirrorsInput = { mirrors: chosen.map((c) => c.input) };
     if (!upstreamFallback) entry.upstreamFallback = false;
     policyRegistries[registry] = entry;
@@ -305,18 +443,46 @@ export function selectMirrors(input: RegionSelectionInput): RegionSelection {
   const policy: MirrorPolicyInput = { registries: policyRegistries };
   if (input.allowMirrorPaths || usesEcrPaths) policy.allowMirrorPaths = true;
   if (usesEcrPaths && !input.allowMirrorPaths) {
-    warnings.push("the policy sets allowMirrorPaths because ECR pull-through endpoints carry their /v2/<prefix> path; Docker's registry-mirrors cannot use them (they need override_path and an ECR token); containerd can, with the token the node fetches (auth: \"ecr\"); CRI-O/podman skip them unless given their own ECR credentials (an auth.json entry for the ECR host, kept fresh)");
+    warnings.push(
+      'the policy sets allowMirrorPaths because ECR pull-through endpoints carry their /v2/<prefix> path; Docker\'s registry-mirrors cannot use them (they need override_path and an ECR token); containerd can, with the token the node fetches (auth: "ecr"); CRI-O/podman skip them unless given their own ECR credentials (an auth.json entry for the ECR host, kept fresh)',
+    );
   }
   const insecureRegistries = [...new Set(entries.flatMap((e) => e.insecureRegistries))].sort();
   if (insecureRegistries.length > 0) {
-    reasons.push(`insecure registries ${insecureRegistries.join(", ")}: from userCatalog ${entries.filter((e) => e.insecureRegistries.length > 0).map((e) => `["${e.key}"]`).join(", ")}`);
+    reasons.push(
+      `insecure registries ${insecureRegistries.join(", ")}: from userCatalog ${entries
+        .filter((e) => e.insecureRegistries.length > 0)
+        .map((e) => `["${e.key}"]`)
+        .join(", ")}`,
+    );
   }
-  const selection: RegionSelection = { cloud, region: region.id, regionName: region.name, policy, reasons, insecureRegistries, warnings };
+  const selection: RegionSelection = {
+    cloud,
+    region: region.id,
+    regionName: region.name,
+    policy,
+    reasons,
+    insecureRegistries,
+    warnings,
+  };
   if (cloud === "aws") selection.partition = (region as AwsRegion).partition;
   return selection;
 }
 
-const INPUT_FIELDS = ["cloud", "region", "registries", "network", "awsAccountId", "ecrPullThrough", "alicloudAcceleratorId", "userCatalog", "fallbacks", "upstreamFallback", "allowDeprecatedMirrors", "allowMirrorPaths"];
+const INPUT_FIELDS = [
+  "cloud",
+  "region",
+  "registries",
+  "network",
+  "awsAccountId",
+  "ecrPullThrough",
+  "alicloudAcceleratorId",
+  "userCatalog",
+  "fallbacks",
+  "upstreamFallback",
+  "allowDeprecatedMirrors",
+  "allowMirrorPaths",
+];
 
 function checkKnownFieldsOf(input: object): void {
   for (const key of Object.keys(input)) {
@@ -327,39 +493,59 @@ function checkKnownFieldsOf(input: object): void {
 }
 
 function hintFor(cloud: CloudName, registry: string): string {
-  if (cloud === "aws" && ecrUpstream(registry)) return `give ecrPullThrough a rule for ${registry} with awsAccountId, or a userCatalog entry`;
+  if (cloud === "aws" && ecrUpstream(registry))
+    return `give ecrPullThrough a rule for ${registry} with awsAccountId, or a userCatalog entry`;
   if (cloud === "alicloud" && registry === DOCKER_HUB) return "set alicloudAcceleratorId, or add a userCatalog entry";
   return "add a userCatalog entry or a fallback";
 }
 
 /** The endpoints the built-in catalog derives for one registry in one region. */
-function builtInCandidates(cloud: CloudName, region: AwsRegion | AlicloudRegion, registry: string, network: NetworkKind, fields: ValidatedSelectionFields): Candidate[] {
+function builtInCandidates(
+  cloud: CloudName,
+  region: AwsRegion | AlicloudRegion,
+  registry: string,
+  network: NetworkKind,
+  fields: ValidatedSelectionFields,
+): Candidate[] {
   if (cloud === "aws") {
     const aws = region as AwsRegion;
     const prefix = fields.ecrPullThrough?.get(registry);
     if (prefix === undefined || fields.awsAccountId === undefined) return [];
     const url = ecrPullThroughUrl(fields.awsAccountId, aws, prefix);
-    const how = network === "vpc"
-      ? "in-region and private through the ECR interface VPC endpoint (same host name)"
-      : "in-region over ECR's public endpoint";
+    const how =
+      network === "vpc"
+        ? "in-region and private through the ECR interface VPC endpoint (same host name)"
+        : "in-region over ECR's public endpoint";
     const endpoint: MirrorEndpointInput = { url, overridePath: true, auth: "ecr" };
-    return [{
-      input: endpoint,
-      url,
-      tier: network === "vpc" ? "private" : "public",
-      why: `ECR pull-through cache rule "${prefix}" of account ${fields.awsAccountId} in ${aws.id} (${AWS_DNS_SUFFIX[aws.partition]}), ${how}; needs override_path and an ECR token, which the node fetches with its instance role and renews before its 12 h run out (auth "ecr"), so containerd uses it, CRI-O/podman only with their own ECR credentials, Docker's registry-mirrors cannot`,
-    }];
+    return [
+      {
+        input: endpoint,
+        url,
+        tier: network === "vpc" ? "private" : "public",
+        why: `ECR pull-through cache rule "${prefix}" of account ${fields.awsAccountId} in ${aws.id} (${AWS_DNS_SUFFIX[aws.partition]}), ${how}; needs override_path and an ECR token, which the node fetches with its instance role and renews before its 12 h run out (auth "ecr"), so containerd uses it, CRI-O/podman only with their own ECR credentials, Docker's registry-mirrors cannot`,
+      },
+    ];
   }
   const ali = region as AlicloudRegion;
   const acr = acrEndpoints(ali);
   const out: Candidate[] = [];
   if (registry === acr.publicHost && network === "vpc") {
     const url = `https://${acr.vpcHost}`;
-    out.push({ input: url, url, tier: "private", why: `Container Registry VPC endpoint of ${ali.id}: same registry, reached inside the VPC without internet traffic` });
+    out.push({
+      input: url,
+      url,
+      tier: "private",
+      why: `Container Registry VPC endpoint of ${ali.id}: same registry, reached inside the VPC without internet traffic`,
+    });
   }
   if (registry === DOCKER_HUB && fields.alicloudAcceleratorId !== undefined) {
     const url = acceleratorUrl(fields.alicloudAcceleratorId);
-    out.push({ input: url, url, tier: "public", why: `Docker Hub accelerator of the Alibaba Cloud account (id ${fields.alicloudAcceleratorId})` });
+    out.push({
+      input: url,
+      url,
+      tier: "public",
+      why: `Docker Hub accelerator of the Alibaba Cloud account (id ${fields.alicloudAcceleratorId})`,
+    });
   }
   return out;
 }

@@ -4,9 +4,9 @@ import { containerdSection } from "./apply/containerd";
 import { dockerSection } from "./apply/docker";
 import { filesSection } from "./apply/files";
 import { ECR_DIR, TEMPLATE_SUFFIX } from "./apply/ecr";
-import { ContainerdHostsFile } from "./containerd";
+import type { ContainerdHostsFile } from "./containerd";
 import { DOCKERD_KEYS } from "./docker-keys";
-import { NodeFile, RestartPolicy } from "./types";
+import type { NodeFile, RestartPolicy } from "./types";
 
 /** A node file the apply script writes, and which runtime to tell once it changed. */
 export interface ManagedFile extends NodeFile {
@@ -34,14 +34,24 @@ export interface NodeApplyPlan {
 
 // Paths are embedded in the script and used as folder names: keep them to characters that need no quoting
 // thought (IPv6 hosts appear as [::1]:5000 folders).
-const SAFE_PATH = /^\/[A-Za-z0-9._+@:[\]\/-]+$/;
+const SAFE_PATH = /^\/[A-Za-z0-9._+@:[\]/-]+$/;
 const RELOADS = ["crio", "k3s", "rke2", "buildkit"];
 // One lock per folder, each on its own file descriptor: POSIX sh has 3 to 9.
 const MAX_LOCKS = 7;
 
 function checkPath(field: string, path: unknown): string {
-  if (typeof path !== "string" || !SAFE_PATH.test(path) || path.split("/").some((part) => part === "." || part === "..") || path.endsWith("/")) {
-    throw new PolicyError(field, path, "not a plain absolute file path", "use an absolute path of letters, digits and ._-+@:[] without . or .. parts, e.g. \"/etc/containerd/certs.d/docker.io/hosts.toml\"");
+  if (
+    typeof path !== "string" ||
+    !SAFE_PATH.test(path) ||
+    path.split("/").some((part) => part === "." || part === "..") ||
+    path.endsWith("/")
+  ) {
+    throw new PolicyError(
+      field,
+      path,
+      "not a plain absolute file path",
+      'use an absolute path of letters, digits and ._-+@:[] without . or .. parts, e.g. "/etc/containerd/certs.d/docker.io/hosts.toml"',
+    );
   }
   return path;
 }
@@ -54,16 +64,37 @@ function lockFolder(path: string): string {
 
 function checkFile(field: string, file: NodeFile, seen: Set<string>): void {
   const path = checkPath(`${field}.path`, file.path);
-  if (seen.has(path)) throw new PolicyError(`${field}.path`, path, "the same file is listed twice", "list each node file once");
+  if (seen.has(path))
+    throw new PolicyError(`${field}.path`, path, "the same file is listed twice", "list each node file once");
   seen.add(path);
-  if ([".registry-mirrors.bak", ".registry-mirrors.created", ".registry-mirrors.keys", TEMPLATE_SUFFIX].some((suffix) => path.endsWith(suffix)) || path.startsWith(`${ECR_DIR}/`)) {
-    throw new PolicyError(`${field}.path`, path, "this name is reserved for the script's backups and its ECR token refresher", "choose another file name");
+  if (
+    [".registry-mirrors.bak", ".registry-mirrors.created", ".registry-mirrors.keys", TEMPLATE_SUFFIX].some((suffix) =>
+      path.endsWith(suffix),
+    ) ||
+    path.startsWith(`${ECR_DIR}/`)
+  ) {
+    throw new PolicyError(
+      `${field}.path`,
+      path,
+      "this name is reserved for the script's backups and its ECR token refresher",
+      "choose another file name",
+    );
   }
   if (typeof file.content !== "string" || !file.content.endsWith("\n")) {
-    throw new PolicyError(`${field}.content`, "(content hidden)", "a node file must end with a newline", "end the content with \"\\n\"");
+    throw new PolicyError(
+      `${field}.content`,
+      "(content hidden)",
+      "a node file must end with a newline",
+      'end the content with "\\n"',
+    );
   }
   if (!Number.isInteger(file.mode) || file.mode < 0 || file.mode > 0o777) {
-    throw new PolicyError(`${field}.mode`, file.mode, "not a file mode", "give permission bits such as 0o644 (0o600 for a file holding a credential)");
+    throw new PolicyError(
+      `${field}.mode`,
+      file.mode,
+      "not a file mode",
+      "give permission bits such as 0o644 (0o600 for a file holding a credential)",
+    );
   }
 }
 
@@ -88,7 +119,12 @@ function checkFile(field: string, file: NodeFile, seen: Set<string>): void {
  */
 export function renderApplyScript(plan: NodeApplyPlan): string {
   if (plan.restartPolicy !== "never" && plan.restartPolicy !== "if-needed") {
-    throw new PolicyError("restartPolicy", plan.restartPolicy, "unknown restart policy", "use \"never\" (reload only) or \"if-needed\" (restart a runtime when a changed setting requires it)");
+    throw new PolicyError(
+      "restartPolicy",
+      plan.restartPolicy,
+      "unknown restart policy",
+      'use "never" (reload only) or "if-needed" (restart a runtime when a changed setting requires it)',
+    );
   }
   const seen = new Set<string>(["/etc/docker/daemon.json"]);
   const written: string[] = [];
@@ -97,7 +133,12 @@ export function renderApplyScript(plan: NodeApplyPlan): string {
   if (plan.docker) {
     for (const key of Object.keys(plan.docker.desired)) {
       if (!DOCKERD_KEYS[key]) {
-        throw new PolicyError(`docker.desired["${key}"]`, key, "dockerd does not know this daemon.json key", "render the Docker settings with renderDocker, which validates them");
+        throw new PolicyError(
+          `docker.desired["${key}"]`,
+          key,
+          "dockerd does not know this daemon.json key",
+          "render the Docker settings with renderDocker, which validates them",
+        );
       }
     }
     written.push("/etc/docker/daemon.json");
@@ -110,10 +151,20 @@ export function renderApplyScript(plan: NodeApplyPlan): string {
     plan.containerd.files.forEach((file, i) => {
       checkFile(`containerd.files[${i}]`, file, seen);
       if (!file.path.startsWith(`${dir}/`)) {
-        throw new PolicyError(`containerd.files[${i}].path`, file.path, `not under the hosts folder ${dir}`, `put hosts.toml files at ${dir}/<registry>/hosts.toml`);
+        throw new PolicyError(
+          `containerd.files[${i}].path`,
+          file.path,
+          `not under the hosts folder ${dir}`,
+          `put hosts.toml files at ${dir}/<registry>/hosts.toml`,
+        );
       }
       if (file.ecrAuth !== undefined && !Array.isArray(file.ecrAuth)) {
-        throw new PolicyError(`containerd.files[${i}].ecrAuth`, file.ecrAuth, "must be a list of { url, region }", "render the files with renderContainerdHosts");
+        throw new PolicyError(
+          `containerd.files[${i}].ecrAuth`,
+          file.ecrAuth,
+          "must be a list of { url, region }",
+          "render the files with renderContainerdHosts",
+        );
       }
     });
     written.push("/etc/containerd/config.toml", ...plan.containerd.files.map((f) => f.path));
@@ -124,18 +175,29 @@ export function renderApplyScript(plan: NodeApplyPlan): string {
     plan.files.forEach((file, i) => {
       checkFile(`files[${i}]`, file, seen);
       if (file.reload !== undefined && !RELOADS.includes(file.reload)) {
-        throw new PolicyError(`files[${i}].reload`, file.reload, "unknown runtime to reload", `use one of ${RELOADS.join(", ")}, or leave it out`);
+        throw new PolicyError(
+          `files[${i}].reload`,
+          file.reload,
+          "unknown runtime to reload",
+          `use one of ${RELOADS.join(", ")}, or leave it out`,
+        );
       }
     });
     written.push(...plan.files.map((f) => f.path));
     parts.push(filesSection(plan.files));
   }
 
-  if (!plan.docker && !plan.containerd && !(plan.files && plan.files.length > 0)) parts.push("say \"nothing to apply\"\n");
+  if (!plan.docker && !plan.containerd && !(plan.files && plan.files.length > 0))
+    parts.push('say "nothing to apply"\n');
   parts.push(EPILOGUE);
   const folders = [...new Set(written.map(lockFolder))].sort();
   if (folders.length > MAX_LOCKS) {
-    throw new PolicyError("files", folders.join(" "), `the script locks each top folder it writes, at most ${MAX_LOCKS}`, "keep the node files in fewer top folders (such as /etc/docker, /etc/containerd)");
+    throw new PolicyError(
+      "files",
+      folders.join(" "),
+      `the script locks each top folder it writes, at most ${MAX_LOCKS}`,
+      "keep the node files in fewer top folders (such as /etc/docker, /etc/containerd)",
+    );
   }
   return [prelude(plan.restartPolicy, folders), ...parts].join("\n");
 }

@@ -1,9 +1,15 @@
 import { stringify } from "smol-toml";
 import { PolicyError } from "../errors";
-import { ANY_REGISTRY, compareRegistries, MirrorEndpoint, MirrorPolicy, ecrTokenNotSentWarning } from "../policy";
+import {
+  ANY_REGISTRY,
+  compareRegistries,
+  type MirrorEndpoint,
+  type MirrorPolicy,
+  ecrTokenNotSentWarning,
+} from "../policy";
 import { endpointField, GENERATED_HEADER } from "./containerd";
 import { namespacedLocation } from "./registries-conf";
-import { NodeFile } from "./types";
+import type { NodeFile } from "./types";
 
 /** Where buildkitd reads its configuration. */
 export const BUILDKITD_TOML = "/etc/buildkit/buildkitd.toml";
@@ -30,7 +36,12 @@ function hostSettings(field: string, e: MirrorEndpoint): HostTable {
   if (e.caFile !== undefined) table.ca = [e.caFile];
   if (e.clientCertFile !== undefined) {
     if (e.clientKeyFile === undefined) {
-      throw new PolicyError(`${field}.clientKeyFile`, undefined, "BuildKit needs the client key as its own file (keypair key and cert)", "set clientKeyFile to the key's absolute path");
+      throw new PolicyError(
+        `${field}.clientKeyFile`,
+        undefined,
+        "BuildKit needs the client key as its own file (keypair key and cert)",
+        "set clientKeyFile to the key's absolute path",
+      );
     }
     table.keypair = [{ key: e.clientKeyFile, cert: e.clientCertFile }];
   }
@@ -54,44 +65,91 @@ export function renderBuildkitToml(policy: MirrorPolicy, options: BuildkitTomlOp
   for (const entry of policy.registries) {
     const entryField = `policy.registries["${entry.registry}"]`;
     if (entry.registry === ANY_REGISTRY) {
-      if (entry.endpoints.length > 0) options.warnings?.push(`${entryField}: BuildKit has no entry for every registry; these mirrors are not written to buildkitd.toml (list the registries by name to mirror them in builds)`);
+      if (entry.endpoints.length > 0)
+        options.warnings?.push(
+          `${entryField}: BuildKit has no entry for every registry; these mirrors are not written to buildkitd.toml (list the registries by name to mirror them in builds)`,
+        );
       continue;
     }
     if (!entry.upstreamFallback) {
-      throw new PolicyError(`${entryField}.upstreamFallback`, false, "BuildKit always tries the upstream registry after its mirrors", "set upstreamFallback: true, or leave buildkit out of runtimes");
+      throw new PolicyError(
+        `${entryField}.upstreamFallback`,
+        false,
+        "BuildKit always tries the upstream registry after its mirrors",
+        "set upstreamFallback: true, or leave buildkit out of runtimes",
+      );
     }
     if (entry.endpoints.length === 0) continue;
-    mirrorsOf.set(entry.registry, entry.endpoints.map((e, i) => {
-      const field = endpointField(entry.registry, i);
-      if (Object.keys(e.headers).length > 0) {
-        throw new PolicyError(`${field}.headers`, Object.keys(e.headers), "buildkitd.toml cannot send extra headers to a mirror", "give BuildKit credentials through its Docker config.json instead, or leave buildkit out of runtimes");
-      }
-      if (!e.capabilities.includes("pull")) {
-        throw new PolicyError(`${field}.capabilities`, e.capabilities, "BuildKit uses every mirror for pulls", "add \"pull\", or remove this mirror for buildkit");
-      }
-      if (e.capabilities.join() !== "pull,resolve") options.warnings?.push(`${field}.capabilities: BuildKit has no capabilities setting; the mirror is used for pull and resolve`);
-      if (e.dialTimeout !== undefined) options.warnings?.push(`${field}.dialTimeout: buildkitd.toml has no dial timeout; BuildKit's default applies`);
-      if (e.pullFromMirror !== "all") options.warnings?.push(`${field}.pullFromMirror: applies to CRI-O/podman only; BuildKit uses the mirror for every pull`);
-      if (e.auth === "ecr") options.warnings?.push(ecrTokenNotSentWarning(field, "BuildKit", e));
-      const settings = hostSettings(field, e);
-      const previous = settingsOf.get(e.host);
-      if (previous && JSON.stringify(previous.settings) !== JSON.stringify(settings)) {
-        throw new PolicyError(field, e.url, `buildkitd.toml holds one set of connection settings per host, and ${previous.url} on the same host needs different ones (${JSON.stringify(previous.settings)} vs ${JSON.stringify(settings)})`, "give every mirror on the same host the same scheme, insecure, caFile and client certificate");
-      }
-      settingsOf.set(e.host, { settings, url: e.url });
-      return namespacedLocation(field, e, "buildkitd.toml", "buildkit");
-    }));
+    mirrorsOf.set(
+      entry.registry,
+      entry.endpoints.map((e, i) => {
+        const field = endpointField(entry.registry, i);
+        if (Object.keys(e.headers).length > 0) {
+          throw new PolicyError(
+            `${field}.headers`,
+            Object.keys(e.headers),
+            "buildkitd.toml cannot send extra headers to a mirror",
+            "give BuildKit credentials through its Docker config.json instead, or leave buildkit out of runtimes",
+          );
+        }
+        if (!e.capabilities.includes("pull")) {
+          throw new PolicyError(
+            `${field}.capabilities`,
+            e.capabilities,
+            "BuildKit uses every mirror for pulls",
+            'add "pull", or remove this mirror for buildkit',
+          );
+        }
+        if (e.capabilities.join() !== "pull,resolve")
+          options.warnings?.push(
+            `${field}.capabilities: BuildKit has no capabilities setting; the mirror is used for pull and resolve`,
+          );
+        if (e.dialTimeout !== undefined)
+          options.warnings?.push(
+            `${field}.dialTimeout: buildkitd.toml has no dial timeout; BuildKit's default applies`,
+          );
+        if (e.pullFromMirror !== "all")
+          options.warnings?.push(
+            `${field}.pullFromMirror: applies to CRI-O/podman only; BuildKit uses the mirror for every pull`,
+          );
+        if (e.auth === "ecr") options.warnings?.push(ecrTokenNotSentWarning(field, "BuildKit", e));
+        const settings = hostSettings(field, e);
+        const previous = settingsOf.get(e.host);
+        if (previous && JSON.stringify(previous.settings) !== JSON.stringify(settings)) {
+          throw new PolicyError(
+            field,
+            e.url,
+            `buildkitd.toml holds one set of connection settings per host, and ${previous.url} on the same host needs different ones (${JSON.stringify(previous.settings)} vs ${JSON.stringify(settings)})`,
+            "give every mirror on the same host the same scheme, insecure, caFile and client certificate",
+          );
+        }
+        settingsOf.set(e.host, { settings, url: e.url });
+        return namespacedLocation(field, e, "buildkitd.toml", "buildkit");
+      }),
+    );
   }
 
   if (mirrorsOf.size === 0 && policy.registries.some((r) => r.endpoints.length > 0)) {
-    throw new PolicyError("policy.registries", policy.registries.map((r) => r.registry), "BuildKit would get no mirror at all: it has no entry for every registry (\"*\")", "name the registries to mirror (docker.io, ghcr.io, ...) next to \"*\", or leave buildkit out of runtimes");
+    throw new PolicyError(
+      "policy.registries",
+      policy.registries.map((r) => r.registry),
+      'BuildKit would get no mirror at all: it has no entry for every registry ("*")',
+      'name the registries to mirror (docker.io, ghcr.io, ...) next to "*", or leave buildkit out of runtimes',
+    );
   }
   const registry: Record<string, HostTable> = {};
   const keys = [...new Set([...mirrorsOf.keys(), ...settingsOf.keys()])].sort(compareRegistries);
   for (const key of keys) {
-    const table: HostTable = { ...(mirrorsOf.has(key) ? { mirrors: mirrorsOf.get(key) } : {}), ...settingsOf.get(key)?.settings };
+    const table: HostTable = {
+      ...(mirrorsOf.has(key) ? { mirrors: mirrorsOf.get(key) } : {}),
+      ...settingsOf.get(key)?.settings,
+    };
     if (Object.keys(table).length > 0) registry[key] = table;
   }
   const body = stringify({ registry }).trim();
-  return { path: BUILDKITD_TOML, content: body === "" ? GENERATED_HEADER : `${GENERATED_HEADER}${body}\n`, mode: 0o644 };
+  return {
+    path: BUILDKITD_TOML,
+    content: body === "" ? GENERATED_HEADER : `${GENERATED_HEADER}${body}\n`,
+    mode: 0o644,
+  };
 }

@@ -1,7 +1,14 @@
 import { stringify } from "smol-toml";
 import { PolicyError } from "../errors";
-import { ANY_REGISTRY, DOCKER_HUB, ecrRegistryRegion, MirrorEndpoint, MirrorPolicy, RegistryMirrors } from "../policy";
-import { NodeFile } from "./types";
+import {
+  ANY_REGISTRY,
+  DOCKER_HUB,
+  ecrRegistryRegion,
+  type MirrorEndpoint,
+  type MirrorPolicy,
+  type RegistryMirrors,
+} from "../policy";
+import type { NodeFile } from "./types";
 
 /** Where containerd looks for `hosts.toml` folders unless the node's `config_path` says otherwise. */
 export const DEFAULT_CONTAINERD_CERTS_DIR = "/etc/containerd/certs.d";
@@ -44,7 +51,8 @@ export function containerdHostDir(registry: string): string {
 type TomlTable = Record<string, unknown>;
 
 /** First line of every rendered file, so whoever opens it on a node knows where it comes from. */
-export const GENERATED_HEADER = "# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.\n";
+export const GENERATED_HEADER =
+  "# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.\n";
 
 /**
  * The path containerd sends registry API calls under for this endpoint (`/v2` for a bare host). This is what
@@ -68,7 +76,10 @@ function hostSettings(endpoint: MirrorEndpoint): TomlTable {
   if (endpoint.insecure) table.skip_verify = true;
   if (endpoint.caFile !== undefined) table.ca = endpoint.caFile;
   if (endpoint.clientCertFile !== undefined) {
-    table.client = endpoint.clientKeyFile !== undefined ? [[endpoint.clientCertFile, endpoint.clientKeyFile]] : endpoint.clientCertFile;
+    table.client =
+      endpoint.clientKeyFile !== undefined
+        ? [[endpoint.clientCertFile, endpoint.clientKeyFile]]
+        : endpoint.clientCertFile;
   }
   if (endpoint.overridePath) table.override_path = true;
   if (endpoint.dialTimeout !== undefined) table.dial_timeout = endpoint.dialTimeout;
@@ -106,19 +117,31 @@ export function renderHostsToml(entry: RegistryMirrors): string {
  * a credential and are marked `secret` (mode 0600). Mirrors with `auth: "ecr"` are written without a token and
  * listed in the file's `ecrAuth`: the node apply script installs a refresher that adds the token (mode 0600).
  */
-export function renderContainerdHosts(policy: MirrorPolicy, options: ContainerdHostsOptions = {}): ContainerdHostsFile[] {
+export function renderContainerdHosts(
+  policy: MirrorPolicy,
+  options: ContainerdHostsOptions = {},
+): ContainerdHostsFile[] {
   const certsDir = (options.certsDir ?? DEFAULT_CONTAINERD_CERTS_DIR).replace(/\/+$/, "");
   if (!certsDir.startsWith("/") || certsDir.includes(":")) {
-    throw new PolicyError("certsDir", options.certsDir, "must be one absolute folder", "give the folder containerd's config_path points at, e.g. \"/etc/containerd/certs.d\" (for a config_path with two folders, pass the first)");
+    throw new PolicyError(
+      "certsDir",
+      options.certsDir,
+      "must be one absolute folder",
+      'give the folder containerd\'s config_path points at, e.g. "/etc/containerd/certs.d" (for a config_path with two folders, pass the first)',
+    );
   }
   return policy.registries.map((entry) => {
     entry.endpoints.forEach((e, i) => {
       if (e.pullFromMirror !== "all") {
-        options.warnings?.push(`${endpointField(entry.registry, i, "pullFromMirror")}: containerd has no such setting; "${e.pullFromMirror}" applies to CRI-O/podman only (use capabilities: ["pull"] to keep tag resolution off a containerd mirror)`);
+        options.warnings?.push(
+          `${endpointField(entry.registry, i, "pullFromMirror")}: containerd has no such setting; "${e.pullFromMirror}" applies to CRI-O/podman only (use capabilities: ["pull"] to keep tag resolution off a containerd mirror)`,
+        );
       }
     });
     const secret = entry.endpoints.some((e) => Object.keys(e.headers).length > 0);
-    const ecrAuth = entry.endpoints.filter((e) => e.auth === "ecr").map((e) => ({ url: e.url, region: ecrRegistryRegion(e.host) as string }));
+    const ecrAuth = entry.endpoints
+      .filter((e) => e.auth === "ecr")
+      .map((e) => ({ url: e.url, region: ecrRegistryRegion(e.host) as string }));
     const file: ContainerdHostsFile = {
       path: `${certsDir}/${containerdHostDir(entry.registry)}/hosts.toml`,
       content: renderHostsToml(entry),
@@ -136,12 +159,25 @@ export function renderContainerdHosts(policy: MirrorPolicy, options: ContainerdH
  * `[plugins."io.containerd.cri.v1.images".registry]` for 2.x (`version = 3`). It never contains the deprecated
  * inline `mirrors` table (together with `config_path` that stops the CRI plugin from loading).
  */
-export function renderContainerdConfigFragment(version: 2 | 3, configPath: string = DEFAULT_CONTAINERD_CERTS_DIR): string {
+export function renderContainerdConfigFragment(
+  version: 2 | 3,
+  configPath: string = DEFAULT_CONTAINERD_CERTS_DIR,
+): string {
   if (version !== 2 && version !== 3) {
-    throw new PolicyError("version", version, "unknown containerd config version", "use 2 for containerd 1.x or 3 for containerd 2.x");
+    throw new PolicyError(
+      "version",
+      version,
+      "unknown containerd config version",
+      "use 2 for containerd 1.x or 3 for containerd 2.x",
+    );
   }
   if (configPath.split(":").some((dir) => !dir.startsWith("/"))) {
-    throw new PolicyError("configPath", configPath, "every folder in config_path must be absolute", "give e.g. \"/etc/containerd/certs.d\" or \"/etc/containerd/certs.d:/etc/docker/certs.d\"");
+    throw new PolicyError(
+      "configPath",
+      configPath,
+      "every folder in config_path must be absolute",
+      'give e.g. "/etc/containerd/certs.d" or "/etc/containerd/certs.d:/etc/docker/certs.d"',
+    );
   }
   const plugin = version === 2 ? "io.containerd.grpc.v1.cri" : "io.containerd.cri.v1.images";
   return `${stringify({ version, plugins: { [plugin]: { registry: { config_path: configPath } } } }).trim()}\n`;

@@ -2,9 +2,15 @@ import type { Document, Scalar } from "yaml";
 import { yaml } from "../lazy-yaml";
 import { PolicyError } from "../errors";
 import { parseHostPort } from "../hosts";
-import { ANY_REGISTRY, compareRegistries, MirrorEndpoint, MirrorPolicy, ecrTokenNotSentWarning } from "../policy";
+import {
+  ANY_REGISTRY,
+  compareRegistries,
+  type MirrorEndpoint,
+  type MirrorPolicy,
+  ecrTokenNotSentWarning,
+} from "../policy";
 import { containerdApiRoot, endpointField, GENERATED_HEADER } from "./containerd";
-import { NodeFile } from "./types";
+import type { NodeFile } from "./types";
 
 /** Credentials for one registry host in `registries.yaml` (`configs.<host>.auth`). */
 export type K3sRegistryAuth =
@@ -67,7 +73,7 @@ export function fullApiUrl(field: string, endpoint: MirrorEndpoint, format: stri
       `${field}.overridePath`,
       endpoint.url,
       `${format} treats a mirror URL without a path as https://host/v2, so overridePath on a bare host cannot be expressed`,
-      "give the full API path in the URL (e.g. \"https://host/v2/prefix\") or remove overridePath",
+      'give the full API path in the URL (e.g. "https://host/v2/prefix") or remove overridePath',
     );
   }
   return `${endpoint.scheme}://${endpoint.host}${root === "/v2" ? "" : root}`;
@@ -75,7 +81,12 @@ export function fullApiUrl(field: string, endpoint: MirrorEndpoint, format: stri
 
 function checkPath(field: string, value: string | undefined): string | undefined {
   if (value !== undefined && (typeof value !== "string" || !value.startsWith("/"))) {
-    throw new PolicyError(field, value, "must be an absolute path on the node", "give the full path, e.g. \"/etc/pki/mirror-ca.pem\"");
+    throw new PolicyError(
+      field,
+      value,
+      "must be an absolute path on the node",
+      'give the full path, e.g. "/etc/pki/mirror-ca.pem"',
+    );
   }
   return value;
 }
@@ -99,7 +110,12 @@ function endpointTls(field: string, e: MirrorEndpoint): TlsEntry {
   if (e.caFile !== undefined) entry.ca_file = e.caFile;
   if (e.clientCertFile !== undefined) {
     if (e.clientKeyFile === undefined) {
-      throw new PolicyError(`${field}.clientKeyFile`, undefined, "k3s/RKE2 need the client key as its own file (cert_file and key_file)", "set clientKeyFile to the key's absolute path");
+      throw new PolicyError(
+        `${field}.clientKeyFile`,
+        undefined,
+        "k3s/RKE2 need the client key as its own file (cert_file and key_file)",
+        "set clientKeyFile to the key's absolute path",
+      );
     }
     entry.cert_file = e.clientCertFile;
     entry.key_file = e.clientKeyFile;
@@ -111,10 +127,17 @@ function endpointTls(field: string, e: MirrorEndpoint): TlsEntry {
 function authEntry(host: string, raw: K3sRegistryAuth): Record<string, string> {
   const field = `auth["${host}"]`;
   const value = raw as Record<string, unknown>;
-  const keys = Object.keys(value ?? {}).sort().join();
+  const keys = Object.keys(value ?? {})
+    .sort()
+    .join();
   const strings = Object.values(value ?? {}).every((v) => typeof v === "string" && v !== "" && !/[\r\n]/.test(v));
   if ((keys !== "password,username" && keys !== "auth") || !strings) {
-    throw new PolicyError(field, `(fields: ${keys || "none"})`, "credentials are { username, password } or { auth } with non-empty single-line strings", "give either username and password, or auth (base64 of user:password)");
+    throw new PolicyError(
+      field,
+      `(fields: ${keys || "none"})`,
+      "credentials are { username, password } or { auth } with non-empty single-line strings",
+      "give either username and password, or auth (base64 of user:password)",
+    );
   }
   return "auth" in raw ? { auth: raw.auth } : { username: raw.username, password: raw.password };
 }
@@ -141,7 +164,7 @@ function quoteColonKeys(doc: Document): void {
 export function renderK3sRegistries(policy: MirrorPolicy, options: K3sRegistriesOptions): NodeFile {
   const flavour = options?.flavour;
   if (flavour !== "k3s" && flavour !== "rke2") {
-    throw new PolicyError("flavour", flavour, "unknown k3s flavour", "use \"k3s\" or \"rke2\"");
+    throw new PolicyError("flavour", flavour, "unknown k3s flavour", 'use "k3s" or "rke2"');
   }
   const format = flavour === "k3s" ? "k3s" : "RKE2";
   const hasCatchAll = policy.registries.some((r) => r.registry === ANY_REGISTRY && r.endpoints.length > 0);
@@ -152,14 +175,29 @@ export function renderK3sRegistries(policy: MirrorPolicy, options: K3sRegistries
   for (const entry of policy.registries) {
     const entryField = `policy.registries["${entry.registry}"]`;
     if (!entry.upstreamFallback && !options.defaultEndpointDisabled) {
-      throw new PolicyError(`${entryField}.upstreamFallback`, false, `${format} always tries the upstream registry last; registries.yaml has no per-registry switch`, `set upstreamFallback: true, or start every node with --disable-default-registry-endpoint and pass defaultEndpointDisabled: true`);
+      throw new PolicyError(
+        `${entryField}.upstreamFallback`,
+        false,
+        `${format} always tries the upstream registry last; registries.yaml has no per-registry switch`,
+        `set upstreamFallback: true, or start every node with --disable-default-registry-endpoint and pass defaultEndpointDisabled: true`,
+      );
     }
     if (entry.upstreamFallback && options.defaultEndpointDisabled && entry.registry !== ANY_REGISTRY) {
-      throw new PolicyError(`${entryField}.upstreamFallback`, true, `with --disable-default-registry-endpoint (defaultEndpointDisabled: true) ${format} never pulls a listed registry from its upstream`, "set upstreamFallback: false for this registry, or drop defaultEndpointDisabled");
+      throw new PolicyError(
+        `${entryField}.upstreamFallback`,
+        true,
+        `with --disable-default-registry-endpoint (defaultEndpointDisabled: true) ${format} never pulls a listed registry from its upstream`,
+        "set upstreamFallback: false for this registry, or drop defaultEndpointDisabled",
+      );
     }
     if (entry.endpoints.length === 0) {
       if (hasCatchAll && entry.registry !== ANY_REGISTRY) {
-        throw new PolicyError(`${entryField}.mirrors`, [], `${format} drops a registry without endpoints, so the "*" mirrors would serve it`, "give it a mirror, or remove it from the policy (it is then served by the \"*\" mirrors)");
+        throw new PolicyError(
+          `${entryField}.mirrors`,
+          [],
+          `${format} drops a registry without endpoints, so the "*" mirrors would serve it`,
+          'give it a mirror, or remove it from the policy (it is then served by the "*" mirrors)',
+        );
       }
       continue;
     }
@@ -167,14 +205,33 @@ export function renderK3sRegistries(policy: MirrorPolicy, options: K3sRegistries
       endpoint: entry.endpoints.map((e, i) => {
         const field = endpointField(entry.registry, i);
         if (Object.keys(e.headers).length > 0) {
-          throw new PolicyError(`${field}.headers`, Object.keys(e.headers), `${format} registries.yaml cannot send extra headers`, "give mirror credentials through the auth option (configs.<host>.auth) instead, or leave k3s/rke2 out of runtimes");
+          throw new PolicyError(
+            `${field}.headers`,
+            Object.keys(e.headers),
+            `${format} registries.yaml cannot send extra headers`,
+            "give mirror credentials through the auth option (configs.<host>.auth) instead, or leave k3s/rke2 out of runtimes",
+          );
         }
         if (!e.capabilities.includes("pull")) {
-          throw new PolicyError(`${field}.capabilities`, e.capabilities, `${format} uses every endpoint for pulls`, "add \"pull\", or remove this mirror for k3s/rke2");
+          throw new PolicyError(
+            `${field}.capabilities`,
+            e.capabilities,
+            `${format} uses every endpoint for pulls`,
+            'add "pull", or remove this mirror for k3s/rke2',
+          );
         }
-        if (e.capabilities.join() !== "pull,resolve") options.warnings?.push(`${field}.capabilities: ${format} has no capabilities setting; the endpoint is used for pull and resolve`);
-        if (e.dialTimeout !== undefined) options.warnings?.push(`${field}.dialTimeout: ${format} registries.yaml has no dial timeout; containerd's default applies`);
-        if (e.pullFromMirror !== "all") options.warnings?.push(`${field}.pullFromMirror: applies to CRI-O/podman only; ${format} uses the mirror for every pull`);
+        if (e.capabilities.join() !== "pull,resolve")
+          options.warnings?.push(
+            `${field}.capabilities: ${format} has no capabilities setting; the endpoint is used for pull and resolve`,
+          );
+        if (e.dialTimeout !== undefined)
+          options.warnings?.push(
+            `${field}.dialTimeout: ${format} registries.yaml has no dial timeout; containerd's default applies`,
+          );
+        if (e.pullFromMirror !== "all")
+          options.warnings?.push(
+            `${field}.pullFromMirror: applies to CRI-O/podman only; ${format} uses the mirror for every pull`,
+          );
         if (e.auth === "ecr") options.warnings?.push(ecrTokenNotSentWarning(field, format, e));
         mergeTls(tls, e.host, endpointTls(field, e), field);
         return fullApiUrl(field, e, format);
@@ -186,14 +243,24 @@ export function renderK3sRegistries(policy: MirrorPolicy, options: K3sRegistries
     const key = host === ANY_REGISTRY ? host : parseHostPort(`tls["${host}"]`, host);
     const t = (options.tls as Record<string, K3sRegistryTls>)[host];
     if (typeof t !== "object" || t === null) {
-      throw new PolicyError(`tls["${host}"]`, t, "TLS settings are an object", "write { caFile: \"/etc/pki/ca.pem\" } (caFile, certFile, keyFile, insecureSkipVerify)");
+      throw new PolicyError(
+        `tls["${host}"]`,
+        t,
+        "TLS settings are an object",
+        'write { caFile: "/etc/pki/ca.pem" } (caFile, certFile, keyFile, insecureSkipVerify)',
+      );
     }
     const entry: TlsEntry = {};
     const ca = checkPath(`tls["${host}"].caFile`, t.caFile);
     const cert = checkPath(`tls["${host}"].certFile`, t.certFile);
     const keyFile = checkPath(`tls["${host}"].keyFile`, t.keyFile);
     if ((cert === undefined) !== (keyFile === undefined)) {
-      throw new PolicyError(`tls["${host}"]`, { certFile: cert, keyFile }, "a client certificate needs its key and the other way round", "set both certFile and keyFile, or neither");
+      throw new PolicyError(
+        `tls["${host}"]`,
+        { certFile: cert, keyFile },
+        "a client certificate needs its key and the other way round",
+        "set both certFile and keyFile, or neither",
+      );
     }
     if (ca !== undefined) entry.ca_file = ca;
     if (cert !== undefined) entry.cert_file = cert;

@@ -17,15 +17,30 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 /** Validates an RFC 1123 DNS label (namespace names): lower-case letters, digits and '-', at most 63 characters. */
 export function validateDnsLabel(field: string, value: unknown): string {
   if (typeof value !== "string" || value.length === 0 || value.length > 63 || !DNS_LABEL.test(value)) {
-    throw new PolicyError(field, value, "not a valid DNS label (Kubernetes would reject it)", "use 1-63 lower-case letters, digits or '-', starting and ending with a letter or digit, e.g. \"kube-system\"");
+    throw new PolicyError(
+      field,
+      value,
+      "not a valid DNS label (Kubernetes would reject it)",
+      "use 1-63 lower-case letters, digits or '-', starting and ending with a letter or digit, e.g. \"kube-system\"",
+    );
   }
   return value;
 }
 
 /** Validates an RFC 1123 DNS subdomain (names of Secrets, ServiceAccounts, PriorityClasses, ...). */
 export function validateDnsSubdomain(field: string, value: unknown): string {
-  if (typeof value !== "string" || value.length === 0 || value.length > 253 || !value.split(".").every((p) => DNS_SUBDOMAIN_PART.test(p))) {
-    throw new PolicyError(field, value, "not a valid Kubernetes object name (DNS subdomain)", "use at most 253 lower-case letters, digits, '-' or '.', starting and ending with a letter or digit, e.g. \"registry-credentials\"");
+  if (
+    typeof value !== "string" ||
+    value.length === 0 ||
+    value.length > 253 ||
+    !value.split(".").every((p) => DNS_SUBDOMAIN_PART.test(p))
+  ) {
+    throw new PolicyError(
+      field,
+      value,
+      "not a valid Kubernetes object name (DNS subdomain)",
+      "use at most 253 lower-case letters, digits, '-' or '.', starting and ending with a letter or digit, e.g. \"registry-credentials\"",
+    );
   }
   return value;
 }
@@ -42,7 +57,12 @@ function isQualifiedName(value: string): boolean {
 /** Validates a label or taint key (`[prefix/]name`). */
 export function validateQualifiedName(field: string, value: unknown): string {
   if (typeof value !== "string" || !isQualifiedName(value)) {
-    throw new PolicyError(field, value, "not a valid label key", "use an optional DNS prefix and '/', then 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit, e.g. \"node-role.kubernetes.io/worker\"");
+    throw new PolicyError(
+      field,
+      value,
+      "not a valid label key",
+      "use an optional DNS prefix and '/', then 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit, e.g. \"node-role.kubernetes.io/worker\"",
+    );
   }
   return value;
 }
@@ -50,7 +70,12 @@ export function validateQualifiedName(field: string, value: unknown): string {
 /** Validates a label value (also the value of an `Equal` toleration). */
 export function validateLabelValue(field: string, value: unknown): string {
   if (typeof value !== "string" || value.length > 63 || !LABEL_VALUE.test(value)) {
-    throw new PolicyError(field, value, "not a valid label value", "use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit (or the empty string)");
+    throw new PolicyError(
+      field,
+      value,
+      "not a valid label value",
+      "use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit (or the empty string)",
+    );
   }
   return value;
 }
@@ -85,7 +110,12 @@ const EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"];
 /** Validates tolerations with the API server's rules (ValidateTolerations) and returns them without empty fields. */
 export function validateTolerations(field: string, tolerations: unknown): Toleration[] {
   if (!Array.isArray(tolerations)) {
-    throw new PolicyError(field, tolerations, "must be a list of tolerations", "give a list, e.g. [{ operator: \"Exists\" }] to tolerate every taint");
+    throw new PolicyError(
+      field,
+      tolerations,
+      "must be a list of tolerations",
+      'give a list, e.g. [{ operator: "Exists" }] to tolerate every taint',
+    );
   }
   return tolerations.map((raw, i) => {
     const f = `${field}[${i}]`;
@@ -94,36 +124,77 @@ export function validateTolerations(field: string, tolerations: unknown): Tolera
     }
     const t = raw as Record<string, unknown>;
     for (const k of Object.keys(t)) {
-      if (!TOLERATION_FIELDS.includes(k)) throw new PolicyError(`${f}.${k}`, k, "unknown toleration field", `use only ${TOLERATION_FIELDS.join(", ")}`);
+      if (!TOLERATION_FIELDS.includes(k))
+        throw new PolicyError(`${f}.${k}`, k, "unknown toleration field", `use only ${TOLERATION_FIELDS.join(", ")}`);
     }
     const key = t.key ?? "";
     const operator = t.operator ?? "Equal";
     const value = t.value ?? "";
     const effect = t.effect ?? "";
     if (typeof key !== "string" || (key !== "" && !isQualifiedName(key))) {
-      throw new PolicyError(`${f}.key`, t.key, "not a valid taint key", "use a label key such as \"node.kubernetes.io/not-ready\", or leave it out with operator \"Exists\" to match every taint");
+      throw new PolicyError(
+        `${f}.key`,
+        t.key,
+        "not a valid taint key",
+        'use a label key such as "node.kubernetes.io/not-ready", or leave it out with operator "Exists" to match every taint',
+      );
     }
     if (operator !== "Equal" && operator !== "Exists") {
-      throw new PolicyError(`${f}.operator`, t.operator, "operator must be \"Equal\" or \"Exists\"", "write \"Equal\" (with a value) or \"Exists\" (without one)");
+      throw new PolicyError(
+        `${f}.operator`,
+        t.operator,
+        'operator must be "Equal" or "Exists"',
+        'write "Equal" (with a value) or "Exists" (without one)',
+      );
     }
     if (key === "" && operator !== "Exists") {
-      throw new PolicyError(`${f}.operator`, t.operator ?? "Equal", "an empty key matches every taint only with operator \"Exists\"", "set operator: \"Exists\", or give a key");
+      throw new PolicyError(
+        `${f}.operator`,
+        t.operator ?? "Equal",
+        'an empty key matches every taint only with operator "Exists"',
+        'set operator: "Exists", or give a key',
+      );
     }
     if (operator === "Exists" && value !== "") {
-      throw new PolicyError(`${f}.value`, t.value, "value must be empty when operator is \"Exists\"", "remove value, or use operator \"Equal\"");
+      throw new PolicyError(
+        `${f}.value`,
+        t.value,
+        'value must be empty when operator is "Exists"',
+        'remove value, or use operator "Equal"',
+      );
     }
     if (typeof value !== "string" || !LABEL_VALUE.test(value) || value.length > 63) {
-      throw new PolicyError(`${f}.value`, t.value, "not a valid taint value", "use at most 63 letters, digits, '-', '_' or '.'");
+      throw new PolicyError(
+        `${f}.value`,
+        t.value,
+        "not a valid taint value",
+        "use at most 63 letters, digits, '-', '_' or '.'",
+      );
     }
     if (effect !== "" && !EFFECTS.includes(effect as string)) {
-      throw new PolicyError(`${f}.effect`, t.effect, "unknown taint effect", `use one of ${EFFECTS.join(", ")}, or leave it out to match every effect`);
+      throw new PolicyError(
+        `${f}.effect`,
+        t.effect,
+        "unknown taint effect",
+        `use one of ${EFFECTS.join(", ")}, or leave it out to match every effect`,
+      );
     }
     if (t.tolerationSeconds !== undefined) {
       if (effect !== "NoExecute") {
-        throw new PolicyError(`${f}.tolerationSeconds`, t.tolerationSeconds, "tolerationSeconds is only allowed with effect \"NoExecute\"", "set effect: \"NoExecute\", or remove tolerationSeconds");
+        throw new PolicyError(
+          `${f}.tolerationSeconds`,
+          t.tolerationSeconds,
+          'tolerationSeconds is only allowed with effect "NoExecute"',
+          'set effect: "NoExecute", or remove tolerationSeconds',
+        );
       }
       if (typeof t.tolerationSeconds !== "number" || !Number.isInteger(t.tolerationSeconds)) {
-        throw new PolicyError(`${f}.tolerationSeconds`, t.tolerationSeconds, "must be a whole number of seconds", "write an integer such as 300");
+        throw new PolicyError(
+          `${f}.tolerationSeconds`,
+          t.tolerationSeconds,
+          "must be a whole number of seconds",
+          "write an integer such as 300",
+        );
       }
     }
     const out: Toleration = { operator };
@@ -137,8 +208,22 @@ export function validateTolerations(field: string, tolerations: unknown): Tolera
 
 const QUANTITY = /^([+-]?)(\d+(?:\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$/;
 const SUFFIX_SCALE: Record<string, number> = {
-  "": 1, n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+  "": 1,
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
 };
 
 /**
@@ -149,13 +234,23 @@ export function parseQuantity(field: string, value: unknown): number {
   const text = typeof value === "number" ? String(value) : value;
   const m = typeof text === "string" ? QUANTITY.exec(text) : null;
   if (!m) {
-    throw new PolicyError(field, value, "not a valid Kubernetes quantity", "write a number with an optional suffix, e.g. \"100m\" (CPU) or \"64Mi\" (memory)");
+    throw new PolicyError(
+      field,
+      value,
+      "not a valid Kubernetes quantity",
+      'write a number with an optional suffix, e.g. "100m" (CPU) or "64Mi" (memory)',
+    );
   }
   const suffix = m[3] ?? "";
   const scale = /^[eE]/.test(suffix) ? 10 ** Number(suffix.slice(1)) : SUFFIX_SCALE[suffix];
   const n = Number(m[2]) * scale;
   if (m[1] === "-" && n !== 0) {
-    throw new PolicyError(field, value, "a resource quantity must not be negative", "give zero or a positive amount, e.g. \"50m\"");
+    throw new PolicyError(
+      field,
+      value,
+      "a resource quantity must not be negative",
+      'give zero or a positive amount, e.g. "50m"',
+    );
   }
   return n;
 }
@@ -177,19 +272,30 @@ export function validateResources(field: string, resources: ResourceRequirements
   for (const kind of ["limits", "requests"] as const) {
     const entries = resources[kind];
     if (entries === undefined) continue;
-    out[kind] = {};
+    const kept: Record<string, string> = {};
+    out[kind] = kept;
     for (const name of Object.keys(entries).sort()) {
       if (!RESOURCE_NAMES.includes(name)) {
-        throw new PolicyError(`${field}.${kind}`, name, "unsupported resource name", `use ${RESOURCE_NAMES.join(", ")}`);
+        throw new PolicyError(
+          `${field}.${kind}`,
+          name,
+          "unsupported resource name",
+          `use ${RESOURCE_NAMES.join(", ")}`,
+        );
       }
       parsed[kind][name] = parseQuantity(`${field}.${kind}.${name}`, entries[name]);
-      out[kind]![name] = String(entries[name]);
+      kept[name] = String(entries[name]);
     }
   }
   for (const name of Object.keys(parsed.requests)) {
     const limit = parsed.limits[name];
     if (limit !== undefined && parsed.requests[name] > limit) {
-      throw new PolicyError(`${field}.requests.${name}`, resources.requests![name], `the request is above the limit ${resources.limits![name]}`, "make the request less than or equal to the limit");
+      throw new PolicyError(
+        `${field}.requests.${name}`,
+        resources.requests?.[name],
+        `the request is above the limit ${resources.limits?.[name]}`,
+        "make the request less than or equal to the limit",
+      );
     }
   }
   return out;
@@ -207,7 +313,8 @@ const REFERENCE = new RegExp(`^(${NAME})(?::(${TAG}))?(?:@(${DIGEST}))?$`);
 /** Validates a container image reference (`[registry/]repo[:tag][@sha256:...]`) as the container runtimes parse it. */
 export function validateImageReference(field: string, value: unknown): string {
   const m = typeof value === "string" ? REFERENCE.exec(value) : null;
-  const fix = "write registry/repository[:tag][@sha256:<64 hex digits>] in lower case, e.g. \"docker.io/library/python:3.12-alpine@sha256:...\"";
+  const fix =
+    'write registry/repository[:tag][@sha256:<64 hex digits>] in lower case, e.g. "docker.io/library/python:3.12-alpine@sha256:..."';
   if (!m) throw new PolicyError(field, value, "not a valid image reference", fix);
   if (m[1].length > 255) throw new PolicyError(field, value, "the repository name is longer than 255 characters", fix);
   const digest = m[3];
@@ -238,13 +345,20 @@ export const MODE_ANNOTATION = "registry-mirrors.dev/mode";
  * The node folders the apply script may write, each mounted read-write at `/host<dir>` (and nothing else of the
  * host). A written path is mounted through the first of these that contains it.
  */
-export const NODE_CONFIG_DIRS = ["/etc/buildkit", "/etc/containerd", "/etc/containers", "/etc/docker", "/etc/rancher"] as const;
+export const NODE_CONFIG_DIRS = [
+  "/etc/buildkit",
+  "/etc/containerd",
+  "/etc/containers",
+  "/etc/docker",
+  "/etc/rancher",
+] as const;
 
 /**
  * Default image: Python's official Alpine image, pinned by digest. It has `sh`, `python3` (the script's JSON merge)
  * and BusyBox `nsenter` (to reach the host's systemd), and nothing the script does not need.
  */
-export const DEFAULT_NODE_CONFIG_IMAGE = "docker.io/library/python:3.12-alpine@sha256:6d43704baacd1bfbe7c295d7f13079d5d8104ed33568873133f8fc69980419df";
+export const DEFAULT_NODE_CONFIG_IMAGE =
+  "docker.io/library/python:3.12-alpine@sha256:6d43704baacd1bfbe7c295d7f13079d5d8104ed33568873133f8fc69980419df";
 
 /** Apply the desired configuration, or restore each node's backup (to remove the configuration cleanly). */
 export type NodeConfigMode = "apply" | "restore";
@@ -285,7 +399,12 @@ export function hostMountDirs(paths?: readonly string[]): string[] {
   for (const p of paths) {
     const dir = NODE_CONFIG_DIRS.find((d) => p === d || p.startsWith(`${d}/`));
     if (!dir) {
-      throw new PolicyError("paths", p, "the node-config DaemonSet only writes under " + NODE_CONFIG_DIRS.join(", "), "deliver this file another way (user data), or ask for its folder to be supported");
+      throw new PolicyError(
+        "paths",
+        p,
+        `the node-config DaemonSet only writes under ${NODE_CONFIG_DIRS.join(", ")}`,
+        "deliver this file another way (user data), or ask for its folder to be supported",
+      );
     }
     dirs.add(dir);
   }
@@ -297,10 +416,18 @@ function volumeName(dir: string): string {
 }
 
 /** The ConfigMap and DaemonSet of the node-config delivery, as plain manifests. */
-export function nodeConfigManifests(spec: NodeConfigSpec): { configMap: Record<string, any>; daemonSet: Record<string, any> } {
+export function nodeConfigManifests(spec: NodeConfigSpec): {
+  // biome-ignore lint/suspicious/noExplicitAny: plain manifests, validated by kubernetes-models in the tests
+  configMap: Record<string, any>;
+  // biome-ignore lint/suspicious/noExplicitAny: as above
+  daemonSet: Record<string, any>;
+} {
   const checksum = scriptChecksum(spec.applyScript);
   const configMapName = `${spec.name}-${checksum.slice(0, 10)}`;
-  const selector = { "app.kubernetes.io/name": "registry-mirrors-node-config", "app.kubernetes.io/instance": spec.name };
+  const selector = {
+    "app.kubernetes.io/name": "registry-mirrors-node-config",
+    "app.kubernetes.io/instance": spec.name,
+  };
   const labels = { ...spec.labels, ...selector, "app.kubernetes.io/managed-by": "pulumi" };
   const dirs = hostMountDirs(spec.paths);
 
@@ -313,6 +440,7 @@ export function nodeConfigManifests(spec: NodeConfigSpec): { configMap: Record<s
     data: { [APPLY_SCRIPT_KEY]: spec.applyScript },
   };
 
+  // biome-ignore lint/suspicious/noExplicitAny: a plain manifest
   const podSpec: Record<string, any> = {
     // hostPID makes PID 1 the node's init, which `nsenter -t 1` needs to reach systemd.
     hostPID: true,
@@ -414,7 +542,12 @@ const DOCKER_HUB_HOSTS = new Set(["docker.io", "index.docker.io", "registry-1.do
  */
 export function registryAuthKey(field: string, registry: unknown): string {
   if (typeof registry === "string" && /^[a-z]+:\/\//i.test(registry)) {
-    throw new PolicyError(field, registry, "a registry key is a host[:port], not a URL", "write only the host and optional port, e.g. \"ghcr.io\" or \"10.0.0.5:5000\"");
+    throw new PolicyError(
+      field,
+      registry,
+      "a registry key is a host[:port], not a URL",
+      'write only the host and optional port, e.g. "ghcr.io" or "10.0.0.5:5000"',
+    );
   }
   const host = parseHostPort(field, registry);
   return DOCKER_HUB_HOSTS.has(host) ? DOCKER_HUB_AUTH_KEY : host;
@@ -426,7 +559,12 @@ function decodeAuth(field: string, auth: string): RegistryCredential {
   const decoded = valid ? Buffer.from(text, "base64").toString("utf8") : "";
   const colon = decoded.indexOf(":");
   if (!valid || colon <= 0) {
-    throw new PolicyError(field, HIDDEN, "auth must be base64 of \"username:password\"", "encode it with `printf '%s' 'user:password' | base64 -w0`, or give username and password instead");
+    throw new PolicyError(
+      field,
+      HIDDEN,
+      'auth must be base64 of "username:password"',
+      "encode it with `printf '%s' 'user:password' | base64 -w0`, or give username and password instead",
+    );
   }
   return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
@@ -437,21 +575,46 @@ export function resolveStaticCredential(field: string, input: StaticCredentialIn
   if (auth !== undefined) {
     const fromAuth = decodeAuth(`${field}.auth`, auth);
     if (username !== undefined && username !== fromAuth.username) {
-      throw new PolicyError(`${field}.username`, HIDDEN, "username and auth are both given and disagree", "give either username + password or auth, or make them match");
+      throw new PolicyError(
+        `${field}.username`,
+        HIDDEN,
+        "username and auth are both given and disagree",
+        "give either username + password or auth, or make them match",
+      );
     }
     if (password !== undefined && password !== fromAuth.password) {
-      throw new PolicyError(`${field}.password`, HIDDEN, "password and auth are both given and disagree", "give either username + password or auth, or make them match");
+      throw new PolicyError(
+        `${field}.password`,
+        HIDDEN,
+        "password and auth are both given and disagree",
+        "give either username + password or auth, or make them match",
+      );
     }
     return fromAuth;
   }
   if (typeof username !== "string" || username === "") {
-    throw new PolicyError(`${field}.username`, username === undefined ? undefined : HIDDEN, "a username is required (or auth)", "give username and password, or auth = base64(\"user:password\")");
+    throw new PolicyError(
+      `${field}.username`,
+      username === undefined ? undefined : HIDDEN,
+      "a username is required (or auth)",
+      'give username and password, or auth = base64("user:password")',
+    );
   }
   if (username.includes(":")) {
-    throw new PolicyError(`${field}.username`, HIDDEN, "a username must not contain ':' (auth splits at the first one)", "use the registry's user name without ':'");
+    throw new PolicyError(
+      `${field}.username`,
+      HIDDEN,
+      "a username must not contain ':' (auth splits at the first one)",
+      "use the registry's user name without ':'",
+    );
   }
   if (typeof password !== "string" || password === "") {
-    throw new PolicyError(`${field}.password`, password === undefined ? undefined : HIDDEN, "a password or token is required (or auth)", "give the password or access token for this registry");
+    throw new PolicyError(
+      `${field}.password`,
+      password === undefined ? undefined : HIDDEN,
+      "a password or token is required (or auth)",
+      "give the password or access token for this registry",
+    );
   }
   return { username, password };
 }

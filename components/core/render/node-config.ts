@@ -1,12 +1,20 @@
 import { createHash } from "node:crypto";
 import { PolicyError } from "../errors";
-import { ANY_REGISTRY, DOCKER_HUB, isDockerHubName, MirrorPolicy, MirrorPolicyInput, normalisePolicy, policyHasHeaders } from "../policy";
-import { DockerSettingsInput, renderDocker } from "./docker";
-import { NodeApplyPlan, ManagedFile, renderApplyScript } from "./apply-script";
-import { renderRuntimeFiles, RuntimeRenderOptions } from "./runtimes";
+import {
+  ANY_REGISTRY,
+  DOCKER_HUB,
+  isDockerHubName,
+  type MirrorPolicy,
+  type MirrorPolicyInput,
+  normalisePolicy,
+  policyHasHeaders,
+} from "../policy";
+import { type DockerSettingsInput, renderDocker } from "./docker";
+import { type NodeApplyPlan, type ManagedFile, renderApplyScript } from "./apply-script";
+import { renderRuntimeFiles, type RuntimeRenderOptions } from "./runtimes";
 import { DEFAULT_CONTAINERD_CERTS_DIR } from "./containerd";
 import { renderCloudConfig, USER_DATA_LIMITS } from "./userdata";
-import { NodeFile, RestartPolicy, RUNTIME_NAMES, RuntimeName } from "./types";
+import { type NodeFile, type RestartPolicy, RUNTIME_NAMES, type RuntimeName } from "./types";
 
 /** Everything a node needs, as plain values: the input of `renderNodeConfig`. */
 export interface NodeConfigInput {
@@ -47,13 +55,26 @@ export interface RenderedNodeConfig {
 export const DEFAULT_RUNTIMES: RuntimeName[] = ["docker", "containerd"];
 
 /** Builds the policy from the `mirrors` shorthand and/or a full policy. */
-export function resolvePolicyInput(mirrors: string[] | undefined, policy: MirrorPolicyInput | undefined): MirrorPolicyInput {
+export function resolvePolicyInput(
+  mirrors: string[] | undefined,
+  policy: MirrorPolicyInput | undefined,
+): MirrorPolicyInput {
   if (mirrors !== undefined && !Array.isArray(mirrors)) {
-    throw new PolicyError("mirrors", mirrors, "must be a list of Docker Hub mirror URLs", "write mirrors: [\"https://mirror.example.com\"]");
+    throw new PolicyError(
+      "mirrors",
+      mirrors,
+      "must be a list of Docker Hub mirror URLs",
+      'write mirrors: ["https://mirror.example.com"]',
+    );
   }
   if (!policy) {
     if (!mirrors || mirrors.length === 0) {
-      throw new PolicyError("mirrors", mirrors, "no mirrors given", "give mirrors (Docker Hub mirror URLs) or a policy with at least one registry");
+      throw new PolicyError(
+        "mirrors",
+        mirrors,
+        "no mirrors given",
+        "give mirrors (Docker Hub mirror URLs) or a policy with at least one registry",
+      );
     }
     return { registries: { [DOCKER_HUB]: { mirrors } } };
   }
@@ -61,7 +82,12 @@ export function resolvePolicyInput(mirrors: string[] | undefined, policy: Mirror
   const registries = policy.registries ?? {};
   const hubKey = Object.keys(registries).find(isDockerHubName);
   if (hubKey) {
-    throw new PolicyError("mirrors", mirrors, `both mirrors and policy.registries["${hubKey}"] set Docker Hub mirrors`, "list the Docker Hub mirrors in one place only");
+    throw new PolicyError(
+      "mirrors",
+      mirrors,
+      `both mirrors and policy.registries["${hubKey}"] set Docker Hub mirrors`,
+      "list the Docker Hub mirrors in one place only",
+    );
   }
   return { ...policy, registries: { ...registries, [DOCKER_HUB]: { mirrors } } };
 }
@@ -81,7 +107,12 @@ function checkRuntimes(runtimes: unknown): RuntimeName[] {
 function checkRestartPolicy(value: unknown): RestartPolicy {
   if (value === undefined) return "never";
   if (value !== "never" && value !== "if-needed") {
-    throw new PolicyError("restartPolicy", value, "unknown restart policy", "use \"never\" (reload only) or \"if-needed\" (restart a runtime when a changed setting requires it)");
+    throw new PolicyError(
+      "restartPolicy",
+      value,
+      "unknown restart policy",
+      'use "never" (reload only) or "if-needed" (restart a runtime when a changed setting requires it)',
+    );
   }
   return value;
 }
@@ -103,7 +134,9 @@ function reloadFor(path: string): ManagedFile["reload"] {
 export function nodeConfigUserData(rendered: Pick<RenderedNodeConfig, "applyScript" | "secret">): string | undefined {
   if (rendered.secret) return undefined;
   const plain = renderCloudConfig({ applyScript: rendered.applyScript });
-  return Buffer.byteLength(plain, "utf8") <= USER_DATA_LIMITS.ec2.bytes ? plain : renderCloudConfig({ applyScript: rendered.applyScript, compress: true });
+  return Buffer.byteLength(plain, "utf8") <= USER_DATA_LIMITS.ec2.bytes
+    ? plain
+    : renderCloudConfig({ applyScript: rendered.applyScript, compress: true });
 }
 
 /**
@@ -119,7 +152,12 @@ export function renderNodeConfig(input: NodeConfigInput): RenderedNodeConfig {
     const others = policy.registries.filter((r) => r.registry !== DOCKER_HUB);
     if (others.length === policy.registries.length) {
       const only = others.map((r) => r.registry).join(", ");
-      throw new PolicyError("runtimes", runtimes, `Docker reads mirrors for Docker Hub only, and the policy has none (only ${only}${others.some((r) => r.registry === ANY_REGISTRY) ? "; \"*\" is not a Docker Hub mirror" : ""})`, "add \"containerd\" (or crio/podman/k3s) to runtimes, or give Docker Hub mirrors");
+      throw new PolicyError(
+        "runtimes",
+        runtimes,
+        `Docker reads mirrors for Docker Hub only, and the policy has none (only ${only}${others.some((r) => r.registry === ANY_REGISTRY) ? '; "*" is not a Docker Hub mirror' : ""})`,
+        'add "containerd" (or crio/podman/k3s) to runtimes, or give Docker Hub mirrors',
+      );
     }
   }
 
@@ -131,14 +169,25 @@ export function renderNodeConfig(input: NodeConfigInput): RenderedNodeConfig {
     daemonJson = docker.daemonJson;
     // Docker's note that it skips non-Docker-Hub mirrors matters only when no other runtime uses them.
     const dockerOnly = runtimes.length === 1;
-    warnings.push(...docker.warnings.filter((w) => dockerOnly || !w.startsWith("docker: Docker reads mirrors for Docker Hub only")));
+    warnings.push(
+      ...docker.warnings.filter((w) => dockerOnly || !w.startsWith("docker: Docker reads mirrors for Docker Hub only")),
+    );
     plan.docker = { desired: docker.desired };
     files.push({ path: "/etc/docker/daemon.json", content: docker.daemonJson, mode: 0o644 });
   } else if (input.docker !== undefined) {
-    throw new PolicyError("docker", "(settings)", "Docker settings given but docker is not in runtimes", "add \"docker\" to runtimes or remove the docker settings");
+    throw new PolicyError(
+      "docker",
+      "(settings)",
+      "Docker settings given but docker is not in runtimes",
+      'add "docker" to runtimes or remove the docker settings',
+    );
   }
 
-  const others = renderRuntimeFiles(policy, runtimes.filter((r) => r !== "docker"), input.runtimeOptions ?? {});
+  const others = renderRuntimeFiles(
+    policy,
+    runtimes.filter((r) => r !== "docker"),
+    input.runtimeOptions ?? {},
+  );
   warnings.push(...others.warnings);
   const containerdHosts: Record<string, string> = {};
   const managed: ManagedFile[] = [];
@@ -158,7 +207,9 @@ export function renderNodeConfig(input: NodeConfigInput): RenderedNodeConfig {
 
   const applyScript = renderApplyScript(plan);
   const secret = policyHasHeaders(policy) || files.some((f) => f.secret === true);
-  const sortedFiles = Object.fromEntries(files.map((f) => [f.path, f.content] as const).sort(([a], [b]) => (a < b ? -1 : 1)));
+  const sortedFiles = Object.fromEntries(
+    files.map((f) => [f.path, f.content] as const).sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
   return {
     policy,
     runtimes,

@@ -1,8 +1,8 @@
 import { stringify } from "smol-toml";
 import { PolicyError } from "../errors";
-import { ANY_REGISTRY, MirrorEndpoint, MirrorPolicy, ecrTokenNotSentWarning } from "../policy";
+import { ANY_REGISTRY, type MirrorEndpoint, type MirrorPolicy, ecrTokenNotSentWarning } from "../policy";
 import { containerdApiRoot, endpointField, GENERATED_HEADER } from "./containerd";
-import { NodeFile } from "./types";
+import type { NodeFile } from "./types";
 
 /** The drop-in CRI-O and podman read after `/etc/containers/registries.conf` (the distribution's file stays intact). */
 export const REGISTRIES_CONF_DROPIN = "/etc/containers/registries.conf.d/50-registry-mirrors.conf";
@@ -34,16 +34,44 @@ export function namespacedLocation(field: string, endpoint: MirrorEndpoint, form
 /** Refuses endpoint settings registries.conf cannot express (it would otherwise ignore them silently). */
 function checkEndpoint(field: string, e: MirrorEndpoint, warnings: string[] | undefined): void {
   const refuse = (setting: string, value: unknown, fix: string) => {
-    throw new PolicyError(`${field}.${setting}`, value, `CRI-O/podman registries.conf has no per-mirror ${setting} setting`, fix);
+    throw new PolicyError(
+      `${field}.${setting}`,
+      value,
+      `CRI-O/podman registries.conf has no per-mirror ${setting} setting`,
+      fix,
+    );
   };
-  if (e.caFile !== undefined) refuse("caFile", e.caFile, `put the CA at /etc/containers/certs.d/${e.host}/ca.crt on the node (containers-certs.d(5)) and remove caFile, or leave crio/podman out of runtimes`);
-  if (e.clientCertFile !== undefined) refuse("clientCertFile", e.clientCertFile, `put the client cert and key at /etc/containers/certs.d/${e.host}/client.cert and client.key (containers-certs.d(5)) and remove clientCertFile/clientKeyFile, or leave crio/podman out of runtimes`);
-  if (Object.keys(e.headers).length > 0) refuse("headers", Object.keys(e.headers), "give mirror credentials through an auth file (containers-auth.json(5)) instead of headers, or leave crio/podman out of runtimes");
-  if (!e.capabilities.includes("pull")) refuse("capabilities", e.capabilities, "registries.conf mirrors are only used for pulls: add \"pull\" or remove this mirror for crio/podman");
+  if (e.caFile !== undefined)
+    refuse(
+      "caFile",
+      e.caFile,
+      `put the CA at /etc/containers/certs.d/${e.host}/ca.crt on the node (containers-certs.d(5)) and remove caFile, or leave crio/podman out of runtimes`,
+    );
+  if (e.clientCertFile !== undefined)
+    refuse(
+      "clientCertFile",
+      e.clientCertFile,
+      `put the client cert and key at /etc/containers/certs.d/${e.host}/client.cert and client.key (containers-certs.d(5)) and remove clientCertFile/clientKeyFile, or leave crio/podman out of runtimes`,
+    );
+  if (Object.keys(e.headers).length > 0)
+    refuse(
+      "headers",
+      Object.keys(e.headers),
+      "give mirror credentials through an auth file (containers-auth.json(5)) instead of headers, or leave crio/podman out of runtimes",
+    );
+  if (!e.capabilities.includes("pull"))
+    refuse(
+      "capabilities",
+      e.capabilities,
+      'registries.conf mirrors are only used for pulls: add "pull" or remove this mirror for crio/podman',
+    );
   if (e.capabilities.join() !== "pull,resolve") {
-    warnings?.push(`${field}.capabilities: registries.conf has no capabilities; CRI-O/podman use this mirror for pulls (use pullFromMirror: "digest-only" to keep tag pulls off it)`);
+    warnings?.push(
+      `${field}.capabilities: registries.conf has no capabilities; CRI-O/podman use this mirror for pulls (use pullFromMirror: "digest-only" to keep tag pulls off it)`,
+    );
   }
-  if (e.dialTimeout !== undefined) warnings?.push(`${field}.dialTimeout: registries.conf has no dial timeout; CRI-O/podman use their default`);
+  if (e.dialTimeout !== undefined)
+    warnings?.push(`${field}.dialTimeout: registries.conf has no dial timeout; CRI-O/podman use their default`);
   if (e.auth === "ecr") warnings?.push(ecrTokenNotSentWarning(field, "CRI-O/podman", e));
 }
 
@@ -63,14 +91,16 @@ export function renderRegistriesConf(policy: MirrorPolicy, options: RegistriesCo
       throw new PolicyError(
         `policy.registries["*"]`,
         ANY_REGISTRY,
-        "CRI-O/podman registries.conf has no entry for every registry (podman refuses prefix \"*\"), so these mirrors would never be used",
+        'CRI-O/podman registries.conf has no entry for every registry (podman refuses prefix "*"), so these mirrors would never be used',
         "list each registry to mirror by name (docker.io, ghcr.io, quay.io, ...) for crio/podman, or leave crio/podman out of runtimes",
       );
     }
     const mirrors = entry.endpoints.map((e, i) => {
       const field = endpointField(entry.registry, i);
       checkEndpoint(field, e, options.warnings);
-      const mirror: Record<string, unknown> = { location: namespacedLocation(field, e, "registries.conf", "crio/podman") };
+      const mirror: Record<string, unknown> = {
+        location: namespacedLocation(field, e, "registries.conf", "crio/podman"),
+      };
       if (e.insecure || e.scheme === "http") mirror.insecure = true;
       if (e.pullFromMirror !== "all") mirror["pull-from-mirror"] = e.pullFromMirror;
       return mirror;

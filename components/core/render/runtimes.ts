@@ -1,10 +1,10 @@
-import { MirrorPolicy } from "../policy";
+import type { MirrorPolicy } from "../policy";
 import { renderBottlerocketSettings } from "./bottlerocket";
 import { renderBuildkitToml } from "./buildkit";
 import { renderContainerdHosts } from "./containerd";
-import { K3sRegistryAuth, K3sRegistryTls, renderK3sRegistries } from "./k3s";
+import { type K3sRegistryAuth, type K3sRegistryTls, renderK3sRegistries } from "./k3s";
 import { renderRegistriesConf } from "./registries-conf";
-import { NodeFile, RuntimeName } from "./types";
+import type { NodeFile, RuntimeName } from "./types";
 
 /** containerd options. */
 export interface ContainerdRenderOptions {
@@ -44,7 +44,11 @@ export interface RuntimeFiles {
  * Renders the files of every selected runtime except Docker (rendered separately, since it merges into the
  * node's `daemon.json`). Throws a PolicyError when a selected runtime cannot express part of the policy.
  */
-export function renderRuntimeFiles(policy: MirrorPolicy, runtimes: readonly RuntimeName[], options: RuntimeRenderOptions = {}): RuntimeFiles {
+export function renderRuntimeFiles(
+  policy: MirrorPolicy,
+  runtimes: readonly RuntimeName[],
+  options: RuntimeRenderOptions = {},
+): RuntimeFiles {
   const warnings: string[] = [];
   const files: NodeFile[] = [];
   const selected = new Set(runtimes);
@@ -57,7 +61,11 @@ export function renderRuntimeFiles(policy: MirrorPolicy, runtimes: readonly Runt
   };
 
   if (selected.has("containerd")) {
-    files.push(...collect("containerd", (w) => renderContainerdHosts(policy, { certsDir: options.containerd?.certsDir, warnings: w })));
+    files.push(
+      ...collect("containerd", (w) =>
+        renderContainerdHosts(policy, { certsDir: options.containerd?.certsDir, warnings: w }),
+      ),
+    );
   }
   if (selected.has("crio") || selected.has("podman")) {
     const name = [selected.has("crio") ? "crio" : "", selected.has("podman") ? "podman" : ""].filter(Boolean).join("/");
@@ -69,7 +77,9 @@ export function renderRuntimeFiles(policy: MirrorPolicy, runtimes: readonly Runt
     }
   }
   if (selected.has("buildkit")) files.push(collect("buildkit", (w) => renderBuildkitToml(policy, { warnings: w })));
-  const bottlerocket = selected.has("bottlerocket") ? collect("bottlerocket", (w) => renderBottlerocketSettings(policy, { warnings: w })) : undefined;
+  const bottlerocket = selected.has("bottlerocket")
+    ? collect("bottlerocket", (w) => renderBottlerocketSettings(policy, { warnings: w }))
+    : undefined;
 
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const result: RuntimeFiles = { files, warnings };

@@ -1,7 +1,16 @@
 /** The container runtimes (and image builders) whose registry configuration the library renders. */
 export type RuntimeName = "docker" | "containerd" | "crio" | "podman" | "k3s" | "rke2" | "buildkit" | "bottlerocket";
 
-export const RUNTIME_NAMES: readonly RuntimeName[] = ["docker", "containerd", "crio", "podman", "k3s", "rke2", "buildkit", "bottlerocket"];
+export const RUNTIME_NAMES: readonly RuntimeName[] = [
+  "docker",
+  "containerd",
+  "crio",
+  "podman",
+  "k3s",
+  "rke2",
+  "buildkit",
+  "bottlerocket",
+];
 
 /** A file as it lands on a node. */
 export interface NodeFile {

@@ -2,7 +2,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 import { yaml } from "../lazy-yaml";
 import { PolicyError } from "../errors";
-import { NodeFile } from "./types";
+import type { NodeFile } from "./types";
 
 /** Where user data puts the node apply script before running it. */
 export const DEFAULT_APPLY_SCRIPT_PATH = "/var/lib/registry-mirrors/apply-node-config.sh";
@@ -52,7 +52,9 @@ export function renderCloudConfig(args: UserDataArgs): string {
     path: f.path,
     owner: "root:root",
     permissions: formatMode(f.mode),
-    ...(args.compress ? { encoding: "gz+b64", content: gzipBytes(f.content).toString("base64") } : { content: f.content }),
+    ...(args.compress
+      ? { encoding: "gz+b64", content: gzipBytes(f.content).toString("base64") }
+      : { content: f.content }),
   }));
   const doc = new (yaml().Document)({ write_files: writeFiles });
   // `runcmd: - [ path ]` runs the script directly (no shell); flow style keeps it readable.
@@ -69,15 +71,34 @@ export function renderShellUserData(args: ShellUserDataArgs): string {
   const placed = [...files, script];
   if (args.userScript !== undefined) {
     if (!args.userScript.startsWith("#!")) {
-      throw new PolicyError("userScript", firstLine(args.userScript), "a user script must start with a `#!` line", "start it with `#!/bin/sh` (or the interpreter it needs)");
+      throw new PolicyError(
+        "userScript",
+        firstLine(args.userScript),
+        "a user script must start with a `#!` line",
+        "start it with `#!/bin/sh` (or the interpreter it needs)",
+      );
     }
-    const userScript = checkedFile({ path: args.userScriptPath ?? DEFAULT_USER_SCRIPT_PATH, content: args.userScript, mode: 0o700 }, "userScript", "userScriptPath");
+    const userScript = checkedFile(
+      { path: args.userScriptPath ?? DEFAULT_USER_SCRIPT_PATH, content: args.userScript, mode: 0o700 },
+      "userScript",
+      "userScriptPath",
+    );
     if (placed.some((f) => f.path === userScript.path)) {
-      throw new PolicyError("userScriptPath", userScript.path, "two files in the user data have the same path", "give the user script its own path");
+      throw new PolicyError(
+        "userScriptPath",
+        userScript.path,
+        "two files in the user data have the same path",
+        "give the user script its own path",
+      );
     }
     placed.push(userScript);
   }
-  const lines = ["#!/bin/sh", "# registry-mirrors: writes the node apply script, then runs it.", "set -eu", "umask 077"];
+  const lines = [
+    "#!/bin/sh",
+    "# registry-mirrors: writes the node apply script, then runs it.",
+    "set -eu",
+    "umask 077",
+  ];
   for (const dir of [...new Set(placed.map((f) => dirname(f.path)))]) lines.push(`mkdir -p ${shQuote(dir)}`);
   for (const f of placed) {
     // Write beside the target and rename, so a half-written file never sits at the real path.
@@ -108,30 +129,64 @@ function placeFiles(args: UserDataArgs): { script: PlacedFile; files: PlacedFile
   const path = args.scriptPath ?? given?.path ?? DEFAULT_APPLY_SCRIPT_PATH;
   const content = typeof args.applyScript === "string" ? args.applyScript : args.applyScript.content;
   if (!content.startsWith("#!")) {
-    throw new PolicyError("applyScript", firstLine(content), "the apply script must start with a `#!` line", "pass the script rendered by renderApplyScript (it starts with `#!/bin/sh`)");
+    throw new PolicyError(
+      "applyScript",
+      firstLine(content),
+      "the apply script must start with a `#!` line",
+      "pass the script rendered by renderApplyScript (it starts with `#!/bin/sh`)",
+    );
   }
-  const script = checkedFile({ path, content, mode: 0o700 }, "applyScript", args.scriptPath !== undefined || !given ? "scriptPath" : "applyScript.path");
+  const script = checkedFile(
+    { path, content, mode: 0o700 },
+    "applyScript",
+    args.scriptPath !== undefined || !given ? "scriptPath" : "applyScript.path",
+  );
   const files = (args.files ?? []).map((f, i) => {
     if (f.secret) refuseSecret(`files[${i}]`, f.path);
     return checkedFile(f, `files[${i}]`);
   });
   const seen = new Set<string>();
   for (const f of [...files, script]) {
-    if (seen.has(f.path)) throw new PolicyError(f.field, f.path, "two files in the user data have the same path", "give every file its own path");
+    if (seen.has(f.path))
+      throw new PolicyError(
+        f.field,
+        f.path,
+        "two files in the user data have the same path",
+        "give every file its own path",
+      );
     seen.add(f.path);
   }
   return { script, files };
 }
 
-function checkedFile(f: { path: string; content: string; mode: number }, field: string, pathField = `${field}.path`): PlacedFile {
+function checkedFile(
+  f: { path: string; content: string; mode: number },
+  field: string,
+  pathField = `${field}.path`,
+): PlacedFile {
   if (!f.path.startsWith("/") || /[\0-\x1f'"\\]/.test(f.path) || f.path.endsWith("/")) {
-    throw new PolicyError(pathField, f.path, "a node file path must be absolute, name a file, and hold no quote, backslash or control character", 'use a plain absolute path such as "/var/lib/registry-mirrors/apply-node-config.sh"');
+    throw new PolicyError(
+      pathField,
+      f.path,
+      "a node file path must be absolute, name a file, and hold no quote, backslash or control character",
+      'use a plain absolute path such as "/var/lib/registry-mirrors/apply-node-config.sh"',
+    );
   }
   if (!f.content.endsWith("\n")) {
-    throw new PolicyError(`${field}.content`, f.content.slice(-40), "node file content must end with a newline", "append a final newline to the content");
+    throw new PolicyError(
+      `${field}.content`,
+      f.content.slice(-40),
+      "node file content must end with a newline",
+      "append a final newline to the content",
+    );
   }
   if (!Number.isInteger(f.mode) || f.mode < 0 || f.mode > 0o7777) {
-    throw new PolicyError(`${field}.mode`, f.mode, "a file mode must be Unix permission bits", "use a number such as 0o644 or 0o700");
+    throw new PolicyError(
+      `${field}.mode`,
+      f.mode,
+      "a file mode must be Unix permission bits",
+      "use a number such as 0o644 or 0o700",
+    );
   }
   return { ...f, field };
 }
@@ -210,13 +265,18 @@ export interface MimeOptions {
  */
 export function renderMimeMultipart(parts: MimePart[], options: MimeOptions = {}): string {
   const target = options.target ?? "cloud-init";
-  if (parts.length === 0) throw new PolicyError("parts", [], "a multipart document needs at least one part", "pass the parts to combine");
+  if (parts.length === 0)
+    throw new PolicyError("parts", [], "a multipart document needs at least one part", "pass the parts to combine");
   parts.forEach((part, i) => checkPart(part, `parts[${i}]`, target));
   const boundary = chooseBoundary(parts, options.boundary);
   const out = ["MIME-Version: 1.0", `Content-Type: multipart/mixed; boundary="${boundary}"`, ""];
   for (const part of parts) {
     const encoding = transferEncoding(part);
-    out.push(`--${boundary}`, `Content-Type: ${part.contentType}; charset="${encoding === "7bit" ? "us-ascii" : "utf-8"}"`, "MIME-Version: 1.0");
+    out.push(
+      `--${boundary}`,
+      `Content-Type: ${part.contentType}; charset="${encoding === "7bit" ? "us-ascii" : "utf-8"}"`,
+      "MIME-Version: 1.0",
+    );
     out.push(`Content-Transfer-Encoding: ${encoding}`);
     if (part.filename !== undefined) out.push(`Content-Disposition: attachment; filename="${part.filename}"`);
     out.push("", encoding === "base64" ? wrapBase64(part.content) : part.content);
@@ -255,7 +315,12 @@ function checkPart(part: MimePart, field: string, target: MimeTarget): void {
     );
   }
   if (part.filename !== undefined && !/^[A-Za-z0-9._-]+$/.test(part.filename)) {
-    throw new PolicyError(`${field}.filename`, part.filename, "a part file name may hold only letters, digits, '.', '_' and '-'", 'use a plain name such as "setup.sh"');
+    throw new PolicyError(
+      `${field}.filename`,
+      part.filename,
+      "a part file name may hold only letters, digits, '.', '_' and '-'",
+      'use a plain name such as "setup.sh"',
+    );
   }
 }
 
@@ -264,9 +329,20 @@ function chooseBoundary(parts: MimePart[], requested: string | undefined): strin
   if (requested !== undefined) {
     // RFC 2046: 1-70 characters from a restricted set, not ending in a space.
     if (!/^[0-9A-Za-z'()+_,\-./:=?]{1,70}$/.test(requested)) {
-      throw new PolicyError("boundary", requested, "a MIME boundary is 1-70 characters of letters, digits and '()+_,-./:=?", "choose a boundary such as \"==MYBOUNDARY==\"");
+      throw new PolicyError(
+        "boundary",
+        requested,
+        "a MIME boundary is 1-70 characters of letters, digits and '()+_,-./:=?",
+        'choose a boundary such as "==MYBOUNDARY=="',
+      );
     }
-    if (clashes(requested)) throw new PolicyError("boundary", requested, "the boundary occurs inside a part, which would cut that part short", "choose a boundary that no part contains, or leave it unset");
+    if (clashes(requested))
+      throw new PolicyError(
+        "boundary",
+        requested,
+        "the boundary occurs inside a part, which would cut that part short",
+        "choose a boundary that no part contains, or leave it unset",
+      );
     return requested;
   }
   for (let n = 0; ; n++) {
@@ -287,7 +363,13 @@ export function splitUserData(text: string): MimePart[] {
   const contentType = headers.get("content-type");
   if (!contentType || !/^multipart\//i.test(contentType)) return [sniffPart(text)];
   const boundary = /boundary="?([^";]+)"?/i.exec(contentType)?.[1];
-  if (!boundary) throw new PolicyError("userData", contentType, "the multipart Content-Type names no boundary", 'add boundary="..." to the Content-Type header');
+  if (!boundary)
+    throw new PolicyError(
+      "userData",
+      contentType,
+      "the multipart Content-Type names no boundary",
+      'add boundary="..." to the Content-Type header',
+    );
   const delimiter = `--${boundary}`;
   const lines = rest.split("\n");
   const parts: MimePart[] = [];
@@ -303,7 +385,13 @@ export function splitUserData(text: string): MimePart[] {
       }
     } else if (current) current.push(line);
   }
-  if (!closed) throw new PolicyError("userData", delimiter, "the multipart document has no closing delimiter", `end it with a line "${delimiter}--"`);
+  if (!closed)
+    throw new PolicyError(
+      "userData",
+      delimiter,
+      "the multipart document has no closing delimiter",
+      `end it with a line "${delimiter}--"`,
+    );
   return parts;
 }
 
@@ -311,13 +399,24 @@ function readPart(raw: string, index: number): MimePart {
   const { headers, rest } = readHeaders(raw);
   const contentType = (headers.get("content-type") ?? "text/plain").split(";")[0].trim().toLowerCase();
   if (contentType.startsWith("multipart/")) {
-    throw new PolicyError(`userData.parts[${index}]`, contentType, "nested multipart documents are not supported", "flatten the nested parts into the top-level document");
+    throw new PolicyError(
+      `userData.parts[${index}]`,
+      contentType,
+      "nested multipart documents are not supported",
+      "flatten the nested parts into the top-level document",
+    );
   }
   const encoding = (headers.get("content-transfer-encoding") ?? "7bit").toLowerCase();
   let content: string;
   if (encoding === "base64") content = Buffer.from(rest.replace(/\s+/g, ""), "base64").toString("utf8");
   else if (encoding === "7bit" || encoding === "8bit" || encoding === "binary") content = rest;
-  else throw new PolicyError(`userData.parts[${index}]`, encoding, "this Content-Transfer-Encoding is not supported", "use 7bit, 8bit or base64");
+  else
+    throw new PolicyError(
+      `userData.parts[${index}]`,
+      encoding,
+      "this Content-Transfer-Encoding is not supported",
+      "use 7bit, 8bit or base64",
+    );
   const filename = /filename="?([^";]+)"?/i.exec(headers.get("content-disposition") ?? "")?.[1];
   return filename === undefined ? { contentType, content } : { contentType, content, filename };
 }
@@ -354,7 +453,12 @@ function sniffPart(text: string): MimePart {
   ];
   const found = starts.find(([prefix]) => text.startsWith(prefix));
   if (!found) {
-    throw new PolicyError("userData", firstLine(text), "cloud-init cannot tell what this user data is from its first line", "start it with #cloud-config, #! (a script) or #cloud-boothook, or pass it as a part with an explicit contentType");
+    throw new PolicyError(
+      "userData",
+      firstLine(text),
+      "cloud-init cannot tell what this user data is from its first line",
+      "start it with #cloud-config, #! (a script) or #cloud-boothook, or pass it as a part with an explicit contentType",
+    );
   }
   return { contentType: found[1], content: text };
 }
@@ -388,7 +492,11 @@ export function renderNodeUserData(args: NodeUserDataArgs): string {
 }
 
 /** The user's own parts (from their user data, then their part list), checked under the names they gave them. */
-function collectUserParts(userData: string | undefined, userParts: MimePart[] | undefined, target: MimeTarget | undefined): MimePart[] {
+function collectUserParts(
+  userData: string | undefined,
+  userParts: MimePart[] | undefined,
+  target: MimeTarget | undefined,
+): MimePart[] {
   const fromData = userData !== undefined ? splitUserData(userData) : [];
   if (target !== undefined) {
     fromData.forEach((part, i) => checkPart(part, `userData.parts[${i}]`, target));
@@ -411,15 +519,33 @@ export type EksAmiFamily = "al2" | "al2023" | "bottlerocket";
 export function eksAmiFamily(amiType: string, amiFamily?: EksAmiFamily): EksAmiFamily {
   const families: EksAmiFamily[] = ["al2", "al2023", "bottlerocket"];
   if (amiFamily !== undefined) {
-    if (!families.includes(amiFamily)) throw new PolicyError("amiFamily", amiFamily, "unknown AMI family", `use one of ${families.join(", ")}`);
+    if (!families.includes(amiFamily))
+      throw new PolicyError("amiFamily", amiFamily, "unknown AMI family", `use one of ${families.join(", ")}`);
     return amiFamily;
   }
   if (amiType.startsWith("AL2023_")) return "al2023";
   if (amiType.startsWith("AL2_")) return "al2";
   if (amiType.startsWith("BOTTLEROCKET_")) return "bottlerocket";
-  if (amiType === "CUSTOM") throw new PolicyError("amiFamily", undefined, "a CUSTOM AMI does not say which user data it reads", 'set amiFamily to "al2023", "al2" or "bottlerocket" (the family the AMI was built from)');
-  if (amiType.startsWith("WINDOWS_")) throw new PolicyError("amiType", amiType, "Windows nodes read PowerShell user data, which registry-mirrors does not render", "configure Windows nodes another way, or use a Linux amiType");
-  throw new PolicyError("amiType", amiType, "unknown EKS amiType", "use the node group's amiType, e.g. AL2023_x86_64_STANDARD, AL2_x86_64 or BOTTLEROCKET_x86_64");
+  if (amiType === "CUSTOM")
+    throw new PolicyError(
+      "amiFamily",
+      undefined,
+      "a CUSTOM AMI does not say which user data it reads",
+      'set amiFamily to "al2023", "al2" or "bottlerocket" (the family the AMI was built from)',
+    );
+  if (amiType.startsWith("WINDOWS_"))
+    throw new PolicyError(
+      "amiType",
+      amiType,
+      "Windows nodes read PowerShell user data, which registry-mirrors does not render",
+      "configure Windows nodes another way, or use a Linux amiType",
+    );
+  throw new PolicyError(
+    "amiType",
+    amiType,
+    "unknown EKS amiType",
+    "use the node group's amiType, e.g. AL2023_x86_64_STANDARD, AL2_x86_64 or BOTTLEROCKET_x86_64",
+  );
 }
 
 /** Inputs of {@link renderEksUserData}. */
@@ -457,26 +583,57 @@ export function renderEksUserData(args: EksUserDataArgs): string {
   if (args.family === "bottlerocket") {
     refuseDockerOnBottlerocket({ applyScript: args.applyScript });
     if (userParts.length > 0) {
-      throw new PolicyError("userParts", userParts.map((p) => p.contentType), "Bottlerocket user data is TOML settings only; it reads no MIME parts or scripts", "put your own settings in userSettings (TOML)");
+      throw new PolicyError(
+        "userParts",
+        userParts.map((p) => p.contentType),
+        "Bottlerocket user data is TOML settings only; it reads no MIME parts or scripts",
+        "put your own settings in userSettings (TOML)",
+      );
     }
     if (args.bottlerocketSettings === undefined) {
-      throw new PolicyError("bottlerocketSettings", undefined, "Bottlerocket nodes need the Bottlerocket settings TOML", 'add "bottlerocket" to the runtimes and pass MirrorDaemonConfig.bottlerocketSettings');
+      throw new PolicyError(
+        "bottlerocketSettings",
+        undefined,
+        "Bottlerocket nodes need the Bottlerocket settings TOML",
+        'add "bottlerocket" to the runtimes and pass MirrorDaemonConfig.bottlerocketSettings',
+      );
     }
     return renderBottlerocketUserData({ settings: args.bottlerocketSettings, userSettings: args.userSettings });
   }
   if (args.applyScript === undefined) {
-    throw new PolicyError("applyScript", undefined, `${args.family.toUpperCase()} nodes get their mirrors from the apply script`, "pass MirrorDaemonConfig.applyScript");
+    throw new PolicyError(
+      "applyScript",
+      undefined,
+      `${args.family.toUpperCase()} nodes get their mirrors from the apply script`,
+      "pass MirrorDaemonConfig.applyScript",
+    );
   }
-  const notRead: Array<keyof EksUserDataArgs> = ["bottlerocketSettings", "userSettings", ...(args.family === "al2" ? (["containerdConfig", "cluster"] as const) : [])];
+  const notRead: Array<keyof EksUserDataArgs> = [
+    "bottlerocketSettings",
+    "userSettings",
+    ...(args.family === "al2" ? (["containerdConfig", "cluster"] as const) : []),
+  ];
   const unused = notRead.filter((k) => args[k] !== undefined);
   if (unused.length > 0) {
-    throw new PolicyError(unused[0], "(set)", `${args.family.toUpperCase()} nodes do not read this setting`, `remove ${unused.join(", ")} for ${args.family.toUpperCase()} nodes`);
+    throw new PolicyError(
+      unused[0],
+      "(set)",
+      `${args.family.toUpperCase()} nodes do not read this setting`,
+      `remove ${unused.join(", ")} for ${args.family.toUpperCase()} nodes`,
+    );
   }
   const parts: MimePart[] = [];
   if (args.family === "al2023" && (args.containerdConfig !== undefined || args.cluster !== undefined)) {
-    parts.push({ contentType: "application/node.eks.aws", content: renderEksNodeConfig({ cluster: args.cluster, containerdConfig: args.containerdConfig }), filename: "registry-mirrors-nodeconfig.yaml" });
+    parts.push({
+      contentType: "application/node.eks.aws",
+      content: renderEksNodeConfig({ cluster: args.cluster, containerdConfig: args.containerdConfig }),
+      filename: "registry-mirrors-nodeconfig.yaml",
+    });
   }
-  parts.push(scriptPart({ applyScript: args.applyScript, scriptPath: args.scriptPath, compress: args.compress }), ...userParts);
+  parts.push(
+    scriptPart({ applyScript: args.applyScript, scriptPath: args.scriptPath, compress: args.compress }),
+    ...userParts,
+  );
   return renderMimeMultipart(parts, { target });
 }
 
@@ -509,12 +666,15 @@ export function userDataFiles(text: string): UserDataFile[] {
 }
 
 function cloudConfigFiles(text: string): UserDataFile[] {
-  const doc = (yaml().parse(text) ?? {}) as { write_files?: Array<{ path: string; content?: string; encoding?: string; permissions?: string }> };
+  const doc = (yaml().parse(text) ?? {}) as {
+    write_files?: Array<{ path: string; content?: string; encoding?: string; permissions?: string }>;
+  };
   return (doc.write_files ?? []).map((f) => {
     const raw = f.content ?? "";
     const encoding = f.encoding ?? "text/plain";
     let content = raw;
-    if (["gz+b64", "gzip+base64", "gz+base64", "gzip+b64"].includes(encoding)) content = gunzipSync(Buffer.from(raw, "base64")).toString("utf8");
+    if (["gz+b64", "gzip+base64", "gz+base64", "gzip+b64"].includes(encoding))
+      content = gunzipSync(Buffer.from(raw, "base64")).toString("utf8");
     else if (["b64", "base64"].includes(encoding)) content = Buffer.from(raw, "base64").toString("utf8");
     return { path: f.path, content, mode: parseInt(f.permissions ?? "0644", 8) };
   });
@@ -528,13 +688,16 @@ function shellFiles(text: string): UserDataFile[] {
     const packed = /^base64 -d > '(.+)\.tmp\.gz' <<'([A-Z_0-9]+)'$/.exec(lines[i]);
     const chmod = /^chmod (0[0-7]+) '(.+)\.tmp'$/.exec(lines[i]);
     if (plain || packed) {
-      const [, path, delimiter] = (plain ?? packed)!;
+      const [, path, delimiter] = (plain ?? packed) as RegExpExecArray;
       const end = lines.indexOf(delimiter, i + 1);
       const body = lines.slice(i + 1, end).join("\n");
       const content = plain ? `${body}\n` : gunzipSync(Buffer.from(body, "base64")).toString("utf8");
       files.set(path, { path, content, mode: 0o644 });
       i = end;
-    } else if (chmod && files.has(chmod[2])) files.get(chmod[2])!.mode = parseInt(chmod[1], 8);
+    } else if (chmod) {
+      const file = files.get(chmod[2]);
+      if (file) file.mode = parseInt(chmod[1], 8);
+    }
   }
   return [...files.values()];
 }
@@ -576,7 +739,12 @@ export const USER_DATA_LIMITS: Record<UserDataLimitTarget, { bytes: number; coun
  * Refuses user data over the target's limit. `encoded` is the base64 actually sent (it may be gzip);
  * without it the plain text is measured. Returns the size that was counted.
  */
-export function checkUserDataSize(target: UserDataLimitTarget, text: string, encoded?: string, compressed?: boolean): number {
+export function checkUserDataSize(
+  target: UserDataLimitTarget,
+  text: string,
+  encoded?: string,
+  compressed?: boolean,
+): number {
   const limit = USER_DATA_LIMITS[target];
   const rawBytes = encoded !== undefined ? Buffer.from(encoded, "base64") : Buffer.from(text, "utf8");
   const size = target === "ec2" ? rawBytes.length : (encoded?.length ?? base64Length(rawBytes.length));
@@ -612,7 +780,11 @@ export type Compression = boolean | "auto";
  * against the target's limit and returns it base64-encoded. `"auto"` keeps the plain, reviewable form
  * whenever it fits.
  */
-export function fitUserData(target: UserDataLimitTarget, compress: Compression, render: (compress: boolean) => string): string {
+export function fitUserData(
+  target: UserDataLimitTarget,
+  compress: Compression,
+  render: (compress: boolean) => string,
+): string {
   if (compress === "auto") {
     const plain = render(false);
     const size = target === "ec2" ? Buffer.byteLength(plain, "utf8") : base64Length(Buffer.byteLength(plain, "utf8"));
@@ -664,7 +836,12 @@ export function renderEksNodeConfig(args: EksNodeConfigArgs): string {
     for (const key of EKS_CLUSTER_KEYS) {
       const value = args.cluster[key];
       if (typeof value !== "string" || value === "") {
-        throw new PolicyError(`cluster.${key}`, value, "nodeadm needs every cluster detail when it is given", `set cluster.${key} (from the aws.eks.Cluster outputs), or leave cluster unset for a managed node group`);
+        throw new PolicyError(
+          `cluster.${key}`,
+          value,
+          "nodeadm needs every cluster detail when it is given",
+          `set cluster.${key} (from the aws.eks.Cluster outputs), or leave cluster unset for a managed node group`,
+        );
       }
       cluster[key] = value;
     }
@@ -675,7 +852,12 @@ export function renderEksNodeConfig(args: EksNodeConfigArgs): string {
     spec.containerd = { config: args.containerdConfig };
   }
   if (Object.keys(spec).length === 0) {
-    throw new PolicyError("nodeConfig", args, "a NodeConfig needs cluster details or containerd settings", "set cluster or containerdConfig, or leave the NodeConfig part out");
+    throw new PolicyError(
+      "nodeConfig",
+      args,
+      "a NodeConfig needs cluster details or containerd settings",
+      "set cluster or containerdConfig, or leave the NodeConfig part out",
+    );
   }
   const doc = new (yaml().Document)({ apiVersion: "node.eks.aws/v1alpha1", kind: "NodeConfig", spec });
   return doc.toString({ lineWidth: 0 });
@@ -686,7 +868,12 @@ function checkContainerdConfig(config: string): void {
   try {
     parsed = parseToml(config) as Record<string, unknown>;
   } catch (err) {
-    throw new PolicyError("containerdConfig", firstLine(config), `not valid TOML (${(err as Error).message.split("\n")[0]})`, "pass the TOML containerd reads, e.g. from the containerd renderer");
+    throw new PolicyError(
+      "containerdConfig",
+      firstLine(config),
+      `not valid TOML (${(err as Error).message.split("\n")[0]})`,
+      "pass the TOML containerd reads, e.g. from the containerd renderer",
+    );
   }
   const plugins = (parsed.plugins ?? {}) as Record<string, { registry?: { mirrors?: unknown } }>;
   for (const plugin of ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images"]) {
@@ -727,13 +914,26 @@ export function renderBottlerocketUserData(args: BottlerocketUserDataArgs): stri
 }
 
 /** Throws when a Bottlerocket target is asked for what only a Docker (or script-running) node can take. */
-export function refuseDockerOnBottlerocket(args: { applyScript?: unknown; dockerSettings?: Record<string, unknown> }): void {
+export function refuseDockerOnBottlerocket(args: {
+  applyScript?: unknown;
+  dockerSettings?: Record<string, unknown>;
+}): void {
   if (args.applyScript !== undefined) {
-    throw new PolicyError("applyScript", "(the node apply script)", "Bottlerocket runs no user-data scripts and has no Docker daemon.json", "pass bottlerocketSettings (the Bottlerocket settings TOML) instead of an apply script");
+    throw new PolicyError(
+      "applyScript",
+      "(the node apply script)",
+      "Bottlerocket runs no user-data scripts and has no Docker daemon.json",
+      "pass bottlerocketSettings (the Bottlerocket settings TOML) instead of an apply script",
+    );
   }
   const keys = Object.keys(args.dockerSettings ?? {});
   if (keys.length > 0) {
-    throw new PolicyError("docker", keys.sort(), "Bottlerocket has no Docker daemon, so Docker-only settings cannot apply", "remove the docker settings for Bottlerocket nodes; registry mirrors go in bottlerocketSettings");
+    throw new PolicyError(
+      "docker",
+      keys.sort(),
+      "Bottlerocket has no Docker daemon, so Docker-only settings cannot apply",
+      "remove the docker settings for Bottlerocket nodes; registry mirrors go in bottlerocketSettings",
+    );
   }
 }
 
@@ -741,17 +941,33 @@ function parseSettings(field: string, text: string): Record<string, unknown> {
   try {
     return parseToml(text) as Record<string, unknown>;
   } catch (err) {
-    throw new PolicyError(field, firstLine(text), `not valid TOML (${(err as Error).message.split("\n")[0]})`, "pass Bottlerocket settings as TOML, e.g. [settings.kubernetes] ...");
+    throw new PolicyError(
+      field,
+      firstLine(text),
+      `not valid TOML (${(err as Error).message.split("\n")[0]})`,
+      "pass Bottlerocket settings as TOML, e.g. [settings.kubernetes] ...",
+    );
   }
 }
 
-function mergeTables(ours: Record<string, unknown>, theirs: Record<string, unknown>, at: string): Record<string, unknown> {
+function mergeTables(
+  ours: Record<string, unknown>,
+  theirs: Record<string, unknown>,
+  at: string,
+): Record<string, unknown> {
   const out: Record<string, unknown> = { ...ours };
   for (const [key, value] of Object.entries(theirs)) {
     const path = at ? `${at}.${key}` : key;
     if (!(key in out)) out[key] = value;
-    else if (isTable(out[key]) && isTable(value)) out[key] = mergeTables(out[key] as Record<string, unknown>, value as Record<string, unknown>, path);
-    else throw new PolicyError("userSettings", path, "this setting is also set by the mirror settings", `remove ${path} from userSettings, or change it in the mirror policy`);
+    else if (isTable(out[key]) && isTable(value))
+      out[key] = mergeTables(out[key] as Record<string, unknown>, value as Record<string, unknown>, path);
+    else
+      throw new PolicyError(
+        "userSettings",
+        path,
+        "this setting is also set by the mirror settings",
+        `remove ${path} from userSettings, or change it in the mirror policy`,
+      );
   }
   return out;
 }

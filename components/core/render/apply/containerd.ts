@@ -1,4 +1,4 @@
-import { ContainerdHostsFile } from "../containerd";
+import type { ContainerdHostsFile } from "../containerd";
 import { embedFile, shellQuote } from "./common";
 import { ecrSection, TEMPLATE_SUFFIX } from "./ecr";
 
@@ -134,8 +134,8 @@ END {
 /** Table of the CRI registry settings, per config.toml version. */
 const REGISTRY_TABLE: Record<string, string> = {
   1: "plugins.cri.registry",
-  2: "plugins.\"io.containerd.grpc.v1.cri\".registry",
-  3: "plugins.\"io.containerd.cri.v1.images\".registry",
+  2: 'plugins."io.containerd.grpc.v1.cri".registry',
+  3: 'plugins."io.containerd.cri.v1.images".registry',
 };
 
 const CONTAINERD_FUNCTIONS = `# ctd_inspect FILE sets CTD_VERSION, CTD_PATH, CTD_CONFLICT, CTD_CRIOFF, CTD_ERROR, CTD_MISSING, CTD_REGLINE and
@@ -311,8 +311,13 @@ containerd_restore() {
  */
 export function containerdSection(hostsDir: string, files: ContainerdHostsFile[]): string {
   const embedded = files.map((f, i) => embedFile(`ctd${i + 1}`, f.content).trimEnd());
-  const list = files.map((f, i) => `ctd${i + 1} ${f.mode.toString(8)} ${f.path}${(f.ecrAuth ?? []).length > 0 ? " ecr" : ""}`).join("\n");
-  const paths = files.map((f) => f.path).sort().join("\n");
+  const list = files
+    .map((f, i) => `ctd${i + 1} ${f.mode.toString(8)} ${f.path}${(f.ecrAuth ?? []).length > 0 ? " ecr" : ""}`)
+    .join("\n");
+  const paths = files
+    .map((f) => f.path)
+    .sort()
+    .join("\n");
   return [
     "# --- containerd: hosts.toml files (read on every pull) and config_path in config.toml ---",
     "CTD_MAIN=$ROOT/etc/containerd/config.toml",
@@ -329,7 +334,7 @@ export function containerdSection(hostsDir: string, files: ContainerdHostsFile[]
     embedFile("scan.awk", SCAN_AWK).trimEnd(),
     ecrSection(files).trimEnd(),
     CONTAINERD_FUNCTIONS.trimEnd(),
-    "if [ \"$MODE\" = apply ]; then containerd_apply; else containerd_restore; fi",
+    'if [ "$MODE" = apply ]; then containerd_apply; else containerd_restore; fi',
     "",
   ].join("\n");
 }

@@ -187,15 +187,21 @@ export function dockerSection(desired: Record<string, unknown>): string {
     "DOCKER_FILE=$ROOT/etc/docker/daemon.json",
     `DOCKER_RELOADABLE=${shellQuote(` ${DOCKER_RELOADABLE_KEYS.join(" ")} `)}`,
     `DOCKER_RESETS=${shellQuote(` ${DOCKER_RELOAD_RESETS_WHEN_REMOVED.join(" ")} `)}`,
-    `DOCKER_EMPTY=${shellQuote(` ${Object.keys(DOCKER_RELOAD_EMPTY_VALUES).sort().map((k) => `${k}=${JSON.stringify(DOCKER_RELOAD_EMPTY_VALUES[k])}`).join(" ")} `)}`,
-    ": \"${DOCKER_HOST:=unix://$ROOT/var/run/docker.sock}\"",
+    `DOCKER_EMPTY=${shellQuote(
+      ` ${Object.keys(DOCKER_RELOAD_EMPTY_VALUES)
+        .sort()
+        .map((k) => `${k}=${JSON.stringify(DOCKER_RELOAD_EMPTY_VALUES[k])}`)
+        .join(" ")} `,
+    )}`,
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell code
+    ': "${DOCKER_HOST:=unix://$ROOT/var/run/docker.sock}"',
     "export DOCKER_HOST",
     embedFile("docker.json", desiredJson).trimEnd(),
     embedFile("docker.keys", keys).trimEnd(),
     embedFile("merge.py", MERGE_PY).trimEnd(),
     embedFile("merge.jq", MERGE_JQ).trimEnd(),
     DOCKER_FUNCTIONS.trimEnd(),
-    "if [ \"$MODE\" = apply ]; then docker_apply; else docker_restore; fi",
+    'if [ "$MODE" = apply ]; then docker_apply; else docker_restore; fi',
     "",
   ].join("\n");
 }

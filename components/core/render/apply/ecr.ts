@@ -11,7 +11,7 @@
  */
 import { parse } from "smol-toml";
 import { PolicyError } from "../../errors";
-import { ContainerdHostsFile } from "../containerd";
+import type { ContainerdHostsFile } from "../containerd";
 import { embedFile } from "./common";
 
 /** The node folder of the refresher, its units, its list and the tokens. */
@@ -228,30 +228,63 @@ function ecrListLines(field: string, file: ContainerdHostsFile): string[] {
   try {
     doc = parse(file.content) as Record<string, unknown>;
   } catch (err) {
-    throw new PolicyError(`${field}.content`, "(content hidden)", `not valid TOML (${(err as Error).message.split("\n")[0]})`, "render hosts.toml with renderContainerdHosts");
+    throw new PolicyError(
+      `${field}.content`,
+      "(content hidden)",
+      `not valid TOML (${(err as Error).message.split("\n")[0]})`,
+      "render hosts.toml with renderContainerdHosts",
+    );
   }
   const hosts = (doc.host ?? {}) as Record<string, Record<string, unknown>>;
   return (file.ecrAuth ?? []).map((endpoint, i) => {
     const at = `${field}.ecrAuth[${i}]`;
     if (typeof endpoint.url !== "string" || !LIST_SAFE.test(endpoint.url)) {
-      throw new PolicyError(`${at}.url`, endpoint.url, "not a plain URL (spaces, quotes and backslashes cannot be written here)", "give the mirror URL as the hosts.toml file writes it");
+      throw new PolicyError(
+        `${at}.url`,
+        endpoint.url,
+        "not a plain URL (spaces, quotes and backslashes cannot be written here)",
+        "give the mirror URL as the hosts.toml file writes it",
+      );
     }
     if (typeof endpoint.region !== "string" || !REGION.test(endpoint.region)) {
-      throw new PolicyError(`${at}.region`, endpoint.region, "not an AWS region", "give the region of the ECR registry, e.g. \"us-west-2\"");
+      throw new PolicyError(
+        `${at}.region`,
+        endpoint.region,
+        "not an AWS region",
+        'give the region of the ECR registry, e.g. "us-west-2"',
+      );
     }
     let table: string;
-    if (hosts[endpoint.url] !== undefined && file.content.split("\n").includes(`[host.${JSON.stringify(endpoint.url)}]`)) {
+    if (
+      hosts[endpoint.url] !== undefined &&
+      file.content.split("\n").includes(`[host.${JSON.stringify(endpoint.url)}]`)
+    ) {
       table = `host.${JSON.stringify(endpoint.url)}.header`;
       if (hosts[endpoint.url].header !== undefined) {
-        throw new PolicyError(`${at}.url`, endpoint.url, "this mirror already has headers; the refresher writes its Authorization header", "remove the mirror's headers");
+        throw new PolicyError(
+          `${at}.url`,
+          endpoint.url,
+          "this mirror already has headers; the refresher writes its Authorization header",
+          "remove the mirror's headers",
+        );
       }
     } else if (doc.server === endpoint.url) {
       table = "header";
       if (doc.header !== undefined) {
-        throw new PolicyError(`${at}.url`, endpoint.url, "this mirror already has headers; the refresher writes its Authorization header", "remove the mirror's headers");
+        throw new PolicyError(
+          `${at}.url`,
+          endpoint.url,
+          "this mirror already has headers; the refresher writes its Authorization header",
+          "remove the mirror's headers",
+        );
       }
     } else {
-      throw new PolicyError(`${at}.url`, endpoint.url, `the file has no [host."URL"] table or server for this URL`, "list only mirrors of this hosts.toml file, as renderContainerdHosts does");
+      throw new PolicyError(
+        `${at}.url`,
+        endpoint.url,
+        `the file has no [host."URL"] table or server for this URL`,
+        "list only mirrors of this hosts.toml file, as renderContainerdHosts does",
+      );
     }
     return `${endpoint.region} ${file.path} ${table}`;
   });
@@ -268,7 +301,9 @@ export function hasEcrAuth(files: ContainerdHostsFile[]): boolean {
  */
 export function ecrSection(files: ContainerdHostsFile[]): string {
   if (!hasEcrAuth(files)) {
-    return [ECR_REMOVE_FUNCTIONS.trimEnd(), "ecr_sync() { ecr_remove; }", "ecr_start() { : \"$ECR_RENDER\"; }", ""].join("\n");
+    return [ECR_REMOVE_FUNCTIONS.trimEnd(), "ecr_sync() { ecr_remove; }", 'ecr_start() { : "$ECR_RENDER"; }', ""].join(
+      "\n",
+    );
   }
   const list = files.flatMap((f, i) => ecrListLines(`containerd.files[${i}]`, f));
   const managed: Array<[string, string, number, string]> = [
@@ -280,7 +315,10 @@ export function ecrSection(files: ContainerdHostsFile[]): string {
   return [
     "# ECR mirrors: hosts.toml gets its token from a refresher on the node (see ecr-token-refresh)",
     ...managed.map(([name, , , content]) => embedFile(name, content).trimEnd()),
-    embedFile("ecr.files", managed.map(([name, node, mode]) => `${name} ${mode.toString(8)} ${node}`).join("\n") + "\n").trimEnd(),
+    embedFile(
+      "ecr.files",
+      `${managed.map(([name, node, mode]) => `${name} ${mode.toString(8)} ${node}`).join("\n")}\n`,
+    ).trimEnd(),
     ECR_REMOVE_FUNCTIONS.trimEnd(),
     ECR_INSTALL_FUNCTIONS.trimEnd(),
     "ecr_sync() { ecr_install; }",

@@ -12,7 +12,12 @@ export interface SectionFile {
 }
 
 /** Per reload kind: the label in messages, the action, and the systemd units that may run it. */
-const GROUPS: Array<{ kind: ReloadKind | undefined; label: string; action: "none" | "reload" | "restart"; units: string[] }> = [
+const GROUPS: Array<{
+  kind: ReloadKind | undefined;
+  label: string;
+  action: "none" | "reload" | "restart";
+  units: string[];
+}> = [
   // CRI-O re-reads registries.conf(.d) on SIGHUP; podman and skopeo read it on every invocation.
   { kind: "crio", label: "crio", action: "reload", units: ["crio"] },
   // k3s and RKE2 read registries.yaml only at start-up (server or agent).
@@ -96,7 +101,8 @@ export function filesSection(files: SectionFile[]): string {
     calls.push([group.label, group.action, ...group.units].join(" "));
   }
   out.push(FILES_FUNCTIONS.trimEnd());
-  for (const args of calls) out.push(`if [ "$MODE" = apply ]; then group_apply ${args}; else group_restore ${args}; fi`);
+  for (const args of calls)
+    out.push(`if [ "$MODE" = apply ]; then group_apply ${args}; else group_restore ${args}; fi`);
   out.push("");
   return out.join("\n");
 }
