@@ -120,7 +120,7 @@ describe("renderShellUserData", () => {
   test("picks another here-document delimiter when the script holds the default one as a line", () => {
     const script = "#!/bin/sh\ncat <<'REGISTRY_MIRRORS_EOF'\nx\nREGISTRY_MIRRORS_EOF\n";
     const text = renderShellUserData({ applyScript: script });
-    expect(text).toContain(`<<'REGISTRY_MIRRORS_EOF_1'\n${script}REGISTRY_MIRRORS_EOF_1\n`);
+    expect(text).toContain(`<<'REGISTRY_MIRRORS_EOF_2'\n${script}REGISTRY_MIRRORS_EOF_2\n`);
   });
 
   test("runs the user's script after the apply script, even when the apply script failed", () => {

@@ -2,6 +2,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 import { yaml } from "../lazy-yaml";
 import { PolicyError } from "../errors";
+import { heredocDelimiter, shellQuote } from "../shell";
 import type { NodeFile } from "./types";
 
 /** Where user data puts the node apply script before running it. */
@@ -99,26 +100,26 @@ export function renderShellUserData(args: ShellUserDataArgs): string {
     "set -eu",
     "umask 077",
   ];
-  for (const dir of [...new Set(placed.map((f) => dirname(f.path)))]) lines.push(`mkdir -p ${shQuote(dir)}`);
+  for (const dir of [...new Set(placed.map((f) => dirname(f.path)))]) lines.push(`mkdir -p ${shellQuote(dir)}`);
   for (const f of placed) {
     // Write beside the target and rename, so a half-written file never sits at the real path.
     const tmp = `${f.path}.tmp`;
     if (args.compress) {
       // Through a file rather than a pipe: POSIX sh has no pipefail, and a bad decode must stop the script.
       const encoded = wrapLines(gzipBytes(f.content).toString("base64"));
-      lines.push(`base64 -d > ${shQuote(`${tmp}.gz`)} <<'REGISTRY_MIRRORS_EOF'`, `${encoded}REGISTRY_MIRRORS_EOF`);
-      lines.push(`gunzip -c ${shQuote(`${tmp}.gz`)} > ${shQuote(tmp)}`, `rm -f ${shQuote(`${tmp}.gz`)}`);
+      lines.push(`base64 -d > ${shellQuote(`${tmp}.gz`)} <<'REGISTRY_MIRRORS_EOF'`, `${encoded}REGISTRY_MIRRORS_EOF`);
+      lines.push(`gunzip -c ${shellQuote(`${tmp}.gz`)} > ${shellQuote(tmp)}`, `rm -f ${shellQuote(`${tmp}.gz`)}`);
     } else {
       const delimiter = heredocDelimiter(f.content);
-      lines.push(`cat > ${shQuote(tmp)} <<'${delimiter}'`, f.content + delimiter);
+      lines.push(`cat > ${shellQuote(tmp)} <<'${delimiter}'`, f.content + delimiter);
     }
-    lines.push(`chmod ${formatMode(f.mode)} ${shQuote(tmp)}`, `mv -f ${shQuote(tmp)} ${shQuote(f.path)}`);
+    lines.push(`chmod ${formatMode(f.mode)} ${shellQuote(tmp)}`, `mv -f ${shellQuote(tmp)} ${shellQuote(f.path)}`);
   }
-  if (args.userScript === undefined) lines.push(shQuote(script.path));
+  if (args.userScript === undefined) lines.push(shellQuote(script.path));
   else {
     // The user's script (often what joins the node to its cluster) runs even when the mirrors failed;
     // the user data still exits non-zero so the failure shows in the boot log.
-    lines.push("rc=0", `${shQuote(script.path)} || rc=$?`, shQuote(placed[placed.length - 1].path), 'exit "$rc"');
+    lines.push("rc=0", `${shellQuote(script.path)} || rc=$?`, shellQuote(placed[placed.length - 1].path), 'exit "$rc"');
   }
   return `${lines.join("\n")}\n`;
 }
@@ -984,18 +985,6 @@ function formatMode(mode: number): string {
 
 function dirname(path: string): string {
   return path.slice(0, path.lastIndexOf("/")) || "/";
-}
-
-function shQuote(s: string): string {
-  return `'${s}'`; // paths were checked to hold no quote
-}
-
-function heredocDelimiter(content: string): string {
-  const lines = new Set(content.split("\n"));
-  for (let n = 0; ; n++) {
-    const d = n === 0 ? "REGISTRY_MIRRORS_EOF" : `REGISTRY_MIRRORS_EOF_${n}`;
-    if (!lines.has(d)) return d;
-  }
 }
 
 function firstLine(text: string): string {

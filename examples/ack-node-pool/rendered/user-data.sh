@@ -3,7 +3,7 @@
 set -eu
 umask 077
 mkdir -p '/var/lib/registry-mirrors'
-cat > '/var/lib/registry-mirrors/apply-node-config.sh.tmp' <<'REGISTRY_MIRRORS_EOF_1'
+cat > '/var/lib/registry-mirrors/apply-node-config.sh.tmp' <<'REGISTRY_MIRRORS_EOF_2'
 #!/bin/sh
 # shellcheck disable=SC2317
 # Rendered by registry-mirrors (do not edit; change the policy and render again).
@@ -499,7 +499,7 @@ containerd_restore() {
 if [ "$MODE" = apply ]; then containerd_apply; else containerd_restore; fi
 
 exit "$STATUS"
-REGISTRY_MIRRORS_EOF_1
+REGISTRY_MIRRORS_EOF_2
 chmod 0700 '/var/lib/registry-mirrors/apply-node-config.sh.tmp'
 mv -f '/var/lib/registry-mirrors/apply-node-config.sh.tmp' '/var/lib/registry-mirrors/apply-node-config.sh'
 '/var/lib/registry-mirrors/apply-node-config.sh'

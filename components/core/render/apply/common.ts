@@ -2,19 +2,9 @@
  * Shell building blocks shared by every section of the node apply script. Everything here is POSIX sh checked
  * by `shellcheck -s sh`; `$` expansions are escaped (`\${`) because these are TypeScript template literals.
  */
+import { heredocDelimiter } from "../../shell";
 
-/** Quotes `value` for sh: single quotes, with embedded single quotes closed, escaped and reopened. */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, "'\\''")}'`;
-}
-
-/** A heredoc delimiter that does not occur as a line of `content`. */
-export function heredocDelimiter(content: string): string {
-  const lines = new Set(content.split("\n"));
-  let delimiter = "REGISTRY_MIRRORS_EOF";
-  for (let i = 2; lines.has(delimiter); i++) delimiter = `REGISTRY_MIRRORS_EOF_${i}`;
-  return delimiter;
-}
+export { heredocDelimiter, shellQuote } from "../../shell";
 
 /** Writes `content` (which ends in a newline) to `$WORK/name`, byte for byte, through a quoted heredoc. */
 export function embedFile(name: string, content: string): string {
