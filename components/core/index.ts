@@ -5,7 +5,17 @@ export * from "./render/types";
 export * from "./regions";
 export { DockerSettingsInput, renderDocker, parseKeyValue } from "./render/docker";
 export { DOCKER_RELOADABLE_KEYS } from "./render/docker-keys";
-export { NodeApplyPlan, ManagedFile, renderApplyScript } from "./render/apply-script";
+export {
+  NodeApplyPlan,
+  ManagedFile,
+  renderApplyScript,
+  renderNodeEngine,
+  renderNodeData,
+  splitApplyScript,
+  engineVersionOf,
+  ENGINE_VERSION,
+} from "./node-script";
+export { RUNTIMES, RuntimeSpec, ChangeKind } from "./runtimes";
 export {
   renderContainerdHosts,
   renderContainerdConfigFragment,

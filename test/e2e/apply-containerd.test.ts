@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { type NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
+import { type NodeApplyPlan, renderApplyScript } from "../../components/core/node-script";
 import { containerdBaseConfig, containerdPaths, run, tmpDir } from "./lab";
 
 const FAKE = join(__dirname, "fixtures", "apply", "fake-systemctl.sh");

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { normalisePolicy } from "../../components/core/policy";
-import { type NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
+import { type NodeApplyPlan, renderApplyScript } from "../../components/core/node-script";
 import { type DockerSettingsInput, renderDocker } from "../../components/core/render/docker";
 import {
   type Containerd,

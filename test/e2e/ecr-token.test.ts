@@ -23,7 +23,7 @@ import {
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { normalisePolicy } from "../../components/core/policy";
-import { type NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
+import { type NodeApplyPlan, renderApplyScript } from "../../components/core/node-script";
 import { renderContainerdHosts } from "../../components/core/render/containerd";
 import {
   type Containerd,

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
-import type { NodeApplyPlan } from "../../components/core/render/apply-script";
+import type { NodeApplyPlan } from "../../components/core/node-script";
 import { FakeNode, cleanupNodes } from "../e2e/fixtures/apply/harness";
 
 afterAll(cleanupNodes);
@@ -320,9 +320,9 @@ describe("apply script: other runtimes' files", { timeout: 60_000 }, () => {
   const files = (restartPolicy: NodeApplyPlan["restartPolicy"], suffix = ""): NodeApplyPlan => ({
     restartPolicy,
     files: [
-      { path: CRIO, content: `[[registry]]\nprefix = "docker.io"${suffix}\n`, mode: 0o644, reload: "crio" },
-      { path: K3S, content: `mirrors: {}${suffix}\n`, mode: 0o600, reload: "k3s" },
-      { path: BUILDKIT, content: `debug = false${suffix}\n`, mode: 0o644, reload: "buildkit" },
+      { path: CRIO, content: `[[registry]]\nprefix = "docker.io"${suffix}\n`, mode: 0o644, runtime: "crio" },
+      { path: K3S, content: `mirrors: {}${suffix}\n`, mode: 0o600, runtime: "k3s" },
+      { path: BUILDKIT, content: `debug = false${suffix}\n`, mode: 0o644, runtime: "buildkit" },
       { path: "/etc/other/extra.conf", content: `x = 1${suffix}\n`, mode: 0o644 },
     ],
   });
@@ -375,7 +375,7 @@ describe("apply script: other runtimes' files", { timeout: 60_000 }, () => {
     node.write(BUILDKIT, "debug = true\n");
     const res = node.run({
       restartPolicy: "if-needed",
-      files: [{ path: BUILDKIT, content: "BREAK = 1\n", mode: 0o644, reload: "buildkit" }],
+      files: [{ path: BUILDKIT, content: "BREAK = 1\n", mode: 0o644, runtime: "buildkit" }],
     });
     expect(res.code).toBe(1);
     expect(res.stderr).toContain("buildkit: buildkit did not come back");

@@ -10,8 +10,10 @@ import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { PolicyError } from "../../components/core/errors";
 import { type MirrorPolicyInput, normalisePolicy } from "../../components/core/policy";
-import { type NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
-import { ECR_REFRESHER } from "../../components/core/render/apply/ecr";
+import { type NodeApplyPlan, renderApplyScript } from "../../components/core/node-script";
+import { nodeSource } from "../../components/core/node-script";
+
+const ECR_REFRESHER = nodeSource("ecr-token-refresh.sh");
 import { type ContainerdHostsFile, renderContainerdHosts } from "../../components/core/render/containerd";
 import { FakeNode, cleanupNodes, toolPath } from "../e2e/fixtures/apply/harness";
 

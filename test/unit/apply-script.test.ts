@@ -4,7 +4,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PolicyError } from "../../components/core/errors";
-import { type NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
+import { type NodeApplyPlan, renderApplyScript } from "../../components/core/node-script";
 import { FakeNode, cleanupNodes } from "../e2e/fixtures/apply/harness";
 
 afterAll(cleanupNodes);
@@ -64,11 +64,11 @@ const FULL_PLAN: NodeApplyPlan = {
       path: "/etc/containers/registries.conf.d/50-registry-mirrors.conf",
       content: '[[registry]]\nprefix = "docker.io"\n',
       mode: 0o644,
-      reload: "crio",
+      runtime: "crio",
     },
-    { path: "/etc/rancher/k3s/registries.yaml", content: "configs: {}\n", mode: 0o600, reload: "k3s", secret: true },
-    { path: "/etc/buildkit/buildkitd.toml", content: '[registry."docker.io"]\n', mode: 0o644, reload: "buildkit" },
-    { path: "/etc/rancher/rke2/registries.yaml", content: "mirrors: {}\n", mode: 0o600, reload: "rke2" },
+    { path: "/etc/rancher/k3s/registries.yaml", content: "configs: {}\n", mode: 0o600, runtime: "k3s", secret: true },
+    { path: "/etc/buildkit/buildkitd.toml", content: '[registry."docker.io"]\n', mode: 0o644, runtime: "buildkit" },
+    { path: "/etc/rancher/rke2/registries.yaml", content: "mirrors: {}\n", mode: 0o600, runtime: "rke2" },
     { path: "/etc/other/extra.conf", content: "x = 1\n", mode: 0o644 },
   ],
 };
@@ -205,9 +205,9 @@ describe("renderApplyScript refuses a bad plan, naming the field and the fix", (
       /^files\[0\]\.path: this name is reserved .*Fix:/,
     ],
     [
-      "an unknown reload",
-      { restartPolicy: "never", files: [{ path: "/etc/a", content: "\n", mode: 0o644, reload: "podman" as never }] },
-      /^files\[0\]\.reload: unknown runtime to reload \(got "podman"\)\. Fix: use one of crio, k3s, rke2, buildkit/,
+      "a runtime that reads no drop-in",
+      { restartPolicy: "never", files: [{ path: "/etc/a", content: "\n", mode: 0o644, runtime: "docker" as never }] },
+      /^files\[0\]\.runtime: not a runtime that reads a drop-in file \(got "docker"\)\. Fix: use one of crio, podman, k3s, rke2, buildkit/,
     ],
   ];
   for (const [what, plan, message] of cases) {
@@ -707,13 +707,8 @@ describe("apply script: one run at a time", { timeout: 60_000 }, () => {
 
   it("locks each top folder it writes, in order, and restore creates no folder", () => {
     const script = renderApplyScript(FULL_PLAN);
-    expect(script.match(/^lock .*$/gm)).toEqual([
-      "lock /etc/buildkit 3",
-      "lock /etc/containerd 4",
-      "lock /etc/containers 5",
-      "lock /etc/docker 6",
-      "lock /etc/other 7",
-      "lock /etc/rancher 8",
+    expect(script.match(/^ {2}lock_folders .*$/gm)).toEqual([
+      "  lock_folders /etc/buildkit /etc/containerd /etc/containers /etc/docker /etc/other /etc/rancher",
     ]);
     const node = new FakeNode();
     expect(node.run(FULL_PLAN, "restore").code).toBe(0);
@@ -740,7 +735,7 @@ describe("apply script: credentials and modes", { timeout: 60_000 }, () => {
     node.setActive({ k3s: true });
     const plan: NodeApplyPlan = {
       restartPolicy: "never",
-      files: [{ path: "/etc/rancher/k3s/registries.yaml", content: secret, mode: 0o600, reload: "k3s", secret: true }],
+      files: [{ path: "/etc/rancher/k3s/registries.yaml", content: secret, mode: 0o600, runtime: "k3s", secret: true }],
     };
     const outputs = [
       node.run(plan),

@@ -10,7 +10,7 @@ import {
   policyHasHeaders,
 } from "../policy";
 import { type DockerSettingsInput, renderDocker } from "./docker";
-import { type NodeApplyPlan, type ManagedFile, renderApplyScript } from "./apply-script";
+import { fileGroupOf, type ManagedFile, type NodeApplyPlan, renderApplyScript } from "../node-script";
 import { renderRuntimeFiles, type RuntimeRenderOptions } from "./runtimes";
 import { DEFAULT_CONTAINERD_CERTS_DIR } from "./containerd";
 import { renderCloudConfig, USER_DATA_LIMITS } from "./userdata";
@@ -117,15 +117,6 @@ function checkRestartPolicy(value: unknown): RestartPolicy {
   return value;
 }
 
-/** The service to tell about a changed drop-in, by where the file lives. */
-function reloadFor(path: string): ManagedFile["reload"] {
-  if (path.startsWith("/etc/containers/")) return "crio";
-  if (path.startsWith("/etc/rancher/k3s/")) return "k3s";
-  if (path.startsWith("/etc/rancher/rke2/")) return "rke2";
-  if (path.startsWith("/etc/buildkit/")) return "buildkit";
-  return undefined;
-}
-
 /**
  * `#cloud-config` that writes and runs the apply script: the readable form when it fits EC2's 16 KB, else the one
  * carrying the script gzip+base64. Undefined when a file holds a credential (credentials never go into user data).
@@ -193,15 +184,14 @@ export function renderNodeConfig(input: NodeConfigInput): RenderedNodeConfig {
   const managed: ManagedFile[] = [];
   const certsDir = (input.runtimeOptions?.containerd?.certsDir ?? DEFAULT_CONTAINERD_CERTS_DIR).replace(/\/+$/, "");
   for (const file of others.files) {
-    files.push(file);
-    if (file.path.startsWith(`${certsDir}/`) && file.path.endsWith("/hosts.toml")) {
-      containerdHosts[file.path] = file.content;
-    } else {
-      managed.push({ ...file, reload: reloadFor(file.path) });
-    }
+    const { runtime, ...plain } = file;
+    files.push(plain);
+    if (runtime === "containerd") containerdHosts[file.path] = file.content;
+    else managed.push({ ...plain, runtime: fileGroupOf(runtime) });
   }
   if (runtimes.includes("containerd")) {
-    plan.containerd = { hostsDir: certsDir, files: others.files.filter((f) => f.path in containerdHosts) };
+    const hosts = others.files.filter((f) => f.runtime === "containerd").map(({ runtime, ...f }) => f);
+    plan.containerd = { hostsDir: certsDir, files: hosts };
   }
   if (managed.length > 0) plan.files = managed;
 

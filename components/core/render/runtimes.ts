@@ -40,6 +40,11 @@ export interface RuntimeFiles {
   warnings: string[];
 }
 
+/** The file, tagged with the runtime that reads it (the node script tells that runtime about a change). */
+function tag<F extends NodeFile>(file: F, runtime: RuntimeName): F {
+  return { ...file, runtime };
+}
+
 /**
  * Renders the files of every selected runtime except Docker (rendered separately, since it merges into the
  * node's `daemon.json`). Throws a PolicyError when a selected runtime cannot express part of the policy.
@@ -64,19 +69,37 @@ export function renderRuntimeFiles(
     files.push(
       ...collect("containerd", (w) =>
         renderContainerdHosts(policy, { certsDir: options.containerd?.certsDir, warnings: w }),
-      ),
+      ).map((f) => tag(f, "containerd")),
     );
   }
   if (selected.has("crio") || selected.has("podman")) {
     const name = [selected.has("crio") ? "crio" : "", selected.has("podman") ? "podman" : ""].filter(Boolean).join("/");
-    files.push(collect(name, (w) => renderRegistriesConf(policy, { warnings: w })));
+    const reader = selected.has("crio") ? "crio" : "podman";
+    files.push(
+      tag(
+        collect(name, (w) => renderRegistriesConf(policy, { warnings: w })),
+        reader,
+      ),
+    );
   }
   for (const flavour of ["k3s", "rke2"] as const) {
     if (selected.has(flavour)) {
-      files.push(collect(flavour, (w) => renderK3sRegistries(policy, { ...options.k3s, flavour, warnings: w })));
+      files.push(
+        tag(
+          collect(flavour, (w) => renderK3sRegistries(policy, { ...options.k3s, flavour, warnings: w })),
+          flavour,
+        ),
+      );
     }
   }
-  if (selected.has("buildkit")) files.push(collect("buildkit", (w) => renderBuildkitToml(policy, { warnings: w })));
+  if (selected.has("buildkit")) {
+    files.push(
+      tag(
+        collect("buildkit", (w) => renderBuildkitToml(policy, { warnings: w })),
+        "buildkit",
+      ),
+    );
+  }
   const bottlerocket = selected.has("bottlerocket")
     ? collect("bottlerocket", (w) => renderBottlerocketSettings(policy, { warnings: w }))
     : undefined;

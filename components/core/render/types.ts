@@ -22,6 +22,8 @@ export interface NodeFile {
   mode: number;
   /** True when the content may hold a credential: delivered as a Pulumi secret, never printed. */
   secret?: boolean;
+  /** The runtime that reads the file, as the renderers tag it (see the runtime table in core/runtimes.ts). */
+  runtime?: RuntimeName;
 }
 
 /** When the apply script may restart a runtime (a restart without live-restore stops every container). */

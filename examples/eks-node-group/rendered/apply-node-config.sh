@@ -1,13 +1,19 @@
 #!/bin/sh
-# shellcheck disable=SC2317
+# shellcheck disable=SC2317 # functions are called from the data part
 # Rendered by registry-mirrors (do not edit; change the policy and render again).
+# registry-mirrors node engine 0.1.0 (containerd ecr)
 # Usage: sh apply-node-config.sh [apply|restore]   (restore: put back the node's own files, then reload)
-# Env: NODE_ROOT (prefix of node paths, default /), RUNTIME_CTL (used instead of systemctl, word-split on purpose),
-#      VERIFY_SECONDS (default 60), LOCK_SECONDS (wait for another run, default 600), DOCKER_HOST, CONTAINERD_ADDRESS.
-# Exit: 0 applied or nothing to do; 1 refused or rolled back (see stderr); 2 bad usage.
-# A changed file keeps one backup of the node's own version (FILE.registry-mirrors.bak, or FILE.registry-mirrors.created).
-# daemon.json.registry-mirrors.keys lists the daemon.json keys this script manages: a key the policy drops is removed.
-# One run at a time: each folder written is locked (flock FOLDER/.registry-mirrors.lock, else mkdir .lock.d).
+# Env: NODE_ROOT (node paths' prefix, default /), RUNTIME_CTL (instead of systemctl), VERIFY_SECONDS (60),
+#      LOCK_SECONDS (600), DOCKER_HOST, CONTAINERD_ADDRESS. Exit: 0 done, 1 refused or rolled back, 2 bad usage.
+# The sources, each with its contract: components/core/node/ in the registry-mirrors package.
+CTD_TEMPLATE=.registry-mirrors.template
+CTD_TABLE_1='plugins.cri.registry'
+CTD_TABLE_2='plugins."io.containerd.grpc.v1.cri".registry'
+CTD_TABLE_3='plugins."io.containerd.cri.v1.images".registry'
+ECR_NODE_DIR=/etc/containerd/registry-mirrors
+ECR_UNIT=registry-mirrors-ecr-token
+FILE_GROUPS='crio podman k3s rke2 buildkit files'
+# shellcheck shell=sh
 set -eu
 set -f
 umask 022
@@ -19,13 +25,12 @@ RUNTIME_CTL=${RUNTIME_CTL:-systemctl}
 VERIFY_SECONDS=${VERIFY_SECONDS:-60}
 LOCK_SECONDS=${LOCK_SECONDS:-600}
 case $VERIFY_SECONDS$LOCK_SECONDS in '' | *[!0-9]*) echo "registry-mirrors: VERIFY_SECONDS and LOCK_SECONDS must be numbers" >&2 && exit 2 ;; esac
-# shellcheck disable=SC2034 # unused when the plan has nothing that restarts
+# shellcheck disable=SC2034 # read by the parts that may restart a runtime
 RESTART_POLICY=never
 STATUS=0
 TXN=0
 LOCKED=
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/registry-mirrors.XXXXXX")
-# On an unexpected error in the middle of a change, put back what was already written.
 trap 'rollback; unlock; rm -rf "$WORK"' EXIT
 trap 'exit 1' INT TERM HUP
 say() { printf '%s\n' "$*"; }
@@ -33,8 +38,8 @@ fail() {
   printf 'registry-mirrors: %s\n' "$*" >&2
   STATUS=1
 }
-# shellcheck disable=SC2086
-ctl() { $RUNTIME_CTL "$@" 3>&-; }
+# shellcheck disable=SC2086 # RUNTIME_CTL is word-split on purpose
+ctl() { $RUNTIME_CTL "$@" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; }
 active() { ctl is-active --quiet "$1" >/dev/null 2>&1; }
 limit() { if command -v timeout >/dev/null 2>&1; then timeout "$@"; else (shift && "$@"); fi; }
 wait_for() { # runs "$@" once a second until it succeeds, for at most VERIFY_SECONDS
@@ -95,9 +100,6 @@ unapply() { # puts back the node's own version of $1; $2 is the label for messag
     say "$2: removed ${1#"$ROOT"}"
   fi
 }
-# settle LABEL UNIT ACTION CHECK...: ends the transaction; after a reload/restart CHECK must pass within
-# VERIFY_SECONDS, else every change is put back and UNIT gets the same action again.
-# SETTLED is 1 when it did not roll back.
 # shellcheck disable=SC2034 # SETTLED is read by the Docker section only
 settle() {
   label=$1 unit=$2 action=$3 SETTLED=1
@@ -114,9 +116,6 @@ settle() {
   wait_for active "$unit" || true
   fail "$label: $unit did not come back within ${VERIFY_SECONDS}s after the $action ($(tr '\n' ' ' <"$WORK/ctl.out")); the previous files were put back and $unit ${action}ed again"
 }
-# lock FOLDER FD: waits up to LOCK_SECONDS while another run (cloud-init, the DaemonSet) holds FOLDER: flock on
-# FOLDER/.registry-mirrors.lock, else a folder FOLDER/.registry-mirrors.lock.d with the owner's pid (taken over once
-# that pid is gone). A run removes its lock as it ends, so a flock on a file no longer at that path does not count.
 lock() {
   [ "$MODE" = apply ] || [ -d "$ROOT$1" ] || return 0
   mkdir -p "$ROOT$1"
@@ -149,64 +148,302 @@ lock_wait() {
   sleep 1
 }
 unlock() { for f in $LOCKED; do rm -rf "$ROOT$f"; done; }
-lock /etc/containerd 3
-
-# --- containerd: hosts.toml files (read on every pull) and config_path in config.toml ---
+warn() { printf 'registry-mirrors: %s\n' "$*" >&2; }
+systemd_here() { # systemd runs the node (the DaemonSet reaches it through nsenter)
+  s=$(ctl is-system-running 2>/dev/null) || true
+  case $s in running | degraded | starting | initializing | maintenance) return 0 ;; *) return 1 ;; esac
+}
+# shellcheck shell=sh
 CTD_MAIN=$ROOT/etc/containerd/config.toml
-CTD_DIR='/etc/containerd/certs.d'
-CTD_STATE=$ROOT$CTD_DIR/.registry-mirrors.files
-CTD_TEMPLATE=.registry-mirrors.template
-CTD_TABLE_1='plugins.cri.registry'
-CTD_TABLE_2='plugins."io.containerd.grpc.v1.cri".registry'
-CTD_TABLE_3='plugins."io.containerd.cri.v1.images".registry'
-cat >"$WORK/ctd1" <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
-server = "https://registry-1.docker.io"
-
-[host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/docker-hub"]
-capabilities = [ "pull", "resolve" ]
-override_path = true
-
-[host."https://mirror.gcr.io"]
-capabilities = [ "pull", "resolve" ]
-REGISTRY_MIRRORS_EOF
-cat >"$WORK/ctd2" <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
-server = "https://public.ecr.aws"
-
-[host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/ecr-public"]
-capabilities = [ "pull", "resolve" ]
-override_path = true
-REGISTRY_MIRRORS_EOF
-cat >"$WORK/ctd3" <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
-server = "https://quay.io"
-
-[host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/quay"]
-capabilities = [ "pull", "resolve" ]
-override_path = true
-REGISTRY_MIRRORS_EOF
-cat >"$WORK/ctd4" <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
-server = "https://registry.k8s.io"
-
-[host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/k8s"]
-capabilities = [ "pull", "resolve" ]
-override_path = true
-REGISTRY_MIRRORS_EOF
-cat >"$WORK/containerd.list" <<'REGISTRY_MIRRORS_EOF'
-ctd1 600 /etc/containerd/certs.d/docker.io/hosts.toml ecr
-ctd2 600 /etc/containerd/certs.d/public.ecr.aws/hosts.toml ecr
-ctd3 600 /etc/containerd/certs.d/quay.io/hosts.toml ecr
-ctd4 600 /etc/containerd/certs.d/registry.k8s.io/hosts.toml ecr
-REGISTRY_MIRRORS_EOF
-cat >"$WORK/containerd.paths" <<'REGISTRY_MIRRORS_EOF'
-/etc/containerd/certs.d/docker.io/hosts.toml
-/etc/containerd/certs.d/public.ecr.aws/hosts.toml
-/etc/containerd/certs.d/quay.io/hosts.toml
-/etc/containerd/certs.d/registry.k8s.io/hosts.toml
-REGISTRY_MIRRORS_EOF
-cat >"$WORK/inspect.py" <<'REGISTRY_MIRRORS_EOF'
+CTD_DIR=
+ctd_prepare() {
+  CTD_STATE=$ROOT$CTD_DIR/.registry-mirrors.files
+  : >>"$WORK/containerd.list"
+  : >"$WORK/containerd.paths"
+  while read -r w m p a; do printf '%s\n' "$p" >>"$WORK/containerd.paths"; done <"$WORK/containerd.list"
+}
+ctd_inspect() {
+  CTD_VERSION='' CTD_PATH='' CTD_CONFLICT='' CTD_CRIOFF='' CTD_ERROR='' CTD_MISSING='' CTD_REGLINE='' CTD_PATHLINE=''
+  if [ ! -e "$1" ]; then CTD_MISSING=1 && return 0; fi
+  awk -v q="'" -f "$WORK/scan.awk" "$1" >"$WORK/scan.out"
+  if command -v python3 >/dev/null 2>&1 && python3 "$WORK/inspect.py" "$1" >"$WORK/inspect.out" 2>/dev/null; then
+    grep -e '^regline ' -e '^pathline ' "$WORK/scan.out" >>"$WORK/inspect.out" || true
+  else
+    cp "$WORK/scan.out" "$WORK/inspect.out"
+  fi
+  while read -r k v; do
+    case $k in
+      version) CTD_VERSION=$v ;;
+      path) CTD_PATH=$v ;;
+      conflict) CTD_CONFLICT=$v ;;
+      crioff) CTD_CRIOFF=1 ;;
+      error) CTD_ERROR=$v ;;
+      regline) CTD_REGLINE=$v ;;
+      pathline) CTD_PATHLINE=$v ;;
+    esac
+  done <"$WORK/inspect.out"
+}
+ctd_effective() {
+  CTD_CONFIG=$CTD_MAIN
+  if [ -e "$CTD_MAIN" ]; then
+    awk -v q="'" -f "$WORK/scan.awk" "$CTD_MAIN" | grep '^import ' >"$WORK/imports" || true
+    while read -r k p; do
+      case $p in /*) p=$ROOT$p ;; *"*"*) p=$ROOT/$p ;; *) p=${CTD_MAIN%/*}/$p ;; esac
+      set +f
+      for f in $p; do
+        if [ -f "$f" ] && grep -q -F -e io.containerd.grpc.v1.cri -e io.containerd.cri.v1.images -e plugins.cri -e 'plugins."cri"' "$f"; then CTD_CONFIG=$f; fi
+      done
+      set -f
+    done <"$WORK/imports"
+  fi
+  CTD_NAME=${CTD_CONFIG#"$ROOT"}
+}
+ctd_path_ok() { case ":$CTD_PATH:" in *":$CTD_DIR:"*) return 0 ;; *) return 1 ;; esac }
+ctd_edit() { # writes to $1 the config with config_path set: a line replaced, or added under its table
+  line="config_path = \"$CTD_DIR\""
+  case $CTD_VERSION in 1) table=$CTD_TABLE_1 ;; 3) table=$CTD_TABLE_3 ;; *) table=$CTD_TABLE_2 ;; esac
+  if [ -n "$CTD_MISSING" ]; then
+    printf 'version = 2\n\n[%s]\n  %s\n' "$table" "$line" >"$1"
+  elif [ -n "$CTD_PATHLINE" ]; then
+    awk -v n="$CTD_PATHLINE" -v l="$line" 'NR == n { match($0, /^[ \t]*/); $0 = substr($0, 1, RLENGTH) l } { print }' "$CTD_CONFIG" >"$1"
+  elif [ -n "$CTD_REGLINE" ]; then
+    awk -v n="$CTD_REGLINE" -v l="$line" '{ print } NR == n { match($0, /^[ \t]*/); print substr($0, 1, RLENGTH) "  " l }' "$CTD_CONFIG" >"$1"
+  else
+    { cat "$CTD_CONFIG" && printf '\n[%s]\n  %s\n' "$table" "$line"; } >"$1"
+  fi
+}
+containerd_up() { # containerd answers and, if ctr is here, its CRI plugin loaded
+  active containerd || return 1
+  command -v ctr >/dev/null 2>&1 || return 0
+  plugins=$(limit 20 ctr --address "${CONTAINERD_ADDRESS:-$ROOT/run/containerd/containerd.sock}" plugins ls 2>/dev/null) || return 1
+  ! printf '%s\n' "$plugins" | grep -E -q '[[:space:]](cri|images)[[:space:]].*[[:space:]]error[[:space:]]*$'
+}
+ctd_drop() { # puts back the node's own hosts.toml $1 (or removes ours), and removes its ECR template
+  if [ -e "$ROOT$1$CTD_TEMPLATE" ]; then change - "$ROOT$1$CTD_TEMPLATE"; fi
+  unapply "$ROOT$1" containerd
+}
+ctd_refuse() {
+  fail "containerd: $1, and restartPolicy is \"never\"; nothing was changed. Fix: set restartPolicy: \"if-needed\" (a containerd restart keeps running containers), or $2 and restart containerd yourself"
+}
+ctd_plan() { # sets CTD_PLAN to ok or edit, or to nothing after saying why it refuses
+  CTD_PLAN=''
+  ctd_inspect "$CTD_CONFIG"
+  c="containerd: $CTD_NAME"
+  if [ -n "$CTD_ERROR" ]; then
+    fail "$c is not valid ($CTD_ERROR); nothing was changed. Fix: repair it and run this again"
+  elif [ -n "$CTD_CONFLICT" ]; then
+    fail "$c sets the deprecated inline registry.$CTD_CONFLICT, which containerd refuses together with config_path (the CRI plugin would not load); nothing was changed. Fix: move those settings into the policy and delete them from config.toml"
+  elif [ -n "$CTD_CRIOFF" ] || ctd_path_ok; then
+    CTD_PLAN=ok
+  elif [ -n "$CTD_PATH" ]; then
+    fail "$c sets config_path = \"$CTD_PATH\", which does not include $CTD_DIR, so containerd would not read these mirrors; nothing was changed. Fix: render with the containerd certs folder set to a folder of that config_path"
+  else
+    CTD_PLAN=edit
+  fi
+}
+containerd_apply() {
+  ctd_prepare
+  ctd_effective
+  ctd_plan
+  [ -n "$CTD_PLAN" ] || return 0
+  action=none
+  if [ "$CTD_PLAN" = edit ]; then
+    ctd_edit "$WORK/config.toml"
+    ctd_inspect "$WORK/config.toml"
+    if [ -n "$CTD_ERROR" ] || ! ctd_path_ok; then
+      fail "containerd: could not add config_path to $CTD_NAME safely; nothing was changed. Fix: add config_path = \"$CTD_DIR\" to its CRI registry table yourself"
+      return 0
+    fi
+    if active containerd; then
+      if [ "$RESTART_POLICY" != if-needed ]; then
+        ctd_refuse "$CTD_NAME does not set config_path, so containerd would ignore the hosts.toml mirrors; setting it needs a restart" "add config_path = \"$CTD_DIR\" to its CRI registry table"
+        return 0
+      fi
+      action=restart
+    fi
+  fi
+  changed=''
+  while read -r w m p a; do
+    tpl=$ROOT$p$CTD_TEMPLATE
+    if [ "$a" = ecr ]; then
+      if ! cmp -s "$WORK/$w" "$tpl"; then
+        backup "$ROOT$p"
+        change "$WORK/$w" "$tpl" "$m"
+        say "containerd: wrote $p$CTD_TEMPLATE (hosts.toml gets the ECR token)"
+        changed=1 ECR_RENDER=1
+      elif [ ! -e "$ROOT$p" ]; then
+        ECR_RENDER=1
+      fi
+      continue
+    fi
+    if [ -e "$tpl" ]; then change - "$tpl"; fi
+    if ! cmp -s "$WORK/$w" "$ROOT$p"; then
+      backup "$ROOT$p"
+      change "$WORK/$w" "$ROOT$p" "$m"
+      say "containerd: wrote $p"
+      changed=1
+    fi
+  done <"$WORK/containerd.list"
+  if [ -e "$CTD_STATE" ]; then # files of registries the policy no longer has
+    while read -r p; do
+      if ! grep -q -x -F -e "$p" "$WORK/containerd.paths"; then
+        ctd_drop "$p"
+        changed=1
+      fi
+    done <"$CTD_STATE"
+  fi
+  if ! cmp -s "$WORK/containerd.paths" "$CTD_STATE"; then change "$WORK/containerd.paths" "$CTD_STATE" 644; fi
+  ecr_sync
+  if [ "$CTD_PLAN" = edit ]; then
+    backup "$CTD_CONFIG"
+    change "$WORK/config.toml" "$CTD_CONFIG" 644
+    say "containerd: set config_path in $CTD_NAME"
+    changed=1
+  fi
+  if [ -z "$changed" ]; then say "containerd: unchanged"; fi
+  settle containerd containerd "$action" containerd_up
+  if [ -n "$SETTLED" ]; then ecr_start; fi
+}
+containerd_restore() {
+  ctd_prepare
+  ctd_effective
+  action=none
+  if has_backup "$CTD_CONFIG" && active containerd; then
+    if [ "$RESTART_POLICY" != if-needed ]; then
+      ctd_refuse "putting back $CTD_NAME needs a restart" "put back its .registry-mirrors.bak"
+      return 0
+    fi
+    action=restart
+  fi
+  ecr_remove
+  if [ -e "$CTD_STATE" ]; then cat "$CTD_STATE" >>"$WORK/containerd.paths"; fi
+  while read -r p; do ctd_drop "$p"; done <"$WORK/containerd.paths"
+  if [ -e "$CTD_STATE" ]; then change - "$CTD_STATE"; fi
+  unapply "$CTD_CONFIG" containerd
+  settle containerd containerd "$action" containerd_up
+}
+# shellcheck shell=sh
+ECR_DIR=$ROOT$ECR_NODE_DIR
+ECR_RENDER=''
+ecr_remove() { # the folder is the refresher's alone
+  [ -d "$ECR_DIR" ] || return 0
+  if systemd_here; then
+    ctl stop "$ECR_UNIT.timer" "$ECR_UNIT.service" >/dev/null 2>&1 || true
+    ctl disable "$ECR_UNIT.timer" "$ECR_UNIT.service" >/dev/null 2>&1 || warn "containerd: could not disable $ECR_UNIT.timer"
+  fi
+  set +f
+  for f in "$ECR_DIR"/*; do if [ -e "$f" ]; then change - "$f"; fi; done
+  set -f
+  rm -f "$ECR_DIR/.ecr-token.lock"
+  rmdir "$ECR_DIR" 2>/dev/null || true
+  say "containerd: removed the ECR token refresher"
+}
+ecr_install() {
+  ECR_UNITS=''
+  while read -r w m f; do
+    if ! cmp -s "$WORK/$w" "$ECR_DIR/$f"; then
+      change "$WORK/$w" "$ECR_DIR/$f" "$m"
+      case $f in *.service | *.timer) ECR_UNITS=1 ;; esac
+      ECR_RENDER=1
+    fi
+  done <"$WORK/ecr.files"
+}
+ecr_start() {
+  [ -n "$ECR_RENDER" ] || return 0
+  if ! NODE_ROOT=$ROOT sh "$ECR_DIR/ecr-token-refresh" --render-only; then
+    fail "containerd: could not write the hosts.toml files of the ECR mirrors (see above). Fix: run this again"
+    return 0
+  fi
+  if ! systemd_here; then
+    NODE_ROOT=$ROOT sh "$ECR_DIR/ecr-token-refresh" || warn "containerd: the ECR token refresher failed (see above); containerd skips the ECR mirrors without a token"
+    say "containerd: no systemd here: run $ECR_NODE_DIR/ecr-token-refresh hourly (cron) to renew the ECR token"
+    return 0
+  fi
+  if [ -n "$ECR_UNITS" ]; then
+    if ctl link "$ECR_NODE_DIR/$ECR_UNIT.service" >"$WORK/ctl.out" 2>&1 && ctl enable "$ECR_NODE_DIR/$ECR_UNIT.timer" >>"$WORK/ctl.out" 2>&1 &&
+      ctl daemon-reload >>"$WORK/ctl.out" 2>&1 && ctl restart "$ECR_UNIT.timer" >>"$WORK/ctl.out" 2>&1; then
+      say "containerd: enabled $ECR_UNIT.timer (ECR token at boot, renewed when 6 hours old)"
+    else
+      fail "containerd: could not enable $ECR_UNIT.timer ($(tr '\n' ' ' <"$WORK/ctl.out")). Fix: check systemd on the node, then run this again"
+      return 0
+    fi
+  fi
+  if ctl start "$ECR_UNIT.service" >"$WORK/ctl.out" 2>&1; then
+    say "containerd: ran $ECR_UNIT.service (ECR token)"
+  else
+    warn "containerd: $ECR_UNIT.service failed ($(tr '\n' ' ' <"$WORK/ctl.out")); containerd skips the ECR mirrors until it has a token, the timer retries hourly. See: journalctl -u $ECR_UNIT.service"
+  fi
+}
+ecr_sync() { if [ -s "$WORK/ecr-list" ]; then ecr_install; else ecr_remove; fi; }
+# shellcheck shell=sh
+# shellcheck disable=SC2034 # RESTART_POLICY is read by the parts that may restart a runtime
+restart_policy() { RESTART_POLICY=$1; }
+lock_folders() { LOCK_FOLDERS=$*; }
+# shellcheck disable=SC2034 # CTD_DIR is read by containerd.sh
+containerd_hosts_dir() { CTD_DIR=$1 HAS_CONTAINERD=1; }
+node_file() {
+  DATA_N=$((DATA_N + 1))
+  case $1 in
+    docker)
+      cat >"$WORK/docker.json"
+      HAS_DOCKER=1
+      ;;
+    containerd)
+      cat >"$WORK/ctd$DATA_N"
+      printf 'ctd%s %s %s%s\n' "$DATA_N" "$3" "$2" "${4:+ $4}" >>"$WORK/containerd.list"
+      ;;
+    *)
+      case " $FILE_GROUPS " in
+        *" $1 "*) ;;
+        *)
+          echo "registry-mirrors: the data part names an unknown runtime \"$1\"" >&2
+          exit 2
+          ;;
+      esac
+      cat >"$WORK/file$DATA_N"
+      printf 'file%s %s %s\n' "$DATA_N" "$3" "$2" >>"$WORK/$1.list"
+      HAS_FILES=1
+      ;;
+  esac
+}
+ecr_token() { printf '%s %s %s\n' "$1" "$2" "$3" >>"$WORK/ecr-list"; }
+main() {
+  DATA_N=0 HAS_DOCKER='' HAS_CONTAINERD='' HAS_FILES='' LOCK_FOLDERS=''
+  engine_files
+  : >"$WORK/ecr-list"
+  node_data
+  fd=3
+  for folder in $LOCK_FOLDERS; do
+    lock "$folder" "$fd"
+    fd=$((fd + 1))
+  done
+  if [ -n "$HAS_DOCKER" ]; then
+    if [ "$MODE" = apply ]; then docker_apply; else docker_restore; fi
+  fi
+  if [ -n "$HAS_CONTAINERD" ]; then
+    if [ "$MODE" = apply ]; then containerd_apply; else containerd_restore; fi
+  fi
+  for group in $FILE_GROUPS; do
+    [ -e "$WORK/$group.list" ] || continue
+    # shellcheck disable=SC2046 # "ACTION UNIT..." is split into words on purpose
+    set -- $(group_action "$group")
+    if [ "$MODE" = apply ]; then group_apply "$group" "$@"; else group_restore "$group" "$@"; fi
+  done
+  if [ -z "$HAS_DOCKER$HAS_CONTAINERD$HAS_FILES" ]; then say "nothing to apply"; fi
+  exit "$STATUS"
+}
+group_action() {
+  case $1 in
+    crio) echo reload crio ;;
+    podman) echo none ;;
+    k3s) echo restart k3s k3s-agent ;;
+    rke2) echo restart rke2-server rke2-agent ;;
+    buildkit) echo restart buildkit ;;
+    *) echo none ;;
+  esac
+}
+engine_files() {
+  cat >"$WORK/inspect.py" <<'REGISTRY_MIRRORS_EOF'
 import sys
 try:
     import tomllib
@@ -236,7 +473,7 @@ if any(isinstance(c, dict) and c.get("tls") for c in table(registry, "configs").
 if version < 3 and cri in (doc.get("disabled_plugins") or []):
     print("crioff 1")
 REGISTRY_MIRRORS_EOF
-cat >"$WORK/scan.awk" <<'REGISTRY_MIRRORS_EOF'
+  cat >"$WORK/scan.awk" <<'REGISTRY_MIRRORS_EOF'
 function norm(s) {
   gsub(/[ \t"]/, "", s)
   gsub(q, "", s)
@@ -326,16 +563,8 @@ END {
   if (pathline) print "pathline " pathline
 }
 REGISTRY_MIRRORS_EOF
-# ECR mirrors: hosts.toml gets its token from a refresher on the node (see ecr-token-refresh)
-cat >"$WORK/ecr-refresh" <<'REGISTRY_MIRRORS_EOF'
+  cat >"$WORK/ecr-refresh" <<'REGISTRY_MIRRORS_EOF'
 #!/bin/sh
-# Rendered by registry-mirrors: the ECR token of containerd's ECR mirrors (policy auth "ecr").
-# Usage: ecr-token-refresh [--render-only]   (run by registry-mirrors-ecr-token.timer at boot and hourly)
-# ecr-token.list beside it has one "REGION HOSTS_TOML TABLE" line per ECR mirror. Per region it keeps a token
-# (token.REGION, mode 0600) from `aws ecr get-authorization-token` with the node's instance role, renewed once it is
-# 6 hours old (it lasts 12). Each HOSTS_TOML becomes HOSTS_TOML.registry-mirrors.template plus an Authorization header in TABLE,
-# written atomically, mode 0600. A failed renewal keeps the previous token, says why on stderr and exits 1.
-# Env: NODE_ROOT (prefix of node paths, default /), AWS_CLI (default aws).
 set -eu
 set -f
 umask 077
@@ -356,7 +585,6 @@ put() { # replaces $2 with $1 atomically, mode 0600
   sync "$t" 2>/dev/null || sync
   mv -f "$t" "$2"
 }
-# One run at a time (the timer, the apply script): the last one reads the newest templates. (BusyBox flock has no -w.)
 if command -v flock >/dev/null 2>&1; then
   exec 9>>"$DIR/.ecr-token.lock"
   n=300
@@ -394,8 +622,6 @@ while read -r path; do
       { printf '%s Basic ' "$table" && tr -d '\n' <"$DIR/token.$region" && echo; } >>"$WORK/headers"
     fi
   done <"$LIST"
-  # Each header table goes right after the table it belongs to (the root's before the first table), as a TOML
-  # writer would put it; the template never has one (the policy refuses headers beside auth "ecr").
   awk -v headers="$WORK/headers" '
     BEGIN {
       while ((getline line < headers) > 0) {
@@ -432,8 +658,7 @@ while read -r path; do
 done <"$WORK/files"
 exit "$STATUS"
 REGISTRY_MIRRORS_EOF
-cat >"$WORK/ecr-service" <<'REGISTRY_MIRRORS_EOF'
-# Rendered by registry-mirrors; linked by its node apply script, removed by its restore.
+  cat >"$WORK/ecr-service" <<'REGISTRY_MIRRORS_EOF'
 [Unit]
 Description=registry-mirrors: ECR token for containerd's ECR mirrors
 
@@ -442,8 +667,7 @@ Type=oneshot
 ExecStart=/bin/sh /etc/containerd/registry-mirrors/ecr-token-refresh
 TimeoutStartSec=300
 REGISTRY_MIRRORS_EOF
-cat >"$WORK/ecr-timer" <<'REGISTRY_MIRRORS_EOF'
-# Rendered by registry-mirrors; enabled by its node apply script, removed by its restore.
+  cat >"$WORK/ecr-timer" <<'REGISTRY_MIRRORS_EOF'
 [Unit]
 Description=registry-mirrors: renew the ECR token of containerd's ECR mirrors
 
@@ -454,242 +678,56 @@ OnUnitActiveSec=1h
 [Install]
 WantedBy=timers.target
 REGISTRY_MIRRORS_EOF
-cat >"$WORK/ecr-list" <<'REGISTRY_MIRRORS_EOF'
-us-west-2 /etc/containerd/certs.d/docker.io/hosts.toml host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/docker-hub".header
-us-west-2 /etc/containerd/certs.d/public.ecr.aws/hosts.toml host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/ecr-public".header
-us-west-2 /etc/containerd/certs.d/quay.io/hosts.toml host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/quay".header
-us-west-2 /etc/containerd/certs.d/registry.k8s.io/hosts.toml host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/k8s".header
-REGISTRY_MIRRORS_EOF
-cat >"$WORK/ecr.files" <<'REGISTRY_MIRRORS_EOF'
+  cat >"$WORK/ecr.files" <<'REGISTRY_MIRRORS_EOF'
 ecr-refresh 755 ecr-token-refresh
 ecr-service 644 registry-mirrors-ecr-token.service
 ecr-timer 644 registry-mirrors-ecr-token.timer
 ecr-list 644 ecr-token.list
 REGISTRY_MIRRORS_EOF
-ECR_NODE_DIR=/etc/containerd/registry-mirrors
-ECR_DIR=$ROOT$ECR_NODE_DIR
-ECR_UNIT=registry-mirrors-ecr-token
-ECR_RENDER=''
-systemd_here() { # systemd runs the node (the DaemonSet reaches it through nsenter)
-  s=$(ctl is-system-running 2>/dev/null) || true
-  case $s in running | degraded | starting | initializing | maintenance) return 0 ;; *) return 1 ;; esac
 }
-warn() { printf 'registry-mirrors: %s\n' "$*" >&2; }
-ecr_remove() { # the folder is the refresher's alone
-  [ -d "$ECR_DIR" ] || return 0
-  if systemd_here; then
-    ctl stop "$ECR_UNIT.timer" "$ECR_UNIT.service" >/dev/null 2>&1 || true
-    ctl disable "$ECR_UNIT.timer" "$ECR_UNIT.service" >/dev/null 2>&1 || warn "containerd: could not disable $ECR_UNIT.timer"
-  fi
-  set +f
-  for f in "$ECR_DIR"/*; do if [ -e "$f" ]; then change - "$f"; fi; done
-  set -f
-  rm -f "$ECR_DIR/.ecr-token.lock"
-  rmdir "$ECR_DIR" 2>/dev/null || true
-  say "containerd: removed the ECR token refresher"
-}
-ecr_install() {
-  ECR_UNITS=''
-  while read -r w m f; do
-    if ! cmp -s "$WORK/$w" "$ECR_DIR/$f"; then
-      change "$WORK/$w" "$ECR_DIR/$f" "$m"
-      case $f in *.service | *.timer) ECR_UNITS=1 ;; esac
-      ECR_RENDER=1
-    fi
-  done <"$WORK/ecr.files"
-}
-ecr_start() {
-  [ -n "$ECR_RENDER" ] || return 0
-  if ! NODE_ROOT=$ROOT sh "$ECR_DIR/ecr-token-refresh" --render-only; then
-    fail "containerd: could not write the hosts.toml files of the ECR mirrors (see above). Fix: run this again"
-    return 0
-  fi
-  if ! systemd_here; then
-    NODE_ROOT=$ROOT sh "$ECR_DIR/ecr-token-refresh" || warn "containerd: the ECR token refresher failed (see above); containerd skips the ECR mirrors without a token"
-    say "containerd: no systemd here: run $ECR_NODE_DIR/ecr-token-refresh hourly (cron) to renew the ECR token"
-    return 0
-  fi
-  if [ -n "$ECR_UNITS" ]; then
-    if ctl link "$ECR_NODE_DIR/$ECR_UNIT.service" >"$WORK/ctl.out" 2>&1 && ctl enable "$ECR_NODE_DIR/$ECR_UNIT.timer" >>"$WORK/ctl.out" 2>&1 &&
-      ctl daemon-reload >>"$WORK/ctl.out" 2>&1 && ctl restart "$ECR_UNIT.timer" >>"$WORK/ctl.out" 2>&1; then
-      say "containerd: enabled $ECR_UNIT.timer (ECR token at boot, renewed when 6 hours old)"
-    else
-      fail "containerd: could not enable $ECR_UNIT.timer ($(tr '\n' ' ' <"$WORK/ctl.out")). Fix: check systemd on the node, then run this again"
-      return 0
-    fi
-  fi
-  if ctl start "$ECR_UNIT.service" >"$WORK/ctl.out" 2>&1; then
-    say "containerd: ran $ECR_UNIT.service (ECR token)"
-  else
-    warn "containerd: $ECR_UNIT.service failed ($(tr '\n' ' ' <"$WORK/ctl.out")); containerd skips the ECR mirrors until it has a token, the timer retries hourly. See: journalctl -u $ECR_UNIT.service"
-  fi
-}
-ecr_sync() { ecr_install; }
-# ctd_inspect FILE sets CTD_VERSION, CTD_PATH, CTD_CONFLICT, CTD_CRIOFF, CTD_ERROR, CTD_MISSING, CTD_REGLINE and
-# CTD_PATHLINE: Python's tomllib reads the file when there is one, awk finds the lines an edit needs.
-ctd_inspect() {
-  CTD_VERSION='' CTD_PATH='' CTD_CONFLICT='' CTD_CRIOFF='' CTD_ERROR='' CTD_MISSING='' CTD_REGLINE='' CTD_PATHLINE=''
-  if [ ! -e "$1" ]; then CTD_MISSING=1 && return 0; fi
-  awk -v q="'" -f "$WORK/scan.awk" "$1" >"$WORK/scan.out"
-  if command -v python3 >/dev/null 2>&1 && python3 "$WORK/inspect.py" "$1" >"$WORK/inspect.out" 2>/dev/null; then
-    grep -e '^regline ' -e '^pathline ' "$WORK/scan.out" >>"$WORK/inspect.out" || true
-  else
-    cp "$WORK/scan.out" "$WORK/inspect.out"
-  fi
-  while read -r k v; do
-    case $k in
-      version) CTD_VERSION=$v ;;
-      path) CTD_PATH=$v ;;
-      conflict) CTD_CONFLICT=$v ;;
-      crioff) CTD_CRIOFF=1 ;;
-      error) CTD_ERROR=$v ;;
-      regline) CTD_REGLINE=$v ;;
-      pathline) CTD_PATHLINE=$v ;;
-    esac
-  done <"$WORK/inspect.out"
-}
-# containerd replaces a plugin's whole section with the one of an imported file: the CRI settings that count are
-# in the last imported file that has a CRI section, else in config.toml. Sets CTD_CONFIG and CTD_NAME to it.
-ctd_effective() {
-  CTD_CONFIG=$CTD_MAIN
-  if [ -e "$CTD_MAIN" ]; then
-    awk -v q="'" -f "$WORK/scan.awk" "$CTD_MAIN" | grep '^import ' >"$WORK/imports" || true
-    while read -r k p; do
-      # Like containerd: a relative path is relative to config.toml's folder, but a relative glob to its working
-      # folder, which is / under systemd.
-      case $p in /*) p=$ROOT$p ;; *"*"*) p=$ROOT/$p ;; *) p=${CTD_MAIN%/*}/$p ;; esac
-      set +f
-      for f in $p; do
-        if [ -f "$f" ] && grep -q -F -e io.containerd.grpc.v1.cri -e io.containerd.cri.v1.images -e plugins.cri -e 'plugins."cri"' "$f"; then CTD_CONFIG=$f; fi
-      done
-      set -f
-    done <"$WORK/imports"
-  fi
-  CTD_NAME=${CTD_CONFIG#"$ROOT"}
-}
-ctd_path_ok() { case ":$CTD_PATH:" in *":$CTD_DIR:"*) return 0 ;; *) return 1 ;; esac }
-ctd_edit() { # writes to $1 the config with config_path set: a line replaced, or added under its table
-  line="config_path = \"$CTD_DIR\""
-  case $CTD_VERSION in 1) table=$CTD_TABLE_1 ;; 3) table=$CTD_TABLE_3 ;; *) table=$CTD_TABLE_2 ;; esac
-  if [ -n "$CTD_MISSING" ]; then
-    printf 'version = 2\n\n[%s]\n  %s\n' "$table" "$line" >"$1"
-  elif [ -n "$CTD_PATHLINE" ]; then
-    awk -v n="$CTD_PATHLINE" -v l="$line" 'NR == n { match($0, /^[ \t]*/); $0 = substr($0, 1, RLENGTH) l } { print }' "$CTD_CONFIG" >"$1"
-  elif [ -n "$CTD_REGLINE" ]; then
-    awk -v n="$CTD_REGLINE" -v l="$line" '{ print } NR == n { match($0, /^[ \t]*/); print substr($0, 1, RLENGTH) "  " l }' "$CTD_CONFIG" >"$1"
-  else
-    { cat "$CTD_CONFIG" && printf '\n[%s]\n  %s\n' "$table" "$line"; } >"$1"
-  fi
-}
-containerd_up() { # containerd answers and, if ctr is here, its CRI plugin loaded
-  active containerd || return 1
-  command -v ctr >/dev/null 2>&1 || return 0
-  plugins=$(limit 20 ctr --address "${CONTAINERD_ADDRESS:-$ROOT/run/containerd/containerd.sock}" plugins ls 2>/dev/null) || return 1
-  ! printf '%s\n' "$plugins" | grep -E -q '[[:space:]](cri|images)[[:space:]].*[[:space:]]error[[:space:]]*$'
-}
-ctd_drop() { # puts back the node's own hosts.toml $1 (or removes ours), and removes its ECR template
-  if [ -e "$ROOT$1$CTD_TEMPLATE" ]; then change - "$ROOT$1$CTD_TEMPLATE"; fi
-  unapply "$ROOT$1" containerd
-}
-ctd_refuse() {
-  fail "containerd: $1, and restartPolicy is \"never\"; nothing was changed. Fix: set restartPolicy: \"if-needed\" (a containerd restart keeps running containers), or $2 and restart containerd yourself"
-}
-ctd_plan() { # sets CTD_PLAN to ok or edit, or to nothing after saying why it refuses
-  CTD_PLAN=''
-  ctd_inspect "$CTD_CONFIG"
-  c="containerd: $CTD_NAME"
-  if [ -n "$CTD_ERROR" ]; then
-    fail "$c is not valid ($CTD_ERROR); nothing was changed. Fix: repair it and run this again"
-  elif [ -n "$CTD_CONFLICT" ]; then
-    fail "$c sets the deprecated inline registry.$CTD_CONFLICT, which containerd refuses together with config_path (the CRI plugin would not load); nothing was changed. Fix: move those settings into the policy and delete them from config.toml"
-  elif [ -n "$CTD_CRIOFF" ] || ctd_path_ok; then
-    CTD_PLAN=ok
-  elif [ -n "$CTD_PATH" ]; then
-    fail "$c sets config_path = \"$CTD_PATH\", which does not include $CTD_DIR, so containerd would not read these mirrors; nothing was changed. Fix: render with the containerd certs folder set to a folder of that config_path"
-  else
-    CTD_PLAN=edit
-  fi
-}
-containerd_apply() {
-  ctd_effective
-  ctd_plan
-  [ -n "$CTD_PLAN" ] || return 0
-  action=none
-  if [ "$CTD_PLAN" = edit ]; then
-    ctd_edit "$WORK/config.toml"
-    ctd_inspect "$WORK/config.toml"
-    if [ -n "$CTD_ERROR" ] || ! ctd_path_ok; then
-      fail "containerd: could not add config_path to $CTD_NAME safely; nothing was changed. Fix: add config_path = \"$CTD_DIR\" to its CRI registry table yourself"
-      return 0
-    fi
-    if active containerd; then
-      if [ "$RESTART_POLICY" != if-needed ]; then
-        ctd_refuse "$CTD_NAME does not set config_path, so containerd would ignore the hosts.toml mirrors; setting it needs a restart" "add config_path = \"$CTD_DIR\" to its CRI registry table"
-        return 0
-      fi
-      action=restart
-    fi
-  fi
-  changed=''
-  while read -r w m p a; do
-    tpl=$ROOT$p$CTD_TEMPLATE
-    if [ "$a" = ecr ]; then
-      # The refresher writes hosts.toml (the template plus the ECR token): the template is what is compared.
-      if ! cmp -s "$WORK/$w" "$tpl"; then
-        backup "$ROOT$p"
-        change "$WORK/$w" "$tpl" "$m"
-        say "containerd: wrote $p$CTD_TEMPLATE (hosts.toml gets the ECR token)"
-        changed=1 ECR_RENDER=1
-      elif [ ! -e "$ROOT$p" ]; then
-        ECR_RENDER=1
-      fi
-      continue
-    fi
-    if [ -e "$tpl" ]; then change - "$tpl"; fi
-    if ! cmp -s "$WORK/$w" "$ROOT$p"; then
-      backup "$ROOT$p"
-      change "$WORK/$w" "$ROOT$p" "$m"
-      say "containerd: wrote $p"
-      changed=1
-    fi
-  done <"$WORK/containerd.list"
-  if [ -e "$CTD_STATE" ]; then # files of registries the policy no longer has
-    while read -r p; do
-      if ! grep -q -x -F -e "$p" "$WORK/containerd.paths"; then
-        ctd_drop "$p"
-        changed=1
-      fi
-    done <"$CTD_STATE"
-  fi
-  if ! cmp -s "$WORK/containerd.paths" "$CTD_STATE"; then change "$WORK/containerd.paths" "$CTD_STATE" 644; fi
-  ecr_sync
-  if [ "$CTD_PLAN" = edit ]; then
-    backup "$CTD_CONFIG"
-    change "$WORK/config.toml" "$CTD_CONFIG" 644
-    say "containerd: set config_path in $CTD_NAME"
-    changed=1
-  fi
-  if [ -z "$changed" ]; then say "containerd: unchanged"; fi
-  settle containerd containerd "$action" containerd_up
-  if [ -n "$SETTLED" ]; then ecr_start; fi
-}
-containerd_restore() {
-  ctd_effective
-  action=none
-  if has_backup "$CTD_CONFIG" && active containerd; then
-    if [ "$RESTART_POLICY" != if-needed ]; then
-      ctd_refuse "putting back $CTD_NAME needs a restart" "put back its .registry-mirrors.bak"
-      return 0
-    fi
-    action=restart
-  fi
-  ecr_remove
-  if [ -e "$CTD_STATE" ]; then cat "$CTD_STATE" >>"$WORK/containerd.paths"; fi
-  while read -r p; do ctd_drop "$p"; done <"$WORK/containerd.paths"
-  if [ -e "$CTD_STATE" ]; then change - "$CTD_STATE"; fi
-  unapply "$CTD_CONFIG" containerd
-  settle containerd containerd "$action" containerd_up
-}
-if [ "$MODE" = apply ]; then containerd_apply; else containerd_restore; fi
+# ---- data: the files this policy writes; everything above is the engine ----
+node_data() {
+  restart_policy never
+  lock_folders /etc/containerd
+  containerd_hosts_dir /etc/containerd/certs.d
+  node_file containerd /etc/containerd/certs.d/docker.io/hosts.toml 600 ecr <<'REGISTRY_MIRRORS_EOF'
+# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+server = "https://registry-1.docker.io"
 
-exit "$STATUS"
+[host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/docker-hub"]
+capabilities = [ "pull", "resolve" ]
+override_path = true
+
+[host."https://mirror.gcr.io"]
+capabilities = [ "pull", "resolve" ]
+REGISTRY_MIRRORS_EOF
+  ecr_token us-west-2 /etc/containerd/certs.d/docker.io/hosts.toml 'host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/docker-hub".header'
+  node_file containerd /etc/containerd/certs.d/public.ecr.aws/hosts.toml 600 ecr <<'REGISTRY_MIRRORS_EOF'
+# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+server = "https://public.ecr.aws"
+
+[host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/ecr-public"]
+capabilities = [ "pull", "resolve" ]
+override_path = true
+REGISTRY_MIRRORS_EOF
+  ecr_token us-west-2 /etc/containerd/certs.d/public.ecr.aws/hosts.toml 'host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/ecr-public".header'
+  node_file containerd /etc/containerd/certs.d/quay.io/hosts.toml 600 ecr <<'REGISTRY_MIRRORS_EOF'
+# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+server = "https://quay.io"
+
+[host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/quay"]
+capabilities = [ "pull", "resolve" ]
+override_path = true
+REGISTRY_MIRRORS_EOF
+  ecr_token us-west-2 /etc/containerd/certs.d/quay.io/hosts.toml 'host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/quay".header'
+  node_file containerd /etc/containerd/certs.d/registry.k8s.io/hosts.toml 600 ecr <<'REGISTRY_MIRRORS_EOF'
+# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+server = "https://registry.k8s.io"
+
+[host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/k8s"]
+capabilities = [ "pull", "resolve" ]
+override_path = true
+REGISTRY_MIRRORS_EOF
+  ecr_token us-west-2 /etc/containerd/certs.d/registry.k8s.io/hosts.toml 'host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/k8s".header'
+}
+main "$@"

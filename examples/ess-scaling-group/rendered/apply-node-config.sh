@@ -1,13 +1,16 @@
 #!/bin/sh
-# shellcheck disable=SC2317
+# shellcheck disable=SC2317 # functions are called from the data part
 # Rendered by registry-mirrors (do not edit; change the policy and render again).
+# registry-mirrors node engine 0.1.0 (docker)
 # Usage: sh apply-node-config.sh [apply|restore]   (restore: put back the node's own files, then reload)
-# Env: NODE_ROOT (prefix of node paths, default /), RUNTIME_CTL (used instead of systemctl, word-split on purpose),
-#      VERIFY_SECONDS (default 60), LOCK_SECONDS (wait for another run, default 600), DOCKER_HOST, CONTAINERD_ADDRESS.
-# Exit: 0 applied or nothing to do; 1 refused or rolled back (see stderr); 2 bad usage.
-# A changed file keeps one backup of the node's own version (FILE.registry-mirrors.bak, or FILE.registry-mirrors.created).
-# daemon.json.registry-mirrors.keys lists the daemon.json keys this script manages: a key the policy drops is removed.
-# One run at a time: each folder written is locked (flock FOLDER/.registry-mirrors.lock, else mkdir .lock.d).
+# Env: NODE_ROOT (node paths' prefix, default /), RUNTIME_CTL (instead of systemctl), VERIFY_SECONDS (60),
+#      LOCK_SECONDS (600), DOCKER_HOST, CONTAINERD_ADDRESS. Exit: 0 done, 1 refused or rolled back, 2 bad usage.
+# The sources, each with its contract: components/core/node/ in the registry-mirrors package.
+DOCKER_RELOADABLE=' allow-nondistributable-artifacts debug default-runtime default-shm-size insecure-registries labels live-restore max-concurrent-downloads max-concurrent-uploads max-download-attempts registry-mirrors runtimes shutdown-timeout '
+DOCKER_RESETS=' max-concurrent-downloads max-concurrent-uploads max-download-attempts '
+DOCKER_EMPTY=' allow-nondistributable-artifacts=[] debug=false insecure-registries=[] labels=[] live-restore=false registry-mirrors=[] '
+FILE_GROUPS='crio podman k3s rke2 buildkit files'
+# shellcheck shell=sh
 set -eu
 set -f
 umask 022
@@ -19,13 +22,12 @@ RUNTIME_CTL=${RUNTIME_CTL:-systemctl}
 VERIFY_SECONDS=${VERIFY_SECONDS:-60}
 LOCK_SECONDS=${LOCK_SECONDS:-600}
 case $VERIFY_SECONDS$LOCK_SECONDS in '' | *[!0-9]*) echo "registry-mirrors: VERIFY_SECONDS and LOCK_SECONDS must be numbers" >&2 && exit 2 ;; esac
-# shellcheck disable=SC2034 # unused when the plan has nothing that restarts
+# shellcheck disable=SC2034 # read by the parts that may restart a runtime
 RESTART_POLICY=never
 STATUS=0
 TXN=0
 LOCKED=
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/registry-mirrors.XXXXXX")
-# On an unexpected error in the middle of a change, put back what was already written.
 trap 'rollback; unlock; rm -rf "$WORK"' EXIT
 trap 'exit 1' INT TERM HUP
 say() { printf '%s\n' "$*"; }
@@ -33,8 +35,8 @@ fail() {
   printf 'registry-mirrors: %s\n' "$*" >&2
   STATUS=1
 }
-# shellcheck disable=SC2086
-ctl() { $RUNTIME_CTL "$@" 3>&-; }
+# shellcheck disable=SC2086 # RUNTIME_CTL is word-split on purpose
+ctl() { $RUNTIME_CTL "$@" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; }
 active() { ctl is-active --quiet "$1" >/dev/null 2>&1; }
 limit() { if command -v timeout >/dev/null 2>&1; then timeout "$@"; else (shift && "$@"); fi; }
 wait_for() { # runs "$@" once a second until it succeeds, for at most VERIFY_SECONDS
@@ -95,9 +97,6 @@ unapply() { # puts back the node's own version of $1; $2 is the label for messag
     say "$2: removed ${1#"$ROOT"}"
   fi
 }
-# settle LABEL UNIT ACTION CHECK...: ends the transaction; after a reload/restart CHECK must pass within
-# VERIFY_SECONDS, else every change is put back and UNIT gets the same action again.
-# SETTLED is 1 when it did not roll back.
 # shellcheck disable=SC2034 # SETTLED is read by the Docker section only
 settle() {
   label=$1 unit=$2 action=$3 SETTLED=1
@@ -114,9 +113,6 @@ settle() {
   wait_for active "$unit" || true
   fail "$label: $unit did not come back within ${VERIFY_SECONDS}s after the $action ($(tr '\n' ' ' <"$WORK/ctl.out")); the previous files were put back and $unit ${action}ed again"
 }
-# lock FOLDER FD: waits up to LOCK_SECONDS while another run (cloud-init, the DaemonSet) holds FOLDER: flock on
-# FOLDER/.registry-mirrors.lock, else a folder FOLDER/.registry-mirrors.lock.d with the owner's pid (taken over once
-# that pid is gone). A run removes its lock as it ends, so a flock on a file no longer at that path does not count.
 lock() {
   [ "$MODE" = apply ] || [ -d "$ROOT$1" ] || return 0
   mkdir -p "$ROOT$1"
@@ -149,76 +145,15 @@ lock_wait() {
   sleep 1
 }
 unlock() { for f in $LOCKED; do rm -rf "$ROOT$f"; done; }
-lock /etc/docker 3
-
-# --- Docker: merge the managed keys into /etc/docker/daemon.json ---
+warn() { printf 'registry-mirrors: %s\n' "$*" >&2; }
+systemd_here() { # systemd runs the node (the DaemonSet reaches it through nsenter)
+  s=$(ctl is-system-running 2>/dev/null) || true
+  case $s in running | degraded | starting | initializing | maintenance) return 0 ;; *) return 1 ;; esac
+}
+# shellcheck shell=sh
 DOCKER_FILE=$ROOT/etc/docker/daemon.json
-DOCKER_RELOADABLE=' allow-nondistributable-artifacts debug default-runtime default-shm-size insecure-registries labels live-restore max-concurrent-downloads max-concurrent-uploads max-download-attempts registry-mirrors runtimes shutdown-timeout '
-DOCKER_RESETS=' max-concurrent-downloads max-concurrent-uploads max-download-attempts '
-DOCKER_EMPTY=' allow-nondistributable-artifacts=[] debug=false insecure-registries=[] labels=[] live-restore=false registry-mirrors=[] '
 : "${DOCKER_HOST:=unix://$ROOT/var/run/docker.sock}"
 export DOCKER_HOST
-cat >"$WORK/docker.json" <<'REGISTRY_MIRRORS_EOF'
-{
-  "exec-opts": [
-    "native.cgroupdriver=systemd"
-  ],
-  "log-driver": "json-file",
-  "log-opts": {
-    "max-size": "100m"
-  },
-  "registry-mirrors": [
-    "https://a1b2c3d4.mirror.aliyuncs.com"
-  ]
-}
-REGISTRY_MIRRORS_EOF
-cat >"$WORK/docker.keys" <<'REGISTRY_MIRRORS_EOF'
-["exec-opts","log-driver","log-opts","registry-mirrors"]
-REGISTRY_MIRRORS_EOF
-cat >"$WORK/merge.py" <<'REGISTRY_MIRRORS_EOF'
-import json, os, sys
-node, desired, managed, out, name = sys.argv[1:6]
-def load(path, what, kind=dict):
-    if not os.path.exists(path):
-        return kind()
-    try:
-        with open(path, encoding="utf-8-sig") as f:
-            text = f.read()
-        value = json.loads(text) if text.strip() else kind()
-    except ValueError as e:
-        sys.exit("%s is not valid JSON (%s)" % (what, e))
-    if not isinstance(value, kind):
-        sys.exit("%s does not hold a JSON %s" % (what, "object" if kind is dict else "list"))
-    return value
-cur = load(node, name)
-want = load(desired, "the desired configuration")
-old = list(cur) if managed == "*" else load(managed, managed, list)
-merged = {k: v for k, v in cur.items() if k in want or k not in old}
-merged.update(want)
-same = lambda a, b: json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-for k in sorted(set(cur) | set(merged)):
-    if k not in merged:
-        print("-" + k)
-    elif k not in cur or not same(cur[k], merged[k]):
-        print("+" + k)
-with open(out, "w", encoding="utf-8") as f:
-    f.write(json.dumps(merged, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-REGISTRY_MIRRORS_EOF
-cat >"$WORK/merge.jq" <<'REGISTRY_MIRRORS_EOF'
-($c[0] // {}) as $cur
-| if ($cur | type) != "object" then error("does not hold a JSON object") else . end
-| ($w[0] // {}) as $want
-| (if $all then ($cur | keys) else ($o[0] // []) end) as $old
-| ($cur | with_entries(select(.key as $k | ($want | has($k)) or ([$old[] | select(. == $k)] | length == 0)))) + $want
-| . as $m
-| if $changes then
-    ([$cur, $m] | map(keys) | add | unique[]) as $k
-    | if ($m | has($k) | not) then "-" + $k
-      elif ($cur | has($k) | not) or $cur[$k] != $m[$k] then "+" + $k
-      else empty end
-  else $m end
-REGISTRY_MIRRORS_EOF
-# Merges with python3, else jq; with neither it refuses (exit 3) and nothing is changed.
 json_merge() {
   if command -v python3 >/dev/null 2>&1; then
     python3 "$WORK/merge.py" "$@"
@@ -236,15 +171,11 @@ json_merge() {
     return 3
   fi
 }
-# Sets ACTION for the key changes in $1 ("+key"/"-key" lines): none (docker is not running), reload, restart, or
-# refuse (after saying why) when a restart is needed and restartPolicy forbids it. A reload keeps the old value of
-# most keys gone from the file: EMPTY gets those it resets when the key holds its empty value instead.
 docker_action() {
   ACTION=none EMPTY='' keys=''
   active docker || return 0
   for c in $1; do
     k=${c#?}
-    # "$c$TABLE" matches when the sign is right and " $k " is in the table.
     case $c$DOCKER_RELOADABLE in +*" $k "*) continue ;; esac
     case $c$DOCKER_RESETS in -*" $k "*) continue ;; esac
     case $c$DOCKER_EMPTY in -*" $k="*)
@@ -262,7 +193,6 @@ docker_action() {
   ACTION=refuse
   fail "docker: changing$keys in /etc/docker/daemon.json needs a restart of docker, and restartPolicy is \"never\"; nothing was changed. Fix: set restartPolicy: \"if-needed\" (without live-restore a restart stops the node's containers), or apply it yourself in a maintenance window"
 }
-# Prints the mirrors docker info reports for the daemon.json $1 (each with one final /), or nothing without the key.
 json_mirrors() {
   if command -v python3 >/dev/null 2>&1; then
     python3 -c 'import json, sys
@@ -272,8 +202,6 @@ if isinstance(m, list): print(json.dumps([u.rstrip("/") + "/" for u in m], separ
     jq -r '."registry-mirrors" | if type == "array" then map(sub("/+$"; "") + "/") | tojson else empty end' "$1"
   fi
 }
-# Writes $1 to daemon.json, with the EMPTY values added (then $WORK/docker.final is $1, to write once docker took
-# them); DOCKER_MIRRORS gets what docker info must report after the reload or restart.
 docker_write() {
   f=$1
   rm -f "$WORK/docker.final"
@@ -286,7 +214,6 @@ docker_write() {
   DOCKER_MIRRORS=$(json_mirrors "$f")
   change "$f" "$DOCKER_FILE"
 }
-# True when docker answers and, if the docker CLI is here, reports the expected mirrors in order.
 docker_up() {
   active docker || return 1
   command -v docker >/dev/null 2>&1 || return 0
@@ -298,6 +225,7 @@ docker_apply() {
     fail "docker: $(cat "$WORK/err"); nothing was changed"
     return 0
   fi
+  json_keys "$WORK/docker.json" >"$WORK/docker.keys"
   if [ -z "$changes" ]; then
     if ! cmp -s "$WORK/docker.keys" "$DOCKER_FILE.registry-mirrors.keys"; then
       change "$WORK/docker.keys" "$DOCKER_FILE.registry-mirrors.keys" 644
@@ -344,6 +272,143 @@ docker_restore() {
   if [ -e "$DOCKER_FILE.registry-mirrors.keys" ]; then change - "$DOCKER_FILE.registry-mirrors.keys"; fi
   settle docker docker "$ACTION" docker_up
 }
-if [ "$MODE" = apply ]; then docker_apply; else docker_restore; fi
-
-exit "$STATUS"
+json_keys() {
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import json, sys
+print(json.dumps(sorted(json.load(open(sys.argv[1], encoding="utf-8"))), separators=(",", ":"), ensure_ascii=False))' "$1"
+  else
+    jq -c 'keys' "$1"
+  fi
+}
+# shellcheck shell=sh
+# shellcheck disable=SC2034 # RESTART_POLICY is read by the parts that may restart a runtime
+restart_policy() { RESTART_POLICY=$1; }
+lock_folders() { LOCK_FOLDERS=$*; }
+# shellcheck disable=SC2034 # CTD_DIR is read by containerd.sh
+containerd_hosts_dir() { CTD_DIR=$1 HAS_CONTAINERD=1; }
+node_file() {
+  DATA_N=$((DATA_N + 1))
+  case $1 in
+    docker)
+      cat >"$WORK/docker.json"
+      HAS_DOCKER=1
+      ;;
+    containerd)
+      cat >"$WORK/ctd$DATA_N"
+      printf 'ctd%s %s %s%s\n' "$DATA_N" "$3" "$2" "${4:+ $4}" >>"$WORK/containerd.list"
+      ;;
+    *)
+      case " $FILE_GROUPS " in
+        *" $1 "*) ;;
+        *)
+          echo "registry-mirrors: the data part names an unknown runtime \"$1\"" >&2
+          exit 2
+          ;;
+      esac
+      cat >"$WORK/file$DATA_N"
+      printf 'file%s %s %s\n' "$DATA_N" "$3" "$2" >>"$WORK/$1.list"
+      HAS_FILES=1
+      ;;
+  esac
+}
+ecr_token() { printf '%s %s %s\n' "$1" "$2" "$3" >>"$WORK/ecr-list"; }
+main() {
+  DATA_N=0 HAS_DOCKER='' HAS_CONTAINERD='' HAS_FILES='' LOCK_FOLDERS=''
+  engine_files
+  : >"$WORK/ecr-list"
+  node_data
+  fd=3
+  for folder in $LOCK_FOLDERS; do
+    lock "$folder" "$fd"
+    fd=$((fd + 1))
+  done
+  if [ -n "$HAS_DOCKER" ]; then
+    if [ "$MODE" = apply ]; then docker_apply; else docker_restore; fi
+  fi
+  if [ -n "$HAS_CONTAINERD" ]; then
+    if [ "$MODE" = apply ]; then containerd_apply; else containerd_restore; fi
+  fi
+  for group in $FILE_GROUPS; do
+    [ -e "$WORK/$group.list" ] || continue
+    # shellcheck disable=SC2046 # "ACTION UNIT..." is split into words on purpose
+    set -- $(group_action "$group")
+    if [ "$MODE" = apply ]; then group_apply "$group" "$@"; else group_restore "$group" "$@"; fi
+  done
+  if [ -z "$HAS_DOCKER$HAS_CONTAINERD$HAS_FILES" ]; then say "nothing to apply"; fi
+  exit "$STATUS"
+}
+group_action() {
+  case $1 in
+    crio) echo reload crio ;;
+    podman) echo none ;;
+    k3s) echo restart k3s k3s-agent ;;
+    rke2) echo restart rke2-server rke2-agent ;;
+    buildkit) echo restart buildkit ;;
+    *) echo none ;;
+  esac
+}
+engine_files() {
+  cat >"$WORK/merge.py" <<'REGISTRY_MIRRORS_EOF'
+import json, os, sys
+node, desired, managed, out, name = sys.argv[1:6]
+def load(path, what, kind=dict):
+    if not os.path.exists(path):
+        return kind()
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            text = f.read()
+        value = json.loads(text) if text.strip() else kind()
+    except ValueError as e:
+        sys.exit("%s is not valid JSON (%s)" % (what, e))
+    if not isinstance(value, kind):
+        sys.exit("%s does not hold a JSON %s" % (what, "object" if kind is dict else "list"))
+    return value
+cur = load(node, name)
+want = load(desired, "the desired configuration")
+old = list(cur) if managed == "*" else load(managed, managed, list)
+merged = {k: v for k, v in cur.items() if k in want or k not in old}
+merged.update(want)
+same = lambda a, b: json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+for k in sorted(set(cur) | set(merged)):
+    if k not in merged:
+        print("-" + k)
+    elif k not in cur or not same(cur[k], merged[k]):
+        print("+" + k)
+with open(out, "w", encoding="utf-8") as f:
+    f.write(json.dumps(merged, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+REGISTRY_MIRRORS_EOF
+  cat >"$WORK/merge.jq" <<'REGISTRY_MIRRORS_EOF'
+($c[0] // {}) as $cur
+| if ($cur | type) != "object" then error("does not hold a JSON object") else . end
+| ($w[0] // {}) as $want
+| (if $all then ($cur | keys) else ($o[0] // []) end) as $old
+| ($cur | with_entries(select(.key as $k | ($want | has($k)) or ([$old[] | select(. == $k)] | length == 0)))) + $want
+| . as $m
+| if $changes then
+    ([$cur, $m] | map(keys) | add | unique[]) as $k
+    | if ($m | has($k) | not) then "-" + $k
+      elif ($cur | has($k) | not) or $cur[$k] != $m[$k] then "+" + $k
+      else empty end
+  else $m end
+REGISTRY_MIRRORS_EOF
+}
+# ---- data: the files this policy writes; everything above is the engine ----
+node_data() {
+  restart_policy never
+  lock_folders /etc/docker
+  node_file docker /etc/docker/daemon.json 644 <<'REGISTRY_MIRRORS_EOF'
+{
+  "exec-opts": [
+    "native.cgroupdriver=systemd"
+  ],
+  "log-driver": "json-file",
+  "log-opts": {
+    "max-size": "100m"
+  },
+  "registry-mirrors": [
+    "https://a1b2c3d4.mirror.aliyuncs.com"
+  ]
+}
+REGISTRY_MIRRORS_EOF
+}
+main "$@"

@@ -1,56 +1,18 @@
-import { DOCKER_RELOADABLE_KEYS, DOCKER_RELOAD_EMPTY_VALUES, DOCKER_RELOAD_RESETS_WHEN_REMOVED } from "../docker-keys";
-import { embedFile, shellQuote } from "./common";
-
-/**
- * Merges the desired keys into the node's daemon.json. Arguments: node file, desired keys, keys managed last time
- * (a JSON list; "*" = every key of the node file), output file, the name to use in messages. Prints one line per
- * changed key: "+key" (set or changed) or "-key" (removed). Every key it does not manage survives as it is.
- */
-const MERGE_PY = `import json, os, sys
-node, desired, managed, out, name = sys.argv[1:6]
-def load(path, what, kind=dict):
-    if not os.path.exists(path):
-        return kind()
-    try:
-        with open(path, encoding="utf-8-sig") as f:
-            text = f.read()
-        value = json.loads(text) if text.strip() else kind()
-    except ValueError as e:
-        sys.exit("%s is not valid JSON (%s)" % (what, e))
-    if not isinstance(value, kind):
-        sys.exit("%s does not hold a JSON %s" % (what, "object" if kind is dict else "list"))
-    return value
-cur = load(node, name)
-want = load(desired, "the desired configuration")
-old = list(cur) if managed == "*" else load(managed, managed, list)
-merged = {k: v for k, v in cur.items() if k in want or k not in old}
-merged.update(want)
-same = lambda a, b: json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-for k in sorted(set(cur) | set(merged)):
-    if k not in merged:
-        print("-" + k)
-    elif k not in cur or not same(cur[k], merged[k]):
-        print("+" + k)
-with open(out, "w", encoding="utf-8") as f:
-    f.write(json.dumps(merged, indent=2, sort_keys=True, ensure_ascii=False) + "\\n")
-`;
-
-/** The same merge in jq (for nodes without python3). `$all` true = every node key counts as managed. */
-const MERGE_JQ = `($c[0] // {}) as $cur
-| if ($cur | type) != "object" then error("does not hold a JSON object") else . end
-| ($w[0] // {}) as $want
-| (if $all then ($cur | keys) else ($o[0] // []) end) as $old
-| ($cur | with_entries(select(.key as $k | ($want | has($k)) or ([$old[] | select(. == $k)] | length == 0)))) + $want
-| . as $m
-| if $changes then
-    ([$cur, $m] | map(keys) | add | unique[]) as $k
-    | if ($m | has($k) | not) then "-" + $k
-      elif ($cur | has($k) | not) or $cur[$k] != $m[$k] then "+" + $k
-      else empty end
-  else $m end
-`;
-
-const DOCKER_FUNCTIONS = `# Merges with python3, else jq; with neither it refuses (exit 3) and nothing is changed.
+# shellcheck shell=sh
+# docker.sh: merges the policy's keys into /etc/docker/daemon.json, then reloads (SIGHUP) or, when a changed key needs
+# it and RESTART_POLICY allows it, restarts docker, and checks `docker info` reports the mirrors.
+#
+# Contract:
+#   Needs:    prelude.sh; the engine constants DOCKER_RELOADABLE, DOCKER_RESETS, DOCKER_EMPTY (" key key " lists, from
+#             the library's table of dockerd keys); $WORK/docker.json (the managed keys, from the data part);
+#             $WORK/merge.py and $WORK/merge.jq (engine files).
+#   Defines:  docker_apply, docker_restore (and the helpers below). Node state: daemon.json.registry-mirrors.keys lists
+#             the keys the last run managed, so a key the policy drops is removed on the next run.
+#   Env:      DOCKER_HOST (default unix://$ROOT/var/run/docker.sock).
+DOCKER_FILE=$ROOT/etc/docker/daemon.json
+: "${DOCKER_HOST:=unix://$ROOT/var/run/docker.sock}"
+export DOCKER_HOST
+# Merges with python3, else jq; with neither it refuses (exit 3) and nothing is changed.
 json_merge() {
   if command -v python3 >/dev/null 2>&1; then
     python3 "$WORK/merge.py" "$@"
@@ -59,7 +21,7 @@ json_merge() {
     c=/dev/null
     if [ -e "$1" ]; then c=$1; fi
     if ! jq -n -r --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --argjson all "$all" --argjson changes true -f "$WORK/merge.jq" 2>"$WORK/jq.err"; then
-      echo "$5 is not valid JSON ($(tr '\\n' ' ' <"$WORK/jq.err"))" >&2
+      echo "$5 is not valid JSON ($(tr '\n' ' ' <"$WORK/jq.err"))" >&2
       return 1
     fi
     jq -n -S --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --argjson all "$all" --argjson changes false -f "$WORK/merge.jq" >"$4"
@@ -75,13 +37,13 @@ docker_action() {
   ACTION=none EMPTY='' keys=''
   active docker || return 0
   for c in $1; do
-    k=\${c#?}
+    k=${c#?}
     # "$c$TABLE" matches when the sign is right and " $k " is in the table.
     case $c$DOCKER_RELOADABLE in +*" $k "*) continue ;; esac
     case $c$DOCKER_RESETS in -*" $k "*) continue ;; esac
     case $c$DOCKER_EMPTY in -*" $k="*)
-      v=\${DOCKER_EMPTY#*" $k="}
-      EMPTY="$EMPTY,\\"$k\\":\${v%% *}"
+      v=${DOCKER_EMPTY#*" $k="}
+      EMPTY="$EMPTY,\"$k\":${v%% *}"
       continue
       ;;
     esac
@@ -92,7 +54,7 @@ docker_action() {
   ACTION=restart EMPTY=
   [ "$RESTART_POLICY" != if-needed ] || return 0
   ACTION=refuse
-  fail "docker: changing$keys in /etc/docker/daemon.json needs a restart of docker, and restartPolicy is \\"never\\"; nothing was changed. Fix: set restartPolicy: \\"if-needed\\" (without live-restore a restart stops the node's containers), or apply it yourself in a maintenance window"
+  fail "docker: changing$keys in /etc/docker/daemon.json needs a restart of docker, and restartPolicy is \"never\"; nothing was changed. Fix: set restartPolicy: \"if-needed\" (without live-restore a restart stops the node's containers), or apply it yourself in a maintenance window"
 }
 # Prints the mirrors docker info reports for the daemon.json $1 (each with one final /), or nothing without the key.
 json_mirrors() {
@@ -111,7 +73,7 @@ docker_write() {
   rm -f "$WORK/docker.final"
   if [ -n "$EMPTY" ]; then
     cp "$1" "$WORK/docker.final"
-    printf '{%s}\\n' "\${EMPTY#,}" >"$WORK/empty.json"
+    printf '{%s}\n' "${EMPTY#,}" >"$WORK/empty.json"
     json_merge "$1" "$WORK/empty.json" /dev/null "$WORK/docker.hup" /etc/docker/daemon.json >/dev/null
     f=$WORK/docker.hup
   fi
@@ -130,6 +92,7 @@ docker_apply() {
     fail "docker: $(cat "$WORK/err"); nothing was changed"
     return 0
   fi
+  json_keys "$WORK/docker.json" >"$WORK/docker.keys"
   if [ -z "$changes" ]; then
     if ! cmp -s "$WORK/docker.keys" "$DOCKER_FILE.registry-mirrors.keys"; then
       change "$WORK/docker.keys" "$DOCKER_FILE.registry-mirrors.keys" 644
@@ -176,32 +139,12 @@ docker_restore() {
   if [ -e "$DOCKER_FILE.registry-mirrors.keys" ]; then change - "$DOCKER_FILE.registry-mirrors.keys"; fi
   settle docker docker "$ACTION" docker_up
 }
-`;
-
-/** The Docker section: merge the desired keys into daemon.json, then reload or restart with verification. */
-export function dockerSection(desired: Record<string, unknown>): string {
-  const desiredJson = `${JSON.stringify(desired, null, 2)}\n`;
-  const keys = `${JSON.stringify(Object.keys(desired).sort())}\n`;
-  return [
-    "# --- Docker: merge the managed keys into /etc/docker/daemon.json ---",
-    "DOCKER_FILE=$ROOT/etc/docker/daemon.json",
-    `DOCKER_RELOADABLE=${shellQuote(` ${DOCKER_RELOADABLE_KEYS.join(" ")} `)}`,
-    `DOCKER_RESETS=${shellQuote(` ${DOCKER_RELOAD_RESETS_WHEN_REMOVED.join(" ")} `)}`,
-    `DOCKER_EMPTY=${shellQuote(
-      ` ${Object.keys(DOCKER_RELOAD_EMPTY_VALUES)
-        .sort()
-        .map((k) => `${k}=${JSON.stringify(DOCKER_RELOAD_EMPTY_VALUES[k])}`)
-        .join(" ")} `,
-    )}`,
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell code
-    ': "${DOCKER_HOST:=unix://$ROOT/var/run/docker.sock}"',
-    "export DOCKER_HOST",
-    embedFile("docker.json", desiredJson).trimEnd(),
-    embedFile("docker.keys", keys).trimEnd(),
-    embedFile("merge.py", MERGE_PY).trimEnd(),
-    embedFile("merge.jq", MERGE_JQ).trimEnd(),
-    DOCKER_FUNCTIONS.trimEnd(),
-    'if [ "$MODE" = apply ]; then docker_apply; else docker_restore; fi',
-    "",
-  ].join("\n");
+# Prints the keys of the JSON object in $1 as a compact sorted JSON list.
+json_keys() {
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import json, sys
+print(json.dumps(sorted(json.load(open(sys.argv[1], encoding="utf-8"))), separators=(",", ":"), ensure_ascii=False))' "$1"
+  else
+    jq -c 'keys' "$1"
+  fi
 }

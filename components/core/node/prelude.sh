@@ -1,63 +1,43 @@
-/**
- * Shell building blocks shared by every section of the node apply script. Everything here is POSIX sh checked
- * by `shellcheck -s sh`; `$` expansions are escaped (`\${`) because these are TypeScript template literals.
- */
-import { heredocDelimiter } from "../../shell";
-
-export { heredocDelimiter, shellQuote } from "../../shell";
-
-/** Writes `content` (which ends in a newline) to `$WORK/name`, byte for byte, through a quoted heredoc. */
-export function embedFile(name: string, content: string): string {
-  const delimiter = heredocDelimiter(content);
-  return `cat >"$WORK/${name}" <<'${delimiter}'\n${content}${delimiter}\n`;
-}
-
-/**
- * The start of the script: usage, environment, the helpers every section uses, and the locks: `lockFolders` are the
- * node folders the script writes (sorted; at most 7, one file descriptor each from 3 on).
- */
-export function prelude(restartPolicy: string, lockFolders: string[]): string {
-  const fds = lockFolders.map((_, i) => i + 3);
-  // A daemon a (test) systemctl starts must not inherit the lock descriptors, or it would hold the locks forever.
-  const closeFds = fds.map((fd) => ` ${fd}>&-`).join("");
-  const locks = lockFolders.map((folder, i) => `lock ${folder} ${fds[i]}\n`).join("");
-  return `#!/bin/sh
-# shellcheck disable=SC2317
-# Rendered by registry-mirrors (do not edit; change the policy and render again).
-# Usage: sh apply-node-config.sh [apply|restore]   (restore: put back the node's own files, then reload)
-# Env: NODE_ROOT (prefix of node paths, default /), RUNTIME_CTL (used instead of systemctl, word-split on purpose),
-#      VERIFY_SECONDS (default 60), LOCK_SECONDS (wait for another run, default 600), DOCKER_HOST, CONTAINERD_ADDRESS.
-# Exit: 0 applied or nothing to do; 1 refused or rolled back (see stderr); 2 bad usage.
-# A changed file keeps one backup of the node's own version (FILE.registry-mirrors.bak, or FILE.registry-mirrors.created).
-# daemon.json.registry-mirrors.keys lists the daemon.json keys this script manages: a key the policy drops is removed.
-# One run at a time: each folder written is locked (flock FOLDER/.registry-mirrors.lock, else mkdir .lock.d).
+# shellcheck shell=sh
+# prelude.sh: the start of the node apply script — usage, environment, transactions, backups, locks.
+#
+# Contract (every other part relies on it):
+#   Sets:     MODE (apply | restore), ROOT (NODE_ROOT without its final /), RUNTIME_CTL, VERIFY_SECONDS,
+#             LOCK_SECONDS, STATUS (0, or 1 once `fail` ran), WORK (a private temp folder, removed at exit).
+#   Reads:    RESTART_POLICY (set by the data part: never | if-needed).
+#   Defines:  say, fail, warn, ctl, active, limit, wait_for, put, change, rollback, commit, has_backup, backup,
+#             unapply, settle (sets SETTLED), systemd_here, lock, lock_wait, unlock.
+#   A change made with `change` is undone by `rollback` (called by `settle` on a failed reload and by the EXIT trap on
+#   an unexpected error) until `commit` ends the transaction.
+# Exit codes of the script: 0 applied or nothing to do; 1 refused or rolled back (see stderr); 2 bad usage.
 set -eu
 set -f
 umask 022
-MODE=\${1:-apply}
+MODE=${1:-apply}
 case $MODE in apply | restore) ;; *) echo "usage: sh $0 [apply|restore]" >&2 && exit 2 ;; esac
-ROOT=\${NODE_ROOT:-/}
-ROOT=\${ROOT%/}
-RUNTIME_CTL=\${RUNTIME_CTL:-systemctl}
-VERIFY_SECONDS=\${VERIFY_SECONDS:-60}
-LOCK_SECONDS=\${LOCK_SECONDS:-600}
+ROOT=${NODE_ROOT:-/}
+ROOT=${ROOT%/}
+RUNTIME_CTL=${RUNTIME_CTL:-systemctl}
+VERIFY_SECONDS=${VERIFY_SECONDS:-60}
+LOCK_SECONDS=${LOCK_SECONDS:-600}
 case $VERIFY_SECONDS$LOCK_SECONDS in '' | *[!0-9]*) echo "registry-mirrors: VERIFY_SECONDS and LOCK_SECONDS must be numbers" >&2 && exit 2 ;; esac
-# shellcheck disable=SC2034 # unused when the plan has nothing that restarts
-RESTART_POLICY=${restartPolicy}
+# shellcheck disable=SC2034 # read by the parts that may restart a runtime
+RESTART_POLICY=never
 STATUS=0
 TXN=0
 LOCKED=
-WORK=$(mktemp -d "\${TMPDIR:-/tmp}/registry-mirrors.XXXXXX")
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/registry-mirrors.XXXXXX")
 # On an unexpected error in the middle of a change, put back what was already written.
 trap 'rollback; unlock; rm -rf "$WORK"' EXIT
 trap 'exit 1' INT TERM HUP
-say() { printf '%s\\n' "$*"; }
+say() { printf '%s\n' "$*"; }
 fail() {
-  printf 'registry-mirrors: %s\\n' "$*" >&2
+  printf 'registry-mirrors: %s\n' "$*" >&2
   STATUS=1
 }
-# shellcheck disable=SC2086
-ctl() { $RUNTIME_CTL "$@"${closeFds}; }
+# A daemon a (test) systemctl starts must not inherit the lock descriptors (3 to 9), or it would hold the locks.
+# shellcheck disable=SC2086 # RUNTIME_CTL is word-split on purpose
+ctl() { $RUNTIME_CTL "$@" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; }
 active() { ctl is-active --quiet "$1" >/dev/null 2>&1; }
 limit() { if command -v timeout >/dev/null 2>&1; then timeout "$@"; else (shift && "$@"); fi; }
 wait_for() { # runs "$@" once a second until it succeeds, for at most VERIFY_SECONDS
@@ -69,12 +49,12 @@ wait_for() { # runs "$@" once a second until it succeeds, for at most VERIFY_SEC
   done
 }
 put() { # writes $1 to node file $2 atomically; $3: mode, or "copy" ($1's mode), or empty (keep $2's mode)
-  d=\${2%/*}
-  t="$d/.\${2##*/}.registry-mirrors.$$"
+  d=${2%/*}
+  t="$d/.${2##*/}.registry-mirrors.$$"
   mkdir -p "$d"
-  if [ "\${3:-}" = copy ]; then
+  if [ "${3:-}" = copy ]; then
     cp -p "$1" "$t"
-  elif [ -n "\${3:-}" ]; then
+  elif [ -n "${3:-}" ]; then
     (umask 077 && cat "$1" >"$t")
     chmod "$3" "$t"
   else
@@ -88,8 +68,8 @@ put() { # writes $1 to node file $2 atomically; $3: mode, or "copy" ($1's mode),
 change() { # like put, remembering the old content for rollback; $1 "-" removes $2
   TXN=$((TXN + 1))
   if [ -e "$2" ]; then cp -p "$2" "$WORK/undo.$TXN"; fi
-  printf '%s %s\\n' "$TXN" "$2" >>"$WORK/txn"
-  if [ "$1" = - ]; then rm -f "$2"; else put "$1" "$2" "\${3:-}"; fi
+  printf '%s %s\n' "$TXN" "$2" >>"$WORK/txn"
+  if [ "$1" = - ]; then rm -f "$2"; else put "$1" "$2" "${3:-}"; fi
 }
 rollback() {
   [ -e "$WORK/txn" ] || return 0
@@ -111,11 +91,11 @@ unapply() { # puts back the node's own version of $1; $2 is the label for messag
   if [ -e "$1.registry-mirrors.bak" ]; then
     change "$1.registry-mirrors.bak" "$1" copy
     change - "$1.registry-mirrors.bak"
-    say "$2: restored \${1#"$ROOT"}"
+    say "$2: restored ${1#"$ROOT"}"
   elif [ -e "$1.registry-mirrors.created" ]; then
     change - "$1"
     change - "$1.registry-mirrors.created"
-    say "$2: removed \${1#"$ROOT"}"
+    say "$2: removed ${1#"$ROOT"}"
   fi
 }
 # settle LABEL UNIT ACTION CHECK...: ends the transaction; after a reload/restart CHECK must pass within
@@ -128,14 +108,14 @@ settle() {
   if [ "$action" = none ]; then commit && return 0; fi
   if ctl "$action" "$unit" >"$WORK/ctl.out" 2>&1 && wait_for "$@"; then
     commit
-    if [ "$unit" = "$label" ]; then say "$label: \${action}ed"; else say "$label: \${action}ed $unit"; fi
+    if [ "$unit" = "$label" ]; then say "$label: ${action}ed"; else say "$label: ${action}ed $unit"; fi
     return 0
   fi
   rollback
   SETTLED=
   ctl "$action" "$unit" >>"$WORK/ctl.out" 2>&1 || true
   wait_for active "$unit" || true
-  fail "$label: $unit did not come back within \${VERIFY_SECONDS}s after the $action ($(tr '\\n' ' ' <"$WORK/ctl.out")); the previous files were put back and $unit \${action}ed again"
+  fail "$label: $unit did not come back within ${VERIFY_SECONDS}s after the $action ($(tr '\n' ' ' <"$WORK/ctl.out")); the previous files were put back and $unit ${action}ed again"
 }
 # lock FOLDER FD: waits up to LOCK_SECONDS while another run (cloud-init, the DaemonSet) holds FOLDER: flock on
 # FOLDER/.registry-mirrors.lock, else a folder FOLDER/.registry-mirrors.lock.d with the owner's pid (taken over once
@@ -146,7 +126,7 @@ lock() {
   l=$ROOT$1/.registry-mirrors.lock n=$LOCK_SECONDS
   if command -v flock >/dev/null 2>&1; then
     # shellcheck disable=SC3013 # -ef: dash, BusyBox and bash have it
-    until eval "exec $2>>\\"\\$l\\"" && flock -n "$2" && [ "$l" -ef "/proc/$$/fd/$2" ]; do lock_wait "$l"; done
+    until eval "exec $2>>\"\$l\"" && flock -n "$2" && [ "$l" -ef "/proc/$$/fd/$2" ]; do lock_wait "$l"; done
     LOCKED="$LOCKED $1/.registry-mirrors.lock"
     return 0
   fi
@@ -164,17 +144,16 @@ lock() {
 }
 lock_wait() {
   if [ "$n" -le 0 ]; then
-    fail "another run still holds \${1#"$ROOT"} after \${LOCK_SECONDS}s; nothing was changed. Fix: run this again when it is done (a .lock.d folder whose pid is gone is taken over)"
+    fail "another run still holds ${1#"$ROOT"} after ${LOCK_SECONDS}s; nothing was changed. Fix: run this again when it is done (a .lock.d folder whose pid is gone is taken over)"
     exit 1
   fi
-  [ "$n" != "$LOCK_SECONDS" ] || say "waiting for another run to finish (\${1#"$ROOT"})"
+  [ "$n" != "$LOCK_SECONDS" ] || say "waiting for another run to finish (${1#"$ROOT"})"
   n=$((n - 1))
   sleep 1
 }
 unlock() { for f in $LOCKED; do rm -rf "$ROOT$f"; done; }
-${locks}`;
+warn() { printf 'registry-mirrors: %s\n' "$*" >&2; }
+systemd_here() { # systemd runs the node (the DaemonSet reaches it through nsenter)
+  s=$(ctl is-system-running 2>/dev/null) || true
+  case $s in running | degraded | starting | initializing | maintenance) return 0 ;; *) return 1 ;; esac
 }
-
-/** The end of the script. */
-export const EPILOGUE = `exit "$STATUS"
-`;

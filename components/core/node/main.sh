@@ -1,0 +1,71 @@
+# shellcheck shell=sh
+# main.sh: the statements of the data part, and `main`, which runs the plan.
+#
+# Contract:
+#   The data part defines node_data(), a list of these statements, and ends with `main "$@"`:
+#     restart_policy never|if-needed      may a runtime be restarted when a changed setting needs it
+#     lock_folders FOLDER...              the top folders the plan writes, each locked (at most 7: fds 3 to 9)
+#     containerd_hosts_dir DIR            containerd's hosts.toml folder (the plan has containerd files)
+#     node_file RUNTIME PATH MODE [ecr]   a node file, its content on stdin; RUNTIME is docker (the managed
+#                                         daemon.json keys), containerd, or one of FILE_GROUPS (files: told nothing)
+#     ecr_token REGION PATH TABLE         an ECR mirror of hosts.toml PATH, whose header goes in TOML table TABLE
+#   Needs:    every other part; the engine constant FILE_GROUPS (the drop-in groups in the order they are applied,
+#             plain files last); the engine's engine_files (helper programs into $WORK) and group_action GROUP
+#             (prints "ACTION UNIT..." for a drop-in group, from the library's runtime table).
+#   Defines:  main.
+# shellcheck disable=SC2034 # RESTART_POLICY is read by the parts that may restart a runtime
+restart_policy() { RESTART_POLICY=$1; }
+lock_folders() { LOCK_FOLDERS=$*; }
+# shellcheck disable=SC2034 # CTD_DIR is read by containerd.sh
+containerd_hosts_dir() { CTD_DIR=$1 HAS_CONTAINERD=1; }
+node_file() {
+  DATA_N=$((DATA_N + 1))
+  case $1 in
+    docker)
+      cat >"$WORK/docker.json"
+      HAS_DOCKER=1
+      ;;
+    containerd)
+      cat >"$WORK/ctd$DATA_N"
+      printf 'ctd%s %s %s%s\n' "$DATA_N" "$3" "$2" "${4:+ $4}" >>"$WORK/containerd.list"
+      ;;
+    *)
+      case " $FILE_GROUPS " in
+        *" $1 "*) ;;
+        *)
+          echo "registry-mirrors: the data part names an unknown runtime \"$1\"" >&2
+          exit 2
+          ;;
+      esac
+      cat >"$WORK/file$DATA_N"
+      printf 'file%s %s %s\n' "$DATA_N" "$3" "$2" >>"$WORK/$1.list"
+      HAS_FILES=1
+      ;;
+  esac
+}
+ecr_token() { printf '%s %s %s\n' "$1" "$2" "$3" >>"$WORK/ecr-list"; }
+main() {
+  DATA_N=0 HAS_DOCKER='' HAS_CONTAINERD='' HAS_FILES='' LOCK_FOLDERS=''
+  engine_files
+  : >"$WORK/ecr-list"
+  node_data
+  fd=3
+  for folder in $LOCK_FOLDERS; do
+    lock "$folder" "$fd"
+    fd=$((fd + 1))
+  done
+  if [ -n "$HAS_DOCKER" ]; then
+    if [ "$MODE" = apply ]; then docker_apply; else docker_restore; fi
+  fi
+  if [ -n "$HAS_CONTAINERD" ]; then
+    if [ "$MODE" = apply ]; then containerd_apply; else containerd_restore; fi
+  fi
+  for group in $FILE_GROUPS; do
+    [ -e "$WORK/$group.list" ] || continue
+    # shellcheck disable=SC2046 # "ACTION UNIT..." is split into words on purpose
+    set -- $(group_action "$group")
+    if [ "$MODE" = apply ]; then group_apply "$group" "$@"; else group_restore "$group" "$@"; fi
+  done
+  if [ -z "$HAS_DOCKER$HAS_CONTAINERD$HAS_FILES" ]; then say "nothing to apply"; fi
+  exit "$STATUS"
+}

@@ -1,0 +1,15 @@
+# merge.jq: the merge of merge.py in jq, for nodes without python3. Inputs: --slurpfile c NODE, w DESIRED,
+# o MANAGED; --argjson all (true: every key of NODE counts as managed), changes (true: print "+key"/"-key" lines,
+# false: print the merged object).
+($c[0] // {}) as $cur
+| if ($cur | type) != "object" then error("does not hold a JSON object") else . end
+| ($w[0] // {}) as $want
+| (if $all then ($cur | keys) else ($o[0] // []) end) as $old
+| ($cur | with_entries(select(.key as $k | ($want | has($k)) or ([$old[] | select(. == $k)] | length == 0)))) + $want
+| . as $m
+| if $changes then
+    ([$cur, $m] | map(keys) | add | unique[]) as $k
+    | if ($m | has($k) | not) then "-" + $k
+      elif ($cur | has($k) | not) or $cur[$k] != $m[$k] then "+" + $k
+      else empty end
+  else $m end
