@@ -48,7 +48,7 @@ export {
   EksUserDataArgs,
   MimeOptions,
   MimeTarget,
-} from "./render/userdata";
+} from "./userdata";
 export {
   NodeConfigInput,
   RenderedNodeConfig,

@@ -13,7 +13,7 @@ import { type DockerSettingsInput, renderDocker } from "./docker";
 import { type NodeApplyPlan, type ManagedFile, renderApplyScript } from "./apply-script";
 import { renderRuntimeFiles, type RuntimeRenderOptions } from "./runtimes";
 import { DEFAULT_CONTAINERD_CERTS_DIR } from "./containerd";
-import { renderCloudConfig, USER_DATA_LIMITS } from "./userdata";
+import { renderCloudConfig, USER_DATA_LIMITS } from "../userdata";
 import { type NodeFile, type RestartPolicy, RUNTIME_NAMES, type RuntimeName } from "./types";
 
 /** Everything a node needs, as plain values: the input of `renderNodeConfig`. */
