@@ -204,7 +204,7 @@ describe("user data refuses bad files", () => {
     policyError(
       () => renderCloudConfig({ applyScript: "#!/bin/sh\necho hi" }),
       "applyScript.content",
-      "echo hi",
+      "(content hidden)",
       "final newline",
     );
     policyError(

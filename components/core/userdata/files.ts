@@ -1,5 +1,6 @@
 /** The node files user data places (the apply script and extra files): checks shared by the cloud-config and shell forms. */
 import { PolicyError } from "../errors";
+import { checkNodeFile, type NodeFileFields } from "../node-file";
 import type { NodeFile } from "../render/types";
 
 /** Where user data puts the node apply script before running it. */
@@ -66,36 +67,9 @@ export function placeFiles(args: UserDataArgs): { script: PlacedFile; files: Pla
   return { script, files };
 }
 
-export function checkedFile(
-  f: { path: string; content: string; mode: number },
-  field: string,
-  pathField = `${field}.path`,
-): PlacedFile {
-  if (!f.path.startsWith("/") || /[\0-\x1f'"\\]/.test(f.path) || f.path.endsWith("/")) {
-    throw new PolicyError(
-      pathField,
-      f.path,
-      "a node file path must be absolute, name a file, and hold no quote, backslash or control character",
-      'use a plain absolute path such as "/var/lib/registry-mirrors/apply-node-config.sh"',
-    );
-  }
-  if (!f.content.endsWith("\n")) {
-    throw new PolicyError(
-      `${field}.content`,
-      f.content.slice(-40),
-      "node file content must end with a newline",
-      "append a final newline to the content",
-    );
-  }
-  if (!Number.isInteger(f.mode) || f.mode < 0 || f.mode > 0o7777) {
-    throw new PolicyError(
-      `${field}.mode`,
-      f.mode,
-      "a file mode must be Unix permission bits",
-      "use a number such as 0o644 or 0o700",
-    );
-  }
-  return { ...f, field };
+/** A node file checked with {@link checkNodeFile}, tagged with the input field it came from. */
+export function checkedFile(f: NodeFileFields, field: string, pathField?: string): PlacedFile {
+  return { ...checkNodeFile(field, f, { pathField }), field };
 }
 
 /**
