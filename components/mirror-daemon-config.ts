@@ -7,7 +7,7 @@ import { nodeConfigUserData, type RenderedNodeConfig, renderNodeConfig } from ".
 import { encodeUserData } from "./core/userdata";
 // Loads no Kubernetes SDK at import time: createNodeConfigResources loads it when it creates resources.
 import { createNodeConfigResources, type NodeConfigKubernetesArgs } from "./kubernetes/node-config";
-import { computeOutput, OutputsOnDemand } from "./known";
+import { computeOutput, OutputsOnDemand } from "./outputs";
 
 /** Arguments of {@link MirrorDaemonConfig}. */
 export interface MirrorDaemonConfigArgs {

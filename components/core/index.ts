@@ -1,5 +1,5 @@
 export * from "./errors";
-export * from "./hosts";
+export * from "./host-port";
 export * from "./policy";
 export * from "./render/types";
 export * from "./regions";

@@ -1,6 +1,6 @@
 /** The registry pull secret's content: static credentials, `.dockerconfigjson` keys and the document itself. */
 import { PolicyError } from "../errors";
-import { parseHostPort } from "../hosts";
+import { parseHostPort } from "../host-port";
 import { isDockerHubName } from "../policy";
 
 /** One registry's credential as a user gives it: username + password, or `auth` (base64 of `user:password`), or both if they agree. */
