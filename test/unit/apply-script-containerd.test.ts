@@ -3,7 +3,7 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import type { NodeApplyPlan } from "../../components/core/render/apply-script";
-import { FakeNode, cleanupNodes } from "../e2e/fixtures/apply/harness";
+import { FakeNode, cleanupNodes } from "../support/apply-harness";
 
 afterAll(cleanupNodes);
 

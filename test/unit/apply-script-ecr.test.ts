@@ -13,7 +13,7 @@ import { type MirrorPolicyInput, normalisePolicy } from "../../components/core/p
 import { type NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
 import { ECR_REFRESHER } from "../../components/core/render/apply/ecr";
 import { type ContainerdHostsFile, renderContainerdHosts } from "../../components/core/render/containerd";
-import { FakeNode, cleanupNodes, toolPath } from "../e2e/fixtures/apply/harness";
+import { FakeNode, cleanupNodes, toolPath } from "../support/apply-harness";
 
 afterAll(cleanupNodes);
 

@@ -5,7 +5,7 @@ import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PolicyError } from "../../components/core/errors";
 import { type NodeApplyPlan, renderApplyScript } from "../../components/core/render/apply-script";
-import { FakeNode, cleanupNodes } from "../e2e/fixtures/apply/harness";
+import { FakeNode, cleanupNodes } from "../support/apply-harness";
 
 afterAll(cleanupNodes);
 
