@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { PolicyError } from "../errors";
+import { checkRestartPolicy } from "../restart-policy";
 import {
   ANY_REGISTRY,
   DOCKER_HUB,
@@ -104,19 +105,6 @@ function checkRuntimes(runtimes: unknown): RuntimeName[] {
   return RUNTIME_NAMES.filter((r) => runtimes.includes(r));
 }
 
-function checkRestartPolicy(value: unknown): RestartPolicy {
-  if (value === undefined) return "never";
-  if (value !== "never" && value !== "if-needed") {
-    throw new PolicyError(
-      "restartPolicy",
-      value,
-      "unknown restart policy",
-      'use "never" (reload only) or "if-needed" (restart a runtime when a changed setting requires it)',
-    );
-  }
-  return value;
-}
-
 /** The service to tell about a changed drop-in, by where the file lives. */
 function reloadFor(path: string): ManagedFile["reload"] {
   if (path.startsWith("/etc/containers/")) return "crio";
@@ -145,7 +133,7 @@ export function nodeConfigUserData(rendered: Pick<RenderedNodeConfig, "applyScri
  */
 export function renderNodeConfig(input: NodeConfigInput): RenderedNodeConfig {
   const runtimes = checkRuntimes(input.runtimes ?? DEFAULT_RUNTIMES);
-  const restartPolicy = checkRestartPolicy(input.restartPolicy);
+  const restartPolicy = input.restartPolicy === undefined ? "never" : checkRestartPolicy(input.restartPolicy);
   const { policy, warnings } = normalisePolicy(resolvePolicyInput(input.mirrors, input.policy));
 
   if (runtimes.length === 1 && runtimes[0] === "docker") {
