@@ -97,7 +97,7 @@ async function main(): Promise<void> {
   } else if (variant === "raw") {
     const { selectMirrors } = await import("../components/core/regions/select");
     const { renderNodeConfig } = await import("../components/core/render/node-config");
-    const { fitUserData, renderNodeUserData } = await import("../components/core/render/userdata");
+    const { fitUserData, renderNodeUserData } = await import("../components/core/userdata");
     build = (i) => {
       const chosen = selectMirrors(selection(REGIONS[i % REGIONS.length]));
       const rendered = renderNodeConfig({ policy: chosen.policy, runtimes: RUNTIMES });
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
     // group, whatever they do.
     const { selectMirrors } = await import("../components/core/regions/select");
     const { renderNodeConfig } = await import("../components/core/render/node-config");
-    const { fitUserData, renderNodeUserData } = await import("../components/core/render/userdata");
+    const { fitUserData, renderNodeUserData } = await import("../components/core/userdata");
     build = (i) => {
       const selector = new EmptyComponent("bench:index:EmptySelector", `ng-${i}-mirrors`);
       const config = new EmptyComponent("bench:index:EmptyConfig", `ng-${i}-mirrors`);

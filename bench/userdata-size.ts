@@ -14,7 +14,7 @@ import {
   renderEksUserData,
   renderShellUserData,
   USER_DATA_LIMITS,
-} from "../components/core/render/userdata";
+} from "../components/core/userdata";
 import { table } from "./lib";
 
 interface Case {

@@ -4,10 +4,10 @@ import type { DockerSettingsInput } from "./core/render/docker";
 import type { RuntimeRenderOptions } from "./core/render/runtimes";
 import type { RestartPolicy, RuntimeName } from "./core/render/types";
 import { nodeConfigUserData, type RenderedNodeConfig, renderNodeConfig } from "./core/render/node-config";
-import { encodeUserData } from "./core/render/userdata";
+import { encodeUserData } from "./core/userdata";
 // Loads no Kubernetes SDK at import time: createNodeConfigResources loads it when it creates resources.
 import { createNodeConfigResources, type NodeConfigKubernetesArgs } from "./kubernetes/node-config";
-import { computeOutput, OutputsOnDemand } from "./known";
+import { computeOutput, OutputsOnDemand } from "./outputs";
 
 /** Arguments of {@link MirrorDaemonConfig}. */
 export interface MirrorDaemonConfigArgs {

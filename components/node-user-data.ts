@@ -7,7 +7,7 @@ import {
   fitUserData,
   refuseSecretApplyScript,
   renderNodeUserData,
-} from "./core/render/userdata";
+} from "./core/userdata";
 
 /** The user data of a cloud-init node that runs the apply script: what the AWS and Alibaba Cloud helpers share. */
 export interface NodeUserDataInputs {

@@ -18,7 +18,7 @@ import {
   selectMirrors,
   validateSelectionFields,
 } from "./core/regions/select";
-import { isKnown, OutputsOnDemand } from "./known";
+import { isKnown, OutputsOnDemand } from "./outputs";
 
 /** The optional health probe of {@link RegionalMirrorSelector}. */
 export interface RegionalMirrorProbeArgs {

@@ -7,7 +7,7 @@ import {
   registryAuthKey,
   validateDnsLabel,
   validateDnsSubdomain,
-} from "./core/render/kubernetes";
+} from "./core/kubernetes";
 // Loads no SDK at import time: the ECR/ACR SDK subpaths are required only when a token source is used.
 import { type RegistryCredentialInput, credentialOutput } from "./kubernetes/credentials";
 

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { type Compression, fitUserData, refuseSecretApplyScript, renderShellUserData } from "../core/render/userdata";
+import { type Compression, fitUserData, refuseSecretApplyScript, renderShellUserData } from "../core/userdata";
 import { type NodeUserDataInputs, nodeUserData } from "../node-user-data";
 
 /**

@@ -9,7 +9,7 @@ import {
   refuseDockerOnBottlerocket,
   refuseSecretApplyScript,
   renderEksUserData,
-} from "../core/render/userdata";
+} from "../core/userdata";
 import { type NodeUserDataInputs, nodeUserData } from "../node-user-data";
 
 /**

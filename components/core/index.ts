@@ -1,5 +1,5 @@
 export * from "./errors";
-export * from "./hosts";
+export * from "./host-port";
 export * from "./policy";
 export * from "./render/types";
 export * from "./regions";
@@ -58,7 +58,7 @@ export {
   EksUserDataArgs,
   MimeOptions,
   MimeTarget,
-} from "./render/userdata";
+} from "./userdata";
 export {
   NodeConfigInput,
   RenderedNodeConfig,

@@ -8,6 +8,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "smol-toml";
 import { PolicyError } from "./errors";
+import { checkNodeFile, checkNodePath } from "./node-file";
+import { checkRestartPolicy } from "./restart-policy";
 import type { ContainerdHostsFile } from "./render/containerd";
 import {
   DOCKER_RELOADABLE_KEYS,
@@ -124,20 +126,16 @@ export function nodeSource(name: string): string {
   return text;
 }
 
-// Paths are written unquoted into the data part and read back with `read`: keep them to characters that need no
-// quoting thought (IPv6 hosts appear as [::1]:5000 folders; the script runs with globbing off).
 const SAFE_PATH = /^\/[A-Za-z0-9._+@:[\]/-]+$/;
 const MAX_LOCKS = 7; // one file descriptor per locked folder, 3 to 9
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 const LIST_SAFE = /^[!#-[\]-~]+$/; // the URL lands in a TOML basic string inside a space-separated list
 
+// The data part is read back with `read`: on top of the node-file check, a path keeps to characters that need no
+// quoting thought (IPv6 hosts appear as [::1]:5000 folders; the script runs with globbing off).
 function checkPath(field: string, path: unknown): string {
-  if (
-    typeof path !== "string" ||
-    !SAFE_PATH.test(path) ||
-    path.split("/").some((part) => part === "." || part === "..") ||
-    path.endsWith("/")
-  ) {
+  checkNodePath(field, path);
+  if (typeof path !== "string" || !SAFE_PATH.test(path)) {
     throw new PolicyError(
       field,
       path,
@@ -149,6 +147,7 @@ function checkPath(field: string, path: unknown): string {
 }
 
 function checkFile(field: string, file: NodeFile, seen: Set<string>): void {
+  checkNodeFile(field, file);
   const path = checkPath(`${field}.path`, file.path);
   if (seen.has(path)) {
     throw new PolicyError(`${field}.path`, path, "the same file is listed twice", "list each node file once");
@@ -161,22 +160,6 @@ function checkFile(field: string, file: NodeFile, seen: Set<string>): void {
       path,
       "this name is reserved for the script's backups and its ECR token refresher",
       "choose another file name",
-    );
-  }
-  if (typeof file.content !== "string" || !file.content.endsWith("\n")) {
-    throw new PolicyError(
-      `${field}.content`,
-      "(content hidden)",
-      "a node file must end with a newline",
-      'end the content with "\\n"',
-    );
-  }
-  if (!Number.isInteger(file.mode) || file.mode < 0 || file.mode > 0o777) {
-    throw new PolicyError(
-      `${field}.mode`,
-      file.mode,
-      "not a file mode",
-      "give permission bits such as 0o644 (0o600 for a file holding a credential)",
     );
   }
 }
@@ -343,14 +326,7 @@ export function renderNodeEngine(parts: EngineParts): string {
 
 /** Checks the plan and renders the data part: the plan's settings and files, ending with `main "$@"`. */
 export function renderNodeData(plan: NodeApplyPlan): string {
-  if (plan.restartPolicy !== "never" && plan.restartPolicy !== "if-needed") {
-    throw new PolicyError(
-      "restartPolicy",
-      plan.restartPolicy,
-      "unknown restart policy",
-      'use "never" (reload only) or "if-needed" (restart a runtime when a changed setting requires it)',
-    );
-  }
+  checkRestartPolicy(plan.restartPolicy);
   const seen = new Set<string>(["/etc/docker/daemon.json"]);
   const written: string[] = [];
   const lines: string[] = [];

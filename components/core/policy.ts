@@ -1,5 +1,5 @@
 import { PolicyError, type Warnings } from "./errors";
-import { parseHostPort } from "./hosts";
+import { parseHostPort } from "./host-port";
 
 /** What a mirror endpoint may be used for (containerd `capabilities`). */
 export type Capability = "pull" | "resolve" | "push";

@@ -1,10 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PolicyError } from "../core/errors";
-import {
-  type RegistryCredential,
-  type StaticCredentialInput,
-  resolveStaticCredential,
-} from "../core/render/kubernetes";
+import { type RegistryCredential, type StaticCredentialInput, resolveStaticCredential } from "../core/kubernetes";
 
 /**
  * An Amazon ECR authorization token, read with the `aws.ecr.getAuthorizationToken` data source on every

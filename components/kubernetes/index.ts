@@ -35,5 +35,5 @@ export {
   registryAuthKey,
   resolveStaticCredential,
   scriptChecksum,
-} from "../core/render/kubernetes";
+} from "../core/kubernetes";
 export { RegistryCredentialSecret, RegistryCredentialSecretArgs } from "../registry-credential-secret";

@@ -3,6 +3,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import {
   DEFAULT_NODE_CONFIG_IMAGE,
   NODE_CONFIG_DIRS,
+  type DaemonSetManifest,
   type NodeConfigMode,
   type ResourceRequirements,
   type Toleration,
@@ -14,7 +15,7 @@ import {
   validateNodeSelector,
   validateResources,
   validateTolerations,
-} from "../core/render/kubernetes";
+} from "../core/kubernetes";
 import { PolicyError } from "../core/errors";
 import type { RuntimeName } from "../core/render/types";
 
@@ -166,62 +167,42 @@ export function createNodeConfigResources(
         );
     });
   }
-  const manifests = pulumi.all([content, args.affinity]).apply(([c, affinity]) =>
-    nodeConfigManifests({
-      ...settings,
-      applyScript: c.applyScript,
-      paths: nodeConfigDirs(c),
-      affinity: affinity as Record<string, unknown> | undefined,
-    }),
-  );
+  const spec = pulumi.all([content, args.affinity]).apply(([c, affinity]) => ({
+    ...settings,
+    applyScript: c.applyScript,
+    paths: nodeConfigDirs(c),
+    affinity: affinity as Record<string, unknown> | undefined,
+  }));
   // Only the script itself is sensitive: names, mounts and the checksum stay readable in previews.
-  const scriptHolder = manifests.apply((m) => m.configMap);
-  const holderMetadata = pulumi.unsecret(scriptHolder.apply((h) => h.metadata));
   let configMap: k8s.core.v1.ConfigMap | undefined;
   let secret: k8s.core.v1.Secret | undefined;
+  let daemonSetManifest: pulumi.Output<DaemonSetManifest>;
   if (args.scriptInSecret) {
+    const manifests = spec.apply((s) => nodeConfigManifests(s, { scriptInSecret: true }));
+    daemonSetManifest = manifests.daemonSet;
     secret = new core.Secret(
       `${name}-node-config`,
       {
-        metadata: holderMetadata,
+        metadata: pulumi.unsecret(manifests.secret.metadata),
         immutable: true,
         type: "Opaque",
-        stringData: pulumi.secret(scriptHolder.data),
+        stringData: pulumi.secret(manifests.secret.stringData),
       },
       resourceOpts,
     );
   } else {
+    const manifests = spec.apply((s) => nodeConfigManifests(s));
+    daemonSetManifest = manifests.daemonSet;
     configMap = new core.ConfigMap(
       `${name}-node-config`,
-      {
-        metadata: holderMetadata,
-        immutable: true,
-        data: scriptHolder.data,
-      },
+      { metadata: pulumi.unsecret(manifests.configMap.metadata), immutable: true, data: manifests.configMap.data },
       resourceOpts,
     );
   }
 
-  const daemonSetSpec = pulumi.unsecret(
-    manifests.apply((m) => {
-      const spec = m.daemonSet.spec;
-      if (!args.scriptInSecret) return spec;
-      // Same volume, read from the Secret instead of the ConfigMap.
-      // biome-ignore lint/suspicious/noExplicitAny: a plain manifest volume
-      const volumes = spec.template.spec.volumes.map((v: any) =>
-        v.configMap
-          ? { name: v.name, secret: { secretName: v.configMap.name, defaultMode: v.configMap.defaultMode } }
-          : v,
-      );
-      return { ...spec, template: { ...spec.template, spec: { ...spec.template.spec, volumes } } };
-    }),
-  );
   const daemonSet = new apps.DaemonSet(
     `${name}-node-config`,
-    {
-      metadata: pulumi.unsecret(manifests.apply((m) => m.daemonSet.metadata)),
-      spec: daemonSetSpec,
-    },
+    { metadata: pulumi.unsecret(daemonSetManifest.metadata), spec: pulumi.unsecret(daemonSetManifest.spec) },
     { ...resourceOpts, dependsOn: configMap ?? secret },
   );
 

@@ -13,7 +13,7 @@ import {
   DEFAULT_USER_SCRIPT_PATH,
   splitUserData,
   userDataFiles,
-} from "../../components/core/render/userdata";
+} from "../../components/core/userdata";
 
 const SCRIPT = "#!/bin/sh\nset -eu\necho 'apply mirrors'\n";
 

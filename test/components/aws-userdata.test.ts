@@ -8,7 +8,7 @@ import { type MockHandle, plain, registered, setupMocks, unwrap } from "./mocks"
 import { eksNodeUserData, launchTemplateUserData } from "../../components/aws";
 import { MirrorDaemonConfig } from "../../components/mirror-daemon-config";
 import { PolicyError } from "../../components/core/errors";
-import { DEFAULT_APPLY_SCRIPT_PATH, splitUserData, userDataFiles } from "../../components/core/render/userdata";
+import { DEFAULT_APPLY_SCRIPT_PATH, splitUserData, userDataFiles } from "../../components/core/userdata";
 
 const SCRIPT = "#!/bin/sh\nset -eu\necho 'apply mirrors'\n";
 const NODE_ROLE = "arn:aws:iam::123456789012:role/nodes";

@@ -24,7 +24,7 @@ import {
   REPO_ROOT,
   runExample,
 } from "../../scripts/example-runner";
-import { splitUserData } from "../../components/core/render/userdata";
+import { splitUserData } from "../../components/core/userdata";
 
 const examples = listExamples();
 

@@ -5,7 +5,7 @@ import { parse as parseYaml } from "yaml";
 import { type MockHandle, registered, setupMocks, unwrap } from "./mocks";
 import { MirrorDaemonConfig } from "../../components/mirror-daemon-config";
 import { renderNodeConfig } from "../../components/core/render/node-config";
-import { DEFAULT_APPLY_SCRIPT_PATH, USER_DATA_LIMITS, userDataFiles } from "../../components/core/render/userdata";
+import { DEFAULT_APPLY_SCRIPT_PATH, USER_DATA_LIMITS, userDataFiles } from "../../components/core/userdata";
 
 let mocks: MockHandle;
 beforeAll(async () => {

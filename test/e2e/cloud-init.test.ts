@@ -16,7 +16,7 @@ import {
   renderNodeUserData,
   renderShellUserData,
   userDataFiles,
-} from "../../components/core/render/userdata";
+} from "../../components/core/userdata";
 
 // cloud-init lives in the system Python, not in whatever python3 comes first on PATH.
 const PYTHON = "/usr/bin/python3";

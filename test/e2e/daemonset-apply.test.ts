@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderNodeConfig } from "../../components/core/render/node-config";
-import { nodeConfigManifests } from "../../components/core/render/kubernetes";
+import { nodeConfigManifests } from "../../components/core/kubernetes";
 import { nodeConfigDirs, resolveNodeConfigArgs } from "../../components/kubernetes/node-config";
 import {
   type Containerd,
@@ -136,8 +136,8 @@ async function runInitContainer(mode: "apply" | "restore") {
     writeFileSync(join(configDir, key), value, { mode: 0o444 });
 
   const mounts: string[] = [];
-  for (const m of init.volumeMounts) {
-    const volume = pod.volumes.find((v: any) => v.name === m.name);
+  for (const m of init.volumeMounts ?? []) {
+    const volume: any = pod.volumes.find((v) => v.name === m.name);
     const target = join(podRoot, m.mountPath);
     mkdirSync(target, { recursive: true });
     if (volume.configMap) {
@@ -151,7 +151,7 @@ async function runInitContainer(mode: "apply" | "restore") {
     }
   }
   const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" };
-  for (const e of init.env) env[e.name] = e.value;
+  for (const e of init.env ?? []) env[e.name] = e.value;
   expect(env.NODE_ROOT).toBe("/host");
   expect(env.RUNTIME_CTL).toBe("nsenter -t 1 -m -u -i -n -p -- systemctl");
   env.NODE_ROOT = join(podRoot, env.NODE_ROOT);

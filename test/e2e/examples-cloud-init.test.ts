@@ -8,7 +8,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { run, runOk, tmpDir } from "./lab";
 import { listExamples, readTree, renderedDir, REPO_ROOT } from "../../scripts/example-runner";
-import { splitUserData } from "../../components/core/render/userdata";
+import { splitUserData } from "../../components/core/userdata";
 
 interface Piece {
   /** Where it comes from: rendered path, and the MIME part when it is one. */

@@ -3,7 +3,7 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import type { NodeApplyPlan } from "../../components/core/node-script";
-import { FakeNode, cleanupNodes } from "../e2e/fixtures/apply/harness";
+import { FakeNode, cleanupNodes } from "../support/apply-harness";
 
 afterAll(cleanupNodes);
 
@@ -22,10 +22,7 @@ const plan = (
   containerd: { hostsDir: DIR, files },
 });
 
-const DEFAULT_16 = readFileSync(
-  join(__dirname, "..", "e2e", "fixtures", "apply", "containerd-1.6-default.toml"),
-  "utf8",
-);
+const DEFAULT_16 = readFileSync(join(__dirname, "..", "support", "containerd-1.6-default.toml"), "utf8");
 
 /** The CRI registry table of a parsed config.toml, for its version. */
 function registryOf(text: string): Record<string, unknown> {

@@ -15,7 +15,7 @@ import { nodeSource } from "../../components/core/node-script";
 
 const ECR_REFRESHER = nodeSource("ecr-token-refresh.sh");
 import { type ContainerdHostsFile, renderContainerdHosts } from "../../components/core/render/containerd";
-import { FakeNode, cleanupNodes, toolPath } from "../e2e/fixtures/apply/harness";
+import { FakeNode, cleanupNodes, toolPath } from "../support/apply-harness";
 
 afterAll(cleanupNodes);
 

@@ -5,7 +5,7 @@ import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PolicyError } from "../../components/core/errors";
 import { type NodeApplyPlan, renderApplyScript } from "../../components/core/node-script";
-import { FakeNode, cleanupNodes } from "../e2e/fixtures/apply/harness";
+import { FakeNode, cleanupNodes } from "../support/apply-harness";
 
 afterAll(cleanupNodes);
 
@@ -196,8 +196,8 @@ describe("renderApplyScript refuses a bad plan, naming the field and the fix", (
     ],
     [
       "a bad mode",
-      { restartPolicy: "never", files: [{ path: "/etc/a", content: "\n", mode: 0o1777 }] },
-      /^files\[0\]\.mode: not a file mode \(got 1023\)\. Fix:/,
+      { restartPolicy: "never", files: [{ path: "/etc/a", content: "\n", mode: 0o10000 }] },
+      /^files\[0\]\.mode: not a file mode \(got 4096\)\. Fix:/,
     ],
     [
       "a reserved backup name",

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import * as fc from "fast-check";
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
+import { Secret } from "kubernetes-models/v1/Secret";
 import type { PolicyError } from "../../components/core/errors";
 import {
   CHECKSUM_ANNOTATION,
@@ -22,7 +23,7 @@ import {
   validateNodeSelector,
   validateResources,
   validateTolerations,
-} from "../../components/core/render/kubernetes";
+} from "../../components/core/kubernetes";
 import { errorOf } from "./policy-error";
 
 /** Asserts a PolicyError whose message names the field, the problem and a fix. */
@@ -231,24 +232,44 @@ describe("host mounts", () => {
 describe("node-config manifests", () => {
   it("render a ConfigMap and DaemonSet that kubernetes-models accepts", () => {
     const { configMap, daemonSet } = nodeConfigManifests(baseSpec);
-    expect(() => new ConfigMap(configMap as any).validate()).not.toThrow();
-    expect(() => new DaemonSet(daemonSet as any).validate()).not.toThrow();
+    // Typed manifests: they compile as kubernetes-models' own types, and validate at run time.
+    expect(() => new ConfigMap(configMap).validate()).not.toThrow();
+    expect(() => new DaemonSet(daemonSet).validate()).not.toThrow();
     expect(configMap.data["apply-node-config.sh"]).toBe(baseSpec.applyScript);
     expect(configMap.metadata.name).toBe(`mirrors-node-config-${scriptChecksum(baseSpec.applyScript).slice(0, 10)}`);
     expect(configMap.immutable).toBe(true);
   });
 
+  it("with scriptInSecret, render a Secret and a DaemonSet whose script volume reads it", () => {
+    const plain = nodeConfigManifests(baseSpec);
+    const { secret, daemonSet } = nodeConfigManifests(baseSpec, { scriptInSecret: true });
+    expect(() => new Secret(secret).validate()).not.toThrow();
+    expect(() => new DaemonSet(daemonSet).validate()).not.toThrow();
+    expect(secret.stringData).toEqual(plain.configMap.data);
+    expect(secret.metadata).toEqual(plain.configMap.metadata);
+    expect(secret.immutable).toBe(true);
+    expect("configMap" in nodeConfigManifests(baseSpec, { scriptInSecret: true })).toBe(false);
+    const volumes = daemonSet.spec.template.spec.volumes;
+    expect(volumes[0]).toEqual({ name: "config", secret: { secretName: secret.metadata.name, defaultMode: 0o444 } });
+    // Everything else is the ConfigMap variant's DaemonSet.
+    expect({ ...daemonSet.spec.template.spec, volumes: volumes.slice(1) }).toEqual({
+      ...plain.daemonSet.spec.template.spec,
+      volumes: plain.daemonSet.spec.template.spec.volumes.slice(1),
+    });
+    expect(daemonSet.spec.template.metadata).toEqual(plain.daemonSet.spec.template.metadata);
+  });
+
   it("kubernetes-models rejects a broken DaemonSet (the validation is real)", () => {
     const { daemonSet } = nodeConfigManifests(baseSpec);
-    daemonSet.spec.template.spec.containers[0].securityContext.privileged = "yes";
+    (daemonSet.spec.template.spec.containers[0].securityContext as any).privileged = "yes";
     expect(() => new DaemonSet(daemonSet as any).validate()).toThrow();
   });
 
   it("give the pod exactly the host access it needs", () => {
     const pod = nodeConfigManifests(baseSpec).daemonSet.spec.template.spec;
     expect(pod.hostPID).toBe(true);
-    expect(pod.hostNetwork).toBeUndefined();
-    expect(pod.hostIPC).toBeUndefined();
+    expect("hostNetwork" in pod).toBe(false);
+    expect("hostIPC" in pod).toBe(false);
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.priorityClassName).toBe("system-node-critical");
     expect(pod.tolerations).toEqual([{ operator: "Exists" }]);

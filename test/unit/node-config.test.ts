@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import * as fc from "fast-check";
 import { nodeConfigUserData, renderNodeConfig, resolvePolicyInput } from "../../components/core/render/node-config";
-import { USER_DATA_LIMITS, userDataFiles } from "../../components/core/render/userdata";
+import { USER_DATA_LIMITS, userDataFiles } from "../../components/core/userdata";
 import { RUNTIME_NAMES } from "../../components/core/render/types";
 import { errorOf } from "./policy-error";
 

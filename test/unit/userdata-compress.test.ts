@@ -12,7 +12,7 @@ import {
   renderShellUserData,
   splitUserData,
   userDataFiles,
-} from "../../components/core/render/userdata";
+} from "../../components/core/userdata";
 
 const SCRIPT = "#!/bin/sh\nset -eu\necho apply\n";
 const CA = {

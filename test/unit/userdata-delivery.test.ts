@@ -9,7 +9,7 @@ import {
   renderNodeUserData,
   renderShellUserData,
   splitUserData,
-} from "../../components/core/render/userdata";
+} from "../../components/core/userdata";
 import { expectPolicyError as policyError } from "./policy-error";
 
 const SCRIPT = "#!/bin/sh\nset -eu\necho apply\n";

@@ -19,7 +19,7 @@ import {
   renderMimeMultipart,
   renderShellUserData,
   splitUserData,
-} from "../../components/core/render/userdata";
+} from "../../components/core/userdata";
 import { expectPolicyError as policyError } from "./policy-error";
 
 const SCRIPT = '#!/bin/sh\nset -eu\n# merge daemon.json\necho "applying"  \n\tprintf \'%s\\n\' "$NODE_ROOT"\n';
@@ -204,7 +204,7 @@ describe("user data refuses bad files", () => {
     policyError(
       () => renderCloudConfig({ applyScript: "#!/bin/sh\necho hi" }),
       "applyScript.content",
-      "echo hi",
+      "(content hidden)",
       "final newline",
     );
     policyError(

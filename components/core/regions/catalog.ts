@@ -1,6 +1,6 @@
 import { PolicyError } from "../errors";
 import { nearestNames } from "../suggest";
-import { parseInsecureRegistry } from "../hosts";
+import { parseInsecureRegistry } from "../host-port";
 import { checkKnownFields, type MirrorEndpointInput, normaliseEndpoint, normaliseRegistryName } from "../policy";
 import { ALICLOUD_REGIONS } from "./alicloud";
 import { AWS_REGIONS } from "./aws";

@@ -1,6 +1,6 @@
 import * as ipaddr from "ipaddr.js";
 import { PolicyError, type Warnings } from "../errors";
-import { isCidr, parseInsecureRegistry } from "../hosts";
+import { isCidr, parseInsecureRegistry } from "../host-port";
 import { ANY_REGISTRY, DOCKER_HUB, type MirrorPolicy, checkKnownFields } from "../policy";
 import { DOCKERD_FLAG_SPELLINGS, DOCKERD_KEYS, closestDockerKey } from "./docker-keys";
 

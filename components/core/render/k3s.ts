@@ -1,7 +1,7 @@
 import type { Document, Scalar } from "yaml";
 import { yaml } from "../lazy-yaml";
 import { PolicyError } from "../errors";
-import { parseHostPort } from "../hosts";
+import { parseHostPort } from "../host-port";
 import {
   ANY_REGISTRY,
   compareRegistries,

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { PolicyError } from "../errors";
+import { checkRestartPolicy } from "../restart-policy";
 import {
   ANY_REGISTRY,
   DOCKER_HUB,
@@ -13,7 +14,7 @@ import { type DockerSettingsInput, renderDocker } from "./docker";
 import { fileGroupOf, type ManagedFile, type NodeApplyPlan, renderApplyScript } from "../node-script";
 import { renderRuntimeFiles, type RuntimeRenderOptions } from "./runtimes";
 import { DEFAULT_CONTAINERD_CERTS_DIR } from "./containerd";
-import { renderCloudConfig, USER_DATA_LIMITS } from "./userdata";
+import { renderCloudConfig, USER_DATA_LIMITS } from "../userdata";
 import { type NodeFile, type RestartPolicy, RUNTIME_NAMES, type RuntimeName } from "./types";
 
 /** Everything a node needs, as plain values: the input of `renderNodeConfig`. */
@@ -104,19 +105,6 @@ function checkRuntimes(runtimes: unknown): RuntimeName[] {
   return RUNTIME_NAMES.filter((r) => runtimes.includes(r));
 }
 
-function checkRestartPolicy(value: unknown): RestartPolicy {
-  if (value === undefined) return "never";
-  if (value !== "never" && value !== "if-needed") {
-    throw new PolicyError(
-      "restartPolicy",
-      value,
-      "unknown restart policy",
-      'use "never" (reload only) or "if-needed" (restart a runtime when a changed setting requires it)',
-    );
-  }
-  return value;
-}
-
 /**
  * `#cloud-config` that writes and runs the apply script: the readable form when it fits EC2's 16 KB, else the one
  * carrying the script gzip+base64. Undefined when a file holds a credential (credentials never go into user data).
@@ -136,7 +124,7 @@ export function nodeConfigUserData(rendered: Pick<RenderedNodeConfig, "applyScri
  */
 export function renderNodeConfig(input: NodeConfigInput): RenderedNodeConfig {
   const runtimes = checkRuntimes(input.runtimes ?? DEFAULT_RUNTIMES);
-  const restartPolicy = checkRestartPolicy(input.restartPolicy);
+  const restartPolicy = input.restartPolicy === undefined ? "never" : checkRestartPolicy(input.restartPolicy);
   const { policy, warnings } = normalisePolicy(resolvePolicyInput(input.mirrors, input.policy));
 
   if (runtimes.length === 1 && runtimes[0] === "docker") {

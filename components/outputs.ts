@@ -1,3 +1,4 @@
+/** Helpers for the components' Outputs: whether an input is known now, computing from inputs, outputs made on first use. */
 import * as pulumi from "@pulumi/pulumi";
 
 /**

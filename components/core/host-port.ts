@@ -1,3 +1,4 @@
+/** Parsing and checking `host[:port]` registry addresses (IPv6 as `[::1]:5000`), host names and CIDRs. */
 import * as ipaddr from "ipaddr.js";
 import { PolicyError } from "./errors";
 

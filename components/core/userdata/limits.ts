@@ -1,0 +1,102 @@
+import { gzipSync } from "node:zlib";
+import { PolicyError } from "../errors";
+
+/** Options of {@link encodeUserData}. */
+export interface EncodeOptions {
+  /** gzip before base64 (cloud-init reads gzip user data; EKS managed node groups do not). */
+  gzip?: boolean;
+}
+
+/**
+ * Base64 of the user data, optionally gzip-compressed first. The gzip header carries no file name and
+ * a zero mtime, and its OS byte is pinned to Unix, so equal input gives equal output.
+ */
+export function encodeUserData(text: string, options: EncodeOptions = {}): string {
+  return options.gzip ? gzipBytes(text).toString("base64") : Buffer.from(text, "utf8").toString("base64");
+}
+
+/** gzip at level 9 with no name and a zero mtime in the header; the OS byte is pinned to Unix. */
+export function gzipBytes(text: string): Buffer {
+  const gz = gzipSync(Buffer.from(text, "utf8"), { level: 9 });
+  gz[9] = 3; // OS = Unix, whatever platform rendered it
+  return gz;
+}
+
+/** Base64 text in lines of 76 characters, each ending in a newline. */
+export function wrapLines(encoded: string): string {
+  return encoded.replace(/.{1,76}/g, "$&\n");
+}
+
+/** Where user data goes: AWS EC2 (16 KB before base64) or Alibaba Cloud ECS (32 KB, base64 included). */
+export type UserDataLimitTarget = "ec2" | "ecs";
+
+/** The user data size limits, in bytes. */
+export const USER_DATA_LIMITS: Record<UserDataLimitTarget, { bytes: number; counted: string; cloud: string }> = {
+  ec2: { bytes: 16384, counted: "before base64", cloud: "AWS EC2" },
+  ecs: { bytes: 32768, counted: "after base64 (base64 included)", cloud: "Alibaba Cloud ECS" },
+};
+
+/**
+ * Refuses user data over the target's limit. `encoded` is the base64 actually sent (it may be gzip);
+ * without it the plain text is measured. Returns the size that was counted.
+ */
+export function checkUserDataSize(
+  target: UserDataLimitTarget,
+  text: string,
+  encoded?: string,
+  compressed?: boolean,
+): number {
+  const limit = USER_DATA_LIMITS[target];
+  const rawBytes = encoded !== undefined ? Buffer.from(encoded, "base64") : Buffer.from(text, "utf8");
+  const size = target === "ec2" ? rawBytes.length : (encoded?.length ?? base64Length(rawBytes.length));
+  if (size > limit.bytes) {
+    const alreadyCompressed = compressed ?? (rawBytes[0] === 0x1f && rawBytes[1] === 0x8b);
+    const fixes = [
+      ...(alreadyCompressed ? [] : ["compress it (compress: true)"]),
+      "mirror fewer registries or drop unused settings",
+      "or deliver the node files by the Kubernetes DaemonSet instead of user data",
+    ];
+    throw new PolicyError(
+      "userData",
+      `${size} bytes`,
+      `${limit.cloud} user data is limited to ${limit.bytes} bytes (${limit.bytes / 1024} KB, counted ${limit.counted}); this is ${size - limit.bytes} bytes over`,
+      fixes.join(", "),
+    );
+  }
+  return size;
+}
+
+/** Encodes (see {@link encodeUserData}) and checks the size against the target's limit in one step. */
+export function encodeCheckedUserData(target: UserDataLimitTarget, text: string, options: EncodeOptions = {}): string {
+  const encoded = encodeUserData(text, options);
+  checkUserDataSize(target, text, encoded);
+  return encoded;
+}
+
+/** When user data is compressed: always, never, or (`"auto"`) only when the plain form is over the limit. */
+export type Compression = boolean | "auto";
+
+/**
+ * Renders user data plain or with its files compressed (see {@link UserDataArgs.compress}), checks it
+ * against the target's limit and returns it base64-encoded. `"auto"` keeps the plain, reviewable form
+ * whenever it fits.
+ */
+export function fitUserData(
+  target: UserDataLimitTarget,
+  compress: Compression,
+  render: (compress: boolean) => string,
+): string {
+  if (compress === "auto") {
+    const plain = render(false);
+    const size = target === "ec2" ? Buffer.byteLength(plain, "utf8") : base64Length(Buffer.byteLength(plain, "utf8"));
+    if (size <= USER_DATA_LIMITS[target].bytes) return encodeUserData(plain);
+  }
+  const text = render(compress !== false);
+  const encoded = encodeUserData(text);
+  checkUserDataSize(target, text, encoded, compress !== false);
+  return encoded;
+}
+
+function base64Length(bytes: number): number {
+  return 4 * Math.ceil(bytes / 3);
+}
