@@ -1,0 +1,215 @@
+/**
+ * containerd 2.x (built from the Go module proxy by scripts/build-containerd.sh) pulling `docker.io/library/...`
+ * through the lab's mirror with the rendered hosts.toml files, via CRI (`crictl pull`, the kubelet's path) and
+ * via `ctr` (the transfer service). Docker Hub is unreachable here: a pull that succeeds was served by the mirror,
+ * and a pull that bypasses the mirror fails naming registry-1.docker.io while the mirror logs nothing.
+ *
+ * What decides whether CRI honours the mirrors (containerd's source, checked here on the real binaries):
+ * - 2.0 pulls CRI images itself and reads `plugins."io.containerd.cri.v1.images".registry.config_path`, which may
+ *   list several folders separated by `:` (EKS AL2023 writes two).
+ * - 2.1+ pulls CRI images through the transfer service unless `use_local_image_pull = true` or a setting the
+ *   transfer service lacks forces the local pull (`discard_unpacked_layers = true`, as AL2023 sets, among others).
+ *   Through the transfer service CRI passes the same `config_path` as ONE folder: a `:` list names no folder and
+ *   every mirror is bypassed.
+ * - `plugins."io.containerd.transfer.v1.local".config_path` is read by no pull path (neither CRI nor `ctr`).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { normalisePolicy } from "../../components/core/policy";
+import { renderContainerdConfigFragment, renderContainerdHosts } from "../../components/core/render/containerd";
+import {
+  buildLabTools,
+  type Containerd2,
+  labTool,
+  labToolList,
+  pushTestImage,
+  type Registry,
+  run,
+  startContainerd2,
+  startRegistry,
+  tmpDir,
+} from "./lab";
+
+const VERSIONS = labToolList()
+  .filter((t) => t.name === "containerd")
+  .map((t) => t.version);
+const IMAGE = "docker.io/library/hello:v1";
+const MANIFEST = "/v2/library/hello/manifests/v1";
+
+const stops: Array<() => Promise<void>> = [];
+const dirs: string[] = [];
+let upstream: Registry;
+let cache: Registry;
+/** The folder the rendered hosts.toml files are in (docker.io -> the cache). */
+let certsDir: string;
+/** A second, empty folder, as AL2023's second config_path entry (/etc/docker/certs.d). */
+let otherDir: string;
+
+beforeAll(async () => {
+  await buildLabTools();
+  const dir = tmpDir("containerd2");
+  dirs.push(dir);
+  upstream = await startRegistry({ dir: join(dir, "upstream") });
+  stops.push(() => upstream.stop());
+  await pushTestImage(upstream.hostPort, "library/hello", "v1");
+  cache = await startRegistry({ dir: join(dir, "cache"), proxyRemote: upstream.url });
+  stops.push(() => cache.stop());
+  const { policy } = normalisePolicy({ registries: { "docker.io": { mirrors: [cache.url] } } });
+  certsDir = join(dir, "certs.d");
+  otherDir = join(dir, "docker-certs.d");
+  mkdirSync(otherDir, { recursive: true });
+  for (const file of renderContainerdHosts(policy, { certsDir })) {
+    mkdirSync(dirname(file.path), { recursive: true });
+    writeFileSync(file.path, file.content, { mode: file.mode });
+  }
+}, 3_600_000);
+
+afterAll(async () => {
+  for (const stop of stops.reverse()) await stop();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Starts a containerd of `version` with the CRI plugins and `extraConfig` (version 3 TOML) or `imports`. */
+async function start(
+  version: string,
+  options: { extraConfig?: string; imports?: string[] } = {},
+): Promise<Containerd2> {
+  const dir = tmpDir(`ctrd-${version}`);
+  dirs.push(dir);
+  const daemon = await startContainerd2({ dir: join(dir, "c"), version, cri: true, ...options });
+  stops.push(() => daemon.stop());
+  return daemon;
+}
+
+/** Writes `content` to a new file and returns its path. */
+function file(name: string, content: string): string {
+  const dir = tmpDir("fragment");
+  dirs.push(dir);
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+/** Pulls IMAGE with crictl; returns the result and whether the mirror served the manifest. */
+async function crictlPull(daemon: Containerd2) {
+  const before = cache.requests(MANIFEST);
+  const res = await daemon.crictl(["pull", IMAGE]);
+  return { ...res, viaMirror: cache.requests(MANIFEST) > before };
+}
+
+async function ctrPull(daemon: Containerd2, args: string[]) {
+  const before = cache.requests(MANIFEST);
+  const res = await daemon.ctr(["-n", "t", "images", "pull", ...args, IMAGE]);
+  return { ...res, viaMirror: cache.requests(MANIFEST) > before };
+}
+
+function expectViaMirror(res: { code: number; stdout: string; stderr: string; viaMirror: boolean }) {
+  expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
+  expect(res.viaMirror).toBe(true);
+}
+
+/** The mirror was not asked, and containerd went to Docker Hub itself (which fails here: no internet). */
+function expectBypass(res: { code: number; stdout: string; stderr: string; viaMirror: boolean }, daemon: Containerd2) {
+  expect(res.code).not.toBe(0);
+  expect(res.viaMirror).toBe(false);
+  expect(`${res.stderr}\n${daemon.logs()}`).toMatch(/registry-1\.docker\.io|index\.docker\.io/);
+}
+
+function minor(version: string): number {
+  const [major, min] = version.split(".").map(Number);
+  return major * 100 + min;
+}
+
+describe.each(VERSIONS)("containerd %s", (version) => {
+  const transferForCri = minor(version) >= 201;
+
+  it("reports its version as `containerd <package> <version> ...` (how a node script detects 2.x)", async () => {
+    const res = await run(join((await labTool("containerd", version)).bin, "containerd"), ["--version"]);
+    expect(res.stdout).toMatch(
+      new RegExp(`^containerd github\\.com/containerd/containerd/v2 v?${version.replace(/\./g, "\\.")}`),
+    );
+  });
+
+  it("crictl pull goes through the mirror with the rendered version-3 fragment imported", async () => {
+    const fragment = file("registry-mirrors.toml", renderContainerdConfigFragment(3, certsDir));
+    const daemon = await start(version, { imports: [fragment] });
+    expectViaMirror(await crictlPull(daemon));
+    if (transferForCri) expect(daemon.logs()).toContain("using transfer service");
+  });
+
+  it("config dump shows the imported fragment's config_path", async () => {
+    const fragment = file("registry-mirrors.toml", renderContainerdConfigFragment(3, certsDir));
+    const daemon = await start(version, { imports: [fragment] });
+    const dump = await run(join(daemon.bin, "containerd"), ["--config", daemon.configFile, "config", "dump"]);
+    expect(dump.code, dump.stderr).toBe(0);
+    expect(dump.stdout).toContain(`config_path = '${certsDir}'`);
+  });
+
+  it("the rendered version-2 fragment imported into a version-3 config is migrated and works too", async () => {
+    const fragment = file("registry-mirrors.toml", renderContainerdConfigFragment(2, certsDir));
+    const daemon = await start(version, { imports: [fragment] });
+    expectViaMirror(await crictlPull(daemon));
+  });
+
+  it(`two config_path folders (AL2023's list) without a local-pull setting: ${transferForCri ? "mirror BYPASSED (transfer service reads one folder)" : "mirror used"}`, async () => {
+    const daemon = await start(version, {
+      extraConfig: `[plugins."io.containerd.cri.v1.images".registry]\n  config_path = "${certsDir}:${otherDir}"\n`,
+    });
+    const res = await crictlPull(daemon);
+    if (transferForCri) expectBypass(res, daemon);
+    else expectViaMirror(res);
+  });
+
+  it("two config_path folders with use_local_image_pull = true: mirror used", async () => {
+    const daemon = await start(version, {
+      extraConfig: [
+        `[plugins."io.containerd.cri.v1.images"]`,
+        "  use_local_image_pull = true",
+        `[plugins."io.containerd.cri.v1.images".registry]`,
+        `  config_path = "${certsDir}:${otherDir}"`,
+        "",
+      ].join("\n"),
+    });
+    expectViaMirror(await crictlPull(daemon));
+  });
+
+  it("AL2023's own layout (discard_unpacked_layers = true, two folders in config.toml): mirror used", async () => {
+    const daemon = await start(version, {
+      extraConfig: [
+        `[plugins."io.containerd.cri.v1.images"]`,
+        "  discard_unpacked_layers = true",
+        `[plugins."io.containerd.cri.v1.images".registry]`,
+        `  config_path = "${certsDir}:${otherDir}"`,
+        "",
+      ].join("\n"),
+    });
+    expectViaMirror(await crictlPull(daemon));
+  });
+
+  it("only the transfer service's config_path set: CRI bypasses the mirror", async () => {
+    const daemon = await start(version, {
+      extraConfig: `[plugins."io.containerd.transfer.v1.local"]\n  config_path = "${certsDir}"\n`,
+    });
+    expectBypass(await crictlPull(daemon), daemon);
+  });
+
+  it("ctr pull (transfer service) goes through the mirror with --hosts-dir", async () => {
+    const daemon = await start(version);
+    expectViaMirror(await ctrPull(daemon, ["--hosts-dir", certsDir]));
+  });
+
+  it("ctr pull --local goes through the mirror with --hosts-dir", async () => {
+    const daemon = await start(version);
+    expectViaMirror(await ctrPull(daemon, ["--local", "--hosts-dir", certsDir]));
+  });
+
+  it("ctr pull without --hosts-dir bypasses the mirror even with both config_path settings in the daemon's config", async () => {
+    const fragment = file("registry-mirrors.toml", renderContainerdConfigFragment(3, certsDir));
+    const daemon = await start(version, {
+      imports: [fragment],
+      extraConfig: `[plugins."io.containerd.transfer.v1.local"]\n  config_path = "${certsDir}"\n`,
+    });
+    expectBypass(await ctrPull(daemon, []), daemon);
+  });
+});
