@@ -116,6 +116,12 @@ function expectBypass(res: { code: number; stdout: string; stderr: string; viaMi
   expect(`${res.stderr}\n${daemon.logs()}`).toMatch(/registry-1\.docker\.io|index\.docker\.io/);
 }
 
+/** CRI pulled with its own client (2.0's only path; 2.1+ logs "using client.Pull()"), not the transfer service. */
+function expectLocalPull(daemon: Containerd2) {
+  expect(daemon.logs()).not.toContain("using transfer service");
+  if (minor(daemon.version) >= 201) expect(daemon.logs()).toContain("using client.Pull()");
+}
+
 function minor(version: string): number {
   const [major, min] = version.split(".").map(Number);
   return major * 100 + min;
@@ -157,8 +163,13 @@ describe.each(VERSIONS)("containerd %s", (version) => {
       extraConfig: `[plugins."io.containerd.cri.v1.images".registry]\n  config_path = "${certsDir}:${otherDir}"\n`,
     });
     const res = await crictlPull(daemon);
-    if (transferForCri) expectBypass(res, daemon);
-    else expectViaMirror(res);
+    if (transferForCri) {
+      expectBypass(res, daemon);
+      expect(daemon.logs()).toContain("using transfer service");
+    } else {
+      expectViaMirror(res);
+      expect(daemon.logs()).not.toContain("using transfer service");
+    }
   });
 
   it("two config_path folders with use_local_image_pull = true: mirror used", async () => {
@@ -172,6 +183,14 @@ describe.each(VERSIONS)("containerd %s", (version) => {
       ].join("\n"),
     });
     expectViaMirror(await crictlPull(daemon));
+    expectLocalPull(daemon);
+  });
+
+  it("the rendered version-3 fragment for two folders (AL2023's list) is honoured: mirror used", async () => {
+    const fragment = file("registry-mirrors.toml", renderContainerdConfigFragment(3, `${certsDir}:${otherDir}`));
+    const daemon = await start(version, { imports: [fragment] });
+    expectViaMirror(await crictlPull(daemon));
+    expectLocalPull(daemon);
   });
 
   it("AL2023's own layout (discard_unpacked_layers = true, two folders in config.toml): mirror used", async () => {
@@ -184,6 +203,31 @@ describe.each(VERSIONS)("containerd %s", (version) => {
         "",
       ].join("\n"),
     });
+    expectViaMirror(await crictlPull(daemon));
+    expectLocalPull(daemon);
+    if (transferForCri) expect(daemon.logs()).toContain("Found 'DiscardUnpackedLayers' in CRI config");
+  });
+
+  it("the fragment imported into an AL2023-style config.toml overrides config_path only (other CRI image keys kept)", async () => {
+    const fragment = file("registry-mirrors.toml", renderContainerdConfigFragment(3, certsDir));
+    const sandbox = "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/pause:3.10";
+    const daemon = await start(version, {
+      imports: [fragment],
+      extraConfig: [
+        `[plugins."io.containerd.cri.v1.images"]`,
+        "  discard_unpacked_layers = true",
+        `[plugins."io.containerd.cri.v1.images".pinned_images]`,
+        `  sandbox = "${sandbox}"`,
+        `[plugins."io.containerd.cri.v1.images".registry]`,
+        `  config_path = "/etc/containerd/certs.d:/etc/docker/certs.d"`,
+        "",
+      ].join("\n"),
+    });
+    const dump = await run(join(daemon.bin, "containerd"), ["--config", daemon.configFile, "config", "dump"]);
+    expect(dump.code, dump.stderr).toBe(0);
+    expect(dump.stdout).toContain(`config_path = '${certsDir}'`);
+    expect(dump.stdout).toContain("discard_unpacked_layers = true");
+    expect(dump.stdout).toContain(`sandbox = '${sandbox}'`);
     expectViaMirror(await crictlPull(daemon));
   });
 

@@ -552,3 +552,56 @@ export async function startContainerd2(options: Containerd2Options): Promise<Con
     bin: tool.bin,
   };
 }
+
+export interface Buildkitd extends Daemon {
+  /** `unix://SOCKET` */
+  address: string;
+  /** Runs `buildctl --addr ADDRESS ...args`. */
+  buildctl(args: string[], options?: RunOptions): Promise<RunResult>;
+}
+
+export interface BuildkitdOptions {
+  dir: string;
+  /** The buildkitd.toml to read (`--config`); root, socket and worker come from flags. */
+  configFile: string;
+}
+
+/**
+ * Starts buildkitd (built by scripts/build-containerd.sh) as root with its own root folder and socket under `dir`:
+ * the OCI worker with Debian's runc, native snapshotter, host network; the containerd worker off.
+ */
+export async function startBuildkitd(options: BuildkitdOptions): Promise<Buildkitd> {
+  const tool = await labTool("buildkit");
+  mkdirSync(options.dir, { recursive: true });
+  const address = `unix://${join(options.dir, "buildkitd.sock")}`;
+  const args = [
+    "--config",
+    options.configFile,
+    "--root",
+    join(options.dir, "root"),
+    "--addr",
+    address,
+    "--oci-worker=true",
+    "--oci-worker-binary=runc",
+    "--oci-worker-snapshotter=native",
+    "--oci-worker-net=host",
+    "--containerd-worker=false",
+    "--debug",
+  ];
+  const { daemon } = startDaemon(join(tool.bin, "buildkitd"), args, join(options.dir, "buildkitd.log"), {
+    ...process.env,
+    OTEL_TRACES_EXPORTER: "none",
+  });
+  const buildctl = (bargs: string[], runOptions?: RunOptions) =>
+    run(join(tool.bin, "buildctl"), ["--addr", address, ...bargs], runOptions);
+  try {
+    await waitFor("buildkitd to answer", async () => {
+      if (daemon.exited()) throw new Error(`buildkitd exited:\n${daemon.logs()}`);
+      return (await buildctl(["debug", "workers"], { timeoutMs: 5000 })).code === 0;
+    });
+  } catch (err) {
+    await daemon.stop();
+    throw err;
+  }
+  return { ...daemon, address, buildctl };
+}
