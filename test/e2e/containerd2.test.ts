@@ -231,6 +231,11 @@ describe.each(VERSIONS)("containerd %s", (version) => {
     expectViaMirror(await crictlPull(daemon));
   });
 
+  it("no config_path at all (containerd's default is empty): CRI bypasses the mirror", async () => {
+    const daemon = await start(version);
+    expectBypass(await crictlPull(daemon), daemon);
+  });
+
   it("only the transfer service's config_path set: CRI bypasses the mirror", async () => {
     const daemon = await start(version, {
       extraConfig: `[plugins."io.containerd.transfer.v1.local"]\n  config_path = "${certsDir}"\n`,
