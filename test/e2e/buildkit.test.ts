@@ -5,7 +5,7 @@
  * mirror; without the file the same build goes to Docker Hub and fails.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { normalisePolicy } from "../../components/core/policy";
 import { renderBuildkitToml } from "../../components/core/render/buildkit";
@@ -86,6 +86,31 @@ describe("buildkitd with the rendered buildkitd.toml", () => {
     expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
     expect(cache.requests(MANIFEST)).toBeGreaterThan(before);
     expect(cache.requests("/v2/library/hello/blobs/")).toBeGreaterThan(0);
+  });
+
+  it("tries the mirrors in order: the CI example's public mirror (unreachable here) first, then the lab's", async () => {
+    // The ci-buildkit example's policy shape (dockerHubMirrors) with the lab's cache after its default mirror.
+    const { policy } = normalisePolicy({
+      registries: { "docker.io": { mirrors: ["https://mirror.gcr.io", cache.url] } },
+    });
+    const daemon = await startWith(renderBuildkitToml(policy).content);
+    const before = cache.requests(MANIFEST);
+    const res = await build(daemon);
+    expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
+    expect(cache.requests(MANIFEST)).toBeGreaterThan(before);
+    expect(daemon.logs()).toMatch(/trying next host.*mirror\.gcr\.io/);
+  });
+
+  it("accepts the CI example's committed buildkitd.toml (examples/ci-buildkit/rendered)", async () => {
+    const committed = readFileSync(
+      join(__dirname, "..", "..", "examples", "ci-buildkit", "rendered", "node", "etc", "buildkit", "buildkitd.toml"),
+      "utf8",
+    );
+    expect(committed).toContain('[registry."docker.io"]');
+    const daemon = await startWith(committed);
+    const workers = await daemon.buildctl(["debug", "workers"]);
+    expect(workers.code, workers.stderr).toBe(0);
+    expect(daemon.logs()).not.toMatch(/failed to load config|unknown key/i);
   });
 
   it("control: without the mirror the same build goes to Docker Hub and fails, the mirror untouched", async () => {

@@ -20,6 +20,7 @@ import { normalisePolicy } from "../../components/core/policy";
 import { renderContainerdConfigFragment, renderContainerdHosts } from "../../components/core/render/containerd";
 import {
   buildLabTools,
+  freePort,
   type Containerd2,
   labTool,
   labToolList,
@@ -41,6 +42,7 @@ const stops: Array<() => Promise<void>> = [];
 const dirs: string[] = [];
 let upstream: Registry;
 let cache: Registry;
+let deadPort: number;
 /** The folder the rendered hosts.toml files are in (docker.io -> the cache). */
 let certsDir: string;
 /** A second, empty folder, as AL2023's second config_path entry (/etc/docker/certs.d). */
@@ -53,9 +55,19 @@ beforeAll(async () => {
   upstream = await startRegistry({ dir: join(dir, "upstream") });
   stops.push(() => upstream.stop());
   await pushTestImage(upstream.hostPort, "library/hello", "v1");
+  await pushTestImage(upstream.hostPort, "someorg/tool", "v1");
   cache = await startRegistry({ dir: join(dir, "cache"), proxyRemote: upstream.url });
   stops.push(() => cache.stop());
-  const { policy } = normalisePolicy({ registries: { "docker.io": { mirrors: [cache.url] } } });
+  deadPort = await freePort(); // nothing listens here: docker.io's first mirror is dead
+  const dead = { url: `http://127.0.0.1:${deadPort}`, dialTimeout: "2s" };
+  const { policy } = normalisePolicy({
+    registries: {
+      "docker.io": { mirrors: [dead, cache.url] },
+      "*": { mirrors: [cache.url] },
+      // One mirror and no upstream: the file has only `server` and an empty [host] table.
+      "gcr.io": { mirrors: [cache.url], upstreamFallback: false },
+    },
+  });
   certsDir = join(dir, "certs.d");
   otherDir = join(dir, "docker-certs.d");
   mkdirSync(otherDir, { recursive: true });
@@ -137,11 +149,23 @@ describe.each(VERSIONS)("containerd %s", (version) => {
     );
   });
 
-  it("crictl pull goes through the mirror with the rendered version-3 fragment imported", async () => {
+  it("crictl pull goes through the mirror (after a dead one) with the rendered version-3 fragment imported", async () => {
     const fragment = file("registry-mirrors.toml", renderContainerdConfigFragment(3, certsDir));
     const daemon = await start(version, { imports: [fragment] });
     expectViaMirror(await crictlPull(daemon));
     if (transferForCri) expect(daemon.logs()).toContain("using transfer service");
+    expect(daemon.logs()).toMatch(new RegExp(`trying next host.*127\\.0\\.0\\.1:${deadPort}`));
+  });
+
+  it("crictl pull honours _default/hosts.toml (`*`) and a server-only file (upstreamFallback: false)", async () => {
+    const fragment = file("registry-mirrors.toml", renderContainerdConfigFragment(3, certsDir));
+    const daemon = await start(version, { imports: [fragment] });
+    for (const ref of ["quay.io/someorg/tool:v1", "gcr.io/someorg/tool:v1"]) {
+      const before = cache.requests("/v2/someorg/tool/manifests/v1");
+      const res = await daemon.crictl(["pull", ref]);
+      expect(res.code, `${ref}: ${res.stdout}\n${res.stderr}`).toBe(0);
+      expect(cache.requests("/v2/someorg/tool/manifests/v1")).toBeGreaterThan(before);
+    }
   });
 
   it("config dump shows the imported fragment's config_path", async () => {
