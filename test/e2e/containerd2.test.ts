@@ -168,6 +168,21 @@ describe.each(VERSIONS)("containerd %s", (version) => {
     }
   });
 
+  it("reads hosts.toml files written after it started (no restart for mirror changes, transfer path included)", async () => {
+    const later = join(tmpDir("certs-later"), "certs.d");
+    dirs.push(dirname(later));
+    mkdirSync(later, { recursive: true });
+    const fragment = file("registry-mirrors.toml", renderContainerdConfigFragment(3, later));
+    const daemon = await start(version, { imports: [fragment] });
+    expectBypass(await crictlPull(daemon), daemon);
+    const { policy } = normalisePolicy({ registries: { "docker.io": { mirrors: [cache.url] } } });
+    for (const f of renderContainerdHosts(policy, { certsDir: later })) {
+      mkdirSync(dirname(f.path), { recursive: true });
+      writeFileSync(f.path, f.content, { mode: f.mode });
+    }
+    expectViaMirror(await crictlPull(daemon));
+  });
+
   it("config dump shows the imported fragment's config_path", async () => {
     const fragment = file("registry-mirrors.toml", renderContainerdConfigFragment(3, certsDir));
     const daemon = await start(version, { imports: [fragment] });
