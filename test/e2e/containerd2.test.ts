@@ -301,3 +301,46 @@ describe.each(VERSIONS)("containerd %s", (version) => {
     expectBypass(await ctrPull(daemon, []), daemon);
   });
 });
+
+describe("imports: how an imported fragment merges with config.toml", () => {
+  /** config.toml with CRI settings of its own (sandbox image, discard_unpacked_layers, two folders) importing the fragment. */
+  function layout(configVersion: 2 | 3): string {
+    const dir = tmpDir("imports");
+    dirs.push(dir);
+    const fragment = join(dir, "registry-mirrors.toml");
+    writeFileSync(fragment, renderContainerdConfigFragment(configVersion, certsDir));
+    const images = configVersion === 2 ? "io.containerd.grpc.v1.cri" : "io.containerd.cri.v1.images";
+    const main = [
+      `version = ${configVersion}`,
+      `root = "${join(dir, "root")}"`,
+      `state = "${join(dir, "state")}"`,
+      `imports = [${JSON.stringify(fragment)}]`,
+      configVersion === 2
+        ? `[plugins."${images}"]\n  sandbox_image = "example.com/pause:1"\n[plugins."${images}".containerd]\n  discard_unpacked_layers = true`
+        : `[plugins."${images}"]\n  discard_unpacked_layers = true\n[plugins."${images}".pinned_images]\n  sandbox = "example.com/pause:1"`,
+      `[plugins."${images}".registry]`,
+      `  config_path = "/etc/containerd/certs.d:/etc/docker/certs.d"`,
+      "",
+    ].join("\n");
+    const configFile = join(dir, "config.toml");
+    writeFileSync(configFile, main);
+    return configFile;
+  }
+
+  it("containerd 1.6 (Debian) replaces config.toml's whole CRI section with the fragment's", async () => {
+    const dump = await run("containerd", ["--config", layout(2), "config", "dump"]);
+    expect(dump.code, dump.stderr).toBe(0);
+    expect(dump.stdout).toContain(`config_path = "${certsDir}"`);
+    expect(dump.stdout).not.toContain("example.com/pause:1");
+    expect(dump.stdout).toContain("discard_unpacked_layers = false");
+  });
+
+  it.each(VERSIONS)("containerd %s merges key by key: only config_path changes", async (version) => {
+    const bin = (await labTool("containerd", version)).bin;
+    const dump = await run(join(bin, "containerd"), ["--config", layout(3), "config", "dump"]);
+    expect(dump.code, dump.stderr).toBe(0);
+    expect(dump.stdout).toContain(`config_path = '${certsDir}'`);
+    expect(dump.stdout).toContain("sandbox = 'example.com/pause:1'");
+    expect(dump.stdout).toContain("discard_unpacked_layers = true");
+  });
+});
