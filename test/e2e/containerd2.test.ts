@@ -15,6 +15,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
+import { parse, stringify } from "smol-toml";
 import { dirname, join } from "node:path";
 import { normalisePolicy } from "../../components/core/policy";
 import { renderContainerdConfigFragment, renderContainerdHosts } from "../../components/core/render/containerd";
@@ -343,4 +346,70 @@ describe("imports: how an imported fragment merges with config.toml", () => {
     expect(dump.stdout).toContain("sandbox = 'example.com/pause:1'");
     expect(dump.stdout).toContain("discard_unpacked_layers = true");
   });
+});
+
+/**
+ * A mirror in front of the lab's cache that records each request's headers (the registry does not log them), to
+ * see what containerd sends from a hosts.toml `[host."URL".header]` table. Serves `/v2/docker-hub/...` (an ECR
+ * pull-through cache's path) from the cache's `/v2/...`.
+ */
+async function startHeaderRecorder(
+  target: string,
+): Promise<{ url: string; seen: IncomingHttpHeaders[]; stop(): Promise<void> }> {
+  const seen: IncomingHttpHeaders[] = [];
+  const server = createServer(async (req, res) => {
+    seen.push(req.headers);
+    const upstream = await fetch(`${target}${(req.url ?? "").replace(/^\/v2\/docker-hub\//, "/v2/")}`, {
+      method: req.method,
+      headers: { accept: req.headers.accept ?? "*/*" },
+    });
+    const headers: Record<string, string> = {};
+    for (const name of ["content-type", "content-length", "docker-content-digest", "docker-distribution-api-version"]) {
+      const value = upstream.headers.get(name);
+      if (value !== null) headers[name] = value;
+    }
+    res.writeHead(upstream.status, headers);
+    res.end(req.method === "HEAD" ? undefined : Buffer.from(await upstream.arrayBuffer()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe("ECR-style auth: the Authorization header the node's refresher adds to the rendered template", () => {
+  it.each(VERSIONS)(
+    "containerd %s sends it to the mirror on crictl (transfer service from 2.1) and ctr pulls",
+    async (version) => {
+      const recorder = await startHeaderRecorder(cache.url);
+      stops.push(() => recorder.stop());
+      const ecrLike = `${recorder.url}/v2/docker-hub`;
+      // An ECR mirror renders the same text without `auth: "ecr"` (which needs a real ECR host name): the template.
+      const { policy } = normalisePolicy({
+        allowMirrorPaths: true,
+        registries: { "docker.io": { mirrors: [{ url: ecrLike, overridePath: true }] } },
+      });
+      const dir = join(tmpDir("ecr-auth"), "certs.d");
+      dirs.push(dirname(dir));
+      const [template] = renderContainerdHosts(policy, { certsDir: dir });
+      // What the refresher writes on the node: the template plus [host."URL".header] Authorization = "Basic TOKEN".
+      const live = parse(template.content) as { host: Record<string, Record<string, unknown>> };
+      live.host[ecrLike].header = { Authorization: "Basic QVdTOnRva2Vu" };
+      mkdirSync(dirname(template.path), { recursive: true });
+      writeFileSync(template.path, stringify(live), { mode: 0o600 });
+      const fragment = file("registry-mirrors.toml", renderContainerdConfigFragment(3, dir));
+      const daemon = await start(version, { imports: [fragment] });
+      const cri = await daemon.crictl(["pull", IMAGE]);
+      expect(cri.code, `${cri.stdout}\n${cri.stderr}`).toBe(0);
+      const afterCri = recorder.seen.length;
+      expect(afterCri).toBeGreaterThan(0);
+      const ctr = await daemon.ctr(["-n", "t", "images", "pull", "--hosts-dir", dir, IMAGE]);
+      expect(ctr.code, `${ctr.stdout}\n${ctr.stderr}`).toBe(0);
+      expect(recorder.seen.length).toBeGreaterThan(afterCri);
+      expect(recorder.seen.every((h) => h.authorization === "Basic QVdTOnRva2Vu")).toBe(true);
+    },
+  );
 });
