@@ -2,7 +2,7 @@
  * The e2e lab: real registries, dockerd and containerd started on loopback by the test itself, each
  * in its own temp folder and on its own free port, and stopped by PID. Nothing here talks to the internet.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -391,4 +391,217 @@ export async function startDockerd(options: DockerdOptions): Promise<Dockerd> {
       return (JSON.parse(res.stdout) as string[] | null) ?? [];
     },
   };
+}
+
+/** A runtime binary folder built from the Go module proxy by scripts/build-containerd.sh. */
+export interface LabTool {
+  /** `containerd`, `crictl` or `buildkit` */
+  name: string;
+  version: string;
+  /** The folder holding its binaries (`.tools/NAME-VERSION/bin`). */
+  bin: string;
+}
+
+const BUILD_SCRIPT = join(__dirname, "..", "..", "scripts", "build-containerd.sh");
+
+function parseTools(stdout: string): LabTool[] {
+  return stdout
+    .trim()
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => {
+      const [name, version, bin] = line.split(" ");
+      return { name, version, bin };
+    });
+}
+
+/** The tools scripts/build-containerd.sh builds (its `--list`, read synchronously so tests can be declared per version). */
+export function labToolList(): LabTool[] {
+  const res = spawnSync("bash", [BUILD_SCRIPT, "--list"], { encoding: "utf8" });
+  if (res.status !== 0) throw new Error(`${BUILD_SCRIPT} --list failed: ${res.stderr}`);
+  return parseTools(res.stdout);
+}
+
+let built: Promise<LabTool[]> | undefined;
+
+/** Builds the lab's tools (scripts/build-containerd.sh; a cached run builds nothing) and returns them. */
+export function buildLabTools(): Promise<LabTool[]> {
+  built ??= runOk("bash", [BUILD_SCRIPT], { timeoutMs: 60 * 60_000 }).then((res) => parseTools(res.stdout));
+  return built;
+}
+
+/** The built tool `name` (the only one, or the one of `version`). */
+export async function labTool(name: string, version?: string): Promise<LabTool> {
+  const tool = (await buildLabTools()).find((t) => t.name === name && (version === undefined || t.version === version));
+  if (!tool) throw new Error(`scripts/build-containerd.sh builds no ${name} ${version ?? ""}`);
+  return tool;
+}
+
+export interface Containerd2 extends Containerd {
+  version: string;
+  /** The folder of this version's `containerd` and `ctr`. */
+  bin: string;
+  /** Runs `crictl` against this containerd's CRI socket (needs `cri: true`). */
+  crictl(args: string[], options?: RunOptions): Promise<RunResult>;
+}
+
+export interface Containerd2Options {
+  dir: string;
+  /** A containerd version scripts/build-containerd.sh builds, e.g. "2.1.9". */
+  version: string;
+  /** Load the CRI plugins (images, runtime, gRPC service); off by default. */
+  cri?: boolean;
+  /** Version-3 TOML appended to the generated config. */
+  extraConfig?: string;
+  /** Files the generated config imports (`imports = [...]`). */
+  imports?: string[];
+  /** Use this whole config file instead (it must set root/state/grpc address inside `dir`). */
+  configFile?: string;
+  /** Log level (default "debug": the resolver logs every host it tries). */
+  logLevel?: string;
+}
+
+/** The base config of a lab containerd 2.x (version 3 format), with its own root, state and sockets under `dir`. */
+export function containerd2BaseConfig(
+  dir: string,
+  options: { cri?: boolean; imports?: string[]; logLevel?: string } = {},
+): string {
+  const p = containerdPaths(dir);
+  const disabled = options.cri
+    ? []
+    : ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime", "io.containerd.cri.v1.images"];
+  return [
+    "version = 3",
+    `root = "${p.root}"`,
+    `state = "${p.state}"`,
+    ...(options.imports?.length ? [`imports = [${options.imports.map((f) => JSON.stringify(f)).join(", ")}]`] : []),
+    ...(disabled.length ? [`disabled_plugins = [${disabled.map((n) => JSON.stringify(n)).join(", ")}]`] : []),
+    "",
+    "[grpc]",
+    `  address = "${p.address}"`,
+    "",
+    "[ttrpc]",
+    `  address = "${p.address}.ttrpc"`,
+    "",
+    "[debug]",
+    `  address = "${p.address}.debug"`,
+    `  level = "${options.logLevel ?? "debug"}"`,
+    "",
+    // NRI listens on one fixed socket per machine; the lab's daemons must not fight over it.
+    `[plugins."io.containerd.nri.v1.nri"]`,
+    "  disable = true",
+    "",
+  ].join("\n");
+}
+
+/**
+ * Starts a containerd 2.x built by scripts/build-containerd.sh on its own socket, root and state, next to the
+ * Debian containerd 1.6 of the lab. With `cri: true` the CRI plugins load with their default runc runtime handler
+ * (enough for image pulls; no pod runs) and `crictl` talks to it.
+ */
+export async function startContainerd2(options: Containerd2Options): Promise<Containerd2> {
+  const tool = await labTool("containerd", options.version);
+  mkdirSync(options.dir, { recursive: true });
+  const p = containerdPaths(options.dir);
+  let configFile = options.configFile;
+  if (!configFile) {
+    configFile = join(options.dir, "config.toml");
+    writeFileSync(configFile, containerd2BaseConfig(options.dir, options) + (options.extraConfig ?? ""));
+  }
+  const logFile = join(options.dir, "containerd.log");
+  const { daemon } = startDaemon(join(tool.bin, "containerd"), ["--config", configFile], logFile);
+  const ctr = (args: string[], runOptions?: RunOptions) =>
+    run(join(tool.bin, "ctr"), ["--address", p.address, ...args], runOptions);
+  let crictlBin: string | undefined;
+  const crictl = async (args: string[], runOptions?: RunOptions) => {
+    crictlBin ??= join((await labTool("crictl")).bin, "crictl");
+    const endpoint = `unix://${p.address}`;
+    return run(
+      crictlBin,
+      [
+        "--config",
+        join(options.dir, "crictl.yaml"),
+        "--runtime-endpoint",
+        endpoint,
+        "--image-endpoint",
+        endpoint,
+        ...args,
+      ],
+      { timeoutMs: 120_000, ...runOptions },
+    );
+  };
+  writeFileSync(join(options.dir, "crictl.yaml"), "timeout: 60\n");
+  try {
+    await waitFor(`containerd ${options.version} to answer`, async () => {
+      if (daemon.exited()) throw new Error(`containerd ${options.version} exited:\n${daemon.logs()}`);
+      return existsSync(p.address) && (await ctr(["version"], { timeoutMs: 5000 })).code === 0;
+    });
+  } catch (err) {
+    await daemon.stop();
+    throw err;
+  }
+  return {
+    ...daemon,
+    address: p.address,
+    configFile,
+    root: p.root,
+    state: p.state,
+    ctr,
+    crictl,
+    version: options.version,
+    bin: tool.bin,
+  };
+}
+
+export interface Buildkitd extends Daemon {
+  /** `unix://SOCKET` */
+  address: string;
+  /** Runs `buildctl --addr ADDRESS ...args`. */
+  buildctl(args: string[], options?: RunOptions): Promise<RunResult>;
+}
+
+export interface BuildkitdOptions {
+  dir: string;
+  /** The buildkitd.toml to read (`--config`); root, socket and worker come from flags. */
+  configFile: string;
+}
+
+/**
+ * Starts buildkitd (built by scripts/build-containerd.sh) as root with its own root folder and socket under `dir`:
+ * the OCI worker with Debian's runc, native snapshotter, host network; the containerd worker off.
+ */
+export async function startBuildkitd(options: BuildkitdOptions): Promise<Buildkitd> {
+  const tool = await labTool("buildkit");
+  mkdirSync(options.dir, { recursive: true });
+  const address = `unix://${join(options.dir, "buildkitd.sock")}`;
+  const args = [
+    "--config",
+    options.configFile,
+    "--root",
+    join(options.dir, "root"),
+    "--addr",
+    address,
+    "--oci-worker=true",
+    "--oci-worker-binary=runc",
+    "--oci-worker-snapshotter=native",
+    "--oci-worker-net=host",
+    "--containerd-worker=false",
+    "--debug",
+  ];
+  const { daemon } = startDaemon(join(tool.bin, "buildkitd"), args, join(options.dir, "buildkitd.log"), {
+    ...process.env,
+    OTEL_TRACES_EXPORTER: "none",
+  });
+  const buildctl = (bargs: string[], runOptions?: RunOptions) =>
+    run(join(tool.bin, "buildctl"), ["--addr", address, ...bargs], runOptions);
+  try {
+    await waitFor("buildkitd to answer", async () => {
+      if (daemon.exited()) throw new Error(`buildkitd exited:\n${daemon.logs()}`);
+      return (await buildctl(["debug", "workers"], { timeoutMs: 5000 })).code === 0;
+    });
+  } catch (err) {
+    await daemon.stop();
+    throw err;
+  }
+  return { ...daemon, address, buildctl };
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages of the e2e lab (real registries, dockerd, containerd, podman, skopeo, umoci,
+# Installs the Debian packages of the e2e lab (real registries, dockerd, containerd 1.6, runc, podman, skopeo, umoci,
 # cloud-init, shellcheck, jq). Idempotent: installs only what is missing. Needs root (or sudo) and apt.
 set -euo pipefail
-packages=(docker-registry skopeo umoci containerd docker.io podman cloud-init shellcheck jq iproute2)
+packages=(docker-registry skopeo umoci containerd runc docker.io podman cloud-init shellcheck jq iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

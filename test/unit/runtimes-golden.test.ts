@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { parse } from "smol-toml";
 import { dirname, join } from "node:path";
 import { type MirrorPolicyInput, normalisePolicy } from "../../components/core/policy";
 import { renderBottlerocketSettings } from "../../components/core/render/bottlerocket";
@@ -188,9 +189,16 @@ describe("golden files", () => {
   });
 
   it("containerd config fragment with the two folders EKS AL2023 uses", () => {
-    expect(renderContainerdConfigFragment(2, "/etc/containerd/certs.d:/etc/docker/certs.d")).toContain(
-      'config_path = "/etc/containerd/certs.d:/etc/docker/certs.d"',
-    );
+    const two = "/etc/containerd/certs.d:/etc/docker/certs.d";
+    const v2 = renderContainerdConfigFragment(2, two);
+    expect(v2).toContain(`config_path = "${two}"`);
+    expect(v2).not.toContain("use_local_image_pull");
+    // containerd 2.1+'s transfer service reads config_path as one folder: a list needs CRI's local pull.
+    expect(parse(renderContainerdConfigFragment(3, two))).toEqual({
+      version: 3,
+      plugins: { "io.containerd.cri.v1.images": { use_local_image_pull: true, registry: { config_path: two } } },
+    });
+    expect(renderContainerdConfigFragment(3)).not.toContain("use_local_image_pull");
   });
 
   it("CRI-O/podman registries.conf drop-in", () => {

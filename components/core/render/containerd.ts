@@ -158,6 +158,12 @@ export function renderContainerdHosts(
  * `[plugins."io.containerd.grpc.v1.cri".registry]` for containerd 1.x (`version = 2`) or
  * `[plugins."io.containerd.cri.v1.images".registry]` for 2.x (`version = 3`). It never contains the deprecated
  * inline `mirrors` table (together with `config_path` that stops the CRI plugin from loading).
+ *
+ * From 2.1 CRI pulls through the transfer service, which takes `config_path` as one folder: a list such as EKS
+ * AL2023's `/etc/containerd/certs.d:/etc/docker/certs.d` names no folder there and every mirror is bypassed. So a
+ * version-3 fragment with more than one folder also sets `use_local_image_pull = true` (CRI's own pull, which
+ * splits the list; 2.0 ignores the key). The transfer service's own `config_path`
+ * (`plugins."io.containerd.transfer.v1.local"`) is read by no pull path and is not written.
  */
 export function renderContainerdConfigFragment(
   version: 2 | 3,
@@ -180,5 +186,7 @@ export function renderContainerdConfigFragment(
     );
   }
   const plugin = version === 2 ? "io.containerd.grpc.v1.cri" : "io.containerd.cri.v1.images";
-  return `${stringify({ version, plugins: { [plugin]: { registry: { config_path: configPath } } } }).trim()}\n`;
+  const settings: TomlTable = version === 3 && configPath.includes(":") ? { use_local_image_pull: true } : {};
+  settings.registry = { config_path: configPath };
+  return `${stringify({ version, plugins: { [plugin]: settings } }).trim()}\n`;
 }
