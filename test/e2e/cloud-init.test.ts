@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { run, runOk, tmpDir } from "./lab";
 import { renderNodeConfig } from "../../components/core/render/node-config";
 import {
@@ -181,8 +182,15 @@ describe("cloud-config", () => {
     try {
       const text = renderCloudConfig({ applyScript: REAL_SCRIPT, compress: true });
       await runOk(PYTHON, [helper, "apply", file("cloud-config.yaml", text), root]);
+      // cloud-init wrote the engine (gzip) and the data part (plain); runcmd's first command joins them. Run it with
+      // the node paths moved under the test's root.
+      const runcmd = (parseYaml(text) as { runcmd: string[][] }).runcmd;
+      expect(runcmd[0].slice(0, 2)).toEqual(["sh", "-c"]);
+      await runOk("sh", ["-c", runcmd[0][2].replaceAll("'/var/lib/", `'${root}/var/lib/`)]);
       const [expected] = userDataFiles(text);
       expect(readFileSync(join(root, expected.path), "utf8")).toBe(REAL_SCRIPT);
+      expect(statSync(join(root, expected.path)).mode & 0o777).toBe(0o700);
+      expect(runcmd[1]).toEqual([expected.path]);
       expect(expected.content).toBe(REAL_SCRIPT);
     } finally {
       rmSync(root, { recursive: true, force: true });

@@ -14,6 +14,12 @@ import {
   TEMPLATE_SUFFIX,
 } from "../../components/core/node-script";
 import { renderNodeConfig } from "../../components/core/render/node-config";
+import {
+  DEFAULT_APPLY_SCRIPT_PATH,
+  renderCloudConfig,
+  renderShellUserData,
+  userDataFiles,
+} from "../../components/core/userdata";
 
 const NODE_DIR = join(__dirname, "../../components/core/node");
 const sources = readdirSync(NODE_DIR).sort();
@@ -124,5 +130,41 @@ describe("engine and data", () => {
     expect(engineVersionOf(script)).toBe(ENGINE_VERSION);
     expect(parts?.engine).not.toContain("node_data() {");
     expect(parts?.data).toMatch(/main "\$@"\n$/);
+  });
+});
+
+describe("user data of the engine and data parts", () => {
+  const registries = (second: string) => ({
+    "docker.io": { mirrors: ["https://hub-1.example.com", second] },
+    "quay.io": { mirrors: ["https://quay-1.example.com"] },
+  });
+
+  it("a changed mirror changes only the readable data lines of the user data; the compressed engine keeps its bytes", () => {
+    const userData = (second: string) =>
+      renderCloudConfig({
+        applyScript: renderNodeConfig({ policy: { registries: registries(second) } }).applyScript,
+        compress: true,
+      });
+    const before = userData("https://hub-2.example.com").split("\n");
+    const after = userData("https://hub-3.example.com").split("\n");
+    expect(after.length).toBe(before.length);
+    const changed = after.filter((line, i) => line !== before[i]).map((line) => line.trim());
+    expect(changed).toEqual(['"https://hub-3.example.com"', '[host."https://hub-3.example.com"]']);
+    // The engine travels gzip+base64 on one line, the same in both.
+    const engineLine = before.findIndex((line) => line.includes("apply-node-config.sh.engine"));
+    expect(engineLine).toBeGreaterThan(-1);
+    expect(after.slice(engineLine, engineLine + 5)).toEqual(before.slice(engineLine, engineLine + 5));
+  });
+
+  it("reads back as the one apply script, in the cloud-config and shell forms, compressed or not", () => {
+    const script = renderNodeConfig({ policy: { registries: registries("https://hub-2.example.com") } }).applyScript;
+    for (const compress of [false, true, "all"] as const) {
+      for (const text of [
+        renderCloudConfig({ applyScript: script, compress }),
+        renderShellUserData({ applyScript: script, compress }),
+      ]) {
+        expect(userDataFiles(text)).toEqual([{ path: DEFAULT_APPLY_SCRIPT_PATH, content: script, mode: 0o700 }]);
+      }
+    }
   });
 });

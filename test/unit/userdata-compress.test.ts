@@ -92,7 +92,8 @@ describe("compressed files", () => {
 });
 
 describe("fitUserData", () => {
-  const render = (script: string) => (compress: boolean) => renderCloudConfig({ applyScript: script, compress });
+  const render = (script: string) => (compress: boolean | "all") =>
+    renderCloudConfig({ applyScript: script, compress });
   const decoded = (encoded: string) => Buffer.from(encoded, "base64").toString("utf8");
 
   test("auto keeps the plain form when it fits", () => {

@@ -107,15 +107,16 @@ function checkRuntimes(runtimes: unknown): RuntimeName[] {
 
 /**
  * `#cloud-config` that writes and runs the apply script: the readable form when it fits EC2's 16 KB, else the one
- * carrying the script gzip+base64. Undefined when a file holds a credential (credentials never go into user data).
+ * carrying the script's engine gzip+base64 (its data part readable), else all of it compressed. Undefined when a file holds a credential (credentials never go into user data).
  * Apart from `renderNodeConfig` because it costs as much as the rest of the rendering and many programs never use it.
  */
 export function nodeConfigUserData(rendered: Pick<RenderedNodeConfig, "applyScript" | "secret">): string | undefined {
   if (rendered.secret) return undefined;
-  const plain = renderCloudConfig({ applyScript: rendered.applyScript });
-  return Buffer.byteLength(plain, "utf8") <= USER_DATA_LIMITS.ec2.bytes
-    ? plain
-    : renderCloudConfig({ applyScript: rendered.applyScript, compress: true });
+  for (const compress of [false, true] as const) {
+    const text = renderCloudConfig({ applyScript: rendered.applyScript, compress });
+    if (Buffer.byteLength(text, "utf8") <= USER_DATA_LIMITS.ec2.bytes) return text;
+  }
+  return renderCloudConfig({ applyScript: rendered.applyScript, compress: "all" });
 }
 
 /**

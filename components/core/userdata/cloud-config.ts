@@ -1,23 +1,24 @@
 import { yaml } from "../lazy-yaml";
-import { formatMode, placeFiles, type UserDataArgs } from "./files";
+import { formatMode, joinScriptCommand, placeFiles, type UserDataArgs, writtenFiles } from "./files";
 import { gzipBytes } from "./limits";
 
 /**
- * A `#cloud-config` document: `write_files` places the apply script (mode 0700) and any extra files,
- * `runcmd` runs the script once per instance. Rendered with the `yaml` library, deterministic.
+ * A `#cloud-config` document: `write_files` places the apply script (its engine and data part, joined by `runcmd`
+ * into one script, mode 0700) and any extra files, `runcmd` runs the script once per instance. Rendered with the
+ * `yaml` library, deterministic.
  */
 export function renderCloudConfig(args: UserDataArgs): string {
   const { script, files } = placeFiles(args);
-  const writeFiles = [...files, script].map((f) => ({
+  const writeFiles = writtenFiles(script, files, args.compress).map((f) => ({
     path: f.path,
     owner: "root:root",
     permissions: formatMode(f.mode),
-    ...(args.compress
-      ? { encoding: "gz+b64", content: gzipBytes(f.content).toString("base64") }
-      : { content: f.content }),
+    ...(f.compress ? { encoding: "gz+b64", content: gzipBytes(f.content).toString("base64") } : { content: f.content }),
   }));
   const doc = new (yaml().Document)({ write_files: writeFiles });
-  // `runcmd: - [ path ]` runs the script directly (no shell); flow style keeps it readable.
-  doc.set("runcmd", doc.createNode([doc.createNode([script.path], { flow: true })]));
+  const join = joinScriptCommand(script, args.compress);
+  // `runcmd: - [ ... ]` runs without a shell unless one is asked for; flow style keeps it readable.
+  const commands = [...(join ? [["sh", "-c", join]] : []), [script.path]];
+  doc.set("runcmd", doc.createNode(commands.map((c) => doc.createNode(c, { flow: true }))));
   return `#cloud-config\n${doc.toString({ lineWidth: 0 })}`;
 }

@@ -66,7 +66,7 @@ export interface EksUserDataArgs {
   /** AL2, AL2023: the user's own MIME parts, kept after ours, in order. */
   userParts?: MimePart[];
   /** AL2, AL2023: carry the apply script gzip+base64 inside its part (see {@link UserDataArgs.compress}). */
-  compress?: boolean;
+  compress?: boolean | "all";
 }
 
 /**

@@ -1,7 +1,9 @@
 /** The node files user data places (the apply script and extra files): checks shared by the cloud-config and shell forms. */
 import { PolicyError } from "../errors";
 import { checkNodeFile, type NodeFileFields } from "../node-file";
+import { splitApplyScript } from "../node-script";
 import type { NodeFile } from "../render/types";
+import { shellQuote } from "../shell";
 
 /** Where user data puts the node apply script before running it. */
 export const DEFAULT_APPLY_SCRIPT_PATH = "/var/lib/registry-mirrors/apply-node-config.sh";
@@ -15,11 +17,13 @@ export interface UserDataArgs {
   /** Files written before the script runs (e.g. a CA bundle). A file flagged `secret` is refused. */
   files?: NodeFile[];
   /**
-   * Carry every file gzip-compressed and base64-encoded inside the user data (cloud-config
-   * `encoding: gz+b64`; the shell form decodes with `base64 -d` and `gunzip`): about 45% of the size,
-   * and the user data stays text, which every reader (EKS, ACK, Alibaba Cloud) takes.
+   * Carry the files gzip-compressed and base64-encoded inside the user data (cloud-config `encoding: gz+b64`; the
+   * shell form decodes with `base64 -d` and `gunzip`), and the user data stays text, which every reader (EKS, ACK,
+   * Alibaba Cloud) takes. The apply script's data part (the files the policy renders) always stays readable: only
+   * its engine is compressed, so a policy change shows in a review as the lines that changed; `"all"` compresses the
+   * whole script in one piece (smallest, for when the readable form is over the cloud's limit).
    */
-  compress?: boolean;
+  compress?: boolean | "all";
 }
 
 /** A checked node file, with the input field it came from. */
@@ -102,4 +106,37 @@ export function formatMode(mode: number): string {
 
 export function firstLine(text: string): string {
   return text.split("\n", 1)[0];
+}
+
+/** A file user data writes: compressed (gzip+base64) or plain. */
+export interface WrittenFile extends PlacedFile {
+  compress: boolean;
+}
+
+/**
+ * The files user data writes for the apply script and extra files. An apply script with a data part goes as two
+ * files, `SCRIPT.engine` (compressed when asked) and `SCRIPT.data` (always plain), which {@link joinScriptCommand}
+ * joins into SCRIPT on the node before it runs; with `"all"` it goes whole, compressed, like every other file.
+ */
+export function writtenFiles(
+  script: PlacedFile,
+  files: PlacedFile[],
+  mode: boolean | "all" | undefined,
+): WrittenFile[] {
+  const compress = mode === true || mode === "all";
+  const parts = mode === "all" ? undefined : splitApplyScript(script.content);
+  const scriptFiles: WrittenFile[] = parts
+    ? [
+        { ...script, path: `${script.path}.engine`, content: parts.engine, mode: 0o600, compress },
+        { ...script, path: `${script.path}.data`, content: parts.data, mode: 0o600, compress: false },
+      ]
+    : [{ ...script, compress }];
+  return [...files.map((f) => ({ ...f, compress })), ...scriptFiles];
+}
+
+/** The sh command that joins the engine and data files into the apply script (nothing when it is written whole). */
+export function joinScriptCommand(script: PlacedFile, mode: boolean | "all" | undefined): string | undefined {
+  if (mode === "all" || !splitApplyScript(script.content)) return undefined;
+  const [path, engine, data] = [script.path, `${script.path}.engine`, `${script.path}.data`].map(shellQuote);
+  return `cat ${engine} ${data} > ${path}.tmp && chmod 0700 ${path}.tmp && mv -f ${path}.tmp ${path}`;
 }

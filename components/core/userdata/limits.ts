@@ -73,27 +73,33 @@ export function encodeCheckedUserData(target: UserDataLimitTarget, text: string,
   return encoded;
 }
 
-/** When user data is compressed: always, never, or (`"auto"`) only when the plain form is over the limit. */
-export type Compression = boolean | "auto";
+/**
+ * When user data is compressed: always (`true`: files and the apply script's engine; its data part stays readable),
+ * `"all"` (the data part too), never, or (`"auto"`) the first of plain, `true`, `"all"` that fits the limit.
+ */
+export type Compression = boolean | "all" | "auto";
 
 /**
- * Renders user data plain or with its files compressed (see {@link UserDataArgs.compress}), checks it
- * against the target's limit and returns it base64-encoded. `"auto"` keeps the plain, reviewable form
- * whenever it fits.
+ * Renders user data plain or compressed (see {@link Compression}), checks it against the target's limit and returns
+ * it base64-encoded. `"auto"` keeps the most reviewable form that fits.
  */
 export function fitUserData(
   target: UserDataLimitTarget,
   compress: Compression,
-  render: (compress: boolean) => string,
+  render: (compress: boolean | "all") => string,
 ): string {
   if (compress === "auto") {
-    const plain = render(false);
-    const size = target === "ec2" ? Buffer.byteLength(plain, "utf8") : base64Length(Buffer.byteLength(plain, "utf8"));
-    if (size <= USER_DATA_LIMITS[target].bytes) return encodeUserData(plain);
+    for (const form of [false, true] as const) {
+      const text = render(form);
+      const bytes = Buffer.byteLength(text, "utf8");
+      const size = target === "ec2" ? bytes : base64Length(bytes);
+      if (size <= USER_DATA_LIMITS[target].bytes) return encodeUserData(text);
+    }
   }
-  const text = render(compress !== false);
+  const form = compress === "auto" ? "all" : compress;
+  const text = render(form);
   const encoded = encodeUserData(text);
-  checkUserDataSize(target, text, encoded, compress !== false);
+  checkUserDataSize(target, text, encoded, form !== false);
   return encoded;
 }
 

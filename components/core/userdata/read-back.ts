@@ -24,7 +24,20 @@ export function userDataFiles(text: string): UserDataFile[] {
     if (part.contentType === "text/cloud-config") files.push(...cloudConfigFiles(part.content));
     else if (part.contentType === "text/x-shellscript") files.push(...shellFiles(part.content));
   }
-  return files;
+  return joinScripts(files);
+}
+
+/** The apply script travels as SCRIPT.engine and SCRIPT.data, joined on the node: read back as SCRIPT. */
+function joinScripts(files: UserDataFile[]): UserDataFile[] {
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  const out: UserDataFile[] = [];
+  for (const f of files) {
+    if (f.path.endsWith(".engine") && byPath.has(`${f.path.slice(0, -7)}.data`)) continue;
+    const engine = f.path.endsWith(".data") ? byPath.get(`${f.path.slice(0, -5)}.engine`) : undefined;
+    if (engine) out.push({ path: f.path.slice(0, -5), content: engine.content + f.content, mode: 0o700 });
+    else out.push(f);
+  }
+  return out;
 }
 
 function cloudConfigFiles(text: string): UserDataFile[] {

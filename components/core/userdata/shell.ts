@@ -1,6 +1,14 @@
 import { PolicyError } from "../errors";
 import { heredocDelimiter, shellQuote } from "../shell";
-import { checkedFile, firstLine, formatMode, placeFiles, type UserDataArgs } from "./files";
+import {
+  checkedFile,
+  firstLine,
+  formatMode,
+  joinScriptCommand,
+  placeFiles,
+  type UserDataArgs,
+  writtenFiles,
+} from "./files";
 import { gzipBytes, wrapLines } from "./limits";
 
 /** Where the shell form puts a user's own script (run after the apply script). */
@@ -20,7 +28,7 @@ export interface ShellUserDataArgs extends UserDataArgs {
  */
 export function renderShellUserData(args: ShellUserDataArgs): string {
   const { script, files } = placeFiles(args);
-  const placed = [...files, script];
+  const placed = writtenFiles(script, files, args.compress);
   if (args.userScript !== undefined) {
     if (!args.userScript.startsWith("#!")) {
       throw new PolicyError(
@@ -35,7 +43,7 @@ export function renderShellUserData(args: ShellUserDataArgs): string {
       "userScript",
       "userScriptPath",
     );
-    if (placed.some((f) => f.path === userScript.path)) {
+    if ([script, ...placed].some((f) => f.path === userScript.path)) {
       throw new PolicyError(
         "userScriptPath",
         userScript.path,
@@ -43,7 +51,7 @@ export function renderShellUserData(args: ShellUserDataArgs): string {
         "give the user script its own path",
       );
     }
-    placed.push(userScript);
+    placed.push({ ...userScript, compress: args.compress === true || args.compress === "all" });
   }
   const lines = [
     "#!/bin/sh",
@@ -55,7 +63,7 @@ export function renderShellUserData(args: ShellUserDataArgs): string {
   for (const f of placed) {
     // Write beside the target and rename, so a half-written file never sits at the real path.
     const tmp = `${f.path}.tmp`;
-    if (args.compress) {
+    if (f.compress) {
       // Through a file rather than a pipe: POSIX sh has no pipefail, and a bad decode must stop the script.
       const encoded = wrapLines(gzipBytes(f.content).toString("base64"));
       lines.push(`base64 -d > ${shellQuote(`${tmp}.gz`)} <<'REGISTRY_MIRRORS_EOF'`, `${encoded}REGISTRY_MIRRORS_EOF`);
@@ -66,6 +74,8 @@ export function renderShellUserData(args: ShellUserDataArgs): string {
     }
     lines.push(`chmod ${formatMode(f.mode)} ${shellQuote(tmp)}`, `mv -f ${shellQuote(tmp)} ${shellQuote(f.path)}`);
   }
+  const join = joinScriptCommand(script, args.compress);
+  if (join) lines.push(join);
   if (args.userScript === undefined) lines.push(shellQuote(script.path));
   else {
     // The user's script (often what joins the node to its cluster) runs even when the mirrors failed;

@@ -3,7 +3,7 @@
 set -eu
 umask 077
 mkdir -p '/var/lib/registry-mirrors'
-cat > '/var/lib/registry-mirrors/apply-node-config.sh.tmp' <<'REGISTRY_MIRRORS_EOF_2'
+cat > '/var/lib/registry-mirrors/apply-node-config.sh.engine.tmp' <<'REGISTRY_MIRRORS_EOF_2'
 #!/bin/sh
 # shellcheck disable=SC2317 # functions are called from the data part
 # Rendered by registry-mirrors (do not edit; change the policy and render again).
@@ -570,6 +570,10 @@ END {
 }
 REGISTRY_MIRRORS_EOF
 }
+REGISTRY_MIRRORS_EOF_2
+chmod 0600 '/var/lib/registry-mirrors/apply-node-config.sh.engine.tmp'
+mv -f '/var/lib/registry-mirrors/apply-node-config.sh.engine.tmp' '/var/lib/registry-mirrors/apply-node-config.sh.engine'
+cat > '/var/lib/registry-mirrors/apply-node-config.sh.data.tmp' <<'REGISTRY_MIRRORS_EOF_2'
 # ---- data: the files this policy writes; everything above is the engine ----
 node_data() {
   restart_policy never
@@ -592,6 +596,7 @@ REGISTRY_MIRRORS_EOF
 }
 main "$@"
 REGISTRY_MIRRORS_EOF_2
-chmod 0700 '/var/lib/registry-mirrors/apply-node-config.sh.tmp'
-mv -f '/var/lib/registry-mirrors/apply-node-config.sh.tmp' '/var/lib/registry-mirrors/apply-node-config.sh'
+chmod 0600 '/var/lib/registry-mirrors/apply-node-config.sh.data.tmp'
+mv -f '/var/lib/registry-mirrors/apply-node-config.sh.data.tmp' '/var/lib/registry-mirrors/apply-node-config.sh.data'
+cat '/var/lib/registry-mirrors/apply-node-config.sh.engine' '/var/lib/registry-mirrors/apply-node-config.sh.data' > '/var/lib/registry-mirrors/apply-node-config.sh'.tmp && chmod 0700 '/var/lib/registry-mirrors/apply-node-config.sh'.tmp && mv -f '/var/lib/registry-mirrors/apply-node-config.sh'.tmp '/var/lib/registry-mirrors/apply-node-config.sh'
 '/var/lib/registry-mirrors/apply-node-config.sh'
