@@ -97,6 +97,11 @@ export interface DockerRender {
   desired: Record<string, unknown>;
   /** Things the user should know: mirrors Docker ignores, settings it cannot honour, version caveats. */
   warnings: Warnings;
+  /**
+   * The warnings (also in `warnings`) about other registries' mirrors that Docker skips because it mirrors Docker Hub
+   * only: noise when another runtime of the node uses them.
+   */
+  otherRegistryWarnings: Warnings;
 }
 
 const SETTINGS_FIELDS = [
@@ -573,7 +578,11 @@ function extraSettings(
 }
 
 /** Collects Docker Hub mirror URLs, the insecure hosts they need, and warnings for what Docker cannot use. */
-function mirrorSettings(policy: MirrorPolicy, warnings: Warnings): { mirrors: string[]; insecure: string[] } {
+function mirrorSettings(
+  policy: MirrorPolicy,
+  warnings: Warnings,
+  otherRegistries: Warnings,
+): { mirrors: string[]; insecure: string[] } {
   const mirrors: string[] = [];
   const insecure: string[] = [];
   const fullPath: string[] = [];
@@ -581,9 +590,9 @@ function mirrorSettings(policy: MirrorPolicy, warnings: Warnings): { mirrors: st
     if (entry.registry !== DOCKER_HUB) {
       if (entry.endpoints.length > 0) {
         const what = entry.registry === ANY_REGISTRY ? 'the "*" (every registry) entry' : entry.registry;
-        warnings.push(
-          `docker: Docker reads mirrors for Docker Hub only, so the ${entry.endpoints.length} mirror(s) of ${what} are not in daemon.json; containerd, CRI-O/podman, k3s/RKE2 and BuildKit use them`,
-        );
+        const warning = `docker: Docker reads mirrors for Docker Hub only, so the ${entry.endpoints.length} mirror(s) of ${what} are not in daemon.json; containerd, CRI-O/podman, k3s/RKE2 and BuildKit use them`;
+        warnings.push(warning);
+        otherRegistries.push(warning);
       }
       continue;
     }
@@ -666,7 +675,8 @@ export function renderDocker(policy: MirrorPolicy, settings: DockerSettingsInput
   const extra = settings.extra === undefined ? {} : extraSettings(settings.extra, field, typed, warnings);
   const desired: Record<string, unknown> = { ...typed, ...extra };
 
-  const { mirrors, insecure } = mirrorSettings(policy, warnings);
+  const otherRegistryWarnings: Warnings = [];
+  const { mirrors, insecure } = mirrorSettings(policy, warnings, otherRegistryWarnings);
   if (mirrors.length > 0) desired["registry-mirrors"] = mirrors;
   if (insecure.length > 0) {
     const list = (desired["insecure-registries"] as string[] | undefined) ?? [];
@@ -675,5 +685,5 @@ export function renderDocker(policy: MirrorPolicy, settings: DockerSettingsInput
   }
 
   const sorted = sortKeys(desired) as Record<string, unknown>;
-  return { daemonJson: `${JSON.stringify(sorted, null, 2)}\n`, desired: sorted, warnings };
+  return { daemonJson: `${JSON.stringify(sorted, null, 2)}\n`, desired: sorted, warnings, otherRegistryWarnings };
 }

@@ -149,9 +149,7 @@ export function renderNodeConfig(input: NodeConfigInput): RenderedNodeConfig {
     daemonJson = docker.daemonJson;
     // Docker's note that it skips non-Docker-Hub mirrors matters only when no other runtime uses them.
     const dockerOnly = runtimes.length === 1;
-    warnings.push(
-      ...docker.warnings.filter((w) => dockerOnly || !w.startsWith("docker: Docker reads mirrors for Docker Hub only")),
-    );
+    warnings.push(...docker.warnings.filter((w) => dockerOnly || !docker.otherRegistryWarnings.includes(w)));
     plan.docker = { desired: docker.desired };
     files.push({ path: "/etc/docker/daemon.json", content: docker.daemonJson, mode: 0o644 });
   } else if (input.docker !== undefined) {
