@@ -902,10 +902,11 @@ def run_forever(dog, prober, stop):
         for url, ok, latency, error in results:
             changed = dog.handle_result(url, ok, latency, error) or changed
             due[url] = mono() + dog.trackers[url].next_wait(dog.timings, dog.rng.random())
-        if changed or mono() >= next_reconcile or (results and dog.pending_reload):
+        reconciled = changed or mono() >= next_reconcile or bool(results and dog.pending_reload)
+        if reconciled:
             dog.reconcile()
             next_reconcile = mono() + interval
-        if results or changed:
+        if results or reconciled:
             dog.failed = False
             dog.save()
     dog.save()
