@@ -4,13 +4,25 @@
  * the plans watch-plan.ts renders, assembling exactly the files the TypeScript side expects.
  */
 import { describe, expect, it } from "vitest";
-import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { execFile, spawnSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ECR_DIR, ECR_REFRESHER, TEMPLATE_SUFFIX } from "../../components/core/render/apply/ecr";
 import { type MirrorPolicyInput, normalisePolicy } from "../../components/core/policy";
 import { renderNodeConfig } from "../../components/core/render/node-config";
-import { assembleChunks, buildWatchPlan } from "../../components/core/watch-plan";
+import { assembleChunks, buildWatchPlan, renderWatchPlan } from "../../components/core/watch-plan";
 
 const ROOT = join(__dirname, "..", "..");
 const WATCHDOG = join(ROOT, "components", "core", "node", "watchdog.py");
@@ -32,7 +44,7 @@ function python36(): string[] {
     .filter((p) => existsSync(p));
 }
 
-describe("watchdog.py", () => {
+describe("watchdog.py", { timeout: 120_000 }, () => {
   it("compiles", () => {
     const res = python("python3", ["-m", "py_compile", WATCHDOG]);
     expect(res.out).toBe("");
@@ -94,5 +106,71 @@ describe("watchdog.py", () => {
     downSets.forEach((down, i) => {
       expect(got[i]).toEqual(toml.map((f) => assembleChunks(f.prefix!, f.chunks!, new Set(down))));
     });
+  });
+});
+
+describe("watchdog.py with the ECR token refresher", { timeout: 60_000 }, () => {
+  it("writes the template without the down mirror; the refresher renders hosts.toml = template + token", async () => {
+    const ecr = "https://123456789012.dkr.ecr.us-east-1.amazonaws.com/v2/docker-hub";
+    const dir = mkdtempSync(join(tmpdir(), "rm-watchdog-ecr-"));
+    // The ECR endpoint answers 401 from loopback (its real host is not reachable here); the first mirror refuses.
+    const server = createServer((_req, res) => res.writeHead(401).end());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const dead = createServer();
+    await new Promise<void>((resolve) => dead.listen(0, "127.0.0.1", resolve));
+    const deadPort = (dead.address() as AddressInfo).port;
+    await new Promise((resolve) => dead.close(resolve));
+    try {
+      const root = join(dir, "root");
+      const policy: MirrorPolicyInput = {
+        allowMirrorPaths: true,
+        registries: {
+          "docker.io": { mirrors: [`http://127.0.0.1:${deadPort}`, { url: ecr, overridePath: true, auth: "ecr" }] },
+        },
+      };
+      const r = renderNodeConfig({ policy, runtimes: ["containerd"] });
+      const hosts = "/etc/containerd/certs.d/docker.io/hosts.toml";
+      const plan = JSON.parse(
+        renderWatchPlan({ policy: r.policy, files: r.files, watchdog: { successesToUp: 1, metricsFile: false } }),
+      );
+      plan.endpoints[1].probeUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/`;
+      writeFileSync(join(dir, "plan.json"), JSON.stringify(plan));
+      // The node as the apply script leaves it: the template, the refresher, its list and a token.
+      const put = (path: string, content: string, mode = 0o644) => {
+        mkdirSync(join(root, path, ".."), { recursive: true });
+        writeFileSync(join(root, path), content, { mode });
+      };
+      put(`${hosts}${TEMPLATE_SUFFIX}`, r.files[hosts], 0o600);
+      put(`${ECR_DIR}/ecr-token-refresh`, ECR_REFRESHER, 0o755);
+      put(`${ECR_DIR}/ecr-token.list`, `us-east-1 ${hosts} host.${JSON.stringify(ecr)}.header\n`);
+      put(`${ECR_DIR}/token.us-east-1`, "QVdTOnNlY3JldC1wYXNzd29yZC0xMjM0\n", 0o600);
+      const once = () =>
+        new Promise<{ code: number; out: string }>((resolve) =>
+          execFile(
+            "python3",
+            [WATCHDOG, "--plan", join(dir, "plan.json"), "--root", root, "--once"],
+            { env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" }, timeout: 60_000 },
+            (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, out: `${stdout}${stderr}` }),
+          ),
+        );
+      expect((await once()).code).toBe(0);
+      const second = await once();
+      expect(second.code, second.out).toBe(0);
+      expect(second.out).toContain("event=write");
+      const template = readFileSync(join(root, `${hosts}${TEMPLATE_SUFFIX}`), "utf8");
+      expect(template).not.toContain(`127.0.0.1:${deadPort}`);
+      expect(template).toContain(`[host."${ecr}"]`);
+      const live = readFileSync(join(root, hosts), "utf8");
+      expect(live).toBe(
+        `${template}\n[host."${ecr}".header]\nAuthorization = "Basic QVdTOnNlY3JldC1wYXNzd29yZC0xMjM0"\n`,
+      );
+      expect(statSync(join(root, hosts)).mode & 0o777).toBe(0o600);
+      // The token never reaches the watchdog's output or status.
+      expect(second.out).not.toContain("QVdTOnNlY3JldC1wYXNzd29yZC0xMjM0");
+      expect(readFileSync(join(root, "var/lib/registry-mirrors/watchdog/status.json"), "utf8")).not.toContain("QVdTOn");
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
