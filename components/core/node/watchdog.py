@@ -444,8 +444,9 @@ def probe(endpoint, timings, root):
                 pass
 
 
-def write_atomic(path, data, mode=None):
-    """Replaces `path` with `data` (bytes or str): temp file beside it, fsync, rename; keeps mode and owner."""
+def write_atomic(path, data, mode=None, durable=True):
+    """Replaces `path` with `data` (bytes or str): temp file beside it, fsync, rename; keeps mode and owner.
+    `durable=False` skips the fsyncs (status and metrics: rewritten every round, nothing depends on them)."""
     if isinstance(data, str):
         data = data.encode("utf-8")
     folder = os.path.dirname(path)
@@ -467,7 +468,8 @@ def write_atomic(path, data, mode=None):
                     pass
             else:
                 os.fchmod(f.fileno(), 0o644 if mode is None else mode)
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.rename(tmp, path)
     except BaseException:
         try:
@@ -475,6 +477,8 @@ def write_atomic(path, data, mode=None):
         except OSError:
             pass
         raise
+    if not durable:
+        return
     try:
         dfd = os.open(folder, os.O_RDONLY)
         try:
@@ -608,6 +612,7 @@ class Watchdog:
                 os.path.join(self.state_dir, "status.json"),
                 render_status(self.plan, self.trackers, self.files_status, checksum, now),
                 0o644,
+                durable=False,
             )
         except OSError as e:
             self.failed = True
@@ -615,7 +620,10 @@ class Watchdog:
         if self.metrics_file:
             try:
                 write_atomic(
-                    self.metrics_file, render_metrics(self.plan, self.trackers, self.files_status, checksum, now), 0o644
+                    self.metrics_file,
+                    render_metrics(self.plan, self.trackers, self.files_status, checksum, now),
+                    0o644,
+                    durable=False,
                 )
             except OSError as e:
                 self.failed = True
@@ -889,7 +897,7 @@ def run_forever(dog, prober, stop):
     endpoints = dict((ep["url"], ep) for ep in dog.plan["endpoints"])
     dog.reconcile()
     dog.save()
-    next_reconcile = mono() + interval
+    next_reconcile = next_save = mono() + interval
     while not stop.is_set():
         now = mono()
         for url, when in sorted(due.items(), key=lambda kv: kv[1]):
@@ -906,9 +914,11 @@ def run_forever(dog, prober, stop):
         if reconciled:
             dog.reconcile()
             next_reconcile = mono() + interval
-        if results or reconciled:
+        # Status and metrics: at once after a change, else once per interval (a probe alone does not rewrite them).
+        if changed or mono() >= next_save:
             dog.failed = False
             dog.save()
+            next_save = mono() + interval
     dog.save()
     return EXIT_OK
 
