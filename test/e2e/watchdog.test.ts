@@ -204,6 +204,7 @@ async function failover(mode: "stall" | "refuse", files?: Parameters<typeof with
   await waitFor("the watchdog to take the first mirror out", () => withoutFirst(files), 60_000);
   const seconds = (Date.now() - start) / 1000;
   await dockerReloaded([cache.url]);
+  console.info(`watchdog e2e: ${mode}: the first mirror was out of every file after ${seconds.toFixed(1)} s`);
   return seconds;
 }
 
@@ -213,6 +214,7 @@ async function recover(conf = true): Promise<number> {
   await waitFor("the watchdog to put the first mirror back", () => restored(conf), 60_000);
   const seconds = (Date.now() - start) / 1000;
   await dockerReloaded([mirror.url, cache.url]);
+  console.info(`watchdog e2e: the files were the rendered ones again after ${seconds.toFixed(1)} s`);
   return seconds;
 }
 

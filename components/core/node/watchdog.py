@@ -8,7 +8,8 @@ Usage:  python3 watchdog.py --plan PLAN.json [--root NODE_ROOT] [--once]
           K runs in a row with a failing endpoint take it out.
 Env:    RUNTIME_CTL  the systemctl to use (default "systemctl"; split on whitespace, as sh would):
                      `$RUNTIME_CTL is-active --quiet UNIT`, `$RUNTIME_CTL reload UNIT` (docker, crio). Never a restart.
-Exit:   0 ran (a --once round wrote everything it had to, or nothing needed writing; also SIGTERM/SIGINT);
+Exit:   0 ran (a --once round wrote everything it had to, or nothing needed writing; or the long-running mode got
+          SIGTERM, SIGINT or SIGHUP, which stop it within a second, after saving its state);
         1 --once: a file, the status, the metrics or a reload failed; 2 bad usage or unreadable plan;
         3 another watchdog holds the state folder (--once; the long-running mode waits for it instead).
 Python 3.6+ standard library only (Amazon Linux 2023 ships 3.9).
