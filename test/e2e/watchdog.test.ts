@@ -2,7 +2,7 @@
  * The node watchdog (components/core/node/watchdog.py) on the lab: the apply script writes hosts.toml, the CRI-O/podman
  * drop-in and daemon.json into a NODE_ROOT for a policy whose first Docker Hub mirror is an endpoint this test
  * controls, and whose second is a pull-through cache. The first mirror then (c) goes silent after serving pulls,
- * (a) refuses connections, (b) accepts and never answers; each time the watchdog must take it out of all three files
+ * (a) refuses connections, (b) accepts and never answers, (d) drops SYNs; each time the watchdog must take it out of all three files
  * within the documented time (watchdogBounds), `ctr --hosts-dir`, `skopeo copy --registries-conf` and `docker pull`
  * through a real dockerd 20.10 must then succeed from the cache, and once the mirror is back the files are the
  * rendered ones again. dockerd is only reloaded (the fake systemctl sends SIGHUP; its pid never changes), and a drop-in
@@ -46,10 +46,32 @@ const BOUNDS = watchdogBounds(resolveWatchdogSettings(WATCH));
 // The write and the reload after the decision, and a busy shared machine.
 const SLACK_SECONDS = 5;
 
-/** A mirror endpoint on a fixed port that forwards to the cache, stalls (accepts, never answers) or refuses. */
+// A listening socket with backlog 0 whose accept queue is full: the kernel drops further SYNs (a firewalled or
+// overloaded mirror), so a client waits for its connect timeout. Prints "ready" once the queue is full.
+const BLACKHOLE = `import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(0)
+fill = []
+for _ in range(4):
+    c = socket.socket()
+    c.setblocking(False)
+    c.connect_ex(("127.0.0.1", int(sys.argv[1])))
+    fill.append(c)
+time.sleep(0.5)
+print("ready", flush=True)
+time.sleep(3600)
+`;
+
+/**
+ * A mirror endpoint on a fixed port that forwards to the cache, stalls (accepts, never answers), refuses, or drops
+ * SYNs (blackhole).
+ */
 class ControlledMirror {
-  mode: "forward" | "stall" | "refuse" = "refuse";
+  mode: "forward" | "stall" | "refuse" | "blackhole" = "refuse";
   private server?: Server;
+  private hole?: ChildProcess;
   private readonly pairs = new Set<{ client: Socket; upstream?: Socket }>();
   constructor(
     readonly port: number,
@@ -62,7 +84,14 @@ class ControlledMirror {
 
   async set(mode: ControlledMirror["mode"]): Promise<void> {
     this.mode = mode;
-    if (mode === "refuse") {
+    const hole = this.hole;
+    this.hole = undefined;
+    if (hole && hole.exitCode === null) {
+      const gone = new Promise((resolve) => hole.once("exit", resolve));
+      hole.kill("SIGKILL");
+      await gone;
+    }
+    if (mode === "refuse" || mode === "blackhole") {
       for (const p of this.pairs) {
         p.client.destroy();
         p.upstream?.destroy();
@@ -71,6 +100,14 @@ class ControlledMirror {
       const server = this.server;
       this.server = undefined;
       if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (mode === "blackhole") {
+        const child = spawn("python3", ["-c", BLACKHOLE, String(this.port)], { stdio: ["ignore", "pipe", "inherit"] });
+        this.hole = child;
+        await new Promise<void>((resolve, reject) => {
+          child.stdout?.on("data", (d) => String(d).includes("ready") && resolve());
+          child.once("exit", (code) => reject(new Error(`the blackhole exited ${code}`)));
+        });
+      }
       return;
     }
     if (mode === "stall") {
@@ -197,7 +234,10 @@ async function pulls(tag: string): Promise<void> {
 }
 
 /** Injects a fault and returns the seconds until the first mirror is out of every file. */
-async function failover(mode: "stall" | "refuse", files?: Parameters<typeof withoutFirst>[0]): Promise<number> {
+async function failover(
+  mode: "stall" | "refuse" | "blackhole",
+  files?: Parameters<typeof withoutFirst>[0],
+): Promise<number> {
   expect(restored(files?.conf !== false)).toBe(true);
   const start = Date.now();
   await mirror.set(mode);
@@ -225,7 +265,7 @@ beforeAll(async () => {
   mkdirSync(join(root, "etc", "docker"), { recursive: true });
   mkdirSync(state);
   upstream = await startRegistry({ dir: join(dir, "upstream") });
-  for (const tag of ["c", "a", "b", "h", "first"]) await pushTestImage(upstream.hostPort, "library/hello", tag);
+  for (const tag of ["c", "a", "b", "d", "h", "first"]) await pushTestImage(upstream.hostPort, "library/hello", tag);
   cache = await startRegistry({ dir: join(dir, "cache"), proxyRemote: upstream.url });
   containerd = await startContainerd({ dir: join(dir, "containerd") });
   mirror = new ControlledMirror(await freePort(), cache.port);
@@ -333,6 +373,14 @@ describe("the watchdog on real runtimes", () => {
     const seconds = await failover("stall");
     expect(seconds).toBeLessThanOrEqual(BOUNDS.detectSeconds + SLACK_SECONDS);
     await pulls("b");
+    await recover();
+  });
+
+  it("(d) a mirror that drops SYNs (full accept queue) is out within the documented time; pulls succeed", async () => {
+    const seconds = await failover("blackhole");
+    expect(seconds).toBeLessThanOrEqual(BOUNDS.detectSeconds + SLACK_SECONDS);
+    expect(log).toContain("no connection within 1s");
+    await pulls("d");
     await recover();
   });
 
