@@ -143,6 +143,13 @@ class TrackerTest(unittest.TestCase):
         t.record(True, 0.1, None, 3, no_jitter)
         self.assertEqual(t.next_wait(no_jitter, 0.5), 2)
 
+    def test_no_backoff_while_every_endpoint_is_down(self):
+        no_jitter = dict(TIMINGS, jitter=0)
+        t = w.Tracker(0, {"state": "down"})
+        self.assertEqual([t.next_wait(no_jitter, 0.5, all_down=True) for _ in range(3)], [30, 30, 30])
+        self.assertEqual(t.next_wait(no_jitter, 0.5), 30)
+        self.assertEqual(t.next_wait(no_jitter, 0.5), 60)
+
     def test_jitter_stays_within_its_fraction(self):
         t = w.Tracker(0)
         self.assertAlmostEqual(t.next_wait(TIMINGS, 0.0), 24)
@@ -170,6 +177,35 @@ class TrackerTest(unittest.TestCase):
                 TIMINGS["intervalSeconds"] * (1 - TIMINGS["jitter"])
             )
             self.assertLessEqual(probes / now, bound, "fail rate %s" % fail_rate)
+
+
+class ProxyTest(unittest.TestCase):
+    def test_like_go_net_http(self):
+        env = {"HTTPS_PROXY": "http://user:p%40ss@proxy.corp:3128", "http_proxy": "proxy.corp:8080", "NO_PROXY": "internal.example,.svc,10.0.0.0/8,mirror.example:5000"}
+        auth = "Basic dXNlcjpwQHNz"
+        cases = [
+            ("https://mirror.gcr.io/v2/", ("proxy.corp", 3128, auth)),
+            ("http://mirror.gcr.io/v2/", ("proxy.corp", 8080, None)),
+            ("https://internal.example/v2/", None),
+            ("https://a.internal.example/v2/", None),
+            ("https://registry.svc/v2/", None),
+            ("http://10.1.2.3:5000/v2/", None),
+            ("http://11.1.2.3:5000/v2/", ("proxy.corp", 8080, None)),
+            ("https://mirror.example:5000/v2/", None),
+            ("https://mirror.example/v2/", ("proxy.corp", 3128, auth)),
+            ("http://127.0.0.1:5000/v2/", None),
+            ("http://[::1]:5000/v2/", None),
+            ("http://localhost:5000/v2/", None),
+        ]
+        for url, want in cases:
+            self.assertEqual(w.proxy_for(url, env), want, url)
+        self.assertIsNone(w.proxy_for("https://x.example/v2/", {}))
+        self.assertIsNone(w.proxy_for("https://x.example/v2/", {"HTTPS_PROXY": "http://p:1", "no_proxy": "*"}))
+
+    def test_split_host(self):
+        self.assertEqual(w.split_host("[fd00::1]:5000", "http"), ("fd00::1", 5000))
+        self.assertEqual(w.split_host("[fd00::1]", "https"), ("fd00::1", 443))
+        self.assertEqual(w.split_host("a.example", "http"), ("a.example", 80))
 
 
 class DaemonJsonTest(unittest.TestCase):
@@ -259,8 +295,11 @@ class OutputTest(unittest.TestCase):
 
 
 class Handler(BaseHTTPRequestHandler):
+    last = None
+
     def do_GET(self):
-        code = int(self.path.strip("/").split("/")[0])
+        Handler.last = self.path
+        code = int(self.path.split("://", 1)[-1].split("/")[1] if "://" in self.path else self.path.strip("/").split("/")[0])
         self.send_response(code)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -321,6 +360,14 @@ class ProbeTest(unittest.TestCase):
         ok, _, error = self.probe("http://127.0.0.1:%d/v2/" % self.stall.getsockname()[1], TIMINGS)
         self.assertFalse(ok)
         self.assertIn("no answer within 0.5s", error)
+
+    def test_through_an_http_proxy(self):
+        # The proxy (this server) gets the absolute URI; the mirror's host need not resolve.
+        env = {"HTTP_PROXY": self.base}
+        url = "http://mirror.invalid:5000/401/v2/"
+        ok, _, error = w.probe({"url": url, "probeUrl": url}, dict(TIMINGS, connectTimeoutSeconds=20, firstByteTimeoutSeconds=20), "/", env)
+        self.assertTrue(ok, error)
+        self.assertEqual(Handler.last, url)
 
     def test_tls_to_a_plain_server_fails(self):
         ok, _, error = self.probe("https://127.0.0.1:%d/v2/" % self.server.server_address[1])

@@ -44,27 +44,34 @@ Probing: `GET <probeUrl>` (the registry API root, /v2/), 200 or 401 = up, anythi
 no status line in time) = a failure. Connect (TCP + TLS) within connectTimeoutSeconds, the first byte of the answer
 within firstByteTimeoutSeconds; one thread per probe, so a stalled endpoint delays no other, and a probe still hanging
 after both timeouts (+1 s) counts as failed (at most 3 hanging probes per endpoint). TLS is verified (with the
-endpoint's CA and client certificate, under ROOT) unless the endpoint is insecure. No proxy is used.
+endpoint's CA and client certificate, under ROOT) unless the endpoint is insecure. Like containerd and dockerd, it
+goes through HTTPS_PROXY / HTTP_PROXY except for NO_PROXY hosts (domains, host:port, CIDR, *) and loopback: give
+the watchdog the proxy environment of the runtimes, or it takes out mirrors it cannot reach directly.
 
 Schedule and hysteresis (the plan's timings; defaults in brackets): a healthy endpoint is probed every intervalSeconds
 [30]. After a failure it is probed every suspectIntervalSeconds [2] until failuresToDown [K=2] failures in a row take
 it out, or a success ends the suspicion. A down endpoint is probed after intervalSeconds, then twice that, ... up to
-maxBackoffSeconds [240]; after a success every suspectIntervalSeconds until successesToUp [M=3] successes put it back.
+maxBackoffSeconds [240] (not while every endpoint is down: that is more likely the node's own network, so they are
+probed every interval and come back with it); after a success every suspectIntervalSeconds until successesToUp [M=3]
+successes put it back.
 Every wait is scaled by a random factor in [1 - jitter, 1 + jitter] [0.2]; the first probe after start comes at a
 random point of the first interval (a fleet that restarts together does not probe together).
 Bounds with the defaults: an endpoint that starts refusing is out within 30 x 1.2 + 2 x 1.2 = 38.4 s (plus 2 x 8 s
 when it stalls instead: 54.4 s); a down endpoint that answers again is back within 240 x 1.2 + 2 x 2.4 + 3 x 8 = 317 s.
 Cost for a mirror at fleet scale: one probe per node per 30 s while healthy, 333 requests/s from 10,000 nodes (each a
 TCP (+TLS) connection and a tiny GET /v2/); no state probes more than max(K, M) = 3 times per interval x (1 - jitter),
-so 10,000 nodes never send more than 10,000 x 3 / 24 s = 1,250 requests/s on average, and a mirror that is down for
-everyone gets at most one probe per node per 192-288 s (35-52 requests/s from 10,000 nodes) once backoff is at its
-maximum. Probing fast happens only while a node suspects a failure or confirms a recovery.
+so 10,000 nodes never send more than 10,000 x 3 / 24 s = 1,250 requests/s on average. A mirror that is down for every
+node (while their other endpoints are up) gets at most one probe per node per 192-288 s (35-52 requests/s from 10,000
+nodes) once backoff is at its maximum; while all of a node's endpoints are down it probes them at the healthy rate.
+Probing fast happens only while a node suspects a failure or confirms a recovery.
 """
 
+import base64
 import errno
 import fcntl
 import hashlib
 import http.client
+import ipaddress
 import json
 import os
 import queue
@@ -77,6 +84,7 @@ import sys
 import tempfile
 import threading
 import time
+from urllib.parse import unquote, urlsplit
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -285,12 +293,16 @@ class Tracker:
             return "down"
         return None
 
-    def next_wait(self, timings, rnd):
-        """Seconds until the next probe; `rnd` in [0, 1) draws the jitter. A down endpoint's wait doubles each time."""
+    def next_wait(self, timings, rnd, all_down=False):
+        """Seconds until the next probe; `rnd` in [0, 1) draws the jitter. A down endpoint's wait doubles each time,
+        except while every endpoint is down (`all_down`: more likely the node's network than every mirror at once,
+        so the mirrors come back as soon as it does)."""
         if self.state == "up":
             base = timings["intervalSeconds"] if self.failures == 0 else timings["suspectIntervalSeconds"]
         elif self.successes > 0:
             base = timings["suspectIntervalSeconds"]
+        elif all_down:
+            base = timings["intervalSeconds"]
         else:
             base = min(timings["maxBackoffSeconds"], timings["intervalSeconds"] * (2 ** min(self.backoff, 30)))
             self.backoff += 1
@@ -390,16 +402,76 @@ def node_path(root, path):
     return root.rstrip("/") + path
 
 
-def probe(endpoint, timings, root):
-    """One GET of the endpoint's probeUrl: (ok, latency seconds or None, error or None)."""
+def split_host(hostport, scheme):
+    """(host, port) of `host[:port]` or `[v6]:port`."""
+    default = 443 if scheme == "https" else 80
+    if hostport.startswith("["):
+        host, _, rest = hostport[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") else default
+    host, sep, port = hostport.rpartition(":")
+    return (host, int(port)) if sep else (hostport, default)
+
+
+def proxy_for(url, environ):
+    """The proxy the runtimes (Go's net/http) use for `url` from HTTPS_PROXY/HTTP_PROXY/NO_PROXY (either case):
+    (host, port, Proxy-Authorization value or None), or None for a direct connection. Loopback is never proxied."""
+    scheme, rest = url.split("://", 1)
+    host, port = split_host(rest.split("/", 1)[0], scheme)
+    host = host.lower()
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if host == "localhost" or (ip is not None and ip.is_loopback):
+        return None
+    name = "https_proxy" if scheme == "https" else "http_proxy"
+    value = environ.get(name.upper()) or environ.get(name)
+    if not value:
+        return None
+    for entry in (environ.get("NO_PROXY") or environ.get("no_proxy") or "").split(","):
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return None
+        if "/" in entry and ip is not None:
+            try:
+                if ip in ipaddress.ip_network(entry, strict=False):
+                    return None
+            except ValueError:
+                pass
+            continue
+        entry_host, entry_port = entry, None
+        if not entry.startswith("[") and entry.count(":") == 1:
+            entry_host, _, p = entry.partition(":")
+            entry_port = int(p) if p.isdigit() else None
+        entry_host = entry_host.strip("[]")
+        if entry_port is not None and entry_port != port:
+            continue
+        bare = entry_host.lstrip("*").lstrip(".")
+        if host == bare or host.endswith("." + bare):
+            return None
+    proxy = urlsplit(value if "://" in value else "http://" + value)
+    auth = None
+    if proxy.username is not None:
+        pair = "%s:%s" % (unquote(proxy.username), unquote(proxy.password or ""))
+        auth = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+    return proxy.hostname, proxy.port or (443 if proxy.scheme == "https" else 80), auth
+
+
+def probe(endpoint, timings, root, environ=None):
+    """One GET of the endpoint's probeUrl (through the proxy the runtimes would use): (ok, latency or None, error)."""
     url = endpoint["probeUrl"]
     scheme, rest = url.split("://", 1)
     hostport, _, path = rest.partition("/")
     path = "/" + path
     connect_t = timings["connectTimeoutSeconds"]
+    proxy = proxy_for(url, os.environ if environ is None else environ)
     start = time.monotonic()
     conn = None
     stage = "connect"
+    headers = {"User-Agent": "registry-mirrors-watchdog", "Connection": "close"}
+    target = path
     try:
         if scheme == "https":
             ctx = ssl.create_default_context()
@@ -413,13 +485,23 @@ def probe(endpoint, timings, root):
                 ctx.load_cert_chain(
                     node_path(root, endpoint["clientCertFile"]), node_path(root, key) if key else None
                 )
-            conn = http.client.HTTPSConnection(hostport, timeout=connect_t, context=ctx)
+            if proxy:
+                conn = http.client.HTTPSConnection(proxy[0], proxy[1], timeout=connect_t, context=ctx)
+                host, port = split_host(hostport, scheme)
+                conn.set_tunnel(host, port, headers={"Proxy-Authorization": proxy[2]} if proxy[2] else None)
+            else:
+                conn = http.client.HTTPSConnection(hostport, timeout=connect_t, context=ctx)
+        elif proxy:
+            conn = http.client.HTTPConnection(proxy[0], proxy[1], timeout=connect_t)
+            target = url
+            if proxy[2]:
+                headers["Proxy-Authorization"] = proxy[2]
         else:
             conn = http.client.HTTPConnection(hostport, timeout=connect_t)
         conn.connect()
         stage = "answer"
         conn.sock.settimeout(timings["firstByteTimeoutSeconds"])
-        conn.request("GET", path, headers={"User-Agent": "registry-mirrors-watchdog", "Connection": "close"})
+        conn.request("GET", target, headers=headers)
         resp = conn.getresponse()
         latency = round(time.monotonic() - start, 4)
         status = resp.status
@@ -910,7 +992,8 @@ def run_forever(dog, prober, stop):
         changed = False
         for url, ok, latency, error in results:
             changed = dog.handle_result(url, ok, latency, error) or changed
-            due[url] = mono() + dog.trackers[url].next_wait(dog.timings, dog.rng.random())
+            all_down = all(t.state == "down" for t in dog.trackers.values())
+            due[url] = mono() + dog.trackers[url].next_wait(dog.timings, dog.rng.random(), all_down)
         reconciled = changed or mono() >= next_reconcile or bool(results and dog.pending_reload)
         if reconciled:
             dog.reconcile()
