@@ -28,6 +28,8 @@ Writes: (always atomically: temp file in the same folder, fsync, rename; mode an
     a log line says which of them lists a down endpoint.
   The upstream (containerd `server`, the registries.conf `location`) is never removed; with every mirror down the
   node pulls from it. When mirrors come back the file is the desired one again, in the policy's order.
+  An apply run writes the desired files back; while an endpoint is down the watchdog sees that within a second (and
+  once the run let go of its lock) and writes the effective file again.
   A file is "ours" when it equals what the apply script wrote (the plan's content) or what this watchdog wrote last
   (its sha256 is in state.json); daemon.json also when its managed keys are as rendered and its mirrors are the
   desired or the last written list. Any other file was changed by hand: it is left alone, said once per content.
@@ -656,6 +658,7 @@ class Watchdog:
         self.reported = saved.get("reported") if isinstance(saved.get("reported"), dict) else {}
         self.pending_reload = set(saved.get("pendingReload") or [])
         self.files_status = {}
+        self.waiting = set()  # files whose lock an apply run holds: tried again each second
         self.last_saved = None
         self.failed = False
 
@@ -807,8 +810,11 @@ class Watchdog:
         try:
             if not lock.acquire():
                 status["status"] = "waiting"
-                self.say("busy", file=path, reason="the apply script holds %s; trying again next round" % spec["lock"])
+                if path not in self.waiting:
+                    self.waiting.add(path)
+                    self.say("busy", file=path, reason="the apply script holds %s; trying again" % spec["lock"])
                 return True
+            self.waiting.discard(path)
             write_atomic(full, want)
             record = {"sha256": sha256(want)}
             if spec["format"] == "docker-daemon-json":
@@ -973,6 +979,19 @@ def run_once(dog, prober):
     return EXIT_OK if ok and not dog.failed else EXIT_FAILED
 
 
+def files_signature(dog):
+    """Inode, size and mtime of every rewrite file: a change means someone wrote one (an apply run)."""
+    sig = []
+    for spec in dog.plan["files"]:
+        if spec["action"] == "rewrite":
+            try:
+                st = os.stat(node_path(dog.root, spec["path"]))
+                sig.append((st.st_ino, st.st_size, st.st_mtime_ns))
+            except OSError:
+                sig.append(None)
+    return sig
+
+
 def run_forever(dog, prober, stop):
     mono = time.monotonic
     interval = dog.timings["intervalSeconds"]
@@ -980,6 +999,7 @@ def run_forever(dog, prober, stop):
     endpoints = dict((ep["url"], ep) for ep in dog.plan["endpoints"])
     dog.reconcile()
     dog.save()
+    signature = files_signature(dog)
     next_reconcile = next_save = mono() + interval
     while not stop.is_set():
         now = mono()
@@ -995,8 +1015,12 @@ def run_forever(dog, prober, stop):
             all_down = all(t.state == "down" for t in dog.trackers.values())
             due[url] = mono() + dog.trackers[url].next_wait(dog.timings, dog.rng.random(), all_down)
         reconciled = changed or mono() >= next_reconcile or bool(results and dog.pending_reload)
+        # While an endpoint is down, an apply run that writes the desired files back is undone within a second.
+        if not reconciled and (dog.waiting or (dog.down() and files_signature(dog) != signature)):
+            reconciled = True
         if reconciled:
             dog.reconcile()
+            signature = files_signature(dog)
             next_reconcile = mono() + interval
         # Status and metrics: at once after a change, else once per interval (a probe alone does not rewrite them).
         if changed or mono() >= next_save:
