@@ -1,0 +1,533 @@
+/**
+ * The plan of the node health watchdog (components/core/node/watchdog.py): which endpoints it probes, which node
+ * files it rewrites when one goes down (and how), which it only reports, and its timings. Pure and deterministic:
+ * the same policy, files and settings give byte-identical JSON (sorted keys).
+ *
+ * How a file is rewritten without a TOML library on the node: every rewritable TOML file is cut into its tables
+ * ("chunks", separated by one blank line, as the renderer writes them), each tagged with the endpoint it belongs
+ * to. The effective file is `prefix` + the kept chunks joined by a blank line + a newline (just `prefix` when no
+ * chunk is kept); a chunk with `endpoint` is kept while that endpoint is up, one with `whenAllDown` only while
+ * every listed endpoint is down (containerd needs an empty `[host]` table then). The plan is checked against the
+ * renderer itself: for no, one, every-but-one and every endpoint down, the assembled file must equal what the
+ * renderer gives for the policy without those endpoints, byte for byte.
+ */
+import { PolicyError } from "./errors";
+import { checkKnownFields, type MirrorEndpoint, type MirrorPolicy, type RegistryMirrors } from "./policy";
+import { ECR_DIR, TEMPLATE_SUFFIX } from "./render/apply/ecr";
+import { containerdApiRoot, containerdHostDir, GENERATED_HEADER, renderHostsToml } from "./render/containerd";
+import { REGISTRIES_CONF_DROPIN, renderRegistriesConf } from "./render/registries-conf";
+import type { NodeFile } from "./render/types";
+
+/** Watchdog settings as a user writes them (every field optional; defaults in {@link WATCHDOG_DEFAULTS}). */
+export interface WatchdogSettingsInput {
+  /** Seconds between probes of a healthy endpoint (default 30). The main cost knob at fleet scale. */
+  intervalSeconds?: number;
+  /** Seconds between probes while a failure is suspected or a recovery is being confirmed (default 2). */
+  suspectIntervalSeconds?: number;
+  /** Longest wait between probes of a down endpoint: the wait starts at `intervalSeconds` and doubles (default 240). */
+  maxBackoffSeconds?: number;
+  /** Seconds to connect (TCP and TLS) before a probe fails (default 3). */
+  connectTimeoutSeconds?: number;
+  /** Seconds from sending `GET /v2/` to the first byte of the answer before a probe fails (default 5). */
+  firstByteTimeoutSeconds?: number;
+  /** Consecutive failed probes that take an endpoint out of the effective files (K, default 2). */
+  failuresToDown?: number;
+  /** Consecutive good probes that put a down endpoint back (M, default 3). */
+  successesToUp?: number;
+  /** Each wait is scaled by a random factor in [1 - jitter, 1 + jitter] (default 0.2), so nodes do not probe in step. */
+  jitter?: number;
+  /** Node folder of the watchdog's state and status.json (default `/var/lib/registry-mirrors/watchdog`). */
+  stateDir?: string;
+  /**
+   * Node path of the Prometheus metrics for node_exporter's textfile collector (must end in `.prom`; default
+   * `/var/lib/node_exporter/textfile_collector/registry_mirrors.prom`), or `false` for none.
+   */
+  metricsFile?: string | false;
+}
+
+/** The validated timings, as the plan carries them. */
+export interface WatchTimings {
+  intervalSeconds: number;
+  suspectIntervalSeconds: number;
+  maxBackoffSeconds: number;
+  connectTimeoutSeconds: number;
+  firstByteTimeoutSeconds: number;
+  failuresToDown: number;
+  successesToUp: number;
+  jitter: number;
+}
+
+export const WATCHDOG_DEFAULTS: Readonly<WatchTimings & { stateDir: string; metricsFile: string }> = {
+  intervalSeconds: 30,
+  suspectIntervalSeconds: 2,
+  maxBackoffSeconds: 240,
+  connectTimeoutSeconds: 3,
+  firstByteTimeoutSeconds: 5,
+  failuresToDown: 2,
+  successesToUp: 3,
+  jitter: 0.2,
+  stateDir: "/var/lib/registry-mirrors/watchdog",
+  metricsFile: "/var/lib/node_exporter/textfile_collector/registry_mirrors.prom",
+};
+
+/** One endpoint the watchdog probes: `GET probeUrl`, 200 or 401 = up. */
+export interface WatchEndpoint {
+  /** The mirror URL as the policy (and the files) write it: the endpoint's name in logs, status and metrics. */
+  url: string;
+  /** What is probed: the registry API root of the host (`/v2/`), under the mirror's path prefix if it has one. */
+  probeUrl: string;
+  /** TLS not verified (the policy's `insecure`, containerd `skip_verify`). */
+  insecure: boolean;
+  caFile?: string;
+  clientCertFile?: string;
+  clientKeyFile?: string;
+  /** Registries whose mirror list holds it. */
+  registries: string[];
+  /** Node paths of the plan's files that mention it (rewritten or reported). */
+  files: string[];
+}
+
+/** A table of a rewritable TOML file. */
+export interface WatchChunk {
+  text: string;
+  /** Kept while this endpoint is up. */
+  endpoint?: string;
+  /** Kept only while every one of these endpoints is down. */
+  whenAllDown?: string[];
+}
+
+/** A node file the watchdog rewrites (`action: "rewrite"`) or only reports (`action: "report"`). */
+export interface WatchFile {
+  /** Node path the watchdog writes (for an ECR hosts.toml: its `.registry-mirrors.template`). */
+  path: string;
+  runtime: "containerd" | "crio/podman" | "docker" | "k3s" | "rke2" | "buildkit";
+  format: "containerd-hosts" | "registries-conf" | "docker-daemon-json" | "k3s-registries" | "buildkitd-toml";
+  action: "rewrite" | "report";
+  /** Endpoints the file mentions that the watchdog may take out of it (rewrite) or reports on (report). */
+  endpoints: string[];
+  /** Rewrite only: the content the apply script writes (daemon.json: only the keys it manages). */
+  content?: string;
+  /** Rewrite only: the node folder whose `.registry-mirrors.lock` the apply script takes for this file. */
+  lock?: string;
+  /** TOML files: the text before the first table. */
+  prefix?: string;
+  /** TOML files: the tables, in order. */
+  chunks?: WatchChunk[];
+  /** daemon.json: the mirrors of `registry-mirrors` in order (each an endpoint URL). */
+  mirrors?: string[];
+  /** The unit to reload after a change, when it is active (`$RUNTIME_CTL reload UNIT`). */
+  reload?: "crio" | "docker";
+  /** An ECR hosts.toml: the refresher that renders hosts.toml from the template (run with `--render-only`). */
+  ecrRender?: string;
+}
+
+/** What the watchdog reads (`watchdog.py --plan FILE`). */
+export interface WatchPlan {
+  version: 1;
+  endpoints: WatchEndpoint[];
+  files: WatchFile[];
+  timings: WatchTimings;
+  stateDir: string;
+  /** Node path of the Prometheus textfile, or null for none. */
+  metricsFile: string | null;
+}
+
+/** Input of {@link renderWatchPlan}. */
+export interface WatchPlanInput {
+  /** The normalised policy the files were rendered from. */
+  policy: MirrorPolicy;
+  /** The rendered node files (`renderNodeConfig(...).files`, or the `NodeFile`s of the renderers). */
+  files: NodeFile[] | Record<string, string>;
+  /** Watchdog settings; every field optional. */
+  watchdog?: WatchdogSettingsInput;
+}
+
+const SETTINGS_FIELDS = [
+  "intervalSeconds",
+  "suspectIntervalSeconds",
+  "maxBackoffSeconds",
+  "connectTimeoutSeconds",
+  "firstByteTimeoutSeconds",
+  "failuresToDown",
+  "successesToUp",
+  "jitter",
+  "stateDir",
+  "metricsFile",
+] as const;
+const SAFE_PATH = /^\/[A-Za-z0-9._+@:/-]+$/;
+const DAEMON_JSON = "/etc/docker/daemon.json";
+const REPORTED: Record<string, WatchFile["runtime"]> = {
+  "/etc/rancher/k3s/registries.yaml": "k3s",
+  "/etc/rancher/rke2/registries.yaml": "rke2",
+  "/etc/buildkit/buildkitd.toml": "buildkit",
+};
+
+function numberSetting(
+  field: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+  max: number,
+  integer = false,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) {
+    throw new PolicyError(
+      `watchdog.${field}`,
+      value,
+      `must be a number from ${min} to ${max}`,
+      `give a number in that range, or leave it out for the default ${fallback}`,
+    );
+  }
+  if (integer && !Number.isInteger(value)) {
+    throw new PolicyError(`watchdog.${field}`, value, "must be a whole number", `give e.g. ${fallback}`);
+  }
+  return value;
+}
+
+function pathSetting(field: string, value: unknown, fallback: string, suffix = ""): string {
+  if (value === undefined) return fallback;
+  if (
+    typeof value !== "string" ||
+    !SAFE_PATH.test(value) ||
+    value.split("/").some((p) => p === "." || p === "..") ||
+    value.endsWith("/") ||
+    !value.endsWith(suffix)
+  ) {
+    throw new PolicyError(
+      `watchdog.${field}`,
+      value,
+      `must be an absolute node path of letters, digits and ._-+@: without . or .. parts${suffix ? `, ending in ${suffix}` : ""}`,
+      `give e.g. "${fallback}"`,
+    );
+  }
+  return value;
+}
+
+/** Validates the watchdog settings and fills in the defaults. */
+export function resolveWatchdogSettings(
+  input: WatchdogSettingsInput = {},
+): WatchTimings & { stateDir: string; metricsFile: string | null } {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new PolicyError("watchdog", input, "must be an object", "write e.g. { intervalSeconds: 30 }");
+  }
+  checkKnownFields("watchdog", input, SETTINGS_FIELDS);
+  const d = WATCHDOG_DEFAULTS;
+  const intervalSeconds = numberSetting("intervalSeconds", input.intervalSeconds, d.intervalSeconds, 1, 3600);
+  const suspectIntervalSeconds = numberSetting(
+    "suspectIntervalSeconds",
+    input.suspectIntervalSeconds,
+    Math.min(d.suspectIntervalSeconds, intervalSeconds),
+    0.1,
+    intervalSeconds,
+  );
+  const maxBackoffSeconds = numberSetting(
+    "maxBackoffSeconds",
+    input.maxBackoffSeconds,
+    Math.max(d.maxBackoffSeconds, intervalSeconds),
+    intervalSeconds,
+    86400,
+  );
+  const connectTimeoutSeconds = numberSetting(
+    "connectTimeoutSeconds",
+    input.connectTimeoutSeconds,
+    d.connectTimeoutSeconds,
+    0.1,
+    60,
+  );
+  const firstByteTimeoutSeconds = numberSetting(
+    "firstByteTimeoutSeconds",
+    input.firstByteTimeoutSeconds,
+    d.firstByteTimeoutSeconds,
+    0.1,
+    60,
+  );
+  const failuresToDown = numberSetting("failuresToDown", input.failuresToDown, d.failuresToDown, 1, 20, true);
+  const successesToUp = numberSetting("successesToUp", input.successesToUp, d.successesToUp, 1, 20, true);
+  const jitter = numberSetting("jitter", input.jitter, d.jitter, 0, 0.5);
+  const stateDir = pathSetting("stateDir", input.stateDir, d.stateDir);
+  let metricsFile: string | null = d.metricsFile;
+  if (input.metricsFile === false) metricsFile = null;
+  else if (input.metricsFile !== undefined)
+    metricsFile = pathSetting("metricsFile", input.metricsFile, d.metricsFile, ".prom");
+  return {
+    intervalSeconds,
+    suspectIntervalSeconds,
+    maxBackoffSeconds,
+    connectTimeoutSeconds,
+    firstByteTimeoutSeconds,
+    failuresToDown,
+    successesToUp,
+    jitter,
+    stateDir,
+    metricsFile,
+  };
+}
+
+/** The documented bounds of the watchdog for some timings (the module doc of watchdog.py states them for the defaults). */
+export interface WatchdogBounds {
+  /** Longest time from an endpoint failing (refusing, stalling, vanishing) until it is out of the effective files. */
+  detectSeconds: number;
+  /** Longest time from a down endpoint answering again until it is back, once its backoff reached its maximum. */
+  recoverSeconds: number;
+  /** Probes per endpoint per node and hour while everything is healthy (mean). */
+  probesPerHourHealthy: number;
+  /** Requests per second one mirror receives from `nodes` nodes while healthy (mean). */
+  fleetRequestsPerSecondHealthy: number;
+  /** Upper bound of the requests per second one mirror receives from `nodes` nodes, in any state (long-run mean). */
+  fleetRequestsPerSecondMax: number;
+}
+
+/**
+ * The bounds that follow from the probe schedule. A healthy endpoint is probed once per interval. After a failure it
+ * is probed every suspect interval until K failures (down) or one success (back to the interval): at most K probes
+ * per interval. A down endpoint waits interval, 2 x interval, ... up to maxBackoff; after a success it is probed every
+ * suspect interval until M successes (up) or a failure (back to waiting): at most M probes per wait. So no state
+ * probes more than max(K, M) times per interval x (1 - jitter).
+ */
+export function watchdogBounds(t: WatchTimings, nodes = 10_000): WatchdogBounds {
+  const probe = t.connectTimeoutSeconds + t.firstByteTimeoutSeconds;
+  const slow = 1 + t.jitter;
+  const round = (n: number) => Math.round(n * 10) / 10;
+  return {
+    detectSeconds: round(
+      t.intervalSeconds * slow + t.failuresToDown * probe + (t.failuresToDown - 1) * t.suspectIntervalSeconds * slow,
+    ),
+    recoverSeconds: round(
+      t.maxBackoffSeconds * slow + t.successesToUp * probe + (t.successesToUp - 1) * t.suspectIntervalSeconds * slow,
+    ),
+    probesPerHourHealthy: round(3600 / t.intervalSeconds),
+    fleetRequestsPerSecondHealthy: round(nodes / t.intervalSeconds),
+    fleetRequestsPerSecondMax: round(
+      (nodes * Math.max(t.failuresToDown, t.successesToUp)) / (t.intervalSeconds * (1 - t.jitter)),
+    ),
+  };
+}
+
+/** The folder whose lock the apply script takes for a node path (its first two levels). */
+function lockFolder(path: string): string {
+  const parts = path.split("/");
+  return (parts.length > 3 ? parts.slice(0, 3) : parts.slice(0, -1)).join("/") || "/";
+}
+
+/** The endpoints of a registry that the files may drop: all but the last resort (the last one without fallback). */
+function removable(entry: RegistryMirrors): MirrorEndpoint[] {
+  return entry.upstreamFallback ? entry.endpoints : entry.endpoints.slice(0, -1);
+}
+
+function without(entry: RegistryMirrors, down: Set<string>): RegistryMirrors {
+  const keep = new Set(removable(entry).filter((e) => down.has(e.url)));
+  return { ...entry, endpoints: entry.endpoints.filter((e) => !keep.has(e)) };
+}
+
+function probeUrl(e: MirrorEndpoint): string {
+  const root = e.overridePath ? "/v2" : containerdApiRoot({ path: e.path, overridePath: false });
+  return `${e.scheme}://${e.host}${root}/`;
+}
+
+/** Cuts a rendered TOML file into its prefix (the header comment) and its tables. */
+function cut(content: string): { prefix: string; tables: string[] } {
+  if (!content.startsWith(GENERATED_HEADER)) throw new Error("a rendered file without the generated header");
+  const body = content.slice(GENERATED_HEADER.length);
+  if (body === "") return { prefix: GENERATED_HEADER, tables: [] };
+  return { prefix: GENERATED_HEADER, tables: body.replace(/\n$/, "").split("\n\n") };
+}
+
+/** The same assembly watchdog.py does. */
+export function assembleChunks(prefix: string, chunks: WatchChunk[], down: ReadonlySet<string>): string {
+  const kept = chunks.filter(
+    (c) =>
+      (c.endpoint === undefined || !down.has(c.endpoint)) &&
+      (c.whenAllDown === undefined || c.whenAllDown.every((u) => down.has(u))),
+  );
+  return kept.length === 0 ? prefix : `${prefix}${kept.map((c) => c.text).join("\n\n")}\n`;
+}
+
+/** Checks the chunks against the renderer for the down-sets that matter (none, each, all but each, all). */
+function verify(
+  path: string,
+  prefix: string,
+  chunks: WatchChunk[],
+  urls: string[],
+  render: (down: Set<string>) => string,
+) {
+  const sets: Set<string>[] = [new Set(), new Set(urls)];
+  for (const u of urls) {
+    sets.push(new Set([u]));
+    sets.push(new Set(urls.filter((x) => x !== u)));
+  }
+  for (const down of sets) {
+    if (assembleChunks(prefix, chunks, down) !== render(down)) {
+      throw new Error(
+        `watch plan: ${path} cannot be cut into tables the watchdog can drop (down: ${[...down].join(", ")})`,
+      );
+    }
+  }
+}
+
+function hostsTomlFile(path: string, content: string, entry: RegistryMirrors): WatchFile {
+  const urls = removable(entry).map((e) => e.url);
+  const { prefix, tables } = cut(content);
+  const chunks: WatchChunk[] = tables.map((text) => {
+    const m = /^\[host\.("(?:[^"\\]|\\.)*")[\].]/.exec(text);
+    const url = m ? (JSON.parse(m[1]) as string) : undefined;
+    return url !== undefined && urls.includes(url) ? { text, endpoint: url } : { text };
+  });
+  const empty = cut(renderHostsToml(without(entry, new Set(urls)))).tables.filter((t) => !tables.includes(t));
+  if (urls.length > 0) for (const text of empty) chunks.push({ text, whenAllDown: urls });
+  verify(path, prefix, chunks, urls, (down) => renderHostsToml(without(entry, down)));
+  return {
+    path,
+    runtime: "containerd",
+    format: "containerd-hosts",
+    action: "rewrite",
+    endpoints: urls,
+    content,
+    prefix,
+    chunks,
+  };
+}
+
+function registriesConfFile(path: string, content: string, policy: MirrorPolicy): WatchFile {
+  const { prefix, tables } = cut(content);
+  let registry = -1;
+  let mirror = 0;
+  const urls: string[] = [];
+  const chunks: WatchChunk[] = tables.map((text) => {
+    if (text.startsWith("[[registry]]")) {
+      registry++;
+      mirror = 0;
+      return { text };
+    }
+    if (text.startsWith("[[registry.mirror]]")) {
+      const url = policy.registries[registry]?.endpoints[mirror++]?.url;
+      if (url === undefined) throw new Error(`watch plan: ${path} has more mirrors than the policy`);
+      if (!urls.includes(url)) urls.push(url);
+      return { text, endpoint: url };
+    }
+    return { text };
+  });
+  const render = (down: Set<string>) =>
+    renderRegistriesConf({ registries: policy.registries.map((r) => without(r, down)) }).content;
+  verify(path, prefix, chunks, urls, render);
+  return {
+    path,
+    runtime: "crio/podman",
+    format: "registries-conf",
+    action: "rewrite",
+    endpoints: urls,
+    content,
+    prefix,
+    chunks,
+    reload: "crio",
+  };
+}
+
+function daemonJsonFile(content: string): WatchFile | undefined {
+  const desired = JSON.parse(content) as Record<string, unknown>;
+  const mirrors = desired["registry-mirrors"];
+  if (!Array.isArray(mirrors) || mirrors.length === 0) return undefined;
+  return {
+    path: DAEMON_JSON,
+    runtime: "docker",
+    format: "docker-daemon-json",
+    action: "rewrite",
+    endpoints: mirrors as string[],
+    content,
+    mirrors: mirrors as string[],
+    reload: "docker",
+  };
+}
+
+/** Sorts object keys recursively (arrays keep their order) and drops undefined fields. */
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (typeof value === "object" && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v !== undefined) out[key] = sortKeys(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+/**
+ * Builds the watchdog's plan from the policy and the rendered node files. Files it does not know (config.toml
+ * fragments, ...) are left out; containerd hosts.toml files are recognised by their content (the renderer's output
+ * for one registry of the policy) and folder name. A hosts.toml with `auth: "ecr"` mirrors is rewritten as its
+ * `.registry-mirrors.template`, and the ECR token refresher renders hosts.toml from it (one writer per file).
+ */
+export function buildWatchPlan(input: WatchPlanInput): WatchPlan {
+  const settings = resolveWatchdogSettings(input.watchdog ?? {});
+  const { policy } = input;
+  const nodeFiles: Array<[string, string]> = Array.isArray(input.files)
+    ? input.files.map((f) => [f.path, f.content])
+    : Object.entries(input.files);
+  nodeFiles.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
+  const files: WatchFile[] = [];
+  for (const [path, content] of nodeFiles) {
+    if (path === DAEMON_JSON) {
+      const file = daemonJsonFile(content);
+      if (file) files.push({ ...file, lock: lockFolder(path) });
+    } else if (path === REGISTRIES_CONF_DROPIN) {
+      const file = registriesConfFile(path, content, policy);
+      if (file.endpoints.length > 0) files.push({ ...file, lock: lockFolder(path) });
+    } else if (path in REPORTED) {
+      const runtime = REPORTED[path];
+      const endpoints = policy.registries
+        .flatMap((r) => r.endpoints)
+        .filter((e) => content.includes(runtime === "buildkit" ? e.host : e.url))
+        .map((e) => e.url);
+      const format = runtime === "buildkit" ? "buildkitd-toml" : "k3s-registries";
+      if (endpoints.length > 0)
+        files.push({ path, runtime, format, action: "report", endpoints: [...new Set(endpoints)] });
+    } else if (path.endsWith("/hosts.toml")) {
+      const entry = policy.registries.find(
+        (r) => path.endsWith(`/${containerdHostDir(r.registry)}/hosts.toml`) && renderHostsToml(r) === content,
+      );
+      if (!entry) continue;
+      const file = hostsTomlFile(path, content, entry);
+      if (file.endpoints.length === 0) continue;
+      if (entry.endpoints.some((e) => e.auth === "ecr")) {
+        file.path = `${path}${TEMPLATE_SUFFIX}`;
+        file.ecrRender = `${ECR_DIR}/ecr-token-refresh`;
+      }
+      files.push({ ...file, lock: lockFolder(path) });
+    }
+  }
+
+  const endpoints: WatchEndpoint[] = [];
+  const byUrl = new Map<string, WatchEndpoint>();
+  for (const entry of policy.registries) {
+    for (const e of entry.endpoints) {
+      const mentioned = files.filter((f) => f.endpoints.includes(e.url)).map((f) => f.path);
+      let ep = byUrl.get(e.url);
+      if (!ep) {
+        // One probe per URL, with the TLS settings of its first mention (the policy's order).
+        ep = { url: e.url, probeUrl: probeUrl(e), insecure: e.insecure, registries: [], files: mentioned };
+        if (e.caFile !== undefined) ep.caFile = e.caFile;
+        if (e.clientCertFile !== undefined) ep.clientCertFile = e.clientCertFile;
+        if (e.clientKeyFile !== undefined) ep.clientKeyFile = e.clientKeyFile;
+        byUrl.set(e.url, ep);
+        endpoints.push(ep);
+      }
+      ep.registries.push(entry.registry);
+    }
+  }
+  // daemon.json lists Docker Hub mirrors; each must be an endpoint of the policy.
+  for (const f of files) {
+    for (const url of f.endpoints) {
+      if (!byUrl.has(url)) throw new Error(`watch plan: ${f.path} lists ${url}, which is not a mirror of the policy`);
+    }
+  }
+  const { stateDir, metricsFile, ...timings } = settings;
+  return sortKeys({ version: 1, endpoints, files, timings, stateDir, metricsFile }) as WatchPlan;
+}
+
+/** The plan as the JSON file the watchdog reads: sorted keys, two-space indent, final newline. */
+export function renderWatchPlan(input: WatchPlanInput): string {
+  return `${JSON.stringify(buildWatchPlan(input), null, 2)}\n`;
+}
