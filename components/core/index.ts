@@ -66,3 +66,15 @@ export {
   nodeConfigUserData,
   DEFAULT_RUNTIMES,
 } from "./render/node-config";
+export {
+  buildWatchPlan,
+  renderWatchPlan,
+  resolveWatchdogSettings,
+  watchdogBounds,
+  WATCHDOG_DEFAULTS,
+  type WatchdogSettingsInput,
+  type WatchPlan,
+  type WatchPlanInput,
+  type WatchTimings,
+  type WatchdogBounds,
+} from "./watch-plan";

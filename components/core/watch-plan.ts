@@ -13,7 +13,7 @@
  */
 import { PolicyError } from "./errors";
 import { checkKnownFields, type MirrorEndpoint, type MirrorPolicy, type RegistryMirrors } from "./policy";
-import { ECR_DIR, TEMPLATE_SUFFIX } from "./render/apply/ecr";
+import { ECR_DIR, TEMPLATE_SUFFIX } from "./node-script";
 import { containerdApiRoot, containerdHostDir, GENERATED_HEADER, renderHostsToml } from "./render/containerd";
 import { REGISTRIES_CONF_DROPIN, renderRegistriesConf } from "./render/registries-conf";
 import type { NodeFile } from "./render/types";

@@ -19,7 +19,9 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ECR_DIR, ECR_REFRESHER, TEMPLATE_SUFFIX } from "../../components/core/render/apply/ecr";
+import { ECR_DIR, nodeSource, TEMPLATE_SUFFIX } from "../../components/core/node-script";
+
+const ECR_REFRESHER = nodeSource("ecr-token-refresh.sh");
 import { type MirrorPolicyInput, normalisePolicy } from "../../components/core/policy";
 import { renderNodeConfig } from "../../components/core/render/node-config";
 import { assembleChunks, buildWatchPlan, renderWatchPlan } from "../../components/core/watch-plan";
