@@ -5,6 +5,7 @@
  */
 import { comparePayloads, engineSummary, type ResourceReview } from "./compare";
 import type { NodePayload } from "./payload";
+import { PAYLOADS } from "./render";
 
 export {
   comparePayloads,
@@ -44,12 +45,12 @@ export {
   SETTINGS_LABEL,
 } from "./payload";
 export { previewSteps, reviewPreview, urnType } from "./preview";
-export { renderReview, RenderReviewOptions, ReviewFormat } from "./render";
+export { PAYLOADS, renderReview, RenderReviewOptions, ReviewFormat } from "./render";
 
 /** The review of two payloads (e.g. two rendered folders); empty when they deliver the same node files. */
 export function reviewPayloads(before: NodePayload, after: NodePayload, name: string): ResourceReview[] {
   const notes = [engineSummary(before.engine, after.engine)].filter((n): n is string => n !== undefined);
   const files = comparePayloads(before, after);
   if (notes.length === 0 && files.length === 0) return [];
-  return [{ urn: name, type: "payload", name, op: "compare", notes, files }];
+  return [{ urn: name, type: PAYLOADS, name, op: "compare", notes, files }];
 }

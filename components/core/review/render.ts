@@ -15,6 +15,9 @@ export interface RenderReviewOptions {
   maxChars?: number;
 }
 
+/** The type of a review comparing two payloads rather than a resource's states. */
+export const PAYLOADS = "payloads";
+
 const DEFAULT_TITLE = "registry-mirrors: node file changes";
 
 function mode(m: number | undefined): string {
@@ -32,9 +35,11 @@ function fileLabel(change: FileChange): string {
 }
 
 function header(change: FileChange): string {
-  const name = change.path.startsWith("/") ? change.path.slice(1) : change.path;
-  const from = change.status === "added" ? "/dev/null" : `a/${name}`;
-  const to = change.status === "removed" ? "/dev/null" : `b/${name}`;
+  // A node path as git shows it (a/etc/...); a label such as "(apply script settings)" as it is.
+  const [a, b] = change.path.startsWith("/") ? ["a", "b"] : ["before:", "after:"];
+  const name = change.path.startsWith("/") ? change.path : ` ${change.path}`;
+  const from = change.status === "added" ? "/dev/null" : `${a}${name}`;
+  const to = change.status === "removed" ? "/dev/null" : `${b}${name}`;
   return `--- ${from}\n+++ ${to}\n`;
 }
 
@@ -56,7 +61,8 @@ function lists(review: ResourceReview): string[] {
 function renderText(reviews: ResourceReview[], title: string): string {
   const out = [title, ""];
   for (const review of reviews) {
-    out.push(`== ${review.type} ${review.name} (${review.op})`, `   ${review.urn}`);
+    if (review.type === PAYLOADS) out.push(`== ${review.name}`);
+    else out.push(`== ${review.type} ${review.name} (${review.op})`, `   ${review.urn}`);
     for (const line of [...review.notes, ...lists(review)]) out.push(`   ${line.replace(/`/g, "")}`);
     for (const change of review.files) {
       if (change.hunks === "") continue;
@@ -71,15 +77,15 @@ function renderMarkdown(reviews: ResourceReview[], title: string, maxChars: numb
   const out: string[] = [`### ${title}`, ""];
   let size = out.join("\n").length;
   const omitted: string[] = [];
-  const push = (text: string) => {
-    out.push(text);
-    size += text.length + 1;
+  const push = (...lines: string[]) => {
+    for (const text of lines) {
+      out.push(text);
+      size += text.length + 1;
+    }
   };
   for (const review of reviews) {
-    push(`#### \`${review.name}\` (${review.type}, ${review.op})`);
-    push("");
-    push(`<sub>\`${review.urn}\`</sub>`);
-    push("");
+    if (review.type === PAYLOADS) push(`#### ${review.name}`, "");
+    else push(`#### \`${review.name}\` (${review.type}, ${review.op})`, "", `<sub>\`${review.urn}\`</sub>`, "");
     const code = (paths: string[]) => paths.map((p) => `\`${p}\``).join(", ");
     const added = review.files.filter((f) => f.status === "added").map((f) => f.path);
     const removed = review.files.filter((f) => f.status === "removed").map((f) => f.path);
