@@ -63,7 +63,8 @@ export function decodeResource(type: string, inputs: Record<string, unknown> | u
   }
   if (type === "kubernetes:core/v1:ConfigMap") return { fields: configMapFields(props) };
   if (type === "kubernetes:core/v1:Secret") {
-    return { fields: isOurs(props) ? [{ field: "data", state: "secret" }] : [] };
+    const field = props.stringData !== undefined ? "stringData" : "data";
+    return { fields: isOurs(props) ? [{ field, state: "secret" }] : [] };
   }
   const fields = PAYLOAD_FIELDS[type] ?? [];
   return {
