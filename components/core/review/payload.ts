@@ -2,7 +2,8 @@
  * A node payload as a reviewer sees it: the files a node gets (from the data part of the apply script, and any other
  * file or part of the user data), the apply script's settings, and the engine's facts.
  */
-import { splitUserData, userDataFiles } from "../userdata";
+import { DATA_MARKER } from "../node-script";
+import { type MimePart, splitUserData, userDataFiles } from "../userdata";
 import { type EngineFacts, isApplyScript, readApplyScript, settingsLines } from "./node-data";
 
 /** A file of a payload. */
@@ -44,7 +45,7 @@ export function payloadFromApplyScript(script: string, path = "(apply script)"):
  * write as files (the user's own scripts, a NodeConfig, Bottlerocket settings), each shown whole.
  */
 export function payloadFromUserData(text: string): NodePayload {
-  let parts: ReturnType<typeof splitUserData>;
+  let parts: MimePart[];
   try {
     parts = splitUserData(text);
   } catch {
@@ -61,18 +62,20 @@ export function payloadFromUserData(text: string): NodePayload {
     } else files.push({ path: file.path, content: file.content, mode: file.mode, runtime: "user data" });
   }
   parts.forEach((part, i) => {
-    if (ownsFiles(part.contentType, part.content)) return;
+    if (ownsFiles(part)) return;
     const name = part.filename ? `, ${part.filename}` : "";
     files.push({ path: `(user data part ${i + 1}: ${part.contentType}${name})`, content: part.content });
   });
   return { files, engine };
 }
 
-// A part whose files the read-back lists: the library's cloud-config or shell form (the files are shown instead).
-function ownsFiles(contentType: string, content: string): boolean {
-  if (contentType !== "text/cloud-config" && contentType !== "text/x-shellscript") return false;
+// A part of the library's own (cloud-config or shell form, named registry-mirrors*, or writing the apply script, its
+// engine or its data part): its files are shown instead of the part.
+function ownsFiles(part: MimePart): boolean {
+  if (part.contentType !== "text/cloud-config" && part.contentType !== "text/x-shellscript") return false;
+  if (part.filename?.startsWith("registry-mirrors")) return true;
   try {
-    return userDataFiles(content).some((f) => isApplyScript(f.content));
+    return userDataFiles(part.content).some((f) => isApplyScript(f.content) || f.content.includes(DATA_MARKER));
   } catch {
     return false;
   }
