@@ -275,6 +275,39 @@ describe("registry-mirrors diff on a preview", () => {
     expect(md).toContain(`\`nodes: ${DOCKER_IO}\``);
   });
 
+  it("reads Alibaba Cloud user data given as plain text, and fences content that holds backticks", () => {
+    const ecs = "alicloud:ecs/instance:Instance";
+    const script = (mirror: string) =>
+      renderNodeUserData({
+        applyScript: renderNodeConfig({
+          ...before,
+          mirrors: undefined,
+          policy: { registries: { "docker.io": { mirrors: [mirror] } } },
+        }).applyScript,
+        format: "shell",
+      });
+    const plain = previewDoc(
+      steps(
+        "update",
+        urnOf(ecs, "box"),
+        { type: ecs, inputs: { userData: script("https://old.example.com") } },
+        { type: ecs, inputs: { userData: script("https://new.example.com") } },
+        ["userData"],
+      ),
+    );
+    expect(changedLines(renderReview(reviewPreview(plain)))).toContain('+[host."https://new.example.com"]');
+
+    const cm = (text: string) => ({
+      type: CM,
+      inputs: { metadata: { labels: { "app.kubernetes.io/part-of": "registry-mirrors" } }, data: { "notes.md": text } },
+    });
+    const fenced = renderReview(
+      reviewPreview(previewDoc(steps("update", urnOf(CM, "notes"), cm("a\n```\n"), cm("b\n```\n"), ["data"]))),
+    );
+    expect(fenced).toContain("````diff\n--- before: notes.md\n");
+    expect(fenced.trimEnd().endsWith("\n````")).toBe(true);
+  });
+
   it("refuses a document that is not preview JSON, naming the fix", () => {
     expect(() => reviewPreview([1, 2])).toThrow(/--preview: not a JSON object .*pulumi preview --json/);
     expect(() => reviewPreview({ steps: {} })).toThrow(/`steps` is not a list/);
