@@ -5,6 +5,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 import { parse as parseYaml } from "yaml";
 import { PolicyError } from "../components/core/errors";
+import { DIFF_HELP, diffCommand, UnreadableInput } from "./diff";
 import { checkKnownFields } from "../components/core/policy";
 import { type DockerSettingsInput, parseKeyValue } from "../components/core/render/docker";
 import {
@@ -39,6 +40,9 @@ Usage:
                                       list the built-in regions and the endpoints derived for each
   registry-mirrors probe    (--cloud C --region R [region flags] | --mirror URL ...) [--timeout MS] [--concurrency N]
                                       GET /v2/ on each mirror; print them best first with latency or failure
+  registry-mirrors diff     --preview preview.json | OLD NEW   [--format markdown|text]
+                                      the node file changes of a \`pulumi preview --json\` (or between two payloads),
+                                      as unified diffs for a pull request comment; exit 0 whatever changed
   registry-mirrors help [command]
 
 Run "registry-mirrors render --help" for the flags.`;
@@ -450,7 +454,7 @@ function parseOrFail<T extends ParseArgsOptionsConfig>(argv: string[], options: 
 }
 
 function report(err: unknown, io: Io): number {
-  if (err instanceof UsageError) {
+  if (err instanceof UsageError || err instanceof UnreadableInput) {
     io.err(`registry-mirrors: ${err.message}`);
     return 2;
   }
@@ -474,12 +478,20 @@ export function main(argv: string[], io: Io = consoleIo): number | Promise<numbe
         return regions(rest, io);
       case "probe":
         return probe(rest, io).catch((err) => report(err, io));
+      case "diff":
+        return diffCommand(rest, io.out, fail);
       case undefined:
       case "help":
       case "--help":
       case "-h":
         io.out(
-          rest[0] === "render" || rest[0] === "validate" ? RENDER_HELP : rest[0] === "probe" ? PROBE_HELP : MAIN_HELP,
+          rest[0] === "render" || rest[0] === "validate"
+            ? RENDER_HELP
+            : rest[0] === "probe"
+              ? PROBE_HELP
+              : rest[0] === "diff"
+                ? DIFF_HELP
+                : MAIN_HELP,
         );
         return 0;
       default:
