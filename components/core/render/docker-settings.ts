@@ -1,0 +1,384 @@
+/** The typed Docker daemon settings of a policy (`execOpts`, `logDriver`, ...): their checks and their daemon.json keys. */
+import * as ipaddr from "ipaddr.js";
+import { PolicyError, type Warnings } from "../errors";
+import { isCidr, parseInsecureRegistry } from "../host-port";
+import { checkKnownFields } from "../policy";
+import {
+  boolean,
+  integer,
+  isPlainObject,
+  NAME,
+  nonEmptyString,
+  parseKeyValue,
+  registryList,
+  stringList,
+  stringMap,
+} from "./docker-values";
+
+export { isPlainObject, parseKeyValue } from "./docker-values";
+
+/** One default ulimit for containers (`default-ulimits`). */
+export interface DockerUlimitInput {
+  /** Soft limit. */
+  soft: number;
+  /** Hard limit (at least `soft`). */
+  hard: number;
+}
+
+/** A pool Docker carves network subnets from (`default-address-pools`). */
+export interface DockerAddressPoolInput {
+  /** The pool as a CIDR block, e.g. `"10.200.0.0/16"`. */
+  base: string;
+  /** Prefix length of each network taken from the pool, e.g. `24`. */
+  size: number;
+}
+
+/**
+ * Docker daemon settings written to `daemon.json` next to the mirrors. Every field is optional; a field
+ * left out is not written, so the node keeps its own value (or dockerd's default).
+ */
+export interface DockerSettingsInput {
+  /** Registries Docker may reach over plain HTTP or with an unverified certificate: `host[:port]` or a CIDR block such as `10.0.0.0/8`. */
+  insecureRegistries?: string[];
+  /** Runtime options, e.g. `["native.cgroupdriver=systemd"]` (what kubelet's systemd cgroup driver needs). */
+  execOpts?: string[];
+  /** Default logging driver for containers, e.g. `"json-file"`. */
+  logDriver?: string;
+  /** Options of the logging driver, e.g. `{ "max-size": "100m", "max-file": "3" }`. Values are written as strings. */
+  logOpts?: Record<string, string>;
+  /** Keep containers running while dockerd restarts (`live-restore`). */
+  liveRestore?: boolean;
+  /** Layers pulled in parallel per pull (dockerd default 3). */
+  maxConcurrentDownloads?: number;
+  /** Layers pushed in parallel per push (dockerd default 5). */
+  maxConcurrentUploads?: number;
+  /** Attempts per layer download before a pull fails (dockerd default 5). */
+  maxDownloadAttempts?: number;
+  /** Absolute path of Docker's data folder (`data-root`), e.g. `"/data/docker"`. */
+  dataRoot?: string;
+  /** Storage driver, e.g. `"overlay2"`. */
+  storageDriver?: string;
+  /** Storage driver options, each `key=value`, e.g. `["overlay2.size=20G"]`. */
+  storageOpts?: string[];
+  /** DNS servers (IP addresses) for containers. */
+  dns?: string[];
+  /** DNS search domains for containers. */
+  dnsSearch?: string[];
+  /** DNS resolver options for containers, e.g. `["ndots:2"]`. */
+  dnsOpts?: string[];
+  /** Pools new networks take their subnets from. */
+  defaultAddressPools?: DockerAddressPoolInput[];
+  /** Address and prefix of the default bridge, e.g. `"172.26.0.1/16"`. */
+  bip?: string;
+  /** MTU of the default bridge (68-65535). */
+  mtu?: number;
+  /** Debug logging of the daemon. */
+  debug?: boolean;
+  /** Daemon log level. */
+  logLevel?: "debug" | "info" | "warn" | "error" | "fatal";
+  /** Engine labels, e.g. `{ "pool": "gpu" }` (written as `["pool=gpu"]`). */
+  labels?: Record<string, string>;
+  /** Daemon features switched on or off, e.g. `{ "buildkit": true }`. */
+  features?: Record<string, boolean>;
+  /** Registries Docker may push foreign (non-distributable) layers to: `host[:port]` or CIDR. */
+  allowNondistributableArtifacts?: string[];
+  /** Default ulimits of containers keyed by name, e.g. `{ nofile: { soft: 65536, hard: 65536 } }`. */
+  defaultUlimits?: Record<string, DockerUlimitInput>;
+  /** OCI runtime used when a container names none, e.g. `"runc"` or `"nvidia"`. */
+  defaultRuntime?: string;
+  /** Seconds dockerd waits for containers to stop when it shuts down. */
+  shutdownTimeout?: number;
+  /**
+   * Any other `daemon.json` key, spelled as dockerd spells it (kebab-case), with its raw JSON value. Each key is
+   * checked against the keys dockerd 20.10-27 accepts (dockerd refuses to start on an unknown key).
+   */
+  extra?: Record<string, unknown>;
+}
+
+export const SETTINGS_FIELDS = [
+  "insecureRegistries",
+  "execOpts",
+  "logDriver",
+  "logOpts",
+  "liveRestore",
+  "maxConcurrentDownloads",
+  "maxConcurrentUploads",
+  "maxDownloadAttempts",
+  "dataRoot",
+  "storageDriver",
+  "storageOpts",
+  "dns",
+  "dnsSearch",
+  "dnsOpts",
+  "defaultAddressPools",
+  "bip",
+  "mtu",
+  "debug",
+  "logLevel",
+  "labels",
+  "features",
+  "allowNondistributableArtifacts",
+  "defaultUlimits",
+  "defaultRuntime",
+  "shutdownTimeout",
+  "extra",
+] as const;
+
+/** The daemon.json key each typed setting writes. */
+export const SETTING_KEYS: Record<Exclude<(typeof SETTINGS_FIELDS)[number], "extra">, string> = {
+  insecureRegistries: "insecure-registries",
+  execOpts: "exec-opts",
+  logDriver: "log-driver",
+  logOpts: "log-opts",
+  liveRestore: "live-restore",
+  maxConcurrentDownloads: "max-concurrent-downloads",
+  maxConcurrentUploads: "max-concurrent-uploads",
+  maxDownloadAttempts: "max-download-attempts",
+  dataRoot: "data-root",
+  storageDriver: "storage-driver",
+  storageOpts: "storage-opts",
+  dns: "dns",
+  dnsSearch: "dns-search",
+  dnsOpts: "dns-opts",
+  defaultAddressPools: "default-address-pools",
+  bip: "bip",
+  mtu: "mtu",
+  debug: "debug",
+  logLevel: "log-level",
+  labels: "labels",
+  features: "features",
+  allowNondistributableArtifacts: "allow-nondistributable-artifacts",
+  defaultUlimits: "default-ulimits",
+  defaultRuntime: "default-runtime",
+  shutdownTimeout: "shutdown-timeout",
+};
+
+const LOG_LEVELS = ["debug", "info", "warn", "error", "fatal"];
+const ULIMITS = [
+  "core",
+  "cpu",
+  "data",
+  "fsize",
+  "locks",
+  "memlock",
+  "msgqueue",
+  "nice",
+  "nofile",
+  "nproc",
+  "rss",
+  "rtprio",
+  "rttime",
+  "sigpending",
+  "stack",
+];
+/** Validates each typed setting and returns the daemon.json keys it writes. */
+export function typedSettings(settings: DockerSettingsInput, f: string, warnings: Warnings): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const s = settings as Record<string, unknown>;
+  const set = (name: keyof typeof SETTING_KEYS, value: unknown) => (out[SETTING_KEYS[name]] = value);
+
+  if (s.insecureRegistries !== undefined)
+    set("insecureRegistries", registryList(`${f}.insecureRegistries`, s.insecureRegistries, warnings));
+  if (s.allowNondistributableArtifacts !== undefined) {
+    set(
+      "allowNondistributableArtifacts",
+      registryList(`${f}.allowNondistributableArtifacts`, s.allowNondistributableArtifacts, warnings),
+    );
+  }
+  if (s.execOpts !== undefined) {
+    const opts = stringList(`${f}.execOpts`, s.execOpts, '"native.cgroupdriver=systemd"');
+    opts.forEach((opt, i) => {
+      const [key, value] = parseKeyValue(`${f}.execOpts[${i}]`, opt);
+      if (key === "" || value === "") {
+        throw new PolicyError(
+          `${f}.execOpts[${i}]`,
+          opt,
+          "an exec-opt needs a name and a value",
+          'write it as name=value, e.g. "native.cgroupdriver=systemd"',
+        );
+      }
+      if (key.toLowerCase() === "native.cgroupdriver" && value !== "systemd" && value !== "cgroupfs") {
+        throw new PolicyError(
+          `${f}.execOpts[${i}]`,
+          opt,
+          "dockerd knows only the cgroupfs and systemd cgroup drivers",
+          'write "native.cgroupdriver=systemd" or "native.cgroupdriver=cgroupfs"',
+        );
+      }
+    });
+    set("execOpts", opts);
+  }
+  if (s.logDriver !== undefined) {
+    const driver = nonEmptyString(`${f}.logDriver`, s.logDriver, '"json-file"');
+    if (!NAME.test(driver) && !driver.includes("/")) {
+      throw new PolicyError(
+        `${f}.logDriver`,
+        driver,
+        "not a log driver name",
+        'write a driver such as "json-file", "local" or "journald"',
+      );
+    }
+    set("logDriver", driver);
+  }
+  if (s.logOpts !== undefined) set("logOpts", stringMap(`${f}.logOpts`, s.logOpts, '{ "max-size": "100m" }'));
+  if (s.liveRestore !== undefined) set("liveRestore", boolean(`${f}.liveRestore`, s.liveRestore));
+  if (s.debug !== undefined) set("debug", boolean(`${f}.debug`, s.debug));
+  if (s.maxConcurrentDownloads !== undefined)
+    set("maxConcurrentDownloads", integer(`${f}.maxConcurrentDownloads`, s.maxConcurrentDownloads, 1, 1000));
+  if (s.maxConcurrentUploads !== undefined)
+    set("maxConcurrentUploads", integer(`${f}.maxConcurrentUploads`, s.maxConcurrentUploads, 1, 1000));
+  if (s.maxDownloadAttempts !== undefined)
+    set("maxDownloadAttempts", integer(`${f}.maxDownloadAttempts`, s.maxDownloadAttempts, 1, 1000));
+  if (s.shutdownTimeout !== undefined)
+    set("shutdownTimeout", integer(`${f}.shutdownTimeout`, s.shutdownTimeout, 0, 86400));
+  if (s.mtu !== undefined) set("mtu", integer(`${f}.mtu`, s.mtu, 68, 65535));
+  if (s.dataRoot !== undefined) {
+    const path = s.dataRoot;
+    if (typeof path !== "string" || !path.startsWith("/") || /[\0\n]/.test(path)) {
+      throw new PolicyError(
+        `${f}.dataRoot`,
+        path,
+        "must be an absolute path on the node",
+        'give the full path, e.g. "/data/docker"',
+      );
+    }
+    set("dataRoot", path);
+  }
+  if (s.storageDriver !== undefined) {
+    const driver = nonEmptyString(`${f}.storageDriver`, s.storageDriver, '"overlay2"');
+    if (!NAME.test(driver))
+      throw new PolicyError(
+        `${f}.storageDriver`,
+        driver,
+        "not a storage driver name",
+        'write a driver such as "overlay2"',
+      );
+    set("storageDriver", driver);
+  }
+  if (s.storageOpts !== undefined) {
+    const opts = stringList(`${f}.storageOpts`, s.storageOpts, '"overlay2.size=20G"');
+    opts.forEach((opt, i) => parseKeyValue(`${f}.storageOpts[${i}]`, opt));
+    set("storageOpts", opts);
+  }
+  if (s.dns !== undefined) {
+    const servers = stringList(`${f}.dns`, s.dns, '"10.0.0.2"');
+    servers.forEach((ip, i) => {
+      if (!ipaddr.isValid(ip) || (!ipaddr.IPv4.isValidFourPartDecimal(ip) && !ipaddr.IPv6.isValid(ip))) {
+        throw new PolicyError(
+          `${f}.dns[${i}]`,
+          ip,
+          "not an IP address",
+          'write the DNS server\'s IP address, e.g. "10.0.0.2"',
+        );
+      }
+    });
+    set("dns", servers);
+  }
+  if (s.dnsSearch !== undefined) set("dnsSearch", stringList(`${f}.dnsSearch`, s.dnsSearch, '"example.internal"'));
+  if (s.dnsOpts !== undefined) set("dnsOpts", stringList(`${f}.dnsOpts`, s.dnsOpts, '"ndots:2"'));
+  if (s.defaultAddressPools !== undefined) {
+    const pools = s.defaultAddressPools;
+    if (!Array.isArray(pools))
+      throw new PolicyError(
+        `${f}.defaultAddressPools`,
+        pools,
+        "must be a list of { base, size }",
+        'write [{ base: "10.200.0.0/16", size: 24 }]',
+      );
+    set(
+      "defaultAddressPools",
+      pools.map((pool, i) => {
+        const pf = `${f}.defaultAddressPools[${i}]`;
+        if (!isPlainObject(pool))
+          throw new PolicyError(pf, pool, "must be { base, size }", 'write { base: "10.200.0.0/16", size: 24 }');
+        checkKnownFields(pf, pool, ["base", "size"]);
+        if (typeof pool.base !== "string" || !isCidr(pool.base)) {
+          throw new PolicyError(`${pf}.base`, pool.base, "not a CIDR block", 'write a network such as "10.200.0.0/16"');
+        }
+        const [addr, bits] = ipaddr.parseCIDR(pool.base);
+        const size = integer(`${pf}.size`, pool.size, bits, addr.kind() === "ipv4" ? 32 : 128);
+        return { base: parseInsecureRegistry(`${pf}.base`, pool.base), size };
+      }),
+    );
+  }
+  if (s.bip !== undefined) {
+    if (typeof s.bip !== "string" || !isCidr(s.bip) || !ipaddr.IPv4.isValidFourPartDecimal(s.bip.split("/")[0])) {
+      throw new PolicyError(
+        `${f}.bip`,
+        s.bip,
+        "must be an IPv4 address with prefix length",
+        'write the bridge\'s address and prefix, e.g. "172.26.0.1/16"',
+      );
+    }
+    set("bip", s.bip);
+  }
+  if (s.logLevel !== undefined) {
+    if (typeof s.logLevel !== "string" || !LOG_LEVELS.includes(s.logLevel)) {
+      throw new PolicyError(`${f}.logLevel`, s.logLevel, "unknown log level", `use one of ${LOG_LEVELS.join(", ")}`);
+    }
+    set("logLevel", s.logLevel);
+  }
+  if (s.labels !== undefined) {
+    const labels = stringMap(`${f}.labels`, s.labels, '{ "pool": "gpu" }');
+    set(
+      "labels",
+      Object.keys(labels)
+        .sort()
+        .map((k) => `${k}=${labels[k]}`),
+    );
+  }
+  if (s.features !== undefined) {
+    if (!isPlainObject(s.features))
+      throw new PolicyError(
+        `${f}.features`,
+        s.features,
+        "must be an object of feature names to true/false",
+        'write e.g. { "buildkit": true }',
+      );
+    for (const [name, on] of Object.entries(s.features)) boolean(`${f}.features.${name}`, on);
+    set("features", s.features);
+  }
+  if (s.defaultUlimits !== undefined) {
+    if (!isPlainObject(s.defaultUlimits)) {
+      throw new PolicyError(
+        `${f}.defaultUlimits`,
+        s.defaultUlimits,
+        "must be an object keyed by ulimit name",
+        "write e.g. { nofile: { soft: 65536, hard: 65536 } }",
+      );
+    }
+    const ulimits: Record<string, unknown> = {};
+    for (const [name, limit] of Object.entries(s.defaultUlimits)) {
+      const uf = `${f}.defaultUlimits.${name}`;
+      if (!ULIMITS.includes(name))
+        throw new PolicyError(`${f}.defaultUlimits`, name, "unknown ulimit", `use one of ${ULIMITS.join(", ")}`);
+      if (!isPlainObject(limit))
+        throw new PolicyError(uf, limit, "must be { soft, hard }", "write e.g. { soft: 65536, hard: 65536 }");
+      checkKnownFields(uf, limit, ["soft", "hard"]);
+      const soft = integer(`${uf}.soft`, limit.soft, -1, Number.MAX_SAFE_INTEGER);
+      const hard = integer(`${uf}.hard`, limit.hard, -1, Number.MAX_SAFE_INTEGER);
+      if (hard !== -1 && (soft === -1 || soft > hard)) {
+        throw new PolicyError(
+          `${uf}.soft`,
+          soft,
+          `the soft limit is above the hard limit (${hard})`,
+          "lower soft or raise hard",
+        );
+      }
+      ulimits[name] = { Hard: hard, Name: name, Soft: soft };
+    }
+    set("defaultUlimits", ulimits);
+  }
+  if (s.defaultRuntime !== undefined) {
+    const runtime = nonEmptyString(`${f}.defaultRuntime`, s.defaultRuntime, '"runc"');
+    if (!NAME.test(runtime))
+      throw new PolicyError(
+        `${f}.defaultRuntime`,
+        runtime,
+        "not a runtime name",
+        'write the name of a runtime dockerd knows, e.g. "runc" or "nvidia"',
+      );
+    set("defaultRuntime", runtime);
+  }
+  return out;
+}
