@@ -58,8 +58,6 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
   private readonly outputs = new OutputsOnDemand();
 
   constructor(name: string, args: MirrorDaemonConfigArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("registry-mirrors:index:MirrorDaemonConfig", name, {}, opts);
-
     const inputs = {
       mirrors: args.mirrors,
       policy: args.policy,
@@ -68,8 +66,14 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
       restartPolicy: args.restartPolicy,
       runtimeOptions: args.runtimeOptions,
     };
-    this.rendered = computeOutput(inputs, (i) => renderNodeConfig(i as Parameters<typeof renderNodeConfig>[0]));
-    this.sensitive = this.rendered.apply((r) => (r.secret ? pulumi.secret(r) : pulumi.output(r)));
+    const rendered = computeOutput(inputs, (i) => renderNodeConfig(i as Parameters<typeof renderNodeConfig>[0]));
+    const sensitive = rendered.apply((r) => (r.secret ? pulumi.secret(r) : pulumi.output(r)));
+    // The node files are the component's inputs as the engine records them: `pulumi preview --diff` prints a changed
+    // multi-line input as a line diff, so a policy change shows as the lines of the node files that change (outputs
+    // are not shown in a preview). Secret files stay secret.
+    super("registry-mirrors:index:MirrorDaemonConfig", name, { nodeFiles: sensitive.apply((r) => r.files) }, opts);
+    this.rendered = rendered;
+    this.sensitive = sensitive;
     this.rendered.apply((r) => r.warnings.forEach((w) => pulumi.log.warn(w, this)));
 
     this.applyScript = this.sensitive.apply((r) => r.applyScript);

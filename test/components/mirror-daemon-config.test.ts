@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import { gunzipSync } from "node:zlib";
 import { parse as parseYaml } from "yaml";
-import { type MockHandle, registered, setupMocks, unwrap } from "./mocks";
+import { isSecretInput, type MockHandle, plain, registered, setupMocks, unwrap } from "./mocks";
 import { MirrorDaemonConfig } from "../../components/mirror-daemon-config";
 import { renderNodeConfig } from "../../components/core/render/node-config";
 import { DEFAULT_APPLY_SCRIPT_PATH, USER_DATA_LIMITS, userDataFiles } from "../../components/core/userdata";
@@ -102,5 +102,27 @@ describe("MirrorDaemonConfig", () => {
     const [a, b] = [make("same-a"), make("same-b")];
     expect(await unwrap(a.applyScript)).toBe(await unwrap(b.applyScript));
     expect(await unwrap(a.userData)).toBe(await unwrap(b.userData));
+  });
+});
+
+describe("MirrorDaemonConfig's recorded inputs", () => {
+  it("are the node files, so a preview diff shows their changed lines; a file holding a credential stays secret", async () => {
+    const policy = { registries: { "docker.io": { mirrors: ["https://hub.example.com"] } } };
+    const config = new MirrorDaemonConfig("inputs-plain", { policy });
+    await registered(config);
+    const plainComponent = mocks.resources.find((r) => r.name === "inputs-plain" && !r.custom);
+    expect(isSecretInput(plainComponent?.inputs.nodeFiles)).toBe(false);
+    expect(plainComponent?.inputs.nodeFiles).toEqual(renderNodeConfig({ policy }).files);
+
+    const withHeader = {
+      registries: {
+        "docker.io": { mirrors: [{ url: "https://hub.example.com", headers: { Authorization: "Bearer s3cr3t" } }] },
+      },
+    };
+    const secretConfig = new MirrorDaemonConfig("inputs-secret", { policy: withHeader, runtimes: ["containerd"] });
+    await registered(secretConfig);
+    const secretComponent = mocks.resources.find((r) => r.name === "inputs-secret" && !r.custom);
+    expect(isSecretInput(secretComponent?.inputs.nodeFiles)).toBe(true);
+    expect(JSON.stringify(plain(secretComponent?.inputs.nodeFiles))).toContain("s3cr3t");
   });
 });
