@@ -320,7 +320,8 @@ containerd_apply() {
 containerd_restore() {
   ctd_prepare
   ctd_effective
-  # containerd 2.x: every file of the load order the script may have edited (it edits at most one per run).
+  # Every file of the load order the script may have edited (one per run; which one depends on the version).
+  if [ -z "$CTD_V2" ]; then ctd_order; fi
   printf '%s\n' "$CTD_CONFIG" >>"$WORK/order"
   action=none backed=''
   while read -r f; do if has_backup "$f"; then backed=${f#"$ROOT"}; fi; done <"$WORK/order"

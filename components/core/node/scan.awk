@@ -100,7 +100,7 @@ END {
   off = 0
   for (i = 1; i <= n; i++) {
     if (cri != "" && item[i] == cri) off = 1
-    if (ver >= 3 && (item[i] == "io.containerd.grpc.v1.cri" || item[i] == img)) off = 1
+    if (ver >= 3 && (item[i] == "io.containerd.grpc.v1.cri" || item[i] == "io.containerd.cri.v1.images")) off = 1
   }
   if (off) print "crioff 1"
   if (localreg) print "localreg 1"
