@@ -145,6 +145,14 @@ describe("apply script: containerd 2.1+ with a config_path list", { timeout: 60_
       expect(images(node.read(CONFIG))).toMatchObject({ use_local_image_pull: true, registry: { config_path: TWO } });
     });
 
+    it(`2.1 (${reader}): a version-2 config.toml gets the key in the 2.x CRI images table (never migrated from version 2's)`, () => {
+      const node = new FakeNode();
+      const config = `version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "${TWO}"\n`;
+      node.write(CONFIG, config);
+      expect(node.run(plan(), undefined, { without, env: node.containerdBinary(built("2.1.9")) }).code).toBe(0);
+      expect(added(config, node.read(CONFIG))).toEqual([`[${IMAGES}]`, "use_local_image_pull = true"]);
+    });
+
     const local: Array<[string, string]> = [
       ["discard_unpacked_layers = true (AL2023's own setting)", "discard_unpacked_layers = true"],
       ["use_local_image_pull = true", "use_local_image_pull = true"],
