@@ -296,28 +296,75 @@ ctd_prepare() {
   while read -r w m p a; do printf '%s\n' "$p" >>"$WORK/containerd.paths"; done <"$WORK/containerd.list"
 }
 ctd_inspect() {
-  CTD_VERSION='' CTD_PATH='' CTD_CONFLICT='' CTD_CRIOFF='' CTD_ERROR='' CTD_MISSING='' CTD_REGLINE='' CTD_PATHLINE=''
+  CTD_VERSION='' CTD_PATH='' CTD_HASPATH='' CTD_CONFLICT='' CTD_CRIOFF='' CTD_ERROR='' CTD_MISSING='' CTD_LOCALREG=''
+  CTD_S_LOCAL='' CTD_S_DISCARD='' CTD_S_DSA='' CTD_S_MCD='' CTD_S_SYNC=''
+  CTD_REGLINE='' CTD_PATHLINE='' CTD_IMAGESLINE='' CTD_LOCALLINE=''
   if [ ! -e "$1" ]; then CTD_MISSING=1 && return 0; fi
   awk -v q="'" -f "$WORK/scan.awk" "$1" >"$WORK/scan.out"
   if command -v python3 >/dev/null 2>&1 && python3 "$WORK/inspect.py" "$1" >"$WORK/inspect.out" 2>/dev/null; then
-    grep -e '^regline ' -e '^pathline ' "$WORK/scan.out" >>"$WORK/inspect.out" || true
+    grep -e '^regline ' -e '^pathline ' -e '^imagesline ' -e '^localline ' "$WORK/scan.out" >>"$WORK/inspect.out" || true
   else
     cp "$WORK/scan.out" "$WORK/inspect.out"
   fi
   while read -r k v; do
     case $k in
       version) CTD_VERSION=$v ;;
-      path) CTD_PATH=$v ;;
+      path) CTD_PATH=$v CTD_HASPATH=1 ;;
       conflict) CTD_CONFLICT=$v ;;
       crioff) CTD_CRIOFF=1 ;;
+      localreg) CTD_LOCALREG=1 ;;
       error) CTD_ERROR=$v ;;
       regline) CTD_REGLINE=$v ;;
       pathline) CTD_PATHLINE=$v ;;
+      imagesline) CTD_IMAGESLINE=$v ;;
+      localline) CTD_LOCALLINE=$v ;;
+      set)
+        case $v in
+          'use_local_image_pull '*) CTD_S_LOCAL=${v#* } ;;
+          'discard_unpacked_layers '*) CTD_S_DISCARD=${v#* } ;;
+          'disable_snapshot_annotations '*) CTD_S_DSA=${v#* } ;;
+          'max_concurrent_downloads '*) CTD_S_MCD=${v#* } ;;
+          'image_pull_with_sync_fs '*) CTD_S_SYNC=${v#* } ;;
+        esac
+        ;;
     esac
   done <"$WORK/inspect.out"
 }
+ctd_runtime() {
+  CTD_RUNTIME='' CTD_MAJOR=0 CTD_MINOR=0
+  bin=${CONTAINERD_BIN:-}
+  if [ -z "$bin" ] && [ -n "$ROOT" ]; then
+    for b in "$ROOT/usr/bin/containerd" "$ROOT/usr/local/bin/containerd" "$ROOT/bin/containerd"; do
+      if [ -x "$b" ]; then bin=$b && break; fi
+    done
+  elif [ -z "$bin" ]; then
+    bin=$(command -v containerd 2>/dev/null) || bin=
+  fi
+  v=''
+  if [ -n "$bin" ] && out=$(limit 10 "$bin" --version 2>/dev/null); then
+    # shellcheck disable=SC2086 # split into words on purpose (globbing is off)
+    set -- $out
+    v=${3:-}
+  fi
+  if [ -z "$v" ] && [ -f "$ROOT/etc/eks/containerd-version.txt" ]; then
+    v=$(awk 'match($0, /[0-9]+\.[0-9]+\.[0-9]+/) { print substr($0, RSTART, RLENGTH); exit }' "$ROOT/etc/eks/containerd-version.txt")
+  fi
+  v=${v#v}
+  case $v in *.*) ;; *) return 0 ;; esac
+  major=${v%%.*} minor=${v#*.}
+  minor=${minor%%[!0-9]*}
+  case $major.$minor in *[!0-9.]* | .* | *.) return 0 ;; esac
+  CTD_RUNTIME=$major.$minor CTD_MAJOR=$major CTD_MINOR=$minor
+}
+ctd_transfer_era() { [ "$CTD_MAJOR" -gt 2 ] || { [ "$CTD_MAJOR" -eq 2 ] && [ "$CTD_MINOR" -ge 1 ]; }; }
 ctd_effective() {
-  CTD_CONFIG=$CTD_MAIN
+  CTD_CONFIG=$CTD_MAIN CTD_V2=''
+  : >"$WORK/order"
+  ctd_runtime
+  if [ "$CTD_MAJOR" -ge 2 ]; then ctd_effective2; else ctd_effective1; fi
+  CTD_NAME=${CTD_CONFIG#"$ROOT"}
+}
+ctd_effective1() {
   if [ -e "$CTD_MAIN" ]; then
     awk -v q="'" -f "$WORK/scan.awk" "$CTD_MAIN" | grep '^import ' >"$WORK/imports" || true
     while read -r k p; do
@@ -329,18 +376,69 @@ ctd_effective() {
       set -f
     done <"$WORK/imports"
   fi
-  CTD_NAME=${CTD_CONFIG#"$ROOT"}
+}
+ctd_order() {
+  [ -e "$CTD_MAIN" ] || return 0
+  printf '%s\n' "$CTD_MAIN" >"$WORK/queue"
+  n=0
+  while :; do
+    n=$((n + 1))
+    f=$(awk -v n="$n" 'NR == n' "$WORK/queue")
+    [ -n "$f" ] || break
+    if grep -q -x -F -e "$f" "$WORK/order"; then continue; fi
+    printf '%s\n' "$f" >>"$WORK/order"
+    awk -v q="'" -f "$WORK/scan.awk" "$f" | grep '^import ' >"$WORK/imports" || true
+    while read -r k p; do
+      case $p in /*) p=$ROOT$p ;; *) p=${f%/*}/$p ;; esac
+      set +f
+      for g in $p; do if [ -f "$g" ]; then printf '%s\n' "$g" >>"$WORK/queue"; fi; done
+      set -f
+    done <"$WORK/imports"
+  done
+}
+ctd_effective2() {
+  CTD_V2=1 CTD_E_PATH='' CTD_E_PATHFILE='' CTD_E_LOCAL='' CTD_E_LOCALFILE='' CTD_E_CRIOFF='' CTD_E_REG=''
+  discard='' dsa='' mcd='' syncfs=''
+  ctd_order
+  while read -r f; do
+    ctd_inspect "$f"
+    if [ -n "$CTD_ERROR$CTD_CONFLICT" ]; then CTD_CONFIG=$f && return 0; fi
+    if [ -n "$CTD_HASPATH" ]; then CTD_E_PATH=$CTD_PATH CTD_E_PATHFILE=$f; fi
+    if [ -n "$CTD_S_LOCAL" ]; then CTD_E_LOCAL=$CTD_S_LOCAL CTD_E_LOCALFILE=$f; fi
+    if [ -n "$CTD_CRIOFF" ]; then CTD_E_CRIOFF=1; fi
+    if [ -n "$CTD_LOCALREG" ]; then CTD_E_REG=1; fi
+    discard=${CTD_S_DISCARD:-$discard} dsa=${CTD_S_DSA:-$dsa} mcd=${CTD_S_MCD:-$mcd} syncfs=${CTD_S_SYNC:-$syncfs}
+  done <"$WORK/order"
+  CTD_E_WHY=''
+  if [ "$CTD_E_LOCAL" = true ]; then CTD_E_WHY='use_local_image_pull = true'
+  elif [ "$discard" = true ]; then CTD_E_WHY='discard_unpacked_layers = true'
+  elif [ "$dsa" = false ]; then CTD_E_WHY='disable_snapshot_annotations = false'
+  elif [ "${mcd:-3}" != 3 ]; then CTD_E_WHY="max_concurrent_downloads = $mcd"
+  elif [ "$syncfs" = true ]; then CTD_E_WHY='image_pull_with_sync_fs = true'
+  elif [ -n "$CTD_E_REG" ]; then CTD_E_WHY='registry mirrors, configs or auths'
+  fi
+  CTD_CONFIG=${CTD_E_PATHFILE:-$CTD_MAIN}
 }
 ctd_path_ok() { case ":$CTD_PATH:" in *":$CTD_DIR:"*) return 0 ;; *) return 1 ;; esac }
-ctd_edit() { # writes to $1 the config with config_path set: a line replaced, or added under its table
-  line="config_path = \"$CTD_DIR\""
-  case $CTD_VERSION in 1) table=$CTD_TABLE_1 ;; 3) table=$CTD_TABLE_3 ;; *) table=$CTD_TABLE_2 ;; esac
+ctd_edit() {
+  if [ "$CTD_PLAN" = local ]; then
+    line='use_local_image_pull = true' table=${CTD_TABLE_3%.registry} at=$CTD_LOCALLINE under=$CTD_IMAGESLINE
+  else
+    line="config_path = \"$CTD_DIR\"" at=$CTD_PATHLINE under=$CTD_REGLINE
+    case $CTD_VERSION in 1) table=$CTD_TABLE_1 ;; 3 | 4) table=$CTD_TABLE_3 ;; *) table=$CTD_TABLE_2 ;; esac
+  fi
   if [ -n "$CTD_MISSING" ]; then
-    printf 'version = 2\n\n[%s]\n  %s\n' "$table" "$line" >"$1"
-  elif [ -n "$CTD_PATHLINE" ]; then
-    awk -v n="$CTD_PATHLINE" -v l="$line" 'NR == n { match($0, /^[ \t]*/); $0 = substr($0, 1, RLENGTH) l } { print }' "$CTD_CONFIG" >"$1"
-  elif [ -n "$CTD_REGLINE" ]; then
-    awk -v n="$CTD_REGLINE" -v l="$line" '{ print } NR == n { match($0, /^[ \t]*/); print substr($0, 1, RLENGTH) "  " l }' "$CTD_CONFIG" >"$1"
+    if [ -z "$CTD_V2" ]; then
+      printf 'version = 2\n\n[%s]\n  %s\n' "$CTD_TABLE_2" "$line" >"$1"
+    elif [ "$CTD_MAJOR" -eq 2 ] && [ "$CTD_MINOR" -lt 3 ]; then
+      printf 'version = 3\n\n[%s]\n  %s\n' "$CTD_TABLE_3" "$line" >"$1"
+    else
+      printf 'version = 4\n\n[%s]\n  %s\n' "$CTD_TABLE_3" "$line" >"$1"
+    fi
+  elif [ -n "$at" ]; then
+    awk -v n="$at" -v l="$line" 'NR == n { match($0, /^[ \t]*/); $0 = substr($0, 1, RLENGTH) l } { print }' "$CTD_CONFIG" >"$1"
+  elif [ -n "$under" ]; then
+    awk -v n="$under" -v l="$line" '{ print } NR == n { match($0, /^[ \t]*/); print substr($0, 1, RLENGTH) "  " l }' "$CTD_CONFIG" >"$1"
   else
     { cat "$CTD_CONFIG" && printf '\n[%s]\n  %s\n' "$table" "$line"; } >"$1"
   fi
@@ -358,21 +456,41 @@ ctd_drop() { # puts back the node's own hosts.toml $1 (or removes ours), and rem
 ctd_refuse() {
   fail "containerd: $1, and restartPolicy is \"never\"; nothing was changed. Fix: set restartPolicy: \"if-needed\" (a containerd restart keeps running containers), or $2 and restart containerd yourself"
 }
-ctd_plan() { # sets CTD_PLAN to ok or edit, or to nothing after saying why it refuses
+ctd_plan() {
   CTD_PLAN=''
   ctd_inspect "$CTD_CONFIG"
+  if [ -n "$CTD_V2" ] && [ -z "$CTD_ERROR$CTD_CONFLICT" ]; then CTD_PATH=$CTD_E_PATH CTD_CRIOFF=$CTD_E_CRIOFF; fi
   c="containerd: $CTD_NAME"
   if [ -n "$CTD_ERROR" ]; then
     fail "$c is not valid ($CTD_ERROR); nothing was changed. Fix: repair it and run this again"
   elif [ -n "$CTD_CONFLICT" ]; then
     fail "$c sets the deprecated inline registry.$CTD_CONFLICT, which containerd refuses together with config_path (the CRI plugin would not load); nothing was changed. Fix: move those settings into the policy and delete them from config.toml"
-  elif [ -n "$CTD_CRIOFF" ] || ctd_path_ok; then
+  elif [ -n "$CTD_CRIOFF" ]; then
     CTD_PLAN=ok
+  elif ctd_path_ok; then
+    CTD_PLAN=ok
+    case $CTD_PATH in *:*) ;; *) return 0 ;; esac
+    if [ -n "$CTD_V2" ] && ctd_transfer_era && [ -z "$CTD_E_WHY" ]; then
+      CTD_PLAN=local CTD_PATHNAME=$CTD_NAME CTD_CONFIG=${CTD_E_LOCALFILE:-$CTD_CONFIG}
+      CTD_NAME=${CTD_CONFIG#"$ROOT"}
+      ctd_inspect "$CTD_CONFIG"
+    fi
   elif [ -n "$CTD_PATH" ]; then
     fail "$c sets config_path = \"$CTD_PATH\", which does not include $CTD_DIR, so containerd would not read these mirrors; nothing was changed. Fix: render with the containerd certs folder set to a folder of that config_path"
   else
     CTD_PLAN=edit
   fi
+}
+ctd_checked() {
+  ctd_inspect "$WORK/config.toml"
+  if [ "$CTD_PLAN" = local ]; then
+    [ -z "$CTD_ERROR" ] && [ "$CTD_S_LOCAL" = true ] && return 0
+    fail "containerd: could not add use_local_image_pull = true to $CTD_NAME safely; nothing was changed. Fix: add use_local_image_pull = true to its [${CTD_TABLE_3%.registry}] table yourself, or set config_path in $CTD_PATHNAME to the single folder $CTD_DIR"
+    return 1
+  fi
+  [ -z "$CTD_ERROR" ] && ctd_path_ok && return 0
+  fail "containerd: could not add config_path to $CTD_NAME safely; nothing was changed. Fix: add config_path = \"$CTD_DIR\" to its CRI registry table yourself"
+  return 1
 }
 containerd_apply() {
   ctd_prepare
@@ -380,16 +498,16 @@ containerd_apply() {
   ctd_plan
   [ -n "$CTD_PLAN" ] || return 0
   action=none
-  if [ "$CTD_PLAN" = edit ]; then
+  if [ "$CTD_PLAN" != ok ]; then
     ctd_edit "$WORK/config.toml"
-    ctd_inspect "$WORK/config.toml"
-    if [ -n "$CTD_ERROR" ] || ! ctd_path_ok; then
-      fail "containerd: could not add config_path to $CTD_NAME safely; nothing was changed. Fix: add config_path = \"$CTD_DIR\" to its CRI registry table yourself"
-      return 0
-    fi
+    ctd_checked || return 0
     if active containerd; then
       if [ "$RESTART_POLICY" != if-needed ]; then
-        ctd_refuse "$CTD_NAME does not set config_path, so containerd would ignore the hosts.toml mirrors; setting it needs a restart" "add config_path = \"$CTD_DIR\" to its CRI registry table"
+        if [ "$CTD_PLAN" = local ]; then
+          ctd_refuse "$CTD_PATHNAME sets config_path = \"$CTD_PATH\" (several folders), which containerd $CTD_RUNTIME's transfer service, its CRI pull path here, does not read, so CRI pulls would bypass the mirrors; setting use_local_image_pull = true needs a restart" "add use_local_image_pull = true to the [${CTD_TABLE_3%.registry}] table of $CTD_NAME (or set config_path to the single folder $CTD_DIR)"
+        else
+          ctd_refuse "$CTD_NAME does not set config_path, so containerd would ignore the hosts.toml mirrors; setting it needs a restart" "add config_path = \"$CTD_DIR\" to its CRI registry table"
+        fi
         return 0
       fi
       action=restart
@@ -427,10 +545,14 @@ containerd_apply() {
   fi
   if ! cmp -s "$WORK/containerd.paths" "$CTD_STATE"; then change "$WORK/containerd.paths" "$CTD_STATE" 644; fi
   ecr_sync
-  if [ "$CTD_PLAN" = edit ]; then
+  if [ "$CTD_PLAN" != ok ]; then
     backup "$CTD_CONFIG"
     change "$WORK/config.toml" "$CTD_CONFIG" 644
-    say "containerd: set config_path in $CTD_NAME"
+    if [ "$CTD_PLAN" = local ]; then
+      say "containerd: set use_local_image_pull = true in $CTD_NAME (containerd $CTD_RUNTIME's transfer service reads no config_path list)"
+    else
+      say "containerd: set config_path in $CTD_NAME"
+    fi
     changed=1
   fi
   if [ -z "$changed" ]; then say "containerd: unchanged"; fi
@@ -440,10 +562,13 @@ containerd_apply() {
 containerd_restore() {
   ctd_prepare
   ctd_effective
-  action=none
-  if has_backup "$CTD_CONFIG" && active containerd; then
+  if [ -z "$CTD_V2" ]; then ctd_order; fi
+  printf '%s\n' "$CTD_CONFIG" >>"$WORK/order"
+  action=none backed=''
+  while read -r f; do if has_backup "$f"; then backed=${f#"$ROOT"}; fi; done <"$WORK/order"
+  if [ -n "$backed" ] && active containerd; then
     if [ "$RESTART_POLICY" != if-needed ]; then
-      ctd_refuse "putting back $CTD_NAME needs a restart" "put back its .registry-mirrors.bak"
+      ctd_refuse "putting back $backed needs a restart" "put back its .registry-mirrors.bak"
       return 0
     fi
     action=restart
@@ -452,7 +577,7 @@ containerd_restore() {
   if [ -e "$CTD_STATE" ]; then cat "$CTD_STATE" >>"$WORK/containerd.paths"; fi
   while read -r p; do ctd_drop "$p"; done <"$WORK/containerd.paths"
   if [ -e "$CTD_STATE" ]; then change - "$CTD_STATE"; fi
-  unapply "$CTD_CONFIG" containerd
+  while read -r f; do unapply "$f" containerd; done <"$WORK/order"
   settle containerd containerd "$action" containerd_up
 }
 # shellcheck shell=sh
@@ -634,20 +759,42 @@ def table(value, *names):
     for name in names:
         value = value.get(name) if isinstance(value, dict) else None
     return value if isinstance(value, dict) else {}
+def show(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, int) else None
 version = doc.get("version", 1)
-cri = {1: "cri", 2: "io.containerd.grpc.v1.cri", 3: "io.containerd.cri.v1.images"}.get(version)
+cri = {1: "cri", 2: "io.containerd.grpc.v1.cri", 3: "io.containerd.cri.v1.images", 4: "io.containerd.cri.v1.images"}.get(version)
 if cri is None:
     sys.exit(print("error unsupported config version %r" % (version,)))
-registry = table(doc, "plugins", cri, "registry")
-path = registry.get("config_path")
+plugin = table(doc, "plugins", cri)
+registry = table(plugin, "registry")
 print("version", version)
-print("path", path if isinstance(path, str) else "")
+path = registry.get("config_path")
+if isinstance(path, str):
+    print("path", path)
 if registry.get("mirrors"):
     print("conflict mirrors")
 if any(isinstance(c, dict) and c.get("tls") for c in table(registry, "configs").values()):
     print("conflict tls")
-if version < 3 and cri in (doc.get("disabled_plugins") or []):
+disabled = doc.get("disabled_plugins") or []
+if (version < 3 and cri in disabled) or (version >= 3 and ("io.containerd.grpc.v1.cri" in disabled or cri in disabled)):
     print("crioff 1")
+if registry.get("mirrors") or registry.get("configs") or registry.get("auths"):
+    print("localreg 1")
+images = table(doc, "plugins", "io.containerd.cri.v1.images")
+found = {"use_local_image_pull": images.get("use_local_image_pull")}
+if version >= 3:
+    keys = ["discard_unpacked_layers", "disable_snapshot_annotations", "max_concurrent_downloads", "image_pull_with_sync_fs"]
+    found.update((k, plugin.get(k)) for k in keys)
+else:
+    found.update((k, plugin.get(k)) for k in ["max_concurrent_downloads", "image_pull_with_sync_fs"])
+    containerd = table(plugin, "containerd")
+    if "runtimes" in containerd:
+        found.update((k, containerd.get(k)) for k in ["discard_unpacked_layers", "disable_snapshot_annotations"])
+for name, value in found.items():
+    if show(value) is not None:
+        print("set", name, show(value))
 REGISTRY_MIRRORS_EOF
   cat >"$WORK/scan.awk" <<'REGISTRY_MIRRORS_EOF'
 function norm(s) {
@@ -677,10 +824,13 @@ function setreg() {
   if (ver == "") ver = 1
   if (ver == 1) { reg = "plugins.cri.registry"; cri = "cri" }
   else if (ver == 2) { reg = "plugins.io.containerd.grpc.v1.cri.registry"; cri = "io.containerd.grpc.v1.cri" }
-  else if (ver == 3) { reg = "plugins.io.containerd.cri.v1.images.registry"; cri = "" }
+  else if (ver == 3 || ver == 4) { reg = "plugins.io.containerd.cri.v1.images.registry"; cri = "" }
   else bad = 1
+  crit = reg
+  sub(/\.registry$/, "", crit)
 }
-BEGIN { top = 1; ver = ""; inarr = "" }
+function setkey(k, v) { if (v == "true" || v == "false" || v ~ /^[0-9]+$/) sets[k] = v }
+BEGIN { top = 1; ver = ""; inarr = ""; img = "plugins.io.containerd.cri.v1.images" }
 {
   line = $0
   sub(/^[ \t]+/, "", line)
@@ -699,8 +849,11 @@ BEGIN { top = 1; ver = ""; inarr = "" }
     sub(/\][^\]]*$/, "", h)
     cur = norm(h)
     if (cur == reg) regline = NR
+    if (cur == img) imagesline = NR
     if (index(cur, reg ".mirrors.") == 1) mirrors = 1
     if (index(cur, reg ".configs.") == 1 && cur ~ /\.tls$/) tls = 1
+    if (index(cur, reg ".mirrors.") == 1 || index(cur, reg ".configs.") == 1 || index(cur, reg ".auths.") == 1) localreg = 1
+    if (index(cur, crit ".containerd.runtimes") == 1) runtimes = 1
     next
   }
   k = line
@@ -714,8 +867,14 @@ BEGIN { top = 1; ver = ""; inarr = "" }
     }
     next
   }
+  v = strval(line)
+  if (cur == img && k == "use_local_image_pull") { localline = NR; setkey(k, v) }
+  if (cur == crit && (k == "max_concurrent_downloads" || k == "image_pull_with_sync_fs")) setkey(k, v)
+  if (ver >= 3 && cur == crit && (k == "discard_unpacked_layers" || k == "disable_snapshot_annotations")) setkey(k, v)
+  if (ver < 3 && cur == crit ".containerd" && (k == "discard_unpacked_layers" || k == "disable_snapshot_annotations")) old[k] = v
   if (cur == reg) {
     if (k == "config_path") { pathline = NR; path = strval(line) }
+    if (index(k, "mirrors.") == 1 || index(k, "configs.") == 1 || index(k, "auths.") == 1) localreg = 1
     if (k == "mirrors" || index(k, "mirrors.") == 1) mirrors = 1
     if (index(k, "configs.") == 1 && (k ~ /\.tls$/ || k ~ /\.tls\./)) tls = 1
   } else if (cur == reg ".mirrors") {
@@ -728,15 +887,25 @@ END {
   if (top) setreg()
   if (bad) { print "error unsupported config version " ver; exit }
   print "version " ver
-  print "path " path
+  if (pathline) print "path " path
   if (mirrors) print "conflict mirrors"
   if (tls) print "conflict tls"
   n = items("disabled_plugins")
-  for (i = 1; i <= n; i++) if (cri != "" && item[i] == cri) print "crioff 1"
+  off = 0
+  for (i = 1; i <= n; i++) {
+    if (cri != "" && item[i] == cri) off = 1
+    if (ver >= 3 && (item[i] == "io.containerd.grpc.v1.cri" || item[i] == "io.containerd.cri.v1.images")) off = 1
+  }
+  if (off) print "crioff 1"
+  if (localreg) print "localreg 1"
+  if (runtimes) for (k in old) setkey(k, old[k])
+  for (k in sets) print "set " k " " sets[k]
   n = items("imports")
   for (i = 1; i <= n; i++) if (item[i] != "") print "import " item[i]
   if (regline) print "regline " regline
   if (pathline) print "pathline " pathline
+  if (imagesline) print "imagesline " imagesline
+  if (localline) print "localline " localline
 }
 REGISTRY_MIRRORS_EOF
 }

@@ -3,574 +3,169 @@
 set -eu
 umask 077
 mkdir -p '/var/lib/registry-mirrors'
-cat > '/var/lib/registry-mirrors/apply-node-config.sh.engine.tmp' <<'REGISTRY_MIRRORS_EOF_2'
-#!/bin/sh
-# shellcheck disable=SC2317 # functions are called from the data part
-# Rendered by registry-mirrors (do not edit; change the policy and render again).
-# registry-mirrors node engine 0.1.0 (containerd)
-# Usage: sh apply-node-config.sh [apply|restore]   (restore: put back the node's own files, then reload)
-# Env: NODE_ROOT (node paths' prefix, default /), RUNTIME_CTL (instead of systemctl), VERIFY_SECONDS (60),
-#      LOCK_SECONDS (600), DOCKER_HOST, CONTAINERD_ADDRESS. Exit: 0 done, 1 refused or rolled back, 2 bad usage.
-# The sources, each with its contract: components/core/node/ in the registry-mirrors package.
-CTD_TEMPLATE=.registry-mirrors.template
-CTD_TABLE_1='plugins.cri.registry'
-CTD_TABLE_2='plugins."io.containerd.grpc.v1.cri".registry'
-CTD_TABLE_3='plugins."io.containerd.cri.v1.images".registry'
-ECR_NODE_DIR=/etc/containerd/registry-mirrors
-ECR_UNIT=registry-mirrors-ecr-token
-FILE_GROUPS='crio podman k3s rke2 buildkit files'
-# shellcheck shell=sh
-set -eu
-set -f
-umask 022
-MODE=${1:-apply}
-case $MODE in apply | restore) ;; *) echo "usage: sh $0 [apply|restore]" >&2 && exit 2 ;; esac
-ROOT=${NODE_ROOT:-/}
-ROOT=${ROOT%/}
-RUNTIME_CTL=${RUNTIME_CTL:-systemctl}
-VERIFY_SECONDS=${VERIFY_SECONDS:-60}
-LOCK_SECONDS=${LOCK_SECONDS:-600}
-case $VERIFY_SECONDS$LOCK_SECONDS in '' | *[!0-9]*) echo "registry-mirrors: VERIFY_SECONDS and LOCK_SECONDS must be numbers" >&2 && exit 2 ;; esac
-# shellcheck disable=SC2034 # read by the parts that may restart a runtime
-RESTART_POLICY=never
-STATUS=0
-TXN=0
-LOCKED=
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/registry-mirrors.XXXXXX")
-trap 'rollback; unlock; rm -rf "$WORK"' EXIT
-trap 'exit 1' INT TERM HUP
-say() { printf '%s\n' "$*"; }
-fail() {
-  printf 'registry-mirrors: %s\n' "$*" >&2
-  STATUS=1
-}
-# shellcheck disable=SC2086 # RUNTIME_CTL is word-split on purpose
-ctl() { $RUNTIME_CTL "$@" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; }
-active() { ctl is-active --quiet "$1" >/dev/null 2>&1; }
-limit() { if command -v timeout >/dev/null 2>&1; then timeout "$@"; else (shift && "$@"); fi; }
-wait_for() { # runs "$@" once a second until it succeeds, for at most VERIFY_SECONDS
-  n=$VERIFY_SECONDS
-  until "$@"; do
-    [ "$n" -gt 0 ] || return 1
-    n=$((n - 1))
-    sleep 1
-  done
-}
-put() { # writes $1 to node file $2 atomically; $3: mode, or "copy" ($1's mode), or empty (keep $2's mode)
-  d=${2%/*}
-  t="$d/.${2##*/}.registry-mirrors.$$"
-  mkdir -p "$d"
-  if [ "${3:-}" = copy ]; then
-    cp -p "$1" "$t"
-  elif [ -n "${3:-}" ]; then
-    (umask 077 && cat "$1" >"$t")
-    chmod "$3" "$t"
-  else
-    if [ -e "$2" ]; then cp -p "$2" "$t"; fi
-    cat "$1" >"$t"
-  fi
-  sync "$t" 2>/dev/null || sync
-  mv -f "$t" "$2"
-  sync "$d" 2>/dev/null || true
-}
-change() { # like put, remembering the old content for rollback; $1 "-" removes $2
-  TXN=$((TXN + 1))
-  if [ -e "$2" ]; then cp -p "$2" "$WORK/undo.$TXN"; fi
-  printf '%s %s\n' "$TXN" "$2" >>"$WORK/txn"
-  if [ "$1" = - ]; then rm -f "$2"; else put "$1" "$2" "${3:-}"; fi
-}
-rollback() {
-  [ -e "$WORK/txn" ] || return 0
-  while read -r n f; do
-    if [ -e "$WORK/undo.$n" ]; then put "$WORK/undo.$n" "$f" copy; else rm -f "$f"; fi
-  done <"$WORK/txn"
-  rm -f "$WORK/txn"
-}
-commit() { rm -f "$WORK/txn"; }
-has_backup() { [ -e "$1.registry-mirrors.bak" ] || [ -e "$1.registry-mirrors.created" ]; }
-backup() { # keeps the node's own version of $1 once, before the first change
-  if has_backup "$1"; then return 0; fi
-  if [ -e "$1" ]; then change "$1" "$1.registry-mirrors.bak" copy; else
-    : >"$WORK/empty"
-    change "$WORK/empty" "$1.registry-mirrors.created" 600
-  fi
-}
-unapply() { # puts back the node's own version of $1; $2 is the label for messages
-  if [ -e "$1.registry-mirrors.bak" ]; then
-    change "$1.registry-mirrors.bak" "$1" copy
-    change - "$1.registry-mirrors.bak"
-    say "$2: restored ${1#"$ROOT"}"
-  elif [ -e "$1.registry-mirrors.created" ]; then
-    change - "$1"
-    change - "$1.registry-mirrors.created"
-    say "$2: removed ${1#"$ROOT"}"
-  fi
-}
-# shellcheck disable=SC2034 # SETTLED is read by the Docker section only
-settle() {
-  label=$1 unit=$2 action=$3 SETTLED=1
-  shift 3
-  if [ "$action" = none ]; then commit && return 0; fi
-  if ctl "$action" "$unit" >"$WORK/ctl.out" 2>&1 && wait_for "$@"; then
-    commit
-    if [ "$unit" = "$label" ]; then say "$label: ${action}ed"; else say "$label: ${action}ed $unit"; fi
-    return 0
-  fi
-  rollback
-  SETTLED=
-  ctl "$action" "$unit" >>"$WORK/ctl.out" 2>&1 || true
-  wait_for active "$unit" || true
-  fail "$label: $unit did not come back within ${VERIFY_SECONDS}s after the $action ($(tr '\n' ' ' <"$WORK/ctl.out")); the previous files were put back and $unit ${action}ed again"
-}
-lock() {
-  [ "$MODE" = apply ] || [ -d "$ROOT$1" ] || return 0
-  mkdir -p "$ROOT$1"
-  l=$ROOT$1/.registry-mirrors.lock n=$LOCK_SECONDS
-  if command -v flock >/dev/null 2>&1; then
-    # shellcheck disable=SC3013 # -ef: dash, BusyBox and bash have it
-    until eval "exec $2>>\"\$l\"" && flock -n "$2" && [ "$l" -ef "/proc/$$/fd/$2" ]; do lock_wait "$l"; done
-    LOCKED="$LOCKED $1/.registry-mirrors.lock"
-    return 0
-  fi
-  until mkdir "$l.d" 2>/dev/null; do
-    pid=$(cat "$l.d/pid" 2>/dev/null) || pid=
-    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-      rm -rf "$l.d"
-      say "took over $1/.registry-mirrors.lock.d from pid $pid, which is gone"
-    else
-      lock_wait "$l.d"
-    fi
-  done
-  echo "$$" >"$l.d/pid"
-  LOCKED="$LOCKED $1/.registry-mirrors.lock.d"
-}
-lock_wait() {
-  if [ "$n" -le 0 ]; then
-    fail "another run still holds ${1#"$ROOT"} after ${LOCK_SECONDS}s; nothing was changed. Fix: run this again when it is done (a .lock.d folder whose pid is gone is taken over)"
-    exit 1
-  fi
-  [ "$n" != "$LOCK_SECONDS" ] || say "waiting for another run to finish (${1#"$ROOT"})"
-  n=$((n - 1))
-  sleep 1
-}
-unlock() { for f in $LOCKED; do rm -rf "$ROOT$f"; done; }
-warn() { printf 'registry-mirrors: %s\n' "$*" >&2; }
-systemd_here() { # systemd runs the node (the DaemonSet reaches it through nsenter)
-  s=$(ctl is-system-running 2>/dev/null) || true
-  case $s in running | degraded | starting | initializing | maintenance) return 0 ;; *) return 1 ;; esac
-}
-# shellcheck shell=sh
-CTD_MAIN=$ROOT/etc/containerd/config.toml
-CTD_DIR=
-ctd_prepare() {
-  CTD_STATE=$ROOT$CTD_DIR/.registry-mirrors.files
-  : >>"$WORK/containerd.list"
-  : >"$WORK/containerd.paths"
-  while read -r w m p a; do printf '%s\n' "$p" >>"$WORK/containerd.paths"; done <"$WORK/containerd.list"
-}
-ctd_inspect() {
-  CTD_VERSION='' CTD_PATH='' CTD_CONFLICT='' CTD_CRIOFF='' CTD_ERROR='' CTD_MISSING='' CTD_REGLINE='' CTD_PATHLINE=''
-  if [ ! -e "$1" ]; then CTD_MISSING=1 && return 0; fi
-  awk -v q="'" -f "$WORK/scan.awk" "$1" >"$WORK/scan.out"
-  if command -v python3 >/dev/null 2>&1 && python3 "$WORK/inspect.py" "$1" >"$WORK/inspect.out" 2>/dev/null; then
-    grep -e '^regline ' -e '^pathline ' "$WORK/scan.out" >>"$WORK/inspect.out" || true
-  else
-    cp "$WORK/scan.out" "$WORK/inspect.out"
-  fi
-  while read -r k v; do
-    case $k in
-      version) CTD_VERSION=$v ;;
-      path) CTD_PATH=$v ;;
-      conflict) CTD_CONFLICT=$v ;;
-      crioff) CTD_CRIOFF=1 ;;
-      error) CTD_ERROR=$v ;;
-      regline) CTD_REGLINE=$v ;;
-      pathline) CTD_PATHLINE=$v ;;
-    esac
-  done <"$WORK/inspect.out"
-}
-ctd_effective() {
-  CTD_CONFIG=$CTD_MAIN
-  if [ -e "$CTD_MAIN" ]; then
-    awk -v q="'" -f "$WORK/scan.awk" "$CTD_MAIN" | grep '^import ' >"$WORK/imports" || true
-    while read -r k p; do
-      case $p in /*) p=$ROOT$p ;; *"*"*) p=$ROOT/$p ;; *) p=${CTD_MAIN%/*}/$p ;; esac
-      set +f
-      for f in $p; do
-        if [ -f "$f" ] && grep -q -F -e io.containerd.grpc.v1.cri -e io.containerd.cri.v1.images -e plugins.cri -e 'plugins."cri"' "$f"; then CTD_CONFIG=$f; fi
-      done
-      set -f
-    done <"$WORK/imports"
-  fi
-  CTD_NAME=${CTD_CONFIG#"$ROOT"}
-}
-ctd_path_ok() { case ":$CTD_PATH:" in *":$CTD_DIR:"*) return 0 ;; *) return 1 ;; esac }
-ctd_edit() { # writes to $1 the config with config_path set: a line replaced, or added under its table
-  line="config_path = \"$CTD_DIR\""
-  case $CTD_VERSION in 1) table=$CTD_TABLE_1 ;; 3) table=$CTD_TABLE_3 ;; *) table=$CTD_TABLE_2 ;; esac
-  if [ -n "$CTD_MISSING" ]; then
-    printf 'version = 2\n\n[%s]\n  %s\n' "$table" "$line" >"$1"
-  elif [ -n "$CTD_PATHLINE" ]; then
-    awk -v n="$CTD_PATHLINE" -v l="$line" 'NR == n { match($0, /^[ \t]*/); $0 = substr($0, 1, RLENGTH) l } { print }' "$CTD_CONFIG" >"$1"
-  elif [ -n "$CTD_REGLINE" ]; then
-    awk -v n="$CTD_REGLINE" -v l="$line" '{ print } NR == n { match($0, /^[ \t]*/); print substr($0, 1, RLENGTH) "  " l }' "$CTD_CONFIG" >"$1"
-  else
-    { cat "$CTD_CONFIG" && printf '\n[%s]\n  %s\n' "$table" "$line"; } >"$1"
-  fi
-}
-containerd_up() { # containerd answers and, if ctr is here, its CRI plugin loaded
-  active containerd || return 1
-  command -v ctr >/dev/null 2>&1 || return 0
-  plugins=$(limit 20 ctr --address "${CONTAINERD_ADDRESS:-$ROOT/run/containerd/containerd.sock}" plugins ls 2>/dev/null) || return 1
-  ! printf '%s\n' "$plugins" | grep -E -q '[[:space:]](cri|images)[[:space:]].*[[:space:]]error[[:space:]]*$'
-}
-ctd_drop() { # puts back the node's own hosts.toml $1 (or removes ours), and removes its ECR template
-  if [ -e "$ROOT$1$CTD_TEMPLATE" ]; then change - "$ROOT$1$CTD_TEMPLATE"; fi
-  unapply "$ROOT$1" containerd
-}
-ctd_refuse() {
-  fail "containerd: $1, and restartPolicy is \"never\"; nothing was changed. Fix: set restartPolicy: \"if-needed\" (a containerd restart keeps running containers), or $2 and restart containerd yourself"
-}
-ctd_plan() { # sets CTD_PLAN to ok or edit, or to nothing after saying why it refuses
-  CTD_PLAN=''
-  ctd_inspect "$CTD_CONFIG"
-  c="containerd: $CTD_NAME"
-  if [ -n "$CTD_ERROR" ]; then
-    fail "$c is not valid ($CTD_ERROR); nothing was changed. Fix: repair it and run this again"
-  elif [ -n "$CTD_CONFLICT" ]; then
-    fail "$c sets the deprecated inline registry.$CTD_CONFLICT, which containerd refuses together with config_path (the CRI plugin would not load); nothing was changed. Fix: move those settings into the policy and delete them from config.toml"
-  elif [ -n "$CTD_CRIOFF" ] || ctd_path_ok; then
-    CTD_PLAN=ok
-  elif [ -n "$CTD_PATH" ]; then
-    fail "$c sets config_path = \"$CTD_PATH\", which does not include $CTD_DIR, so containerd would not read these mirrors; nothing was changed. Fix: render with the containerd certs folder set to a folder of that config_path"
-  else
-    CTD_PLAN=edit
-  fi
-}
-containerd_apply() {
-  ctd_prepare
-  ctd_effective
-  ctd_plan
-  [ -n "$CTD_PLAN" ] || return 0
-  action=none
-  if [ "$CTD_PLAN" = edit ]; then
-    ctd_edit "$WORK/config.toml"
-    ctd_inspect "$WORK/config.toml"
-    if [ -n "$CTD_ERROR" ] || ! ctd_path_ok; then
-      fail "containerd: could not add config_path to $CTD_NAME safely; nothing was changed. Fix: add config_path = \"$CTD_DIR\" to its CRI registry table yourself"
-      return 0
-    fi
-    if active containerd; then
-      if [ "$RESTART_POLICY" != if-needed ]; then
-        ctd_refuse "$CTD_NAME does not set config_path, so containerd would ignore the hosts.toml mirrors; setting it needs a restart" "add config_path = \"$CTD_DIR\" to its CRI registry table"
-        return 0
-      fi
-      action=restart
-    fi
-  fi
-  changed=''
-  while read -r w m p a; do
-    tpl=$ROOT$p$CTD_TEMPLATE
-    if [ "$a" = ecr ]; then
-      if ! cmp -s "$WORK/$w" "$tpl"; then
-        backup "$ROOT$p"
-        change "$WORK/$w" "$tpl" "$m"
-        say "containerd: wrote $p$CTD_TEMPLATE (hosts.toml gets the ECR token)"
-        changed=1 ECR_RENDER=1
-      elif [ ! -e "$ROOT$p" ]; then
-        ECR_RENDER=1
-      fi
-      continue
-    fi
-    if [ -e "$tpl" ]; then change - "$tpl"; fi
-    if ! cmp -s "$WORK/$w" "$ROOT$p"; then
-      backup "$ROOT$p"
-      change "$WORK/$w" "$ROOT$p" "$m"
-      say "containerd: wrote $p"
-      changed=1
-    fi
-  done <"$WORK/containerd.list"
-  if [ -e "$CTD_STATE" ]; then # files of registries the policy no longer has
-    while read -r p; do
-      if ! grep -q -x -F -e "$p" "$WORK/containerd.paths"; then
-        ctd_drop "$p"
-        changed=1
-      fi
-    done <"$CTD_STATE"
-  fi
-  if ! cmp -s "$WORK/containerd.paths" "$CTD_STATE"; then change "$WORK/containerd.paths" "$CTD_STATE" 644; fi
-  ecr_sync
-  if [ "$CTD_PLAN" = edit ]; then
-    backup "$CTD_CONFIG"
-    change "$WORK/config.toml" "$CTD_CONFIG" 644
-    say "containerd: set config_path in $CTD_NAME"
-    changed=1
-  fi
-  if [ -z "$changed" ]; then say "containerd: unchanged"; fi
-  settle containerd containerd "$action" containerd_up
-  if [ -n "$SETTLED" ]; then ecr_start; fi
-}
-containerd_restore() {
-  ctd_prepare
-  ctd_effective
-  action=none
-  if has_backup "$CTD_CONFIG" && active containerd; then
-    if [ "$RESTART_POLICY" != if-needed ]; then
-      ctd_refuse "putting back $CTD_NAME needs a restart" "put back its .registry-mirrors.bak"
-      return 0
-    fi
-    action=restart
-  fi
-  ecr_remove
-  if [ -e "$CTD_STATE" ]; then cat "$CTD_STATE" >>"$WORK/containerd.paths"; fi
-  while read -r p; do ctd_drop "$p"; done <"$WORK/containerd.paths"
-  if [ -e "$CTD_STATE" ]; then change - "$CTD_STATE"; fi
-  unapply "$CTD_CONFIG" containerd
-  settle containerd containerd "$action" containerd_up
-}
-# shellcheck shell=sh
-ECR_DIR=$ROOT$ECR_NODE_DIR
-ECR_RENDER=''
-ecr_remove() { # the folder is the refresher's alone
-  [ -d "$ECR_DIR" ] || return 0
-  if systemd_here; then
-    ctl stop "$ECR_UNIT.timer" "$ECR_UNIT.service" >/dev/null 2>&1 || true
-    ctl disable "$ECR_UNIT.timer" "$ECR_UNIT.service" >/dev/null 2>&1 || warn "containerd: could not disable $ECR_UNIT.timer"
-  fi
-  set +f
-  for f in "$ECR_DIR"/*; do if [ -e "$f" ]; then change - "$f"; fi; done
-  set -f
-  rm -f "$ECR_DIR/.ecr-token.lock"
-  rmdir "$ECR_DIR" 2>/dev/null || true
-  say "containerd: removed the ECR token refresher"
-}
-ecr_install() {
-  ECR_UNITS=''
-  while read -r w m f; do
-    if ! cmp -s "$WORK/$w" "$ECR_DIR/$f"; then
-      change "$WORK/$w" "$ECR_DIR/$f" "$m"
-      case $f in *.service | *.timer) ECR_UNITS=1 ;; esac
-      ECR_RENDER=1
-    fi
-  done <"$WORK/ecr.files"
-}
-ecr_start() {
-  [ -n "$ECR_RENDER" ] || return 0
-  if ! NODE_ROOT=$ROOT sh "$ECR_DIR/ecr-token-refresh" --render-only; then
-    fail "containerd: could not write the hosts.toml files of the ECR mirrors (see above). Fix: run this again"
-    return 0
-  fi
-  if ! systemd_here; then
-    NODE_ROOT=$ROOT sh "$ECR_DIR/ecr-token-refresh" || warn "containerd: the ECR token refresher failed (see above); containerd skips the ECR mirrors without a token"
-    say "containerd: no systemd here: run $ECR_NODE_DIR/ecr-token-refresh hourly (cron) to renew the ECR token"
-    return 0
-  fi
-  if [ -n "$ECR_UNITS" ]; then
-    if ctl link "$ECR_NODE_DIR/$ECR_UNIT.service" >"$WORK/ctl.out" 2>&1 && ctl enable "$ECR_NODE_DIR/$ECR_UNIT.timer" >>"$WORK/ctl.out" 2>&1 &&
-      ctl daemon-reload >>"$WORK/ctl.out" 2>&1 && ctl restart "$ECR_UNIT.timer" >>"$WORK/ctl.out" 2>&1; then
-      say "containerd: enabled $ECR_UNIT.timer (ECR token at boot, renewed when 6 hours old)"
-    else
-      fail "containerd: could not enable $ECR_UNIT.timer ($(tr '\n' ' ' <"$WORK/ctl.out")). Fix: check systemd on the node, then run this again"
-      return 0
-    fi
-  fi
-  if ctl start "$ECR_UNIT.service" >"$WORK/ctl.out" 2>&1; then
-    say "containerd: ran $ECR_UNIT.service (ECR token)"
-  else
-    warn "containerd: $ECR_UNIT.service failed ($(tr '\n' ' ' <"$WORK/ctl.out")); containerd skips the ECR mirrors until it has a token, the timer retries hourly. See: journalctl -u $ECR_UNIT.service"
-  fi
-}
-ecr_sync() { if [ -s "$WORK/ecr-list" ]; then ecr_install; else ecr_remove; fi; }
-# shellcheck shell=sh
-# shellcheck disable=SC2034 # RESTART_POLICY is read by the parts that may restart a runtime
-restart_policy() { RESTART_POLICY=$1; }
-lock_folders() { LOCK_FOLDERS=$*; }
-# shellcheck disable=SC2034 # CTD_DIR is read by containerd.sh
-containerd_hosts_dir() { CTD_DIR=$1 HAS_CONTAINERD=1; }
-node_file() {
-  DATA_N=$((DATA_N + 1))
-  case $1 in
-    docker)
-      cat >"$WORK/docker.json"
-      HAS_DOCKER=1
-      ;;
-    containerd)
-      cat >"$WORK/ctd$DATA_N"
-      printf 'ctd%s %s %s%s\n' "$DATA_N" "$3" "$2" "${4:+ $4}" >>"$WORK/containerd.list"
-      ;;
-    *)
-      case " $FILE_GROUPS " in
-        *" $1 "*) ;;
-        *)
-          echo "registry-mirrors: the data part names an unknown runtime \"$1\"" >&2
-          exit 2
-          ;;
-      esac
-      cat >"$WORK/file$DATA_N"
-      printf 'file%s %s %s\n' "$DATA_N" "$3" "$2" >>"$WORK/$1.list"
-      HAS_FILES=1
-      ;;
-  esac
-}
-ecr_token() { printf '%s %s %s\n' "$1" "$2" "$3" >>"$WORK/ecr-list"; }
-main() {
-  DATA_N=0 HAS_DOCKER='' HAS_CONTAINERD='' HAS_FILES='' LOCK_FOLDERS=''
-  engine_files
-  : >"$WORK/ecr-list"
-  node_data
-  fd=3
-  for folder in $LOCK_FOLDERS; do
-    lock "$folder" "$fd"
-    fd=$((fd + 1))
-  done
-  if [ -n "$HAS_DOCKER" ]; then
-    if [ "$MODE" = apply ]; then docker_apply; else docker_restore; fi
-  fi
-  if [ -n "$HAS_CONTAINERD" ]; then
-    if [ "$MODE" = apply ]; then containerd_apply; else containerd_restore; fi
-  fi
-  for group in $FILE_GROUPS; do
-    [ -e "$WORK/$group.list" ] || continue
-    # shellcheck disable=SC2046 # "ACTION UNIT..." is split into words on purpose
-    set -- $(group_action "$group")
-    if [ "$MODE" = apply ]; then group_apply "$group" "$@"; else group_restore "$group" "$@"; fi
-  done
-  if [ -z "$HAS_DOCKER$HAS_CONTAINERD$HAS_FILES" ]; then say "nothing to apply"; fi
-  exit "$STATUS"
-}
-group_action() {
-  case $1 in
-    crio) echo reload crio ;;
-    podman) echo none ;;
-    k3s) echo restart k3s k3s-agent ;;
-    rke2) echo restart rke2-server rke2-agent ;;
-    buildkit) echo restart buildkit ;;
-    *) echo none ;;
-  esac
-}
-engine_files() {
-  cat >"$WORK/inspect.py" <<'REGISTRY_MIRRORS_EOF'
-import sys
-try:
-    import tomllib
-except ImportError:
-    sys.exit(3)
-try:
-    with open(sys.argv[1], "rb") as f:
-        doc = tomllib.load(f)
-except ValueError as e:
-    sys.exit(print("error", str(e).replace("\n", " ")))
-def table(value, *names):
-    for name in names:
-        value = value.get(name) if isinstance(value, dict) else None
-    return value if isinstance(value, dict) else {}
-version = doc.get("version", 1)
-cri = {1: "cri", 2: "io.containerd.grpc.v1.cri", 3: "io.containerd.cri.v1.images"}.get(version)
-if cri is None:
-    sys.exit(print("error unsupported config version %r" % (version,)))
-registry = table(doc, "plugins", cri, "registry")
-path = registry.get("config_path")
-print("version", version)
-print("path", path if isinstance(path, str) else "")
-if registry.get("mirrors"):
-    print("conflict mirrors")
-if any(isinstance(c, dict) and c.get("tls") for c in table(registry, "configs").values()):
-    print("conflict tls")
-if version < 3 and cri in (doc.get("disabled_plugins") or []):
-    print("crioff 1")
+base64 -d > '/var/lib/registry-mirrors/apply-node-config.sh.engine.tmp.gz' <<'REGISTRY_MIRRORS_EOF'
+H4sIAAAAAAACA719a3PbRrLod/6K9gg2CYWkRMk3u4cKfY4iMYnO2lJKUvYkJSksCBiKWIIAgwEl
+a2We336re554kHJSt2621ibm0dPT093T3dMz3nmzdx+ne2LW2gEx40kSzng4hygWwX3CR1cnB4eD
+v8EOTFdpWMRZKiDIOYRBkvAIpnm2gGLGIQqKAJZBXrR24JKnEc95BPfPkPOHWBT5c28R53mWC+hE
+GaRZATyKiyMIZ0H6wAnCMkvi8BmCNIKcAEDwEMSp32/t1KGkWcSBpw9xymG/P+jvQyfM0iKIU55H
+fmsHfhHBAx+CmEGwXCbPPezQC7N0Gj/0xQxuqPRLzkWR5fwOADrq9xCWqwLug3BOWGG/toDsKYVp
+nHDRxdIUcp5kAQ00Th+HcH5xOp5cXlxcQ4cwWwbFTLRhmfNp/LkLEZ8Gq6SAPb8Ll7+cX599Gk9O
+rj9CJ05FwYMIsimIZ1HwRVgkfhf+Ob48++G3ydX45OL89Ao63+773dYO0H8fL07+4dbs+104vTj5
+x/hy8tPF1XUXTi7Or4/PzseXp5Pj09PL8dVVH8af42II+xBlKe/CAHI+XQkeQZZDntFC4oS7cAD3
+QQQrpB2S/XrGQWSrPMR58yCcwVNczCAuBCC18yAshhBmi2WW8rQQe2GW8z0kwB7EKZGvtnDLIJwT
+9JPr08n1+NPPH4+vx6N+tV2/4ItlEhRctjv+/uN4Mhi1l8nqIU5FP8xj06XtNDmwTVic9S1L9B/y
+Zdh/HGBP1tj1cGNXHOxx0I8XwQMXbufxyeWEVv707HK0x4twz/baq86IWv9yfnY9qtb0eJj3imzO
+09YPZx/Hkx8vL375+WrUDvM4g2UWLYIU5ocC8jk/gPtVnETzuJDc2C7LLP0ciVlL8AJ6fCX/nrZW
+i0DMYf/goPXp4nQ88l4Gwx4JwLoVBoKDh8W4ZFQIX0DJgg9HR7DrAw9nGbCVESlvvypADD68O4B3
+74B/jgs4wH5cBGELZWLkvRj5GPb21roQ/3qLn1YisNR+DXtGKNatskyMvJdywbD37f665QrHyHtx
+P7HBvp5vua9Xkqk4hXYbvsDuzZv93n/cmelXl21YFVPUXCVIi5Uo4J5Dulrc81xsotEmtbt/+B5Q
+9QWkSElFBnkhoJgFBSyCZ1qlIC8ggHyVFvGCty7HV9fHl9eTny8+np38Nkr5I89bV9fH179cjfZb
+17+ej/aJRuPTUet/Li7/MfI6izmKGvQiYN7L9aefT88uh729YrFc11i4/yv9x/xWkQdLaKPqQL1x
+BKs0yfDvfAG9fArMQ+CsDeNfz65VY5r0oA1n59dwPb78BD/98nNLBM8dH15gmcdpMYX2W3GbtoF5
+u+wI1q1pECdY3QLToL4ItguStwWgpjtorTdT9u/fwk5JE8cCnrI86ollEheQpbBc5ctM8FZYEArg
+ua2Z918MDj+868F7/OP/4B/f4h9/wz/+jn/8x4d3PZxDEBbxIycQYZFALHqyBHq9P1YxL4B5AwYf
+9iL+uJeukgQOPrwbYMckXsQF9YunqGMXyF69R8B1zlZFvQvtS7oWMTwCnggOHTGLpwXyHRb6RzCN
+Ef5TEBeTaZbTEDvIQULOK0tDDgEIHmZpBMhYCcQFiFUYch6JLkyzHJADM1FURKAFkI68WpmEIVGK
+shbuYjfAvJRB76GAfbiDL6hyilWewoCq05HX6aTQg4HvU4FIOF9SJW5hrXVruSoU5k95XHAB3gCK
+TNoFqBrBO4CgyBYxGirPR+AdDmGRRbyLex4Ls+Uzg443aAsq9amYL5bFM3TmOJR3oKtwzJH3cvB2
+b3fdAihGzIv2+t7Lwc7O7t66vnN5HmsBLOZRnENvCcyL8Due0pxfDoe9NYMRIAZwJ1eNZhguZesB
+A+YV2IUn1KmX2n5uh47S6n/7G65tGGhWwt6SaOFskaFYHzogBacqCZkD8w4MVIPCgWyPnCLhlGC3
+QJaL5zSkdnDg8OKXL1SBFHiE3lQ2QJC2R1TrUeQrXFNpDKplTeI5R1OsCzlfcFSgcfpAWjBLIjI/
+eFoQL1o15A2A9Rh2yB6RJVAdoNLzOp3rX8/hG8VOr08e1dfeKo2yvnf967mmhNVSRutgrez04YPq
+VnxOnQUf4GL3zCioIKfUQUnnclXoRaeR5ULTgOuWnplSggppM0pJcPZbAE8z5HzaMXo5pDA18man
+7EwttbOXaJTrmDdlxKcKVY37VNMDRRG+K09bN7Jl6xZqL6XLatWoimaBmOA0V0tqoxAd1EXrPpir
+SW9uE+Y8KHhEU1u3HLA7gIItqlb9I89FnKVognsDUn5duOfTLJdeyTTORaHcFLmqFltaOL2wahUU
+aSy9Bw6LSWdHLfem+VmK08oNQTMWqSemJFtBcipeIce3+/tSctetVUrGm6LKclWIRn+nRJkjVKix
+pF4S3POERG/BBRqFojzjTQvnajtDig2NiUhICrd5b3MHuUsEzyhHQ22/RuC9DHaYh5YmW7s69SuY
+p4orDc6+Ah0NpIoSKqU6RrQi203Aq/H19cfxKZLftQZPs3DOc9yoC1qmNHlGg79IuNIXtE4jbwCr
+NC5GuCFSy5F3qEGOcEeV9sGh1VmyGSquFCXcsC+JMW42dWZH28Z2ZB6OyAznhkXSz1a0U7wbIABt
+fCijwJKahrAaSwMaAfNoNlaYJGGpcAjeixx6zSOtWDfVgwRpNjdHfVKJ1rloSSoitWDT/JonqHc0
+sPNURp/uaFugjevgidUQxRGFSMJswaVkotsdp1B1etYCgmnBc2IHhR10vE6RQxv3J/zfdxUUff9I
++hI5f4yzlZCOJDzxnNvIB9qaEheXchSPQYWOxr7Zkxh5j7hG0nvU+hktD2Rz0oCVjcqxjlQTZNeR
++tiryxSOiFah618pzrOm8ZRaNRrGtNQbpOxwf3AIO9Dj0yFEgZh14fuVeP4++0xkuA/EDGbBIwfF
+mNKa5Y9BAox/5iF4Bx8+3LJbL7llDJlbokFm2wEVII0ShgMA21vmWbjneXvTaE+ZH1EG2GOCzEIt
+j6SRq6M949MR8+QP2Egc1sjMEldJbeYl/bLpZayDZRyNvI4085J+tLeMyw19XD5s5NgSOD1qd4dT
+fAPzOEmgt69LS8OYFQDrISIyqoxEtciyOWSPPN88x76KNy7jCHCULho84Qz14kOWcgnObJxQpqoe
+zlguuBuQY+95pKn0xFt/guoIVIoDjaNkQqku9G8Sjv6NQwEp70GaFTOeo9cFokDKzbIkEqXNQYl2
+OYqxFkeoGmZoCz8FQu1EUR9+iD8PCVwxi4WUVHhCPRkXSB8y1ToBGDpmCUZYn2YZ2qBxpGlIW3ww
+5yktha9ISq675ik1tTeok13UlJTTYiIxEEVSfc5ciwymcRqLGXTcqdI4FZ9Pe3xormh9Q/CmGKFR
+K0PCY1iKtMdUiY/0cfO0FF94LXyAnWTMKZrMeK59EVUknWRtJUGHNuGAL7L0ihe4NYczLpDgxSzP
+Vg8zSAVPC57TdFDAZABAQuvlqzRFGlXlTG0MMlAlcLK65ReI+EMeRDyCL0ChH1kap3ERB0n8b/m5
+CGJ0joI05L7RCCqSp71sE3xab4ggYmD00/HZudTJ1eCmCqQX2SKhlhgAbYVFNFnmfBnk2gDBKgzH
+jJVmV00bhIk2oRZZu2ZPtRHYJBbkd1pb2KmkWDureT9PsIAlBMQh1fDSkjUOIyEdlf2aGhprmmic
+iiUPC2ei/xxfXp1dnI/abfr8+fj6J/37p+Mr9/Pk4vyHj2cn1+b78uzihx/01/jy8uJSf3w6u7o6
+O/9Rf368ODn+eDnGb01eWaYbXE1Oz65Oji9PnYKrY/vx6cSpufrt/MRCuhz/+PHsfOzi736ffTr+
+cXzlltDAqkBrvTc1p8edxaDBeAye5rh3/zFibeb4hiIM0n7wpD2BD24xmjG1zX/5XMyy9LC6/eOI
+ukrBUEvXXz5XgOsKZck1bWAPOV/iFNu/5/whwdOntvxE3nG/5WmBW5JkGIqSBdXZWHYs4WC1gdnV
+wmW9c0NXrazLMjGHR7PnS/0yh1jvzMrd80vM7D3C0ZFqgFP0LW97jyXeHtiGqB2SOCz8Mre7sPBs
+Yzr1XfZ3ABCpcv7gl5neacFRbfiOvLjA1dL4JbauzsS2MJzuNrHr51fZ321mFtWviITbSPDCVz81
+3R8t3fG/9krwCcGa0MCTJfJve9cvybj38rizC2sLmLpGsQiDPJqsUjxb49EkCZ55LpzeWiVs7I+G
+8ESkwVLMsmISpGlWBPKo1wFydbwBwCL4PAmzNFzlOU+LSZQ9pXg46nZGtdPc2U53gk7OBGOEk6nb
+l7RUQ2favvSHKldlJQVeEgupvNVxiaO8VXTfqN3j/764HO0r5XWOv1sA93E68l6c89Xvz86HvbUJ
+fvwbmHcfp8okVjYyWThlEzDL4R73dVm5txI5ncDbnYa5VcQWmxpUio10a5Q+I0pWGdMM7hG7+5wH
+c+MEa3s4qU7EQZv6dhyNa8et2TDYVqugR2d7IIpYEmWrYuR16KQDBvu6qtfTkScX7Ot+nDrWkUc4
+cVpkdKQjnNMc6Dwk2f09mkmxAFRALSWf0OuBl62kh/c4kmFYPQNLlEe7ttrgJNOIz4WzDBr/fvG5
+KNPwceR1cMNrL4IinHW8/S7s3eAp4ze3/fLfe8ZsBbG6F0VOjS/peK8Llx/H5z9e/+QfSdt83f5K
+ZHy7KChRj+uWq5Bgt7/rlw3FfWMoAiyCf2U59nv7tr+7hkWcys+d3T7C0d/099u36vTUjkDd+x5V
+02DUon+3C1+gj3/s9huHdcWzDMRKqix3xFW2UOJe5EEqpjyf8DxQEWbmmc7yFOpAei/1Ov4H1Sk3
+3oyAvTgMKMqMXgOOw6dTbo77FOa4+539OPK0PS131wMpE9aezfKI54wCTUY9WU+yhCtHfHRIzh31
+QEW+SoUDJeMI4vwYSfhi0TIOWKsygYHryZJFp/Ev8/NXGG+24xdpPaFttMzyAtrW8KIC4Ro8ddNl
+6Sg3yVFLZKO9XR+Wyr9YEvOyXWbL9lQhFbxoZPAsT9U42wjqgW+m6sO6mu7AmiTyHETyhbQJ/4De
+D0iqjWkn9cpSYglWO+ktZDOahBTMWmmroxdjVWvWmho1DjZwpLTa1Kh3ux8qYuvYMy48sV/5lMlZ
+8ErwrupN2ZZ6Pf9Y8RWXPr09lhoaMipP/xtzujtVarH3COmIogvt80sYjSA1prIE6avDY9pHpgo1
+2sp0ZMosxme1HtSuJGUmnJ0WcbrihnrVeU0ds9zI51fx/PT/H7NLvp5+JUM/WIZ2GPnBOQes0ODB
+oYFcApk/8Of4TJ3Zl7WV6zofjAbSli+5zfILc6JsScnbVZ/lFhVvemLcZWUoY00kAvxrEdIX2pxT
+IRsZaag5T/Yw1fH/abErUVHjlHiu+1P2iI3sNnjEVVjKwyoDUJTytANTJZijFcrQlDNRhaY8DKdF
+jcIbQUqKVyFqt25DJ+3VVbuRo2cNU7VmUnUbV2bY81TNmtbSVF8dY5UI1rS2uvjTCfZYhNFar7Wu
+Qedi2PNk6brqOhipl6j9z0+/ObasWmhNzhEJc2Uy1KPRt5PN29boZnpG20Bt8vWaoIkAIU0DNAma
+QW12+1S/EsCXRRgNe4drCv0eNoBkGx3BESDxmQtNUnzbXDd5hrW5WqGbNPATwdLxRlDxxi7ICKbA
+tJ9ghcm62jJ2pfOlLFTDntnrtMWEkYRJJoPTpKfZ0IjkkJGZq0owr47tvhqQ1aZkVD1NIKgfj8+R
+ZMRNJUMMQxDbOQ0KcpPknFTK61sTiF1DUIy8UggDVpiELQtt9MONRdGgTFKSKAEjuGV6tngapoHq
+EIsLUwVmnGCUE3hCyg18jbOTA4x0OoQv8L6h8lDRtFZx4OyLjkeXGoOewpNl09Y6fXKHKtdaa0H7
+qiM4uE1v05u34u42BXCNI4UEWgZIMrKTBvq0qsHE3+xyJIWVvI14HG7H47AZD3NqVgf4/i8AJDK7
+AhoUja4D2ntY1XuEZKTBaOsPXsBxlH+/gdvibnfPP8IE5JHrFw+sSwwJrI3rvNaYSom2CLqYEU9u
+RE7VlvEz8OE1TGsuvIsqA2CI72Ys1aq8qBw8txEGttVS1VeHRMCsyxGsDUxp8xsnZGKyo5xwTpCK
+J9xWgjTqyuyOHAMmeCLWpez/k8sz5awAangeYSBfpjg4YMpZnW7kqMhrcfqKjyE9HxMdOtinTr1e
+EEU5F5iq+lK/6DDsSZ8vX6WV0yrtcoksnK+ZBg+JqIWuHIzf1A+OZD9j3vfG6Gu0b26GYhmEfHh3
+1wnz+Iv06HynuL/rfFDw2vne9dpqO4nybPlaWtYsE4WgozdMWOtgAqTKd8xWufC76gaNLMLFGp9c
+grlO4fr0MtvCc29i1JLVehvaHekEA5n0YVM9LLF1sJXumqjNTB5/2zZD8AYaYzrR/FneAooF3DJK
+X79l2068BR28Oj2HcMviaS/lPOLRLcMzb4cjdca8zATU56qmgZB5wJgpZTFy+z8jiXky1YHkZRKk
+jh+D+7N1I6yL4IhtbfOhnUXFFP/9ld6DNf3H1vhX9rbnWt9qlcJRmeQ6GFTHhkZmDRkLXohrgllJ
+j0ESR9Cxzf2tKQl8GcQ5HooTSUsJCqzBhqtNuIyD4IU8gY/4Much5tlBnNKpmjZl+iU4OkekxATI
+kAKK7IFTZgJdanLNGDrZd3TcU7ZKZEoW3fraNl8UOygorQJz8eL0QchYdOWKW8QTXlCK6UImtThH
+6o10KftYRBXDctlc93Bs0o0NXXOLuAet1OG2yO9Gnq1GV6t8jNZ31XAyyEgrVmMhg5OaM5vMcOOJ
+KjtcVq8dsFsCnCqUskUsG2wWjds2Zmw0f7HTLdO8F2Vcik6chskqUqQ/PbvsgshczrR8RkGHYsYF
+1y7LdiGj+5LEx8hnDsiQ45Uhle6D2rLIINDf2VReJnLmUDI7zFKhO+LGC+nohUdK9ZWpqrMmXG7+
+Kh+mqgBZ2Qa+qnrabujEWRhX04WGoEGE9xo3ukdIFst8IphyvDSymeJfAQ633ptN7taddFLMhkL7
+Di6Py04Yq3PFA5QaEXH6kHC9iJqZShmATrZWI1EdPVEh42tEdBH8C0Tb7C1qmqHeNf56mUp0wUBP
+sGTFmoR2xY4qD0l9maCjrk2CtAUlKSeurEa6Vb50KoOdNSZ+M4JsXk4VV677BjGQDZTwVMYi+DUb
+uqQ5FQLlS36EhrF4Krr2KyXPKke5NzqqTy7tK4oOOgJNtSBRPIl2VG3b9ZyDvLYAvW2A4PljHLqO
+BcoRDSMdDqM+USmSytSthNKY98/LQEi7wGhLtftulVKkmcDrk9LSY8C+Qq5xlFflGu9MGMnoNMj2
+VlH2mc1ysI554xrRAIZClVGa95f4IdW3Wxxfoka4uNhAn78iwnZC5qgKytzv1CixU6ParVnaslKl
+SDN7Y8ofdSqWOqV8WXJe3PsFFCTlYV6Rh3gKbyDEe7FCy7L3RNfilgmrSI65DCSHslMt39Kx/YF5
+C9uKEmZdffuUZwUe+JRwho6zVg/aCibXDm+O+9VRo9EAayeX4/PT8eVooPOmEjdNTyFc0wUNHc3i
+6GOzllNqXUqaXoMLKclmmzcTV+FTwmYDdZtoq6fjkHcjcctwIjXP+rW2hizU8qE45bfaOe+o+xTZ
+VEtAzIVr/KeY7Z8+8BwvkjWc/S3LOTxvmk40lww2Z6+WVlIHFahTnUXKi6snbqflxEurK1YbuUSP
+6o23r+gC375/r1iEh/lE3SL9ik3XcEjVnq+NbvbiSijt2/fvW39is6wxFardbbuGNuTkbvD1eyIx
+BWr2ks5FPvRrYdtGpJqsSe34m2V3uaGS76SqKreu3FFWqW6j1k7eQCu5IPanvUJVikCWwhDq1pUd
+k7gBd4KjWvBS3fP7KsNvY0DfnvnW7vnaULcJzdYyAhwjkVixeW+a6jP30vVRk8+hOnovU+Oy2oP2
++nmkk0xHHZVVv818/PPGo2trLFfSKKCApBq0wTwwF8jQCthyUbOy9ytGrO37RhnIcOZrutfGyFXF
+tiT/hvRomRdRUpmbLwOYawfbUbJboKscGwaXDGLjqVNWWsdmPvhLwrbpygfu+niRQ+6j7uM2Lccg
+aLdbdkVUrJouSksTVl0Rzvk052LG87aAIJH+k7oTqIape1uxfgRJ3r0puVUJiIKWRL+i08cMuZy5
+JUppsqajBZNog6DU0fdfh4b3ijb5yBp4FbZ5NkHn5JgEM0uSvV0nM0elLjVw0rSchGMScPTlegVu
+r28eFjJXBPOFvApoFqHpJYaGzUTfXi4ZnXaVMR6OXIHvWQWJfrRFU+Bqk7Feep+g2STUczGqcov9
+57R1bUAZ7ZzKBFe9s2K6KS2M76A5qORP1ezgun3Iw1xeXtIkIN1lU+n08kowjUz/xj4fJmUPn1iy
+szGL2FPkxgxpGfHr4Z3vWmSymS/pmZSq02dsVb2u5pU2wTkE99kj9xvvFjZfN6XJbJDhPzvHRjHb
+wH40cR65WB+5mlDM46WozRHDpfhWTiDBOff13SHTzFz/wxlJQpS0Yx17mGWrPHmGTpjjhZoiwwgt
+fyqjv5GEDtcQW9byElCHJXE6V40MHk3Ka9MNfITBU0cNNkBRSvHDJiDGTkggomuQPfks3uYe1Faf
+q7GvHGm77S0nEVX1LXQsnwQF3GcZvSST8iceyYux39IqCXxOpm5Nb5MkRbbagK/du1eCpHZdxVNZ
+as539dOCDYLWZC+5Ty/UCLqdARyK1jV9kEINjkNNv3RCUBfRel8tnK+/S/CqyJrXqGaB0HJLZAO5
+BjmX/raUvz5ccT6Ef2WrPA0SpFNvVcfPJEVor1M/unXjbEYo4uT/l7wStd2pvHtrFuk3tprtrO2P
+fZQN9OqbH6++AKdKJjLaQFOpPArnyefF8M66itZSK7rK/cPFx9Px5dXI262hX0NURf1cDN1Ei5nr
+p9GWM4li+dqYvjHsDeCn46uJzeMYEWooCxPcmdQuenp8fTyhR5zkL5M4Ljf2gb5KF9F7KL7Z9QvD
+/LKm/y+RGXnCgeWzmSYKou6Que+I1kGFReRJNFglXyosInoYCt4K7TiqhvoJLvnA0/vhN+C9X7Ot
+N50dfHZ9145h4DmPRAJz7xHuMnoBi05ybaHvhI83vWRYesEV0mDBMfkHVuk8xZQTxVwY6x1gWp98
+aM8ApecMnQJ7S9OaUi4NcW03EBGrNBU30dDQzRuU6IVLirS5Kq+ouuaO0kn6ovLgoDuWfYbr0BnG
+yD4yJ16uL/PlvstL7XaVpVWJRKzdLssZ2cXyGduJcwW+OjDepEChwCVCbRWNDrUDobwu9SKCBmzs
+anqKhHmyGV1N0M9g4IsfnWlkhClyDrnI/rCzakiMrD36orSilDR5HKfUoipSoZqj8ubljGVp9ifG
+qx4B6itQtRCROy7dhMizFV2pcMXJeZ7QvpXmUdO+0v5ol5ZC4BuV5Hu8jMiOT64xnZU2nH6fobbc
+ckGxdB2xQwNP1LM+TOKhrsBsJYrqpwIJspv7IqSsV4SptnDfR7EhM8sMlbXyDHNXgoT6GBjzDRAT
+DZq0BfPkK53oNLmz1IG8smLHy+LqFVZlYNLTuErNyBdyVT1F4VTF/FCYXirt61Dg/3vBA74dqJrh
+s7qVdljUQ/MATQr8Xeqgn+CtdDIv8xq9XUVJayJH3s2Ei9orBPg8wXfftS/HP55dXV/+Nvl0huf3
+V5PxxQ/tlrpVJJ5Fq8ifh5InZBk6dkl83+KfQ74s4IxKx6joZTPxLPq4CJ1D3/al1JFsydMOVgf5
+w+PN4K4LLL9nPgQCpkOj36MsxLi2HKWPy9GZ+nq0fwbJitNg2ItXRiSt22GU/8i6gCmx3O/nfJkE
+Ie+w25R1gQHzfb8V8ak8Oew8Isgu7NKu5A/NFWr8RgGmcoseNYeR/Lv/wIsONvCRl2NBBlsaGqAR
+vVJAQnGubzQpS1vCea3Xy5owFbPsSdYqBBv73WdZ4g+rx58MYy4Me8ghCS6j+xclFxGpJYdohh6n
+panY9O0oC4kOTBWxLgz8Ft4xHMHLYAh0u7ALB0PY8mZ2Fw5r9eWHsbvw/pUWa0JDvzPRQt8lj1Ej
+IsJbWAVWqVgtkY25Pn02jxO+zRm8BQ20i6yjkvZGin+iLOwC05m7XRzTb5nTad1K1netccT8lsLB
+ks2grs6+TcohkdfNoqLZOWukTuOLXK2/Ak1tu/JlDexRBqjMM1buo1/XAFONPYP0ueOMF2ouxVxD
+tfxFIphPohPS8+w0bz1iFxT+gvl94ijR8TcMTIBaaq+LXA7TZRNNbh/zmm7uEEO9RvAdHEq0cPFT
+vWdG1NQ0+jBSrTpbmNLtjr2rECv405sjMGDbSE1P4jcsa2MV3RyqLI9+u0SOI6/2bmLFrdLit6bZ
+KkXyvrCmw0U2VI+USFwam/hrnKpLU4nrnD8jVjdsw4UyxG3bBTGs33Tbi+bVfHeL3SntvUqj/moZ
+BQXvdOZdlWZL85j7kkXxYRpC02+hThv+uY43fw07v+IA1rWD89aGMcSYco8E8aMTC7E5L1W8XX6u
+4/5XF+UOWUZujF29f6Vq8LjgC9Gxu5OzY+nEbquFHXYWvGBdBdLp47ea7JKKJWOvRG+0Y/Q/KgJp
+li86QlpDD2J139nDOzTsbq8LDE0FX5f/4RTonbG1toBEkT8GSUd0cSW7EEuQBPH3m99Hd7sjdTnH
+gRPa20SCbugM1DPRnRBv9zD0edHux48/JEAAUep0oNgBRhCnEf+MZaHv7t8x/Gd5kJjeuoMhoNe3
+1khK7Hb6u97eKzOVSyqXBiCQeAXoDeR58CxusObOmfvN3e7tjQIa+Lri9s4OFbhDoZfSoWUJ/C4N
+1gXWZX6J2LzI+YMyYvGAbqQPNVCRE+2YD/STUlKdigE9B80f8G3Xpn/Wgx2BNFHIPCH6kHHjgDho
+ALFxs2gAvGVjaRruEHlA/X7/6tAlZd4wuDMG/psrkj5hHhfSrjDLY7rqRcI21UWY82dUK48qctl5
+JNJLwxKRpk9pUsrv/8VLavTQjLfnU37nzfwOrWZYt74f/3h2Di9qPQdHav0YO4I4DXLze/G1s8ep
+0nvEeE1jBN6+ZUpk9m/UxOgZLcUksimRCd+UlGKDhUo8qW6H+ZDyz4XqQ8hp6VQyQGV3VibUN0LS
+mrAj5VUCZ3fM951pyvcq5BjqoafOBmxumB4bGxXZ0jfiIbeVlQOyBuegBEeNCIBWpkFW0szI8My3
+pbd3N7/f4k2ycp0ck4R4ZvarDpUSl/n6rTQYwflltUG8ePCdh9DKbSTVwlXeJTlgfZ3kwXwl3jpo
+P1L/qENjL2Vd6V50RrTKkT9v+0UikDuL5BUYlZGRY14dp6kNmXMWf2PJbRichJW5XG8MAQ1CFxgQ
+DivN7dI6in9ktfHcV61o/eZaNIizLKPNiWm0j6KVrdoF5ct039gEc9W8ZqcjPWSVfrZDj2FEifSD
+4UUJ7c1m2ZE3jdbVWT9WkGtVOQ45QGLSbNHCi310jzjyqKwA12WItEjv3umJbzQLXQI0W4e+XxrI
+2c3IV1GMWx9ykzVnR9xq1G0e9rv6qC43sv+nOGRJpHaIVl2JVLmx5AljtF0/jinXS3nPJR5dVyRs
+jh7GJrmeW2+1ufJrJFkxhHL8yv3/hC5rwkUS3uowSWb9fdvf812ttraWhiWqVWtGEss4OL2+Rqmq
+6aLrXp5qkdhp6pEc3Frr1vj8VD9EUdvWsOw+iOxjda9HbBj+0g/X6WxLo8FktYJs3+lUjYhzGDGQ
+aqKIYlrUoiMa8aShDVIDz1bQaCdjuiGA0QJ8KFAZtuhedWJpFcXw3QjSI4i/+caVADTv3pDh8u4d
+Qb2J75R8+gqSZSFXe3ScxttMU1y9jS0rIQR3RK0Y6d1VTQkdEtFml3l4VTVwohmqid7SpMfaIZcV
+UygcLSV1ha/pRU3QxDRQ8YSDwRxjvdr2LC+D2YS20ZxYX1HijfQ0FHwVCWeaUBp1/S6saqZtH6at
+oG1sp1rqn9rmdJ6JNYMbg4k51pNL4VJ7u5sxu7O11s0O9rr1fwGgCoppr3MAAA==
 REGISTRY_MIRRORS_EOF
-  cat >"$WORK/scan.awk" <<'REGISTRY_MIRRORS_EOF'
-function norm(s) {
-  gsub(/[ \t"]/, "", s)
-  gsub(q, "", s)
-  return s
-}
-function strval(s,   c, i) {
-  sub(/^[^=]*=[ \t]*/, "", s)
-  c = substr(s, 1, 1)
-  if (c == "\"" || c == q) {
-    s = substr(s, 2)
-    i = index(s, c)
-    return i ? substr(s, 1, i - 1) : s
-  }
-  sub(/[ \t]*#.*$/, "", s)
-  return s
-}
-function items(name,   a) {
-  a = arrays[name]
-  sub(/^[^[]*\[/, "", a)
-  sub(/\].*$/, "", a)
-  return split(norm(a), item, ",")
-}
-function setreg() {
-  top = 0
-  if (ver == "") ver = 1
-  if (ver == 1) { reg = "plugins.cri.registry"; cri = "cri" }
-  else if (ver == 2) { reg = "plugins.io.containerd.grpc.v1.cri.registry"; cri = "io.containerd.grpc.v1.cri" }
-  else if (ver == 3) { reg = "plugins.io.containerd.cri.v1.images.registry"; cri = "" }
-  else bad = 1
-}
-BEGIN { top = 1; ver = ""; inarr = "" }
-{
-  line = $0
-  sub(/^[ \t]+/, "", line)
-  if (line == "" || substr(line, 1, 1) == "#") next
-  if (inarr) {
-    arrays[inarr] = arrays[inarr] line
-    if (index(line, "]")) inarr = ""
-    next
-  }
-  if (substr(line, 1, 1) == "[") {
-    if (top) setreg()
-    cur = ""
-    if (substr(line, 2, 1) == "[") next
-    h = line
-    sub(/^\[/, "", h)
-    sub(/\][^\]]*$/, "", h)
-    cur = norm(h)
-    if (cur == reg) regline = NR
-    if (index(cur, reg ".mirrors.") == 1) mirrors = 1
-    if (index(cur, reg ".configs.") == 1 && cur ~ /\.tls$/) tls = 1
-    next
-  }
-  k = line
-  sub(/[ \t]*=.*$/, "", k)
-  k = norm(k)
-  if (top) {
-    if (k == "version") ver = strval(line) + 0
-    if (k == "disabled_plugins" || k == "imports") {
-      arrays[k] = line
-      if (!index(line, "]")) inarr = k
-    }
-    next
-  }
-  if (cur == reg) {
-    if (k == "config_path") { pathline = NR; path = strval(line) }
-    if (k == "mirrors" || index(k, "mirrors.") == 1) mirrors = 1
-    if (index(k, "configs.") == 1 && (k ~ /\.tls$/ || k ~ /\.tls\./)) tls = 1
-  } else if (cur == reg ".mirrors") {
-    mirrors = 1
-  } else if (index(cur, reg ".configs.") == 1 && (k == "tls" || index(k, "tls.") == 1)) {
-    tls = 1
-  }
-}
-END {
-  if (top) setreg()
-  if (bad) { print "error unsupported config version " ver; exit }
-  print "version " ver
-  print "path " path
-  if (mirrors) print "conflict mirrors"
-  if (tls) print "conflict tls"
-  n = items("disabled_plugins")
-  for (i = 1; i <= n; i++) if (cri != "" && item[i] == cri) print "crioff 1"
-  n = items("imports")
-  for (i = 1; i <= n; i++) if (item[i] != "") print "import " item[i]
-  if (regline) print "regline " regline
-  if (pathline) print "pathline " pathline
-}
-REGISTRY_MIRRORS_EOF
-}
-REGISTRY_MIRRORS_EOF_2
+gunzip -c '/var/lib/registry-mirrors/apply-node-config.sh.engine.tmp.gz' > '/var/lib/registry-mirrors/apply-node-config.sh.engine.tmp'
+rm -f '/var/lib/registry-mirrors/apply-node-config.sh.engine.tmp.gz'
 chmod 0600 '/var/lib/registry-mirrors/apply-node-config.sh.engine.tmp'
 mv -f '/var/lib/registry-mirrors/apply-node-config.sh.engine.tmp' '/var/lib/registry-mirrors/apply-node-config.sh.engine'
 cat > '/var/lib/registry-mirrors/apply-node-config.sh.data.tmp' <<'REGISTRY_MIRRORS_EOF_2'
