@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 // Safe at the package root: this module loads the AWS SDK subpaths only when it creates resources.
-import { createEcrPullThroughCache, type EcrUpstreamCredentialArgs } from "./aws/ecr-pull-through";
+import { createEcrPullThroughCache } from "./aws/ecr-pull-through";
+import type { EcrUpstreamCredentialArgs } from "./aws/ecr-upstream-credential";
 import { PolicyError } from "./core/errors";
 import { type MirrorPolicyInput, normaliseRegistryName } from "./core/policy";
 import { defaultEcrPullThrough } from "./core/regions/aws";
