@@ -136,7 +136,9 @@ export {
 export { DEAD_MIRRORS, type DeadMirror, findDeadMirror } from "./regions/dead-mirrors";
 export { type RegionListing, formatRegions, listRegions } from "./regions/list";
 export {
+  DEFAULT_LATENCY_MARGIN_MS,
   type ProbeOptions,
+  type ProbeOrderOptions,
   type ProbeOrdering,
   type ProbeResult,
   type ProbeTarget,
