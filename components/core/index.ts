@@ -18,7 +18,9 @@ export {
   type PullFromMirror,
   type RegistryMirrors,
   type RegistryMirrorsInput,
+  isAcrRegistryHost,
   isDockerHubName,
+  isPublicRange,
   normalisePolicy,
   registryEntry,
 } from "./policy";
