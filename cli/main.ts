@@ -6,7 +6,7 @@ type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 import { parse as parseYaml } from "yaml";
 import { PolicyError } from "../components/core/errors";
 import { DIFF_HELP, diffCommand, UnreadableInput } from "./diff";
-import { checkKnownFields } from "../components/core/policy";
+import { checkInsecureRange, checkKnownFields } from "../components/core/policy";
 import { type DockerSettingsInput, parseKeyValue } from "../components/core/render/docker";
 import {
   type NodeConfigInput,
@@ -56,7 +56,6 @@ Mirrors for a cloud region (built-in catalog; see "registry-mirrors regions"):
   --network vpc|public          vpc (default): private in-region endpoints first; public: none
   --account-id ID               AWS account (12 digits) whose ECR pull-through cache rules to use
   --accelerator-id ID           the Alibaba Cloud account's Docker Hub accelerator, https://<id>.mirror.aliyuncs.com
-  --allow-deprecated-mirrors    keep a known-dead public mirror (with a warning) instead of refusing it
   With --cloud, --mirror and --registry-mirror become fallbacks tried after the region's endpoints.
 
 Mirror policy:
@@ -67,6 +66,8 @@ Mirror policy:
                                 { mirrors, policy: { registries, allowMirrorPaths }, docker, runtimes,
                                   restartPolicy, runtimeOptions }; flags add to it
   --allow-mirror-paths          accept mirror URLs with a path (dockerd 24.0.6 and older refuse them)
+  --allow-deprecated-mirrors    keep a known-dead public mirror (registry.docker-cn.com, ...) with a warning
+                                instead of refusing it
   --no-upstream REG             do not fall back to REG's upstream after its mirrors (repeatable)
 
 Runtimes:
@@ -76,7 +77,8 @@ Runtimes:
                                 setting requires it)
 
 Docker daemon settings:
-  --insecure-registry H|CIDR    host:port or CIDR (10.0.0.0/8), repeatable
+  --insecure-registry H|CIDR    host:port or CIDR (10.0.0.0/8), repeatable; a CIDR over public address space
+                                (0.0.0.0/0, ::/0, ...) is refused unless --allow-public-insecure-registries
   --exec-opt X                  e.g. native.cgroupdriver=systemd, repeatable
   --log-driver D                e.g. json-file
   --log-opt k=v                 e.g. max-size=100m, repeatable
@@ -135,6 +137,7 @@ const REGION_OPTIONS = {
   "account-id": { type: "string" },
   "accelerator-id": { type: "string" },
   "allow-deprecated-mirrors": { type: "boolean" },
+  "allow-public-insecure-registries": { type: "boolean" },
 } as const;
 
 const RENDER_OPTIONS = {
@@ -190,6 +193,7 @@ export function selectionFromFlags(
     fallbacks: Object.keys(fallbacks).length ? fallbacks : undefined,
     allowDeprecatedMirrors: values["allow-deprecated-mirrors"],
     allowMirrorPaths,
+    allowPublicInsecureRegistries: values["allow-public-insecure-registries"],
   });
 }
 
@@ -207,9 +211,13 @@ function parseRegistryMirror(spec: string): [string, string] {
 }
 
 /** Turns the render flags (and an optional policy file) into the input of `renderNodeConfig`. */
-export function nodeConfigFromFlags(values: RenderValues): NodeConfigInput & { selection?: RegionSelection } {
+export function nodeConfigFromFlags(
+  values: RenderValues,
+): NodeConfigInput & { selection?: RegionSelection; flagWarnings?: string[] } {
   const file = values.policy ? readPolicyFile(values.policy) : {};
-  const input = { ...file } as NodeConfigInput & Record<string, unknown> & { selection?: RegionSelection };
+  const input = { ...file } as NodeConfigInput &
+    Record<string, unknown> & { selection?: RegionSelection; flagWarnings?: string[] };
+  const allowPublicInsecure = values["allow-public-insecure-registries"] ?? false;
 
   if (values.cloud !== undefined) {
     if (file.policy !== undefined || file.mirrors !== undefined) {
@@ -249,7 +257,8 @@ export function nodeConfigFromFlags(values: RenderValues): NodeConfigInput & { s
 
   const registryMirrors = values["registry-mirror"] ?? [];
   const noUpstream = values["no-upstream"] ?? [];
-  if (registryMirrors.length || noUpstream.length || values["allow-mirror-paths"]) {
+  const allowDeprecated = values.cloud === undefined && values["allow-deprecated-mirrors"];
+  if (registryMirrors.length || noUpstream.length || values["allow-mirror-paths"] || allowDeprecated) {
     const policy = { ...((input.policy as NodeConfigInput["policy"]) ?? { registries: {} }) };
     const registries = { ...(policy.registries ?? {}) };
     for (const spec of registryMirrors) {
@@ -270,6 +279,7 @@ export function nodeConfigFromFlags(values: RenderValues): NodeConfigInput & { s
     }
     policy.registries = registries;
     if (values["allow-mirror-paths"]) policy.allowMirrorPaths = true;
+    if (allowDeprecated) policy.allowDeprecatedMirrors = true;
     input.policy = policy;
   }
 
@@ -325,6 +335,20 @@ export function nodeConfigFromFlags(values: RenderValues): NodeConfigInput & { s
     dockerFlags = true;
   }
   if (dockerFlags || file.docker !== undefined) input.docker = docker;
+  // Checked here until Docker's own settings take the override: a public range is refused from the file and flags.
+  const fromFile = Array.isArray(file.docker && (file.docker as DockerSettingsInput).insecureRegistries)
+    ? ((file.docker as DockerSettingsInput).insecureRegistries as unknown[]).length
+    : 0;
+  const warnings: string[] = [];
+  (Array.isArray(docker.insecureRegistries) ? docker.insecureRegistries : []).forEach((entry, i) => {
+    const field = i < fromFile ? `--policy docker.insecureRegistries[${i}]` : "--insecure-registry";
+    const kept = checkInsecureRange(field, entry, {
+      allowPublic: allowPublicInsecure,
+      overrideName: "--allow-public-insecure-registries",
+    });
+    if (kept) warnings.push(kept);
+  });
+  if (warnings.length) input.flagWarnings = warnings;
   return input;
 }
 
@@ -348,8 +372,9 @@ function render(argv: string[], io: Io, write: boolean): number {
     io.out(RENDER_HELP);
     return 0;
   }
-  const { selection, ...input } = nodeConfigFromFlags(values);
+  const { selection, flagWarnings, ...input } = nodeConfigFromFlags(values);
   const rendered = renderNodeConfig(input);
+  for (const w of flagWarnings ?? []) io.err(`warning: ${w}`);
   if (selection) {
     io.out(`${selection.cloud} ${selection.region} (${selection.regionName}):`);
     for (const reason of selection.reasons) io.out(`  ${reason}`);

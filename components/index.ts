@@ -1,14 +1,42 @@
 /**
- * registry-mirrors: the three components and the pure core. Loading this module loads `@pulumi/pulumi` and
- * no cloud or Kubernetes SDK; those load on the code paths that create their resources, and the cloud-specific
- * helpers live in the subpaths `registry-mirrors/aws`, `registry-mirrors/alicloud` and `registry-mirrors/kubernetes`.
+ * `registry-mirrors`: the three components, their arguments and outputs. Loading this module loads `@pulumi/pulumi`
+ * and no cloud or Kubernetes SDK; those load on the code paths that create their resources. Cloud-specific helpers
+ * live in `registry-mirrors/aws`, `registry-mirrors/alicloud` and `registry-mirrors/kubernetes`; the pure renderers
+ * and validators in `registry-mirrors/core`.
+ *
+ * @module
  */
-export { MirrorDaemonConfig, MirrorDaemonConfigArgs } from "./mirror-daemon-config";
+export { MirrorDaemonConfig, type MirrorDaemonConfigArgs } from "./mirror-daemon-config";
 export {
   RegionalMirrorSelector,
-  RegionalMirrorSelectorArgs,
-  RegionalMirrorProbeArgs,
+  type RegionalMirrorProbeArgs,
+  type RegionalMirrorSelectorArgs,
 } from "./regional-mirror-selector";
-export { RegistryCredentialSecret, RegistryCredentialSecretArgs } from "./registry-credential-secret";
-export type { NodeConfigKubernetesArgs } from "./kubernetes/node-config";
-export * from "./core";
+export { RegistryCredentialSecret, type RegistryCredentialSecretArgs } from "./registry-credential-secret";
+export type { AcrTokenSource, EcrTokenSource, RegistryCredentialInput } from "./credentials";
+export type { Affinity, KubernetesObject, NodeConfigKubernetesArgs } from "./kubernetes/node-config";
+export type { EcrUpstreamCredentialArgs } from "./aws/ecr-upstream-credential";
+
+// What the arguments and outputs are made of.
+export { PolicyError, type Warnings } from "./core/errors";
+export {
+  ANY_REGISTRY,
+  DOCKER_HUB,
+  type Capability,
+  type MirrorAuth,
+  type MirrorEndpoint,
+  type MirrorEndpointInput,
+  type MirrorPolicy,
+  type MirrorPolicyInput,
+  type PullFromMirror,
+  type RegistryMirrors,
+  type RegistryMirrorsInput,
+  normalisePolicy,
+} from "./core/policy";
+export type { DockerAddressPoolInput, DockerSettingsInput, DockerUlimitInput } from "./core/render/docker";
+export type { ContainerdRenderOptions, K3sRenderOptions, RuntimeRenderOptions } from "./core/render/runtimes";
+export type { K3sRegistryAuth, K3sRegistryTls } from "./core/render/k3s";
+export { RUNTIME_NAMES, type NodeFile, type RestartPolicy, type RuntimeName } from "./core/render/types";
+export type { NodeConfigMode, ResourceRequirements, Toleration } from "./core/kubernetes";
+export type { CloudName, MirrorInput, NetworkKind, UserCatalog, UserCatalogRegion } from "./core/regions/catalog";
+export { DEAD_MIRRORS, type DeadMirror } from "./core/regions/dead-mirrors";

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 // Safe at the package root: this module loads the AWS SDK subpaths only when it creates resources.
-import { createEcrPullThroughCache, type EcrUpstreamCredentialArgs } from "./aws/ecr-pull-through";
+import { createEcrPullThroughCache } from "./aws/ecr-pull-through";
+import type { EcrUpstreamCredentialArgs } from "./aws/ecr-upstream-credential";
 import { PolicyError } from "./core/errors";
 import { type MirrorPolicyInput, normaliseRegistryName } from "./core/policy";
 import { defaultEcrPullThrough } from "./core/regions/aws";
@@ -11,7 +12,13 @@ import {
   type UserCatalog,
   validateCloud,
 } from "./core/regions/catalog";
-import { orderByProbe, probeMirrors, type ProbeResult, probeTargets } from "./core/regions/probe";
+import {
+  checkProbeOrderOptions,
+  orderByProbe,
+  probeMirrors,
+  type ProbeResult,
+  probeTargets,
+} from "./core/regions/probe";
 import {
   type RegionSelection,
   type RegionSelectionInput,
@@ -22,8 +29,18 @@ import { isKnown, OutputsOnDemand } from "./outputs";
 
 /** The optional health probe of {@link RegionalMirrorSelector}. */
 export interface RegionalMirrorProbeArgs {
-  /** Probe every candidate (`GET /v2/`) and order by measured latency, dropping failures. Default false. */
+  /**
+   * Probe every candidate (`GET /v2/`) when the program runs and drop the ones that fail. Default false. The order
+   * stays the policy's unless `order` is `"latency"`, so latency noise never changes the nodes' files.
+   */
   enabled?: pulumi.Input<boolean>;
+  /**
+   * `"policy"` (default): only drop failing mirrors. `"latency"`: also move a mirror ahead of earlier ones it beats by
+   * more than `latencyMarginMs`. A preview that does not probe (see `duringPreview`) shows the policy order.
+   */
+  order?: pulumi.Input<"policy" | "latency">;
+  /** With `order: "latency"`: how much faster (ms) a mirror must be to move ahead. Default 100. */
+  latencyMarginMs?: pulumi.Input<number>;
   /** Also probe during `pulumi preview` (default false: previews stay side-effect free and repeatable). */
   duringPreview?: pulumi.Input<boolean>;
   /** Per-mirror timeout in milliseconds (default 3000). */
@@ -64,6 +81,8 @@ export interface RegionalMirrorSelectorArgs {
   allowDeprecatedMirrors?: pulumi.Input<boolean>;
   /** Accept user mirror URLs with a path (dockerd 24.0.6 and older refuse them). */
   allowMirrorPaths?: pulumi.Input<boolean>;
+  /** Accept `userCatalog` insecure-registries CIDRs over public address space (`0.0.0.0/0`, ...) with a warning. */
+  allowPublicInsecureRegistries?: pulumi.Input<boolean>;
   /**
    * Create the ECR pull-through cache rules (and the Secrets Manager secrets Docker Hub, GHCR and GitLab need) as
    * children of this component. AWS only; `registries` and `ecrPullThrough` must then be known values.
@@ -90,13 +109,14 @@ const SELECTION_FIELDS = [
   "upstreamFallback",
   "allowDeprecatedMirrors",
   "allowMirrorPaths",
+  "allowPublicInsecureRegistries",
 ] as const;
 
 /**
  * Picks the mirrors for the nodes' cloud region and outputs a validated mirror policy (`policy`) that
  * `MirrorDaemonConfig` takes as is: in-region private endpoints first, then regional public ones, the user's
  * fallbacks, then the upstream. Known-dead public mirrors are refused. Optionally creates the ECR pull-through
- * cache rules, and probes the mirrors to order them by latency.
+ * cache rules, and probes the mirrors to drop the ones that do not answer.
  */
 export class RegionalMirrorSelector extends pulumi.ComponentResource {
   /** The ordered mirror policy for the region. */
@@ -120,8 +140,15 @@ export class RegionalMirrorSelector extends pulumi.ComponentResource {
     }
     validateSelectionFields(known, {
       checkDeadMirrors: args.allowDeprecatedMirrors === undefined || isKnown(args.allowDeprecatedMirrors),
+      checkInsecureRanges:
+        args.allowPublicInsecureRegistries === undefined || isKnown(args.allowPublicInsecureRegistries),
     });
     const probe = args.probe ?? {};
+    if (isKnown(probe.order) && isKnown(probe.latencyMarginMs))
+      checkProbeOrderOptions({
+        order: probe.order as "policy" | "latency" | undefined,
+        latencyMarginMs: probe.latencyMarginMs as number | undefined,
+      });
 
     let ecrPullThrough: pulumi.Input<Record<string, pulumi.Input<string>>> | undefined = args.ecrPullThrough;
     this.pullThroughCacheResources = [];
@@ -202,7 +229,10 @@ export class RegionalMirrorSelector extends pulumi.ComponentResource {
       timeoutMs: probeArgs.timeoutMs,
       concurrency: probeArgs.concurrency,
     });
-    const ordered = orderByProbe(chosen.policy, probeResults);
+    const ordered = orderByProbe(chosen.policy, probeResults, {
+      order: probeArgs.order,
+      latencyMarginMs: probeArgs.latencyMarginMs,
+    });
     return {
       ...chosen,
       policy: ordered.policy,

@@ -1,5 +1,4 @@
 import * as pulumi from "@pulumi/pulumi";
-import type * as k8s from "@pulumi/kubernetes";
 import { PolicyError } from "./core/errors";
 import {
   type RegistryCredential,
@@ -9,9 +8,10 @@ import {
   validateDnsSubdomain,
 } from "./core/kubernetes";
 // Loads no SDK at import time: the ECR/ACR SDK subpaths are required only when a token source is used.
-import { type RegistryCredentialInput, credentialOutput } from "./kubernetes/credentials";
+import { type RegistryCredentialInput, credentialOutput } from "./credentials";
+import type { KubernetesObject } from "./kubernetes/node-config";
 
-export type { AcrTokenSource, EcrTokenSource, RegistryCredentialInput } from "./kubernetes/credentials";
+export type { AcrTokenSource, EcrTokenSource, RegistryCredentialInput } from "./credentials";
 
 /** Arguments of {@link RegistryCredentialSecret}. */
 export interface RegistryCredentialSecretArgs {
@@ -66,7 +66,7 @@ export class RegistryCredentialSecret extends pulumi.ComponentResource {
   /** The `.dockerconfigjson` document (a Pulumi secret). */
   public readonly dockerConfigJson: pulumi.Output<string>;
   /** The Secret in each namespace. */
-  public readonly secrets: k8s.core.v1.Secret[];
+  public readonly secrets: KubernetesObject[];
 
   constructor(name: string, args: RegistryCredentialSecretArgs, opts?: pulumi.ComponentResourceOptions) {
     super("registry-mirrors:index:RegistryCredentialSecret", name, {}, opts);

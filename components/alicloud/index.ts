@@ -1,4 +1,4 @@
 // `registry-mirrors/alicloud`: Alibaba Cloud delivery helpers. Nothing here loads @pulumi/alicloud at import time.
 export * from "./userdata";
 // The ACR Enterprise Edition token source of RegistryCredentialSecret (valid 1 hour).
-export { AcrTokenSource, acrCredential } from "../kubernetes/credentials";
+export { AcrTokenSource, acrCredential } from "./acr-token";

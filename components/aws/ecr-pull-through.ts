@@ -4,17 +4,9 @@ import type * as secretsModule from "@pulumi/aws/secretsmanager";
 import { PolicyError } from "../core/errors";
 import { normaliseRegistryName } from "../core/policy";
 import { type EcrUpstream, ecrUpstream, ECR_UPSTREAMS, validateEcrPrefix } from "../core/regions/aws";
+import type { EcrUpstreamCredentialArgs } from "./ecr-upstream-credential";
 
-/** Credentials ECR uses to pull from an upstream that requires them (Docker Hub, GHCR, GitLab). */
-export interface EcrUpstreamCredentialArgs {
-  /** User name at the upstream registry. */
-  username: pulumi.Input<string>;
-  /**
-   * Access token at the upstream (Docker Hub personal access token, GitHub token with `read:packages`, GitLab
-   * token with `read_registry`). Stored only as a Pulumi secret.
-   */
-  accessToken: pulumi.Input<string>;
-}
+export type { EcrUpstreamCredentialArgs };
 
 /** Arguments of {@link createEcrPullThroughCache}. */
 export interface EcrPullThroughCacheArgs {

@@ -3,4 +3,4 @@
 export * from "./userdata";
 export * from "./ecr-pull-through";
 // The ECR token source of RegistryCredentialSecret (valid 12 hours; refreshed on each `pulumi up`).
-export { EcrTokenSource, ecrCredential } from "../kubernetes/credentials";
+export { EcrTokenSource, ecrCredential } from "./ecr-token";

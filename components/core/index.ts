@@ -1,80 +1,178 @@
-export * from "./errors";
-export * from "./host-port";
-export * from "./policy";
-export * from "./render/types";
-export * from "./regions";
-export { DockerSettingsInput, renderDocker, parseKeyValue } from "./render/docker";
+/**
+ * `registry-mirrors/core`: the pure core for advanced use — no Pulumi, no SDK. Validate a mirror policy, render any
+ * runtime's files, the node apply script and user data, and pick a cloud region's mirrors, as plain functions
+ * (plain values in, strings out, deterministic). The components in the package root are built on these.
+ *
+ * @module
+ */
+export { PolicyError, type Warnings } from "./errors";
+export {
+  ANY_REGISTRY,
+  DOCKER_HUB,
+  type Capability,
+  type MirrorAuth,
+  type MirrorEndpoint,
+  type MirrorEndpointInput,
+  type MirrorPolicy,
+  type MirrorPolicyInput,
+  type PullFromMirror,
+  type RegistryMirrors,
+  type RegistryMirrorsInput,
+  isAcrRegistryHost,
+  isDockerHubName,
+  isPublicRange,
+  normalisePolicy,
+  registryEntry,
+} from "./policy";
+export { RUNTIME_NAMES, type NodeFile, type RestartPolicy, type RuntimeName } from "./render/types";
+
+// Renderers, one per runtime format.
+export {
+  type DockerAddressPoolInput,
+  type DockerRender,
+  type DockerSettingsInput,
+  type DockerUlimitInput,
+  renderDocker,
+} from "./render/docker";
 export { DOCKER_RELOADABLE_KEYS } from "./render/docker-keys";
 export {
-  NodeApplyPlan,
-  ManagedFile,
-  renderApplyScript,
-  renderNodeEngine,
-  renderNodeData,
-  splitApplyScript,
-  engineVersionOf,
-  ENGINE_VERSION,
-} from "./node-script";
-export { RUNTIMES, RuntimeSpec, ChangeKind } from "./runtimes";
-export {
-  renderContainerdHosts,
-  renderContainerdConfigFragment,
+  type ContainerdHostsFile,
+  type ContainerdHostsOptions,
+  type EcrAuthEndpoint,
   DEFAULT_CONTAINERD_CERTS_DIR,
+  renderContainerdConfigFragment,
+  renderContainerdHosts,
 } from "./render/containerd";
-export { renderRegistriesConf, REGISTRIES_CONF_DROPIN } from "./render/registries-conf";
-export { renderK3sRegistries, K3sRegistryAuth, K3sRegistryTls } from "./render/k3s";
-export { renderBuildkitToml } from "./render/buildkit";
-export { renderBottlerocketSettings } from "./render/bottlerocket";
-export { renderRuntimeFiles, RuntimeRenderOptions } from "./render/runtimes";
+export { REGISTRIES_CONF_DROPIN, type RegistriesConfOptions, renderRegistriesConf } from "./render/registries-conf";
 export {
-  renderCloudConfig,
-  renderShellUserData,
-  renderMimeMultipart,
-  splitUserData,
-  encodeUserData,
-  checkUserDataSize,
-  encodeCheckedUserData,
-  USER_DATA_LIMITS,
-  MimePart,
-  UserDataLimitTarget,
-  renderNodeUserData,
-  renderEksUserData,
-  renderEksNodeConfig,
-  renderBottlerocketUserData,
-  eksAmiFamily,
-  fitUserData,
-  userDataFiles,
-  refuseDockerOnBottlerocket,
-  refuseSecretApplyScript,
-  MIME_CONTENT_TYPES,
-  DEFAULT_APPLY_SCRIPT_PATH,
-  DEFAULT_MIME_BOUNDARY,
-  Compression,
-  UserDataFormat,
-  UserDataFile,
-  EksAmiFamily,
-  EksClusterDetails,
-  NodeUserDataArgs,
-  EksUserDataArgs,
-  MimeOptions,
-  MimeTarget,
-} from "./userdata";
+  type K3sRegistriesOptions,
+  type K3sRegistryAuth,
+  type K3sRegistryTls,
+  renderK3sRegistries,
+} from "./render/k3s";
+export { type BuildkitTomlOptions, renderBuildkitToml } from "./render/buildkit";
+export { type BottlerocketSettingsOptions, renderBottlerocketSettings } from "./render/bottlerocket";
 export {
-  NodeConfigInput,
-  RenderedNodeConfig,
-  renderNodeConfig,
-  nodeConfigUserData,
-  DEFAULT_RUNTIMES,
-} from "./render/node-config";
+  type ContainerdRenderOptions,
+  type K3sRenderOptions,
+  type RuntimeFiles,
+  type RuntimeRenderOptions,
+  renderRuntimeFiles,
+} from "./render/runtimes";
+
+// The node apply script and what delivers it.
+export {
+  ENGINE_VERSION,
+  type EngineParts,
+  type ManagedFile,
+  type NodeApplyPlan,
+  engineVersionOf,
+  renderApplyScript,
+  renderNodeData,
+  renderNodeEngine,
+  splitApplyScript,
+} from "./node-script";
+export { type ChangeKind, RUNTIMES, type RuntimeSpec } from "./runtimes";
 export {
   buildWatchPlan,
   renderWatchPlan,
   resolveWatchdogSettings,
   watchdogBounds,
   WATCHDOG_DEFAULTS,
+  type WatchdogBounds,
   type WatchdogSettingsInput,
   type WatchPlan,
   type WatchPlanInput,
   type WatchTimings,
-  type WatchdogBounds,
 } from "./watch-plan";
+export { parseNodeData, renderReview, reviewPayloads, reviewPreview } from "./review";
+export {
+  DEFAULT_RUNTIMES,
+  type NodeConfigInput,
+  type RenderedNodeConfig,
+  nodeConfigUserData,
+  renderNodeConfig,
+} from "./render/node-config";
+export {
+  type BottlerocketUserDataArgs,
+  type Compression,
+  DEFAULT_APPLY_SCRIPT_PATH,
+  DEFAULT_MIME_BOUNDARY,
+  DEFAULT_USER_SCRIPT_PATH,
+  type EksAmiFamily,
+  type EksClusterDetails,
+  type EksNodeConfigArgs,
+  type EksUserDataArgs,
+  type EncodeOptions,
+  MIME_CONTENT_TYPES,
+  type MimeOptions,
+  type MimePart,
+  type MimeTarget,
+  type NodeUserDataArgs,
+  type ShellUserDataArgs,
+  USER_DATA_LIMITS,
+  type UserDataArgs,
+  type UserDataFile,
+  type UserDataFormat,
+  type UserDataLimitTarget,
+  checkUserDataSize,
+  eksAmiFamily,
+  fitUserData,
+  userDataFiles,
+  splitUserData,
+  encodeUserData,
+  renderBottlerocketUserData,
+  renderCloudConfig,
+  renderEksNodeConfig,
+  renderEksUserData,
+  renderMimeMultipart,
+  renderNodeUserData,
+  renderShellUserData,
+} from "./userdata";
+export {
+  type NodeConfigMode,
+  type RegistryCredential,
+  type ResourceRequirements,
+  type Toleration,
+  dockerConfigJson,
+} from "./kubernetes";
+
+// Cloud regions and mirror selection.
+export {
+  type CatalogMirror,
+  CLOUDS,
+  type CloudName,
+  type MirrorInput,
+  type NetworkKind,
+  type UserCatalog,
+  type UserCatalogRegion,
+} from "./regions/catalog";
+export {
+  AWS_REGIONS,
+  type AwsPartition,
+  type AwsRegion,
+  ECR_UPSTREAMS,
+  type EcrUpstream,
+  ecrPullThroughUrl,
+} from "./regions/aws";
+export {
+  ALICLOUD_REGIONS,
+  type AcrEndpoints,
+  type AlicloudRegion,
+  acceleratorUrl,
+  acrEndpoints,
+} from "./regions/alicloud";
+export { DEAD_MIRRORS, type DeadMirror, findDeadMirror } from "./regions/dead-mirrors";
+export { type RegionListing, formatRegions, listRegions } from "./regions/list";
+export {
+  DEFAULT_LATENCY_MARGIN_MS,
+  type ProbeOptions,
+  type ProbeOrderOptions,
+  type ProbeOrdering,
+  type ProbeResult,
+  type ProbeTarget,
+  formatProbeTable,
+  orderByProbe,
+  probeMirrors,
+} from "./regions/probe";
+export { type RegionSelection, type RegionSelectionInput, selectMirrors } from "./regions/select";

@@ -1,6 +1,6 @@
 /**
- * `registry-mirrors/kubernetes`: Kubernetes delivery — the node-config DaemonSet builder and the registry credential
- * sources. Loading this module does not load the Kubernetes, AWS or Alibaba Cloud SDKs; each is loaded by the
+ * `registry-mirrors/kubernetes`: Kubernetes delivery — the node-config DaemonSet builder and the manifest helpers
+ * behind it (the registry credential sources live in `registry-mirrors/aws` and `registry-mirrors/alicloud`). Loading this module does not load the Kubernetes, AWS or Alibaba Cloud SDKs; each is loaded by the
  * function that needs it, when it runs.
  */
 export {
@@ -12,23 +12,16 @@ export {
   resolveNodeConfigArgs,
 } from "./node-config";
 export {
-  AcrTokenSource,
-  EcrTokenSource,
-  RegistryCredentialInput,
-  acrCredential,
-  credentialOutput,
-  credentialSource,
-  ecrCredential,
-} from "./credentials";
-export {
   CHECKSUM_ANNOTATION,
   DEFAULT_NODE_CONFIG_IMAGE,
   DOCKER_HUB_AUTH_KEY,
   HOST_RUNTIME_CTL,
   NODE_CONFIG_DIRS,
   NodeConfigMode,
+  NodeConfigSpec,
   RegistryCredential,
   ResourceRequirements,
+  StaticCredentialInput,
   Toleration,
   dockerConfigJson,
   nodeConfigManifests,
@@ -36,4 +29,3 @@ export {
   resolveStaticCredential,
   scriptChecksum,
 } from "../core/kubernetes";
-export { RegistryCredentialSecret, RegistryCredentialSecretArgs } from "../registry-credential-secret";

@@ -19,6 +19,26 @@ import {
 import { PolicyError } from "../core/errors";
 import type { RuntimeName } from "../core/render/types";
 
+/**
+ * The pod's `spec.affinity`, passed through as given; a `k8s.types.input.core.v1.Affinity` fits. Typed without the
+ * Kubernetes SDK so that the package root's declarations type-check where `@pulumi/kubernetes` is not installed.
+ */
+export interface Affinity {
+  nodeAffinity?: pulumi.Input<object>;
+  podAffinity?: pulumi.Input<object>;
+  podAntiAffinity?: pulumi.Input<object>;
+}
+
+/**
+ * A Kubernetes object this library creates (a `k8s.core.v1.Secret`, `ConfigMap` or `k8s.apps.v1.DaemonSet`), typed
+ * without the Kubernetes SDK for the same reason as {@link Affinity}. Cast it to the SDK's class to reach its spec.
+ */
+export interface KubernetesObject extends pulumi.CustomResource {
+  readonly apiVersion: pulumi.Output<string>;
+  readonly kind: pulumi.Output<string>;
+  readonly metadata: pulumi.Output<{ name: string; namespace: string }>;
+}
+
 /** Where the node-config DaemonSet runs and how it rolls out (the `kubernetes` argument of `MirrorDaemonConfig`). */
 export interface NodeConfigKubernetesArgs {
   /** Namespace of the ConfigMap and DaemonSet. Default `"kube-system"`. */
@@ -28,7 +48,7 @@ export interface NodeConfigKubernetesArgs {
   /** Only nodes with these labels are configured. Default `{ "kubernetes.io/os": "linux" }`. */
   nodeSelector?: Record<string, string>;
   /** Kubernetes node affinity/anti-affinity, passed through as given (`spec.affinity` of the pod). */
-  affinity?: pulumi.Input<k8s.types.input.core.v1.Affinity>;
+  affinity?: pulumi.Input<Affinity>;
   /** Taints the pods tolerate. Default: every taint (`[{ operator: "Exists" }]`), so tainted nodes get mirrors too. */
   tolerations?: Toleration[];
   /**
@@ -74,10 +94,10 @@ export interface NodeConfigContent {
 /** The Kubernetes resources of the node-config delivery. */
 export interface NodeConfigResources {
   /** Holds the apply script (absent with `scriptInSecret`). */
-  configMap?: k8s.core.v1.ConfigMap;
+  configMap?: KubernetesObject;
   /** Holds the apply script with `scriptInSecret`. */
-  secret?: k8s.core.v1.Secret;
-  daemonSet: k8s.apps.v1.DaemonSet;
+  secret?: KubernetesObject;
+  daemonSet: KubernetesObject;
 }
 
 const RUNTIME_DIRS: Record<RuntimeName, string | undefined> = {

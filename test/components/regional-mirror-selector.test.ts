@@ -211,15 +211,16 @@ describe("RegionalMirrorSelector (deployment)", () => {
     );
   });
 
-  it("probes when asked: live mirrors fastest first, the dead one dropped, results as an output", async () => {
+  it("probes when asked: the dead mirror dropped, the policy order kept, results as an output", async () => {
     const fast = await registryStub(0);
-    const slow = await registryStub(150);
+    const slow = await registryStub(300);
     servers.push(fast.server, slow.server);
     const dead = await deadPort();
+    const userCatalog = { regions: { "eu-west-1": { registries: { "docker.io": [slow.url, dead, fast.url] } } } };
     const sel = new RegionalMirrorSelector("probed", {
       cloud: "aws",
       region: "eu-west-1",
-      userCatalog: { regions: { "eu-west-1": { registries: { "docker.io": [slow.url, dead, fast.url] } } } },
+      userCatalog,
       probe: { enabled: true, timeoutMs: 2000 },
     });
     const results = await unwrap(sel.probeResults);
@@ -228,8 +229,29 @@ describe("RegionalMirrorSelector (deployment)", () => {
       [slow.url, true],
       [dead, false],
     ]);
-    expect((await unwrap(sel.policy)).registries["docker.io"].mirrors).toEqual([fast.url, slow.url]);
+    expect((await unwrap(sel.policy)).registries["docker.io"].mirrors).toEqual([slow.url, fast.url]);
     expect((await unwrap(sel.reasons)).join("\n")).toContain(`docker.io: ${dead} dropped (connection refused)`);
+
+    const byLatency = new RegionalMirrorSelector("probed-latency", {
+      cloud: "aws",
+      region: "eu-west-1",
+      userCatalog,
+      probe: { enabled: true, timeoutMs: 2000, order: "latency" },
+    });
+    expect((await unwrap(byLatency.policy)).registries["docker.io"].mirrors).toEqual([fast.url, slow.url]);
+  });
+
+  it("refuses a bad probe order at construction", () => {
+    expectRefused(
+      () =>
+        new RegionalMirrorSelector("bad-order", {
+          cloud: "aws",
+          region: "eu-west-1",
+          probe: { enabled: true, order: "fastest" as never },
+        }),
+      "probe.order",
+      "unknown order",
+    );
   });
 });
 

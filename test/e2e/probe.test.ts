@@ -1,8 +1,8 @@
 /**
  * The mirror health probe against real endpoints on loopback: a docker-registry (live, fast), a node HTTP
  * server that answers /v2/ only after a delay (live, slow), one that answers after the timeout, and a port
- * nobody listens on (dead). The probe orders live-fast, live-slow and drops the rest, and the selection's
- * policy is reordered the same way.
+ * nobody listens on (dead). The probe ranks live-fast, live-slow and reports the rest; the selection's policy
+ * loses the dead mirrors and keeps its order, unless latency order is asked for.
  */
 import { rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -77,7 +77,7 @@ describe("probe against loopback registries", () => {
     expect(table[2]).toMatch(new RegExp(`^ {3}- +failed  ${deadUrl} +connection refused$`));
   });
 
-  it("reorders a region's selection by the probe and drops the dead mirror", async () => {
+  it("drops the dead mirror from a region's selection, keeping its order unless latency order is asked for", async () => {
     const selection = selectMirrors({
       cloud: "aws",
       region: "us-west-2",
@@ -89,12 +89,14 @@ describe("probe against loopback registries", () => {
     const results = await probeMirrors(probeTargets(selection.policy), { timeoutMs: TIMEOUT_MS });
     expect(slowHits).toBe(before + 1);
     const ordered = orderByProbe(selection.policy, results);
-    expect(ordered.policy.registries["docker.io"].mirrors).toEqual([registry.url, slowUrl]);
+    expect(ordered.policy.registries["docker.io"].mirrors).toEqual([slowUrl, registry.url]);
     expect(ordered.dropped).toEqual([`docker.io: ${deadUrl} dropped (connection refused)`]);
     expect(normalisePolicy(ordered.policy).warnings).toEqual([]);
+    const byLatency = orderByProbe(selection.policy, results, { order: "latency" });
+    expect(byLatency.policy.registries["docker.io"].mirrors).toEqual([registry.url, slowUrl]);
   });
 
-  it("keeps the catalog order when every mirror fails, with a warning", async () => {
+  it("keeps the policy order when every mirror fails, with a warning", async () => {
     const selection = selectMirrors({
       cloud: "alicloud",
       region: "cn-hangzhou",

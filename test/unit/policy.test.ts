@@ -1,13 +1,12 @@
 import { describe, expect, it } from "vitest";
 import * as fc from "fast-check";
+import { parseHostPort, parseInsecureRegistry } from "../../components/core/host-port";
 import {
+  ecrRegistryRegion,
   normalisePolicy,
-  parseMirrorUrl,
   normaliseRegistryName,
-  parseInsecureRegistry,
-  parseHostPort,
-} from "../../components/core";
-import { ecrRegistryRegion } from "../../components/core/policy";
+  parseMirrorUrl,
+} from "../../components/core/policy";
 import { errorOf } from "./policy-error";
 
 describe("mirror URL validation", () => {

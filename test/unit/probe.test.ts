@@ -39,21 +39,38 @@ describe("orderByProbe", () => {
     allowMirrorPaths: false,
   };
 
-  it("orders by latency, drops failures, keeps unmeasured mirrors after the measured ones", () => {
-    const out = orderByProbe(policy, [
-      live("https://a.example.com", 80),
-      live("https://b.example.com/", 12),
-      dead("https://c.example.com"),
-      live("https://q2.example.com", 5),
-      live("https://q1.example.com", 9),
+  const measured = [
+    live("https://a.example.com", 280),
+    live("https://b.example.com/", 12),
+    dead("https://c.example.com"),
+    live("https://q2.example.com", 5),
+    live("https://q1.example.com", 9),
+  ];
+
+  it("by default only drops failures: the policy order stays, whatever the latencies", () => {
+    const out = orderByProbe(policy, measured);
+    expect(out.policy.registries["docker.io"].mirrors).toEqual([
+      "https://a.example.com",
+      { url: "https://b.example.com", insecure: true },
+      "https://d.example.com",
     ]);
+    expect(out.policy.registries["quay.io"]).toEqual({
+      mirrors: ["https://q1.example.com", "https://q2.example.com"],
+      upstreamFallback: false,
+    });
+    expect(out.dropped).toEqual(["docker.io: https://c.example.com dropped (connection refused)"]);
+  });
+
+  it('with order "latency", moves a mirror ahead only when it is faster by more than the margin', () => {
+    const out = orderByProbe(policy, measured, { order: "latency" });
     expect(out.policy.registries["docker.io"].mirrors).toEqual([
       { url: "https://b.example.com", insecure: true },
       "https://a.example.com",
       "https://d.example.com",
     ]);
+    // 4 ms apart: noise, not a reason to reorder.
     expect(out.policy.registries["quay.io"]).toEqual({
-      mirrors: ["https://q2.example.com", "https://q1.example.com"],
+      mirrors: ["https://q1.example.com", "https://q2.example.com"],
       upstreamFallback: false,
     });
     expect(out.policy.allowMirrorPaths).toBe(false);
@@ -66,17 +83,36 @@ describe("orderByProbe", () => {
     const out = orderByProbe(policy, [dead("https://q1.example.com"), dead("https://q2.example.com", "HTTP 503")]);
     expect(out.policy.registries["quay.io"].mirrors).toEqual(["https://q1.example.com", "https://q2.example.com"]);
     expect(out.warnings).toEqual([
-      "quay.io: every mirror failed the probe (https://q1.example.com: connection refused; https://q2.example.com: HTTP 503); keeping the catalog order",
+      "quay.io: every mirror failed the probe (https://q1.example.com: connection refused; https://q2.example.com: HTTP 503); keeping the policy order",
     ]);
     expect(out.dropped).toEqual([]);
   });
 
-  it("keeps equal latencies in catalog order", () => {
-    const out = orderByProbe(policy, [live("https://c.example.com", 10), live("https://a.example.com", 10)]);
-    expect(out.policy.registries["docker.io"].mirrors.slice(0, 2)).toEqual([
+  it('with order "latency", the margin decides, and nothing moves past a mirror without a result', () => {
+    const quay = (latencyMarginMs: number) =>
+      orderByProbe(policy, [live("https://q1.example.com", 150), live("https://q2.example.com", 60)], {
+        order: "latency",
+        latencyMarginMs,
+      }).policy.registries["quay.io"].mirrors;
+    expect(quay(100)).toEqual(["https://q1.example.com", "https://q2.example.com"]);
+    expect(quay(50)).toEqual(["https://q2.example.com", "https://q1.example.com"]);
+    const hub = orderByProbe(
+      policy,
+      [live("https://a.example.com", 500), live("https://c.example.com", 300), live("https://d.example.com", 1)],
+      { order: "latency" },
+    ).policy.registries["docker.io"].mirrors;
+    // d beats c by 299 ms and moves ahead of it; b was not probed, so neither c nor d passes it.
+    expect(hub).toEqual([
       "https://a.example.com",
+      { url: "https://b.example.com", insecure: true },
+      "https://d.example.com",
       "https://c.example.com",
     ]);
+  });
+
+  it("refuses an unknown order or a bad margin", () => {
+    expect(() => orderByProbe(policy, [], { order: "fastest" as never })).toThrow(/probe\.order: unknown order/);
+    expect(() => orderByProbe(policy, [], { latencyMarginMs: -1 })).toThrow(/probe\.latencyMarginMs: must be/);
   });
 
   it("lists distinct probe targets, with override_path and insecure carried over", () => {
@@ -216,5 +252,85 @@ describe("probe against loopback servers", () => {
     const results = await probeMirrors(targets, { concurrency: 2 });
     expect(results.every((r) => r.ok)).toBe(true);
     expect(maxInFlight).toBe(2);
+  });
+});
+
+describe("probe determinism: jittery loopback mirrors, probed again and again", () => {
+  const servers: Server[] = [];
+  let seed = 42;
+  // A seeded generator: the jitter differs on every request, the same on every run of the test.
+  const jitter = (spread: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return Math.round((seed / 2 ** 31) * spread);
+  };
+  async function serve(delay: () => number): Promise<string> {
+    const server = createServer((_req, res) => {
+      setTimeout(() => res.writeHead(200).end("{}"), delay());
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    servers.push(server);
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+  let fast = "";
+  let slow = "";
+  let near1 = "";
+  let near2 = "";
+  let refused = "";
+
+  beforeAll(async () => {
+    fast = await serve(() => jitter(20));
+    slow = await serve(() => 300 + jitter(100) - 50);
+    // Two mirrors whose latencies overlap: which one measures faster changes from run to run.
+    near1 = await serve(() => 35 + jitter(40));
+    near2 = await serve(() => 35 + jitter(40));
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+    refused = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((r) => closed.close(r));
+  });
+
+  afterAll(async () => {
+    for (const s of servers) {
+      s.closeAllConnections();
+      await new Promise((r) => s.close(r));
+    }
+  });
+
+  async function orders(options: Parameters<typeof orderByProbe>[2], runs = 6): Promise<Set<string>> {
+    const policy: MirrorPolicyInput = {
+      registries: {
+        "docker.io": { mirrors: [slow, refused, fast] },
+        "ghcr.io": { mirrors: [near1, near2] },
+      },
+    };
+    const seen = new Set<string>();
+    for (let i = 0; i < runs; i++) {
+      const results = await probeMirrors(probeTargets(policy), { timeoutMs: 5000 });
+      seen.add(JSON.stringify(orderByProbe(policy, results, options).policy));
+    }
+    return seen;
+  }
+
+  it("by default gives one order, the policy's, with the dead mirror dropped", async () => {
+    const seen = await orders(undefined);
+    expect([...seen]).toEqual([
+      JSON.stringify({
+        registries: { "docker.io": { mirrors: [slow, fast] }, "ghcr.io": { mirrors: [near1, near2] } },
+      }),
+    ]);
+  });
+
+  it('with order "latency" gives one order: the clearly faster mirror first, the close ones as listed', async () => {
+    const seen = await orders({ order: "latency" });
+    expect([...seen]).toEqual([
+      JSON.stringify({
+        registries: { "docker.io": { mirrors: [fast, slow] }, "ghcr.io": { mirrors: [near1, near2] } },
+      }),
+    ]);
+  });
+
+  it("without a margin the close mirrors do swap: the margin is what keeps the order", async () => {
+    const seen = await orders({ order: "latency", latencyMarginMs: 0 }, 12);
+    expect(seen.size).toBeGreaterThan(1);
   });
 });

@@ -340,16 +340,20 @@ describe("Alibaba Cloud catalog", () => {
     );
   });
 
-  it("warns when an ACR registry host is used as a Docker Hub mirror (the seed article's cn-north-1 line)", () => {
-    const s = selectMirrors({
-      cloud: "aws",
-      region: "cn-north-1",
-      userCatalog: {
-        regions: { "cn-north-1": { registries: { "docker.io": ["https://registry.cn-north-1.aliyuncs.com"] } } },
-      },
-    });
-    expect(s.warnings.join("\n")).toContain("not a Docker Hub mirror");
-    expect(s.warnings.join("\n")).toContain('"cn-north-1" is not an Alibaba Cloud region either');
+  it("refuses an ACR registry host used as a Docker Hub mirror (the seed article's cn-north-1 line)", () => {
+    expectPolicyError(
+      () =>
+        selectMirrors({
+          cloud: "aws",
+          region: "cn-north-1",
+          userCatalog: {
+            regions: { "cn-north-1": { registries: { "docker.io": ["https://registry.cn-north-1.aliyuncs.com"] } } },
+          },
+        }),
+      'userCatalog.regions["cn-north-1"].registries["docker.io"][0]',
+      "https://registry.cn-north-1.aliyuncs.com",
+      "https://<id>.mirror.aliyuncs.com",
+    );
   });
 });
 

@@ -39,6 +39,8 @@ export interface DeadMirrorCheckOptions {
   allowDeprecatedMirrors?: boolean;
   /** The alternative to suggest, e.g. the region's ECR pull-through cache or Alibaba Cloud accelerator. */
   alternative?: string;
+  /** How the override is spelled where the mirror came from (default `allowDeprecatedMirrors`). */
+  overrideName?: string;
 }
 
 const GENERIC_ALTERNATIVE =
@@ -52,13 +54,14 @@ export function checkDeadMirror(field: string, url: string, options: DeadMirrorC
   const dead = findDeadMirror(url);
   if (!dead) return undefined;
   const alternative = options.alternative ?? GENERIC_ALTERNATIVE;
+  const override = options.overrideName ?? "allowDeprecatedMirrors";
   if (options.allowDeprecatedMirrors) {
-    return `${field}: ${url} ${dead.what}; kept because allowDeprecatedMirrors is set. Consider ${alternative}`;
+    return `${field}: ${url} ${dead.what}; kept because ${override} is set. Consider ${alternative}`;
   }
   throw new PolicyError(
     field,
     url,
     `the public mirror ${dead.host} ${dead.what}`,
-    `remove it and use ${alternative} (set allowDeprecatedMirrors: true only if you know it works from your network)`,
+    `remove it and use ${alternative} (set ${override}: true only if you know it works from your network)`,
   );
 }

@@ -188,7 +188,7 @@ export function probeTargets(policy: MirrorPolicyInput): ProbeTarget[] {
   return targets;
 }
 
-/** The policy reordered by probe results, with what was dropped and why. */
+/** The policy after the probe, with what was dropped and why. */
 export interface ProbeOrdering {
   policy: MirrorPolicyInput;
   warnings: string[];
@@ -196,36 +196,93 @@ export interface ProbeOrdering {
   dropped: string[];
 }
 
+/** How {@link orderByProbe} uses the measured latencies. */
+export interface ProbeOrderOptions {
+  /**
+   * `"policy"` (default): keep the policy's order and only drop the mirrors that failed, so latency noise never
+   * changes the nodes' files. `"latency"`: also move a mirror ahead of an earlier one when it is clearly faster
+   * (by more than `latencyMarginMs`).
+   */
+  order?: "policy" | "latency";
+  /** With `order: "latency"`: how much faster, in milliseconds, a mirror must be to move ahead. Default 100. */
+  latencyMarginMs?: number;
+}
+
+/** Default of {@link ProbeOrderOptions.latencyMarginMs}. */
+export const DEFAULT_LATENCY_MARGIN_MS = 100;
+
+/** Validates {@link ProbeOrderOptions} (the selector calls it at construction when they are known). */
+export function checkProbeOrderOptions(options: ProbeOrderOptions): { order: "policy" | "latency"; margin: number } {
+  const order = options.order ?? "policy";
+  if (order !== "policy" && order !== "latency") {
+    throw new PolicyError("probe.order", order, "unknown order", 'use "policy" (the default) or "latency"');
+  }
+  const margin = options.latencyMarginMs ?? DEFAULT_LATENCY_MARGIN_MS;
+  if (typeof margin !== "number" || !Number.isFinite(margin) || margin < 0) {
+    throw new PolicyError(
+      "probe.latencyMarginMs",
+      margin,
+      "must be a number of milliseconds, 0 or more",
+      `write e.g. ${DEFAULT_LATENCY_MARGIN_MS}`,
+    );
+  }
+  return { order, margin };
+}
+
 /**
- * Reorders each registry's mirrors by measured latency and drops those that failed. Mirrors without a result
- * keep their place after the measured ones. It never drops every mirror of a registry: when all failed, the
- * catalog order stays and a warning says so (the probe host may simply not see the nodes' network).
+ * Drops the mirrors that failed the probe, keeping the policy order (or, with `order: "latency"`, moving a mirror
+ * ahead only of those it beats by more than the margin). Mirrors without a result keep their place. It never drops
+ * every mirror of a registry: when all failed, the policy stays as it was and a warning says so (the probe host may
+ * simply not see the nodes' network).
  */
-export function orderByProbe(policy: MirrorPolicyInput, results: readonly ProbeResult[]): ProbeOrdering {
+export function orderByProbe(
+  policy: MirrorPolicyInput,
+  results: readonly ProbeResult[],
+  options: ProbeOrderOptions = {},
+): ProbeOrdering {
+  const { order, margin } = checkProbeOrderOptions(options);
   const byKey = new Map(results.map((r) => [mirrorKey(r.url), r]));
   const warnings: string[] = [];
   const dropped: string[] = [];
   const registries: MirrorPolicyInput["registries"] = {};
   for (const name of Object.keys(policy.registries)) {
     const entry = policy.registries[name];
-    const mirrors = entry.mirrors.map((m, index) => ({ m, index, result: byKey.get(mirrorKey(mirrorUrlOf(m))) }));
-    const alive = mirrors
-      .filter((x) => x.result?.ok)
-      .sort((a, b) => (a.result?.latencyMs ?? 0) - (b.result?.latencyMs ?? 0) || a.index - b.index);
-    const unknown = mirrors.filter((x) => x.result === undefined);
+    const mirrors = entry.mirrors.map((m) => ({ m, result: byKey.get(mirrorKey(mirrorUrlOf(m))) }));
     const dead = mirrors.filter((x) => x.result !== undefined && !x.result.ok);
-    let kept = [...alive, ...unknown];
+    let kept = mirrors.filter((x) => x.result === undefined || x.result.ok);
     if (kept.length === 0) {
       kept = mirrors;
       warnings.push(
-        `${name}: every mirror failed the probe (${dead.map((x) => `${mirrorUrlOf(x.m)}: ${x.result?.reason}`).join("; ")}); keeping the catalog order`,
+        `${name}: every mirror failed the probe (${dead.map((x) => `${mirrorUrlOf(x.m)}: ${x.result?.reason}`).join("; ")}); keeping the policy order`,
       );
     } else {
       for (const x of dead) dropped.push(`${name}: ${mirrorUrlOf(x.m)} dropped (${x.result?.reason})`);
+      if (order === "latency") kept = byClearLatency(kept, margin);
     }
     registries[name] = { ...entry, mirrors: kept.map((x) => x.m) };
   }
   return { policy: { ...policy, registries }, warnings, dropped };
+}
+
+/**
+ * Insertion in policy order: each mirror moves ahead of the ones before it only while it is faster than them by more
+ * than `margin` ms. Mirrors without a latency stay where they are, and nothing moves ahead of them.
+ */
+function byClearLatency<T extends { result?: ProbeResult }>(mirrors: readonly T[], margin: number): T[] {
+  const out: T[] = [];
+  for (const x of mirrors) {
+    let at = out.length;
+    const latency = x.result?.latencyMs;
+    if (latency !== undefined) {
+      while (at > 0) {
+        const before = out[at - 1].result?.latencyMs;
+        if (before === undefined || latency + margin >= before) break;
+        at--;
+      }
+    }
+    out.splice(at, 0, x);
+  }
+  return out;
 }
 
 /** Probe results as plain text, best first: rank, latency or "failed", URL, status or reason. */

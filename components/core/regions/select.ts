@@ -1,6 +1,8 @@
 import { PolicyError } from "../errors";
 import {
   ANY_REGISTRY,
+  checkAcrAsDockerHubMirror,
+  checkInsecureRange,
   compareRegistries,
   DOCKER_HUB,
   type MirrorEndpointInput,
@@ -67,6 +69,11 @@ export interface RegionSelectionInput {
   allowDeprecatedMirrors?: boolean;
   /** Accept user mirror URLs with a path (see `MirrorPolicyInput.allowMirrorPaths`). */
   allowMirrorPaths?: boolean;
+  /**
+   * Accept `userCatalog` `insecureRegistries` CIDRs that cover public address space (`0.0.0.0/0`, `::/0`, ...),
+   * with a warning; refused otherwise.
+   */
+  allowPublicInsecureRegistries?: boolean;
 }
 
 /** The mirrors chosen for one region. */
@@ -159,10 +166,22 @@ export function validateSelectionFields(
     out.alicloudAcceleratorId = validateAcceleratorId("alicloudAcceleratorId", input.alicloudAcceleratorId);
   optionalBoolean("allowMirrorPaths", input.allowMirrorPaths);
   optionalBoolean("allowDeprecatedMirrors", input.allowDeprecatedMirrors);
+  optionalBoolean("allowPublicInsecureRegistries", input.allowPublicInsecureRegistries);
   optionalBoolean("upstreamFallback", input.upstreamFallback);
   const listOptions = { allowMirrorPaths: input.allowMirrorPaths };
-  if (input.userCatalog !== undefined)
+  if (input.userCatalog !== undefined) {
     out.userCatalog = validateUserCatalog(input.userCatalog, "userCatalog", listOptions);
+    for (const entry of out.userCatalog) {
+      for (const [registry, mirrors] of entry.registries)
+        for (const m of mirrors) checkAcrAsDockerHubMirror(m.field, registry, m.url, hostOf(m.url));
+      if (options.checkInsecureRanges !== false)
+        entry.insecureRegistries.forEach((v, i) =>
+          checkInsecureRange(`userCatalog.regions["${entry.key}"].insecureRegistries[${i}]`, v, {
+            allowPublic: input.allowPublicInsecureRegistries,
+          }),
+        );
+    }
+  }
   if (input.fallbacks !== undefined) {
     if (!isPlainObject(input.fallbacks)) {
       throw new PolicyError(
@@ -176,10 +195,9 @@ export function validateSelectionFields(
     for (const key of Object.keys(input.fallbacks).sort()) {
       const field = `fallbacks["${key}"]`;
       const name = normaliseRegistryName(field, key);
-      fallbacks.set(name, [
-        ...(fallbacks.get(name) ?? []),
-        ...validateMirrorList(field, input.fallbacks[key], listOptions),
-      ]);
+      const mirrors = validateMirrorList(field, input.fallbacks[key], listOptions);
+      for (const m of mirrors) checkAcrAsDockerHubMirror(m.field, name, m.url, hostOf(m.url));
+      fallbacks.set(name, [...(fallbacks.get(name) ?? []), ...mirrors]);
     }
     out.fallbacks = fallbacks;
   }
@@ -202,6 +220,16 @@ export interface SelectionFieldOptions {
    * is known: absent from the input means false).
    */
   checkDeadMirrors?: boolean;
+  /**
+   * Refuse `userCatalog` insecure-registries CIDRs over public space unless `allowPublicInsecureRegistries` (default
+   * true; give false while that flag is not known yet).
+   */
+  checkInsecureRanges?: boolean;
+}
+
+/** `host[:port]` of a validated mirror URL. */
+function hostOf(url: string): string {
+  return url.replace(/^[a-z]+:\/\//, "").replace(/\/.*$/, "");
 }
 
 /** The catalog entry of `region` in `cloud`; throws for an unknown region (with the nearest names) or a closed one. */
@@ -372,8 +400,6 @@ export function selectMirrors(input: RegionSelectionInput): RegionSelection {
           const where = tier === "private" ? "in-region private mirror" : "regional mirror";
           const why = `${where} from userCatalog["${entry.key}"]${kept ? " (DEPRECATED: kept because allowDeprecatedMirrors is set)" : ""}`;
           if (kept) warnings.push(kept);
-          const acr = acrMisuse(registry, m.url);
-          if (acr) warnings.push(`${m.field}: ${acr}`);
           candidates.push({ input: m.input, url: m.url, tier, why });
         }
       }
@@ -442,12 +468,22 @@ export function selectMirrors(input: RegionSelectionInput): RegionSelection {
 
   const policy: MirrorPolicyInput = { registries: policyRegistries };
   if (input.allowMirrorPaths || usesEcrPaths) policy.allowMirrorPaths = true;
+  // The policy is validated again where it is rendered: a dead mirror kept here must stay kept there.
+  if (input.allowDeprecatedMirrors) policy.allowDeprecatedMirrors = true;
   if (usesEcrPaths && !input.allowMirrorPaths) {
     warnings.push(
       'the policy sets allowMirrorPaths because ECR pull-through endpoints carry their /v2/<prefix> path; Docker\'s registry-mirrors cannot use them (they need override_path and an ECR token); containerd can, with the token the node fetches (auth: "ecr"); CRI-O/podman skip them unless given their own ECR credentials (an auth.json entry for the ECR host, kept fresh)',
     );
   }
   const insecureRegistries = [...new Set(entries.flatMap((e) => e.insecureRegistries))].sort();
+  for (const entry of entries) {
+    entry.insecureRegistries.forEach((v, i) => {
+      const kept = checkInsecureRange(`userCatalog.regions["${entry.key}"].insecureRegistries[${i}]`, v, {
+        allowPublic: input.allowPublicInsecureRegistries,
+      });
+      if (kept) warnings.push(kept);
+    });
+  }
   if (insecureRegistries.length > 0) {
     reasons.push(
       `insecure registries ${insecureRegistries.join(", ")}: from userCatalog ${entries
@@ -482,6 +518,7 @@ const INPUT_FIELDS = [
   "upstreamFallback",
   "allowDeprecatedMirrors",
   "allowMirrorPaths",
+  "allowPublicInsecureRegistries",
 ];
 
 function checkKnownFieldsOf(input: object): void {
@@ -554,9 +591,3 @@ function builtInCandidates(
  * A note when an ACR registry host is used as a Docker Hub mirror: it serves only images pushed to your own
  * namespaces, so `docker.io/library/nginx` is not there (a common copy-paste from the seed article).
  */
-function acrMisuse(registry: string, url: string): string | undefined {
-  const match = /^https?:\/\/registry(-vpc)?\.([a-z0-9-]+)\.aliyuncs\.com$/.exec(url);
-  if (!match || registry !== DOCKER_HUB) return undefined;
-  const known = alicloudRegion(match[2]) ? "" : ` ("${match[2]}" is not an Alibaba Cloud region either)`;
-  return `${url} is an Alibaba Cloud Container Registry host, not a Docker Hub mirror: it serves only images pushed to your namespaces${known}. For Docker Hub use the account's accelerator https://<id>.mirror.aliyuncs.com`;
-}

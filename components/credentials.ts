@@ -1,30 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import { PolicyError } from "../core/errors";
-import { type RegistryCredential, type StaticCredentialInput, resolveStaticCredential } from "../core/kubernetes";
+import { type AcrTokenSource, acrCredential } from "./alicloud/acr-token";
+import { type EcrTokenSource, ecrCredential } from "./aws/ecr-token";
+import { PolicyError } from "./core/errors";
+import { type RegistryCredential, type StaticCredentialInput, resolveStaticCredential } from "./core/kubernetes";
 
-/**
- * An Amazon ECR authorization token, read with the `aws.ecr.getAuthorizationToken` data source on every
- * `pulumi up`. The token is valid for 12 hours: run `pulumi up` (or `pulumi up --target` on the secret) at least
- * every 12 hours, e.g. from a scheduled CI job, or pods that start later fail to pull.
- */
-export interface EcrTokenSource {
-  /** 12-digit AWS account ID of the registry. Default: the provider's account. */
-  registryId?: pulumi.Input<string>;
-  /** Region of the registry. Default: the AWS provider's region. */
-  region?: pulumi.Input<string>;
-}
-
-/**
- * An Alibaba Cloud Container Registry Enterprise Edition temporary credential, read with the
- * `alicloud.cs.getRegistryEnterpriseInstances` data source (`tempUsername` + `authorizationToken`). Alibaba Cloud
- * issues it for **one hour** (GetAuthorizationToken), so it suits short-lived uses only; for a long-lived pull
- * secret give a RAM user's fixed registry password as `username`/`password` instead (the only option for ACR
- * Personal Edition), or run ACK's `aliyun-acr-credential-helper`, which refreshes tokens inside the cluster.
- */
-export interface AcrTokenSource {
-  /** Instance ID of the ACR Enterprise Edition instance, e.g. `cri-xxxxxxxxxxxx`. */
-  instanceId: pulumi.Input<string>;
-}
+export type { AcrTokenSource, EcrTokenSource };
 
 /** One registry's credential: static (`username` + `password`, or `auth`), or a cloud token source. */
 export interface RegistryCredentialInput {
@@ -78,39 +58,6 @@ export function credentialSource(field: string, input: unknown): "static" | "ecr
     );
   }
   return sources[0];
-}
-
-/** Reads an ECR token (loads only `@pulumi/aws/ecr`, and only when called). */
-export function ecrCredential(
-  source: EcrTokenSource,
-  opts?: pulumi.InvokeOutputOptions,
-): pulumi.Output<RegistryCredential> {
-  const ecr = require("@pulumi/aws/ecr") as typeof import("@pulumi/aws/ecr");
-  const token = ecr.getAuthorizationTokenOutput({ registryId: source.registryId, region: source.region }, opts);
-  return pulumi.secret(token.apply((t) => ({ username: t.userName, password: t.password })));
-}
-
-/** Reads an ACR Enterprise Edition temporary token (loads only `@pulumi/alicloud/cs`, and only when called). */
-export function acrCredential(
-  source: AcrTokenSource,
-  opts?: pulumi.InvokeOutputOptions,
-): pulumi.Output<RegistryCredential> {
-  const cs = require("@pulumi/alicloud/cs") as typeof import("@pulumi/alicloud/cs");
-  const instances = cs.getRegistryEnterpriseInstancesOutput({ ids: [source.instanceId], enableDetails: true }, opts);
-  return pulumi.secret(
-    pulumi.all([instances, source.instanceId]).apply(([result, id]) => {
-      const instance = result.instances.find((i) => i.id === id);
-      if (!instance?.tempUsername || !instance.authorizationToken) {
-        throw new PolicyError(
-          "acr.instanceId",
-          id,
-          "no ACR Enterprise Edition instance with a temporary token found",
-          "check the instance ID (cri-...) and the region of the alicloud provider",
-        );
-      }
-      return { username: instance.tempUsername, password: instance.authorizationToken };
-    }),
-  );
 }
 
 /** Resolves one registry's credential input (static or token source) to a secret Output. */
