@@ -335,7 +335,7 @@ export function nodeConfigFromFlags(
     dockerFlags = true;
   }
   if (dockerFlags || file.docker !== undefined) input.docker = docker;
-  // Checked here until Docker's own settings take the override: a public range is refused from the file and flags.
+  // Checked here too, so the error names the flag or the policy file's field; Docker's settings then take the override.
   const fromFile = Array.isArray(file.docker && (file.docker as DockerSettingsInput).insecureRegistries)
     ? ((file.docker as DockerSettingsInput).insecureRegistries as unknown[]).length
     : 0;
@@ -348,7 +348,10 @@ export function nodeConfigFromFlags(
     });
     if (kept) warnings.push(kept);
   });
-  if (warnings.length) input.flagWarnings = warnings;
+  if (warnings.length) {
+    input.flagWarnings = warnings;
+    docker.allowPublicInsecureRegistries = true;
+  }
   return input;
 }
 
@@ -380,7 +383,10 @@ function render(argv: string[], io: Io, write: boolean): number {
     for (const reason of selection.reasons) io.out(`  ${reason}`);
     for (const w of selection.warnings) io.err(`warning: ${w}`);
   }
-  for (const w of rendered.warnings) io.err(`warning: ${w}`);
+  // The ranges kept by the flag were reported under the flag's name above.
+  const kept = (w: string) =>
+    flagWarnings !== undefined && w.includes("kept because docker.allowPublicInsecureRegistries");
+  for (const w of rendered.warnings) if (!kept(w)) io.err(`warning: ${w}`);
   if (!write) {
     io.out(
       `valid: ${rendered.runtimes.join(", ")}; ${rendered.policy.registries.map((r) => `${r.registry} (${r.endpoints.length} mirror${r.endpoints.length === 1 ? "" : "s"})`).join(", ")}`,

@@ -282,7 +282,8 @@ describe("renderDocker properties", () => {
     fc.assert(
       fc.property(fc.array(mirror, { maxLength: 5 }), settings, (mirrors, s) => {
         const { policy } = normalisePolicy({ registries: { "docker.io": { mirrors } } });
-        const out = renderDocker(policy, s);
+        // Random ranges are often public: those are refused unless allowed (tested on their own below).
+        const out = renderDocker(policy, { ...s, allowPublicInsecureRegistries: true });
         const parsed = JSON.parse(out.daemonJson) as Record<string, unknown>;
         expect(duplicateKeys(out.daemonJson)).toEqual([]);
         expect(out.daemonJson.endsWith("}\n")).toBe(true);
@@ -292,7 +293,9 @@ describe("renderDocker properties", () => {
         for (const k of Object.keys(parsed)) expect(DOCKERD_KEYS[k]).toBeDefined();
         // Same input, with its keys inserted in reverse order: byte-identical output.
         const reversed = Object.fromEntries(Object.entries(s).reverse()) as DockerSettingsInput;
-        expect(renderDocker(policy, reversed).daemonJson).toBe(out.daemonJson);
+        expect(renderDocker(policy, { ...reversed, allowPublicInsecureRegistries: true }).daemonJson).toBe(
+          out.daemonJson,
+        );
       }),
     );
   });
@@ -484,5 +487,18 @@ describe("docker key tables", () => {
   it("suggests the closest key", () => {
     expect(closestDockerKey("insecure-registry")).toBe("insecure-registries");
     expect(closestDockerKey("log-opt")).toBe("log-opts");
+  });
+});
+
+describe("renderDocker: public insecure ranges", () => {
+  it("refuses a public range in insecureRegistries, naming the override, and keeps it with a warning when allowed", () => {
+    expect(() => renderDocker(hub([]), { insecureRegistries: ["0.0.0.0/0"] })).toThrow(
+      /^docker\.insecureRegistries\[0\]: the range covers public address space.*\(got "0\.0\.0\.0\/0"\)\. Fix: .*set docker\.allowPublicInsecureRegistries: true/,
+    );
+    const kept = renderDocker(hub([]), { insecureRegistries: ["0.0.0.0/0"], allowPublicInsecureRegistries: true });
+    expect(JSON.parse(kept.daemonJson)["insecure-registries"]).toEqual(["0.0.0.0/0"]);
+    expect(JSON.parse(kept.daemonJson)).not.toHaveProperty("allowPublicInsecureRegistries");
+    expect(kept.warnings.join("\n")).toContain("kept because docker.allowPublicInsecureRegistries is set");
+    expect(renderDocker(hub([]), { insecureRegistries: ["10.0.0.0/8", "192.168.0.0/16"] }).warnings).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@
 import * as ipaddr from "ipaddr.js";
 import { PolicyError, type Warnings } from "../errors";
 import { isCidr, parseInsecureRegistry } from "../host-port";
-import { checkKnownFields } from "../policy";
+import { checkInsecureRange, checkKnownFields } from "../policy";
 import {
   boolean,
   integer,
@@ -40,6 +40,11 @@ export interface DockerAddressPoolInput {
 export interface DockerSettingsInput {
   /** Registries Docker may reach over plain HTTP or with an unverified certificate: `host[:port]` or a CIDR block such as `10.0.0.0/8`. */
   insecureRegistries?: string[];
+  /**
+   * Keep `insecureRegistries` ranges that cover public address space (refused by default: Docker would pull over
+   * plain HTTP or without certificate checks from any such host). Not written to daemon.json.
+   */
+  allowPublicInsecureRegistries?: boolean;
   /** Runtime options, e.g. `["native.cgroupdriver=systemd"]` (what kubelet's systemd cgroup driver needs). */
   execOpts?: string[];
   /** Default logging driver for containers, e.g. `"json-file"`. */
@@ -97,6 +102,7 @@ export interface DockerSettingsInput {
 
 export const SETTINGS_FIELDS = [
   "insecureRegistries",
+  "allowPublicInsecureRegistries",
   "execOpts",
   "logDriver",
   "logOpts",
@@ -125,7 +131,10 @@ export const SETTINGS_FIELDS = [
 ] as const;
 
 /** The daemon.json key each typed setting writes. */
-export const SETTING_KEYS: Record<Exclude<(typeof SETTINGS_FIELDS)[number], "extra">, string> = {
+export const SETTING_KEYS: Record<
+  Exclude<(typeof SETTINGS_FIELDS)[number], "extra" | "allowPublicInsecureRegistries">,
+  string
+> = {
   insecureRegistries: "insecure-registries",
   execOpts: "exec-opts",
   logDriver: "log-driver",
@@ -177,8 +186,19 @@ export function typedSettings(settings: DockerSettingsInput, f: string, warnings
   const s = settings as Record<string, unknown>;
   const set = (name: keyof typeof SETTING_KEYS, value: unknown) => (out[SETTING_KEYS[name]] = value);
 
-  if (s.insecureRegistries !== undefined)
-    set("insecureRegistries", registryList(`${f}.insecureRegistries`, s.insecureRegistries, warnings));
+  if (s.allowPublicInsecureRegistries !== undefined)
+    boolean(`${f}.allowPublicInsecureRegistries`, s.allowPublicInsecureRegistries);
+  if (s.insecureRegistries !== undefined) {
+    const list = registryList(`${f}.insecureRegistries`, s.insecureRegistries, warnings);
+    list.forEach((entry, i) => {
+      const kept = checkInsecureRange(`${f}.insecureRegistries[${i}]`, entry, {
+        allowPublic: s.allowPublicInsecureRegistries === true,
+        overrideName: `${f}.allowPublicInsecureRegistries`,
+      });
+      if (kept) warnings.push(kept);
+    });
+    set("insecureRegistries", list);
+  }
   if (s.allowNondistributableArtifacts !== undefined) {
     set(
       "allowNondistributableArtifacts",
