@@ -28,6 +28,10 @@ if [[ -n "${PULUMI_BIN:-}" ]]; then
     log "PULUMI_BIN=$PULUMI_BIN reports '${have:-nothing}', expected v$version (the @pulumi/pulumi version in package-lock.json); unset PULUMI_BIN to build it"
     exit 1
   fi
+  if ! PATH="$(dirname "$PULUMI_BIN"):$PATH" command -v pulumi-language-nodejs >/dev/null; then
+    log "no pulumi-language-nodejs beside PULUMI_BIN=$PULUMI_BIN or on PATH"
+    exit 1
+  fi
   log "using PULUMI_BIN=$PULUMI_BIN ($have); nothing to build"
   exit 0
 fi
