@@ -1,7 +1,7 @@
 /**
  * Runs the real Pulumi CLI against a throwaway local backend: a temporary PULUMI_HOME, `file://` state, the
- * passphrase secrets provider, no update check and no plugin downloads. The CLI is the one scripts/build-pulumi.sh
- * builds into .tools/pulumi-<version>/bin, or PULUMI_BIN.
+ * passphrase secrets provider, no update check and no plugin downloads. The CLI and the Kubernetes provider are
+ * those scripts/build-pulumi.sh builds into .tools/, or PULUMI_BIN and PULUMI_KUBERNETES_BIN.
  *
  * Programs import the package by its name; Node resolves `registry-mirrors` to this repository's own package.json
  * (a package may import itself through its `exports`), i.e. to the built `dist/`, exactly as a user's program
@@ -20,6 +20,20 @@ export const PASSPHRASE = "engine-test-passphrase";
 export function pinnedPulumiVersion(): string {
   const lock = JSON.parse(readFileSync(join(REPO_ROOT, "package-lock.json"), "utf8"));
   return lock.packages["node_modules/@pulumi/pulumi"].version;
+}
+
+/** The Kubernetes provider plugin: PULUMI_KUBERNETES_BIN, or the one scripts/build-pulumi.sh built. */
+export function kubernetesProviderBin(): string {
+  if (process.env.PULUMI_KUBERNETES_BIN) return process.env.PULUMI_KUBERNETES_BIN;
+  // The script names the version once; the plugin is where it puts it.
+  const script = readFileSync(join(REPO_ROOT, "scripts/build-pulumi.sh"), "utf8");
+  const version = /^k8s_version=\$\{PULUMI_KUBERNETES_VERSION:-([^}]+)\}$/m.exec(script)?.[1];
+  const bin = join(REPO_ROOT, `.tools/pulumi-kubernetes-${version}/bin/pulumi-resource-kubernetes`);
+  if (!version || !existsSync(bin))
+    throw new Error(
+      `no Kubernetes provider plugin at ${bin}: run \`bash scripts/build-pulumi.sh\` (or set PULUMI_KUBERNETES_BIN)`,
+    );
+  return bin;
 }
 
 /** The CLI to run: PULUMI_BIN, or the one scripts/build-pulumi.sh built. */
@@ -50,8 +64,8 @@ export class EngineWorkspace {
     mkdirSync(join(this.dir, "home"));
     this.env = {
       ...process.env,
-      // The language host is found beside the CLI or on PATH.
-      PATH: [dirname(this.bin), process.env.PATH].join(delimiter),
+      // The language host is found beside the CLI or on PATH, the provider plugin on PATH.
+      PATH: [dirname(this.bin), dirname(kubernetesProviderBin()), process.env.PATH].join(delimiter),
       PULUMI_HOME: join(this.dir, "home"),
       PULUMI_BACKEND_URL: `file://${this.backend}`,
       PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
