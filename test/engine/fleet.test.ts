@@ -10,7 +10,9 @@ const PROGRAM = join(PROGRAMS, "fleet");
 const PROJECT = "engine-fleet";
 // Fictional credential; every form of it is searched for in the state.
 const TOKEN = "tok-7Qz2-engine-test-credential";
-const CREDENTIALS = [TOKEN, `ci:${TOKEN}`];
+// Written as a plain string in the program.
+const PLAIN_TOKEN = "tok-Vb81-plain-string-in-the-program";
+const CREDENTIALS = [TOKEN, `ci:${TOKEN}`, PLAIN_TOKEN];
 const OLD_PROXY = "https://us-west-2.registry-proxy.example.com";
 const NEW_PROXY = "https://proxy-b.us-west-2.example.com";
 
@@ -49,19 +51,20 @@ describe("fleet program under the real engine", () => {
     [urn(STACK, `${POOL}$${DAEMON}`, "us-west-2"), DAEMON, pool("us-west-2")],
     [urn(STACK, DAEMON, "private"), DAEMON, STACK_URN],
     [urn(STACK, DAEMON, "k3s"), DAEMON, STACK_URN],
+    [urn(STACK, DAEMON, "plain-header"), DAEMON, STACK_URN],
   ];
 
-  it("preview --diff plans the stack and eight components, and no provider", () => {
+  it("preview --diff plans the stack and nine components, and no provider", () => {
     const out = stack.must(["preview", "--diff"]).stdout;
     // Each resource is printed as `+ TYPE: (create)` followed by `[urn=URN]`.
     const planned = [...out.matchAll(/\+ (\S+): \(create\)\n\s+\[urn=([^\]]+)\]/g)].map((m) => [m[2], m[1]]);
     expect(planned.sort()).toEqual(TREE.map(([u, type]) => [u, type]).sort());
-    expect(out).toContain("+ 9 to create");
+    expect(out).toContain("+ 10 to create");
     expect(out).not.toContain("pulumi:providers:");
   });
 
   it("up records the component tree: URNs, parents, no custom resource, registered outputs", () => {
-    expect(stack.must(["up", "--yes", "--skip-preview"]).stdout).toContain("+ 9 created");
+    expect(stack.must(["up", "--yes", "--skip-preview"]).stdout).toContain("+ 10 created");
     const resources = stack.exportState().deployment.resources ?? [];
     expect(resources.map((r) => [r.urn, r.type, r.parent]).sort()).toEqual([...TREE].sort());
     expect(resources.filter((r) => r.custom)).toEqual([]);
@@ -94,11 +97,14 @@ describe("fleet program under the real engine", () => {
       `Authorization = "Bearer ${TOKEN}"`,
     );
     expect(outputs.k3sFiles["/etc/rancher/k3s/registries.yaml"]).toContain(`password: ${TOKEN}`);
+    expect(outputs.plainHeaderFiles["/etc/containerd/certs.d/docker.io/hosts.toml"]).toContain(
+      `Authorization = "Bearer ${PLAIN_TOKEN}"`,
+    );
 
     const exported = stack.exportState();
     expect(exported.deployment.secrets_providers?.type).toBe("passphrase");
     const stackOutputs = byUrn(exported.deployment.resources ?? []).get(STACK_URN)?.outputs ?? {};
-    for (const key of ["privateFiles", "k3sFiles", "debugFiles"])
+    for (const key of ["privateFiles", "k3sFiles", "plainHeaderFiles", "debugFiles"])
       expect(stackOutputs[key]).toEqual({
         "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
         ciphertext: expect.stringMatching(/^v1:/),
@@ -109,7 +115,7 @@ describe("fleet program under the real engine", () => {
 
   it("a second up with nothing changed is a no-op", () => {
     const out = stack.must(["up", "--yes", "--skip-preview", "--expect-no-changes"]).stdout;
-    expect(out).toMatch(/Resources:\n\s+9 unchanged\n/);
+    expect(out).toMatch(/Resources:\n\s+10 unchanged\n/);
   });
 
   it("preview --diff of a one-mirror change prints exactly that mirror's lines and the checksum", () => {
@@ -129,13 +135,13 @@ describe("fleet program under the real engine", () => {
       `+ [host."${NEW_PROXY}"]`,
     ]);
     // The components' inputs did not change (their outputs are not diffed): the engine plans no step for them.
-    expect(out).toMatch(/Resources:\n\s+9 unchanged\n/);
+    expect(out).toMatch(/Resources:\n\s+10 unchanged\n/);
   });
 
   it("up applies the change; destroy removes every resource", () => {
     stack.must(["up", "--yes", "--skip-preview"]);
     expect(stack.outputs().usWest2HostsToml).toContain(`[host."${NEW_PROXY}"]`);
-    expect(stack.must(["destroy", "--yes", "--skip-preview"]).stdout).toContain("- 9 deleted");
+    expect(stack.must(["destroy", "--yes", "--skip-preview"]).stdout).toContain("- 10 deleted");
     expect(stack.exportState().deployment.resources ?? []).toEqual([]);
   });
 });

@@ -65,11 +65,32 @@ const k3s = new MirrorDaemonConfig("k3s", {
   })),
 });
 
+// The same mirror with its token as a plain string, against the policy's advice: the component still records
+// every file that holds a header as a secret. (Not from plain config: the backend keeps each update's config in
+// its history, so a plain config value is in the state folder whatever the program does.)
+const plainToken = "tok-Vb81-plain-string-in-the-program";
+const plainHeader = new MirrorDaemonConfig("plain-header", {
+  policy: {
+    registries: {
+      "docker.io": {
+        mirrors: [
+          {
+            url: "https://mirror.internal.example",
+            headers: { Authorization: `Bearer ${plainToken}` },
+          },
+        ],
+      },
+    },
+  },
+  runtimes: ["containerd"],
+});
+
 export const checksums = { hangzhou: hangzhou.checksum, usWest2: usWest2.checksum, private: privateMirror.checksum };
 export const usWest2HostsToml = usWest2.hostsToml;
 export const hangzhouHostsToml = hangzhou.hostsToml;
 export const privateFiles = privateMirror.files;
 export const k3sFiles = k3s.files;
+export const plainHeaderFiles = plainHeader.files;
 // Test of the test only: with leakToken the files are unwrapped into a plain output, the mistake the
 // checkpoint secret check must catch.
 export const debugFiles = config.getBoolean("leakToken") ? pulumi.unsecret(privateMirror.files) : privateMirror.files;
