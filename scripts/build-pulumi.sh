@@ -6,6 +6,8 @@
 #   PULUMI_BIN=/path/to/pulumi             use an installed CLI of that version (pulumi-language-nodejs beside it
 #                                          or on PATH) instead of building one
 #   PULUMI_KUBERNETES_BIN=/path/to/plugin  use an installed pulumi-resource-kubernetes instead of building one
+#   PULUMI_TOOLS_DIR=/path                 keep the builds (and Go's build cache) there instead of .tools/, e.g.
+#                                          outside a CI clone so the next clone on the machine reuses them
 #
 # The CLI's module (github.com/pulumi/pulumi/pkg/v3) carries replace directives, so `go install pkg@version`
 # refuses it; a small wrapper module requires it at the pinned version and repeats its non-local replaces.
@@ -23,8 +25,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 version=${PULUMI_VERSION:-$(node -p 'require(process.argv[1]).packages["node_modules/@pulumi/pulumi"].version' "$root/package-lock.json")}
 hosts_version=${PULUMI_HOSTS_VERSION:-3.68.0}
 k8s_version=${PULUMI_KUBERNETES_VERSION:-4.0.0-20260115033456-f47bc2d6f199}
-tools="$root/.tools/pulumi-$version"
-k8s_tools="$root/.tools/pulumi-kubernetes-$k8s_version"
+tools_dir=${PULUMI_TOOLS_DIR:-$root/.tools}
+tools="$tools_dir/pulumi-$version"
+k8s_tools="$tools_dir/pulumi-kubernetes-$k8s_version"
 
 log() { echo "build-pulumi: $*" >&2; }
 
@@ -60,7 +63,7 @@ go_env() {
     exit 1
   }
   export GOFLAGS="-buildvcs=false -mod=mod"
-  export GOCACHE="${PULUMI_GOCACHE:-$root/.tools/go-build}"
+  export GOCACHE="${PULUMI_GOCACHE:-$tools_dir/go-build}"
   export GOWORK=off
 }
 
@@ -80,7 +83,7 @@ build_cli() {
     return
   fi
   if [[ -f "$stamp" && -x "$bin/pulumi" && -x "$bin/pulumi-language-nodejs" ]]; then
-    log "pulumi v$version already built in ${bin#"$root"/} ($(<"$stamp")); nothing to do"
+    log "pulumi v$version already built in $bin ($(<"$stamp")); nothing to do"
     return
   fi
   go_env
@@ -126,7 +129,7 @@ build_cli() {
     exit 1
   }
   printf 'cli v%s, hosts (%s) from sdk v%s\n' "$version" "$hosts" "$hosts_version" >"$stamp"
-  log "built pulumi $have and the $hosts language hosts into ${bin#"$root"/} in $((SECONDS - start))s"
+  log "built pulumi $have and the $hosts language hosts into $bin in $((SECONDS - start))s"
 }
 
 build_kubernetes() {
@@ -141,7 +144,7 @@ build_kubernetes() {
     return
   fi
   if [[ -f "$stamp" && -x "$bin/pulumi-resource-kubernetes" ]]; then
-    log "the Kubernetes provider $k8s_version is already built in ${bin#"$root"/}; nothing to do"
+    log "the Kubernetes provider $k8s_version is already built in $bin; nothing to do"
     return
   fi
   go_env
@@ -173,7 +176,7 @@ build_kubernetes() {
     go build -trimpath -ldflags "-s -w -X $mod/pkg/version.Version=$k8s_version" -o "$bin/pulumi-resource-kubernetes" "$cmd"
   )
   printf 'kubernetes provider %s\n' "$k8s_version" >"$stamp"
-  log "built the Kubernetes provider into ${bin#"$root"/} in $((SECONDS - start))s"
+  log "built the Kubernetes provider into $bin in $((SECONDS - start))s"
 }
 
 build_cli

@@ -1,7 +1,7 @@
 /**
  * Runs the real Pulumi CLI against a throwaway local backend: a temporary PULUMI_HOME, `file://` state, the
  * passphrase secrets provider, no update check and no plugin downloads. The CLI and the Kubernetes provider are
- * those scripts/build-pulumi.sh builds into .tools/, or PULUMI_BIN and PULUMI_KUBERNETES_BIN.
+ * those scripts/build-pulumi.sh builds into .tools/ (or PULUMI_TOOLS_DIR), or PULUMI_BIN and PULUMI_KUBERNETES_BIN.
  *
  * Programs import the package by its name; Node resolves `registry-mirrors` to this repository's own package.json
  * (a package may import itself through its `exports`), i.e. to the built `dist/`, exactly as a user's program
@@ -15,6 +15,8 @@ import { delimiter, dirname, join, resolve } from "node:path";
 export const REPO_ROOT = resolve(__dirname, "../..");
 export const PROGRAMS = join(__dirname, "programs");
 export const PASSPHRASE = "engine-test-passphrase";
+/** Where scripts/build-pulumi.sh puts its builds. */
+const TOOLS_DIR = process.env.PULUMI_TOOLS_DIR || join(REPO_ROOT, ".tools");
 
 /** The @pulumi/pulumi version the lockfile pins: the CLI must be the same version. */
 export function pinnedPulumiVersion(): string {
@@ -28,7 +30,7 @@ export function kubernetesProviderBin(): string {
   // The script names the version once; the plugin is where it puts it.
   const script = readFileSync(join(REPO_ROOT, "scripts/build-pulumi.sh"), "utf8");
   const version = /^k8s_version=\$\{PULUMI_KUBERNETES_VERSION:-([^}]+)\}$/m.exec(script)?.[1];
-  const bin = join(REPO_ROOT, `.tools/pulumi-kubernetes-${version}/bin/pulumi-resource-kubernetes`);
+  const bin = join(TOOLS_DIR, `pulumi-kubernetes-${version}/bin/pulumi-resource-kubernetes`);
   if (!version || !existsSync(bin))
     throw new Error(
       `no Kubernetes provider plugin at ${bin}: run \`bash scripts/build-pulumi.sh\` (or set PULUMI_KUBERNETES_BIN)`,
@@ -38,7 +40,7 @@ export function kubernetesProviderBin(): string {
 
 /** The CLI to run: PULUMI_BIN, or the one scripts/build-pulumi.sh built. */
 export function pulumiBin(): string {
-  const bin = process.env.PULUMI_BIN || join(REPO_ROOT, `.tools/pulumi-${pinnedPulumiVersion()}/bin/pulumi`);
+  const bin = process.env.PULUMI_BIN || join(TOOLS_DIR, `pulumi-${pinnedPulumiVersion()}/bin/pulumi`);
   if (!existsSync(bin))
     throw new Error(
       `no Pulumi CLI at ${bin}: run \`bash scripts/build-pulumi.sh\` (or set PULUMI_BIN to pulumi v${pinnedPulumiVersion()})`,
