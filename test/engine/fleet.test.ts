@@ -122,20 +122,30 @@ describe("fleet program under the real engine", () => {
     const before = stack.outputs().checksums as Record<string, string>;
     stack.setConfig("usWest2Proxy", NEW_PROXY);
     const out = stack.must(["preview", "--diff"]).stdout;
-    // Every changed line of the preview: the stack outputs' diff, nothing about a resource.
+    // Every changed line of the preview: the changed component's node files (its inputs, shown as a line diff and a
+    // JSON diff), then the stack outputs' diff; no other resource.
     const changed = out
       .split("\n")
       .map((l) => l.trim())
       .filter((l) => /^[-+~] /.test(l));
     expect(changed).toEqual([
+      "~ registry-mirrors:index:MirrorDaemonConfig: (update)",
+      "~ nodeFiles: {",
+      "~ /etc/containerd/certs.d/docker.io/hosts.toml:",
+      `- [host."${OLD_PROXY}"]`,
+      `+ [host."${NEW_PROXY}"]`,
+      expect.stringMatching(/^~ \/etc\/docker\/daemon\.json +: \(json\) \{$/),
+      "~ registry-mirrors: [",
+      `~ [0]: "${OLD_PROXY}" => "${NEW_PROXY}"`,
       "~ checksums        : {",
       expect.stringMatching(new RegExp(`^~ usWest2 : "${before.usWest2}" => "[0-9a-f]{64}"$`)),
       "~ usWest2HostsToml :",
       `- [host."${OLD_PROXY}"]`,
       `+ [host."${NEW_PROXY}"]`,
+      "~ 1 to update",
     ]);
-    // The components' inputs did not change (their outputs are not diffed): the engine plans no step for them.
-    expect(out).toMatch(/Resources:\n\s+10 unchanged\n/);
+    // One component's inputs changed (the node files of us-west-2): the engine plans one update, nine unchanged.
+    expect(out).toMatch(/Resources:\n\s+~ 1 to update\n\s+9 unchanged\n/);
   });
 
   it("up applies the change; destroy removes every resource", () => {
