@@ -3,6 +3,7 @@ import { yaml } from "../lazy-yaml";
 import { PolicyError } from "../errors";
 import { parseHostPort } from "../host-port";
 import {
+  absolutePath,
   ANY_REGISTRY,
   compareRegistries,
   type MirrorEndpoint,
@@ -77,18 +78,6 @@ export function fullApiUrl(field: string, endpoint: MirrorEndpoint, format: stri
     );
   }
   return `${endpoint.scheme}://${endpoint.host}${root === "/v2" ? "" : root}`;
-}
-
-function checkPath(field: string, value: string | undefined): string | undefined {
-  if (value !== undefined && (typeof value !== "string" || !value.startsWith("/"))) {
-    throw new PolicyError(
-      field,
-      value,
-      "must be an absolute path on the node",
-      'give the full path, e.g. "/etc/pki/mirror-ca.pem"',
-    );
-  }
-  return value;
 }
 
 /** Records one host's TLS settings; registries.yaml has one per host, so two different ones are a conflict. */
@@ -251,9 +240,9 @@ export function renderK3sRegistries(policy: MirrorPolicy, options: K3sRegistries
       );
     }
     const entry: TlsEntry = {};
-    const ca = checkPath(`tls["${host}"].caFile`, t.caFile);
-    const cert = checkPath(`tls["${host}"].certFile`, t.certFile);
-    const keyFile = checkPath(`tls["${host}"].keyFile`, t.keyFile);
+    const ca = absolutePath(`tls["${host}"].caFile`, t.caFile);
+    const cert = absolutePath(`tls["${host}"].certFile`, t.certFile);
+    const keyFile = absolutePath(`tls["${host}"].keyFile`, t.keyFile);
     if ((cert === undefined) !== (keyFile === undefined)) {
       throw new PolicyError(
         `tls["${host}"]`,

@@ -1,0 +1,214 @@
+/** One mirror endpoint: its fields checked and normalised. */
+import { PolicyError } from "../errors";
+import {
+  CAPABILITY_ORDER,
+  type Capability,
+  GO_DURATION,
+  HEADER_NAME,
+  type MirrorAuth,
+  type MirrorEndpoint,
+  PULL_FROM,
+  type PullFromMirror,
+} from "./types";
+import { type MirrorUrlOptions, parseMirrorUrl } from "./url";
+/** Throws when `value` holds a key outside `allowed` — a typo there would otherwise be ignored silently. */
+export function checkKnownFields(field: string, value: object, allowed: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      throw new PolicyError(`${field}.${key}`, key, "unknown field", `remove it, or use one of: ${allowed.join(", ")}`);
+    }
+  }
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+const ENDPOINT_FIELDS = [
+  "url",
+  "insecure",
+  "caFile",
+  "clientCertFile",
+  "clientKeyFile",
+  "capabilities",
+  "overridePath",
+  "dialTimeout",
+  "headers",
+  "pullFromMirror",
+  "auth",
+] as const;
+
+/** `ACCOUNT.dkr.ecr.REGION.amazonaws.com` or `.amazonaws.com.cn`: a private ECR registry; group 1 is the region. */
+const ECR_HOST = /^\d{12}\.dkr\.ecr\.([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com(?:\.cn)?$/;
+
+/** The AWS region of a private ECR registry host (`ACCOUNT.dkr.ecr.REGION.amazonaws.com[.cn]`), or undefined. */
+export function ecrRegistryRegion(host: string): string | undefined {
+  return ECR_HOST.exec(host)?.[1];
+}
+
+export function absolutePath(field: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !value.startsWith("/") || value.includes("\0")) {
+    throw new PolicyError(
+      field,
+      value,
+      "must be an absolute path on the node",
+      'give the full path, e.g. "/etc/pki/mirror-ca.pem"',
+    );
+  }
+  return value;
+}
+
+export function optionalBoolean(field: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean")
+    throw new PolicyError(field, value, "must be true or false", `write true or false without quotes`);
+  return value;
+}
+
+/** Validates and normalises one endpoint (a URL string or an object). */
+export function normaliseEndpoint(field: string, raw: unknown, options: MirrorUrlOptions = {}): MirrorEndpoint {
+  const input: Record<string, unknown> = typeof raw === "string" ? { url: raw } : isPlainObject(raw) ? raw : {};
+  if (typeof raw !== "string" && !isPlainObject(raw)) {
+    throw new PolicyError(
+      field,
+      raw,
+      "a mirror is a URL string or an object with a url",
+      'write "https://mirror.example.com" or { url: "https://mirror.example.com" }',
+    );
+  }
+  checkKnownFields(field, input, ENDPOINT_FIELDS);
+  const parsed = parseMirrorUrl(typeof raw === "string" ? field : `${field}.url`, input.url, options);
+
+  let capabilities: Capability[] = ["pull", "resolve"];
+  if (input.capabilities !== undefined) {
+    const list = input.capabilities;
+    if (!Array.isArray(list) || list.length === 0) {
+      throw new PolicyError(
+        `${field}.capabilities`,
+        list,
+        "must be a non-empty list",
+        'use a subset of ["pull", "resolve", "push"]',
+      );
+    }
+    for (const c of list) {
+      if (!CAPABILITY_ORDER.includes(c as Capability)) {
+        throw new PolicyError(
+          `${field}.capabilities`,
+          c,
+          "unknown capability",
+          'use only "pull", "resolve" and "push"',
+        );
+      }
+    }
+    capabilities = CAPABILITY_ORDER.filter((c) => list.includes(c));
+  }
+
+  const dialTimeout = input.dialTimeout;
+  if (dialTimeout !== undefined && (typeof dialTimeout !== "string" || !GO_DURATION.test(dialTimeout))) {
+    throw new PolicyError(
+      `${field}.dialTimeout`,
+      dialTimeout,
+      "not a duration",
+      'write a Go duration such as "3s", "500ms" or "1m30s"',
+    );
+  }
+
+  const headers: Record<string, string> = {};
+  if (input.headers !== undefined) {
+    if (!isPlainObject(input.headers)) {
+      throw new PolicyError(
+        `${field}.headers`,
+        input.headers,
+        "must be an object of header names to values",
+        'write { "X-Header": "value" }',
+      );
+    }
+    for (const name of Object.keys(input.headers).sort()) {
+      const value = input.headers[name];
+      if (!HEADER_NAME.test(name)) {
+        throw new PolicyError(
+          `${field}.headers`,
+          name,
+          "not a valid HTTP header name",
+          'use letters, digits and hyphens, e.g. "X-Mirror-Token"',
+        );
+      }
+      if (typeof value !== "string" || /[\r\n\0]/.test(value)) {
+        throw new PolicyError(
+          `${field}.headers.${name}`,
+          "(value hidden)",
+          "a header value must be a single-line string",
+          "remove line breaks from the value",
+        );
+      }
+      headers[name] = value;
+    }
+  }
+
+  const pullFromMirror = input.pullFromMirror ?? "all";
+  if (!PULL_FROM.includes(pullFromMirror as PullFromMirror)) {
+    throw new PolicyError(
+      `${field}.pullFromMirror`,
+      pullFromMirror,
+      "unknown value",
+      'use "all", "digest-only" or "tag-only"',
+    );
+  }
+
+  const clientCertFile = absolutePath(`${field}.clientCertFile`, input.clientCertFile);
+  const clientKeyFile = absolutePath(`${field}.clientKeyFile`, input.clientKeyFile);
+  if (clientKeyFile !== undefined && clientCertFile === undefined) {
+    throw new PolicyError(
+      `${field}.clientKeyFile`,
+      clientKeyFile,
+      "a client key without a client certificate",
+      "set clientCertFile too, or remove clientKeyFile",
+    );
+  }
+
+  const endpoint: MirrorEndpoint = {
+    ...parsed,
+    insecure: optionalBoolean(`${field}.insecure`, input.insecure, false),
+    capabilities,
+    overridePath: optionalBoolean(`${field}.overridePath`, input.overridePath, false),
+    headers,
+    pullFromMirror: pullFromMirror as PullFromMirror,
+  };
+  const caFile = absolutePath(`${field}.caFile`, input.caFile);
+  if (caFile !== undefined) endpoint.caFile = caFile;
+  if (clientCertFile !== undefined) endpoint.clientCertFile = clientCertFile;
+  if (clientKeyFile !== undefined) endpoint.clientKeyFile = clientKeyFile;
+  if (dialTimeout !== undefined) endpoint.dialTimeout = dialTimeout as string;
+  if (input.auth !== undefined) endpoint.auth = checkAuth(field, input.auth, endpoint);
+  return endpoint;
+}
+
+/** Validates `auth` of the endpoint at `field`. */
+export function checkAuth(field: string, value: unknown, endpoint: MirrorEndpoint): MirrorAuth {
+  if (value !== "ecr") {
+    throw new PolicyError(
+      `${field}.auth`,
+      value,
+      "unknown mirror auth",
+      'use "ecr" for an ECR registry (the node fetches its token), or leave auth out',
+    );
+  }
+  if (endpoint.scheme !== "https" || ecrRegistryRegion(endpoint.host) === undefined) {
+    throw new PolicyError(
+      `${field}.auth`,
+      endpoint.url,
+      'auth "ecr" needs an ECR registry URL: https://ACCOUNT.dkr.ecr.REGION.amazonaws.com[.cn][/path], without a port',
+      "point the mirror at the account's ECR registry host (RegionalMirrorSelector does), or remove auth for a mirror that is not ECR",
+    );
+  }
+  if (Object.keys(endpoint.headers).length > 0) {
+    throw new PolicyError(
+      `${field}.headers`,
+      Object.keys(endpoint.headers),
+      "an ECR mirror's headers are written by the node's token refresher (Authorization)",
+      "remove headers from this mirror (ECR takes only its token), or remove auth",
+    );
+  }
+  return "ecr";
+}
