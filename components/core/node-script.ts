@@ -6,9 +6,9 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse } from "smol-toml";
 import { PolicyError } from "./errors";
 import { checkNodeFile, checkNodePath } from "./node-file";
+import { ECR_DIR, ECR_UNIT, ecrTokens, TEMPLATE_SUFFIX } from "./node-ecr";
 import { checkRestartPolicy } from "./restart-policy";
 import type { ContainerdHostsFile } from "./render/containerd";
 import {
@@ -51,10 +51,7 @@ export interface NodeApplyPlan {
   files?: ManagedFile[];
 }
 
-/** The ECR refresher's node folder, its systemd units' name, and the suffix of an ECR hosts.toml's template. */
-export const ECR_DIR = "/etc/containerd/registry-mirrors";
-export const ECR_UNIT = "registry-mirrors-ecr-token";
-export const TEMPLATE_SUFFIX = ".registry-mirrors.template";
+export { ECR_DIR, ECR_UNIT, TEMPLATE_SUFFIX } from "./node-ecr";
 
 /** The CRI registry table of containerd's config.toml, per config version. */
 const CONTAINERD_REGISTRY_TABLES: Record<1 | 2 | 3, string> = {
@@ -128,8 +125,6 @@ export function nodeSource(name: string): string {
 
 const SAFE_PATH = /^\/[A-Za-z0-9._+@:[\]/-]+$/;
 const MAX_LOCKS = 7; // one file descriptor per locked folder, 3 to 9
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
-const LIST_SAFE = /^[!#-[\]-~]+$/; // the URL lands in a TOML basic string inside a space-separated list
 
 // The data part is read back with `read`: on top of the node-file check, a path keeps to characters that need no
 // quoting thought (IPv6 hosts appear as [::1]:5000 folders; the script runs with globbing off).
@@ -168,75 +163,6 @@ function checkFile(field: string, file: NodeFile, seen: Set<string>): void {
 function lockFolder(path: string): string {
   const parts = path.split("/");
   return (parts.length > 3 ? parts.slice(0, 3) : parts.slice(0, -1)).join("/") || "/";
-}
-
-/** `REGION TABLE` of each ECR mirror of a hosts.toml file, checked against the file. */
-function ecrTokens(field: string, file: ContainerdHostsFile): Array<[string, string]> {
-  let doc: Record<string, unknown>;
-  try {
-    doc = parse(file.content) as Record<string, unknown>;
-  } catch (err) {
-    throw new PolicyError(
-      `${field}.content`,
-      "(content hidden)",
-      `not valid TOML (${(err as Error).message.split("\n")[0]})`,
-      "render hosts.toml with renderContainerdHosts",
-    );
-  }
-  const hosts = (doc.host ?? {}) as Record<string, Record<string, unknown>>;
-  if (file.ecrAuth !== undefined && !Array.isArray(file.ecrAuth)) {
-    throw new PolicyError(
-      `${field}.ecrAuth`,
-      file.ecrAuth,
-      "must be a list of { url, region }",
-      "render the files with renderContainerdHosts",
-    );
-  }
-  return (file.ecrAuth ?? []).map((endpoint, i) => {
-    const at = `${field}.ecrAuth[${i}]`;
-    if (typeof endpoint.url !== "string" || !LIST_SAFE.test(endpoint.url)) {
-      throw new PolicyError(
-        `${at}.url`,
-        endpoint.url,
-        "not a plain URL (spaces, quotes and backslashes cannot be written here)",
-        "give the mirror URL as the hosts.toml file writes it",
-      );
-    }
-    if (typeof endpoint.region !== "string" || !REGION.test(endpoint.region)) {
-      throw new PolicyError(
-        `${at}.region`,
-        endpoint.region,
-        "not an AWS region",
-        'give the region of the ECR registry, e.g. "us-west-2"',
-      );
-    }
-    const hostTable = `[host.${JSON.stringify(endpoint.url)}]`;
-    let table: string;
-    let headers: unknown;
-    if (hosts[endpoint.url] !== undefined && file.content.split("\n").includes(hostTable)) {
-      table = `host.${JSON.stringify(endpoint.url)}.header`;
-      headers = hosts[endpoint.url].header;
-    } else if (doc.server === endpoint.url) {
-      table = "header";
-      headers = doc.header;
-    } else {
-      throw new PolicyError(
-        `${at}.url`,
-        endpoint.url,
-        `the file has no [host."URL"] table or server for this URL`,
-        "list only mirrors of this hosts.toml file, as renderContainerdHosts does",
-      );
-    }
-    if (headers !== undefined) {
-      throw new PolicyError(
-        `${at}.url`,
-        endpoint.url,
-        "this mirror already has headers; the refresher writes its Authorization header",
-        "remove the mirror's headers",
-      );
-    }
-    return [endpoint.region, table];
-  });
 }
 
 /** A word for the data part: as is when it needs no quoting, else single-quoted. */
