@@ -3,574 +3,148 @@
 set -eu
 umask 077
 mkdir -p '/var/lib/registry-mirrors'
-cat > '/var/lib/registry-mirrors/apply-node-config.sh.engine.tmp' <<'REGISTRY_MIRRORS_EOF_2'
-#!/bin/sh
-# shellcheck disable=SC2317 # functions are called from the data part
-# Rendered by registry-mirrors (do not edit; change the policy and render again).
-# registry-mirrors node engine 0.1.0 (containerd)
-# Usage: sh apply-node-config.sh [apply|restore]   (restore: put back the node's own files, then reload)
-# Env: NODE_ROOT (node paths' prefix, default /), RUNTIME_CTL (instead of systemctl), VERIFY_SECONDS (60),
-#      LOCK_SECONDS (600), DOCKER_HOST, CONTAINERD_ADDRESS. Exit: 0 done, 1 refused or rolled back, 2 bad usage.
-# The sources, each with its contract: components/core/node/ in the registry-mirrors package.
-CTD_TEMPLATE=.registry-mirrors.template
-CTD_TABLE_1='plugins.cri.registry'
-CTD_TABLE_2='plugins."io.containerd.grpc.v1.cri".registry'
-CTD_TABLE_3='plugins."io.containerd.cri.v1.images".registry'
-ECR_NODE_DIR=/etc/containerd/registry-mirrors
-ECR_UNIT=registry-mirrors-ecr-token
-FILE_GROUPS='crio podman k3s rke2 buildkit files'
-# shellcheck shell=sh
-set -eu
-set -f
-umask 022
-MODE=${1:-apply}
-case $MODE in apply | restore) ;; *) echo "usage: sh $0 [apply|restore]" >&2 && exit 2 ;; esac
-ROOT=${NODE_ROOT:-/}
-ROOT=${ROOT%/}
-RUNTIME_CTL=${RUNTIME_CTL:-systemctl}
-VERIFY_SECONDS=${VERIFY_SECONDS:-60}
-LOCK_SECONDS=${LOCK_SECONDS:-600}
-case $VERIFY_SECONDS$LOCK_SECONDS in '' | *[!0-9]*) echo "registry-mirrors: VERIFY_SECONDS and LOCK_SECONDS must be numbers" >&2 && exit 2 ;; esac
-# shellcheck disable=SC2034 # read by the parts that may restart a runtime
-RESTART_POLICY=never
-STATUS=0
-TXN=0
-LOCKED=
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/registry-mirrors.XXXXXX")
-trap 'rollback; unlock; rm -rf "$WORK"' EXIT
-trap 'exit 1' INT TERM HUP
-say() { printf '%s\n' "$*"; }
-fail() {
-  printf 'registry-mirrors: %s\n' "$*" >&2
-  STATUS=1
-}
-# shellcheck disable=SC2086 # RUNTIME_CTL is word-split on purpose
-ctl() { $RUNTIME_CTL "$@" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; }
-active() { ctl is-active --quiet "$1" >/dev/null 2>&1; }
-limit() { if command -v timeout >/dev/null 2>&1; then timeout "$@"; else (shift && "$@"); fi; }
-wait_for() { # runs "$@" once a second until it succeeds, for at most VERIFY_SECONDS
-  n=$VERIFY_SECONDS
-  until "$@"; do
-    [ "$n" -gt 0 ] || return 1
-    n=$((n - 1))
-    sleep 1
-  done
-}
-put() { # writes $1 to node file $2 atomically; $3: mode, or "copy" ($1's mode), or empty (keep $2's mode)
-  d=${2%/*}
-  t="$d/.${2##*/}.registry-mirrors.$$"
-  mkdir -p "$d"
-  if [ "${3:-}" = copy ]; then
-    cp -p "$1" "$t"
-  elif [ -n "${3:-}" ]; then
-    (umask 077 && cat "$1" >"$t")
-    chmod "$3" "$t"
-  else
-    if [ -e "$2" ]; then cp -p "$2" "$t"; fi
-    cat "$1" >"$t"
-  fi
-  sync "$t" 2>/dev/null || sync
-  mv -f "$t" "$2"
-  sync "$d" 2>/dev/null || true
-}
-change() { # like put, remembering the old content for rollback; $1 "-" removes $2
-  TXN=$((TXN + 1))
-  if [ -e "$2" ]; then cp -p "$2" "$WORK/undo.$TXN"; fi
-  printf '%s %s\n' "$TXN" "$2" >>"$WORK/txn"
-  if [ "$1" = - ]; then rm -f "$2"; else put "$1" "$2" "${3:-}"; fi
-}
-rollback() {
-  [ -e "$WORK/txn" ] || return 0
-  while read -r n f; do
-    if [ -e "$WORK/undo.$n" ]; then put "$WORK/undo.$n" "$f" copy; else rm -f "$f"; fi
-  done <"$WORK/txn"
-  rm -f "$WORK/txn"
-}
-commit() { rm -f "$WORK/txn"; }
-has_backup() { [ -e "$1.registry-mirrors.bak" ] || [ -e "$1.registry-mirrors.created" ]; }
-backup() { # keeps the node's own version of $1 once, before the first change
-  if has_backup "$1"; then return 0; fi
-  if [ -e "$1" ]; then change "$1" "$1.registry-mirrors.bak" copy; else
-    : >"$WORK/empty"
-    change "$WORK/empty" "$1.registry-mirrors.created" 600
-  fi
-}
-unapply() { # puts back the node's own version of $1; $2 is the label for messages
-  if [ -e "$1.registry-mirrors.bak" ]; then
-    change "$1.registry-mirrors.bak" "$1" copy
-    change - "$1.registry-mirrors.bak"
-    say "$2: restored ${1#"$ROOT"}"
-  elif [ -e "$1.registry-mirrors.created" ]; then
-    change - "$1"
-    change - "$1.registry-mirrors.created"
-    say "$2: removed ${1#"$ROOT"}"
-  fi
-}
-# shellcheck disable=SC2034 # SETTLED is read by the Docker section only
-settle() {
-  label=$1 unit=$2 action=$3 SETTLED=1
-  shift 3
-  if [ "$action" = none ]; then commit && return 0; fi
-  if ctl "$action" "$unit" >"$WORK/ctl.out" 2>&1 && wait_for "$@"; then
-    commit
-    if [ "$unit" = "$label" ]; then say "$label: ${action}ed"; else say "$label: ${action}ed $unit"; fi
-    return 0
-  fi
-  rollback
-  SETTLED=
-  ctl "$action" "$unit" >>"$WORK/ctl.out" 2>&1 || true
-  wait_for active "$unit" || true
-  fail "$label: $unit did not come back within ${VERIFY_SECONDS}s after the $action ($(tr '\n' ' ' <"$WORK/ctl.out")); the previous files were put back and $unit ${action}ed again"
-}
-lock() {
-  [ "$MODE" = apply ] || [ -d "$ROOT$1" ] || return 0
-  mkdir -p "$ROOT$1"
-  l=$ROOT$1/.registry-mirrors.lock n=$LOCK_SECONDS
-  if command -v flock >/dev/null 2>&1; then
-    # shellcheck disable=SC3013 # -ef: dash, BusyBox and bash have it
-    until eval "exec $2>>\"\$l\"" && flock -n "$2" && [ "$l" -ef "/proc/$$/fd/$2" ]; do lock_wait "$l"; done
-    LOCKED="$LOCKED $1/.registry-mirrors.lock"
-    return 0
-  fi
-  until mkdir "$l.d" 2>/dev/null; do
-    pid=$(cat "$l.d/pid" 2>/dev/null) || pid=
-    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-      rm -rf "$l.d"
-      say "took over $1/.registry-mirrors.lock.d from pid $pid, which is gone"
-    else
-      lock_wait "$l.d"
-    fi
-  done
-  echo "$$" >"$l.d/pid"
-  LOCKED="$LOCKED $1/.registry-mirrors.lock.d"
-}
-lock_wait() {
-  if [ "$n" -le 0 ]; then
-    fail "another run still holds ${1#"$ROOT"} after ${LOCK_SECONDS}s; nothing was changed. Fix: run this again when it is done (a .lock.d folder whose pid is gone is taken over)"
-    exit 1
-  fi
-  [ "$n" != "$LOCK_SECONDS" ] || say "waiting for another run to finish (${1#"$ROOT"})"
-  n=$((n - 1))
-  sleep 1
-}
-unlock() { for f in $LOCKED; do rm -rf "$ROOT$f"; done; }
-warn() { printf 'registry-mirrors: %s\n' "$*" >&2; }
-systemd_here() { # systemd runs the node (the DaemonSet reaches it through nsenter)
-  s=$(ctl is-system-running 2>/dev/null) || true
-  case $s in running | degraded | starting | initializing | maintenance) return 0 ;; *) return 1 ;; esac
-}
-# shellcheck shell=sh
-CTD_MAIN=$ROOT/etc/containerd/config.toml
-CTD_DIR=
-ctd_prepare() {
-  CTD_STATE=$ROOT$CTD_DIR/.registry-mirrors.files
-  : >>"$WORK/containerd.list"
-  : >"$WORK/containerd.paths"
-  while read -r w m p a; do printf '%s\n' "$p" >>"$WORK/containerd.paths"; done <"$WORK/containerd.list"
-}
-ctd_inspect() {
-  CTD_VERSION='' CTD_PATH='' CTD_CONFLICT='' CTD_CRIOFF='' CTD_ERROR='' CTD_MISSING='' CTD_REGLINE='' CTD_PATHLINE=''
-  if [ ! -e "$1" ]; then CTD_MISSING=1 && return 0; fi
-  awk -v q="'" -f "$WORK/scan.awk" "$1" >"$WORK/scan.out"
-  if command -v python3 >/dev/null 2>&1 && python3 "$WORK/inspect.py" "$1" >"$WORK/inspect.out" 2>/dev/null; then
-    grep -e '^regline ' -e '^pathline ' "$WORK/scan.out" >>"$WORK/inspect.out" || true
-  else
-    cp "$WORK/scan.out" "$WORK/inspect.out"
-  fi
-  while read -r k v; do
-    case $k in
-      version) CTD_VERSION=$v ;;
-      path) CTD_PATH=$v ;;
-      conflict) CTD_CONFLICT=$v ;;
-      crioff) CTD_CRIOFF=1 ;;
-      error) CTD_ERROR=$v ;;
-      regline) CTD_REGLINE=$v ;;
-      pathline) CTD_PATHLINE=$v ;;
-    esac
-  done <"$WORK/inspect.out"
-}
-ctd_effective() {
-  CTD_CONFIG=$CTD_MAIN
-  if [ -e "$CTD_MAIN" ]; then
-    awk -v q="'" -f "$WORK/scan.awk" "$CTD_MAIN" | grep '^import ' >"$WORK/imports" || true
-    while read -r k p; do
-      case $p in /*) p=$ROOT$p ;; *"*"*) p=$ROOT/$p ;; *) p=${CTD_MAIN%/*}/$p ;; esac
-      set +f
-      for f in $p; do
-        if [ -f "$f" ] && grep -q -F -e io.containerd.grpc.v1.cri -e io.containerd.cri.v1.images -e plugins.cri -e 'plugins."cri"' "$f"; then CTD_CONFIG=$f; fi
-      done
-      set -f
-    done <"$WORK/imports"
-  fi
-  CTD_NAME=${CTD_CONFIG#"$ROOT"}
-}
-ctd_path_ok() { case ":$CTD_PATH:" in *":$CTD_DIR:"*) return 0 ;; *) return 1 ;; esac }
-ctd_edit() { # writes to $1 the config with config_path set: a line replaced, or added under its table
-  line="config_path = \"$CTD_DIR\""
-  case $CTD_VERSION in 1) table=$CTD_TABLE_1 ;; 3) table=$CTD_TABLE_3 ;; *) table=$CTD_TABLE_2 ;; esac
-  if [ -n "$CTD_MISSING" ]; then
-    printf 'version = 2\n\n[%s]\n  %s\n' "$table" "$line" >"$1"
-  elif [ -n "$CTD_PATHLINE" ]; then
-    awk -v n="$CTD_PATHLINE" -v l="$line" 'NR == n { match($0, /^[ \t]*/); $0 = substr($0, 1, RLENGTH) l } { print }' "$CTD_CONFIG" >"$1"
-  elif [ -n "$CTD_REGLINE" ]; then
-    awk -v n="$CTD_REGLINE" -v l="$line" '{ print } NR == n { match($0, /^[ \t]*/); print substr($0, 1, RLENGTH) "  " l }' "$CTD_CONFIG" >"$1"
-  else
-    { cat "$CTD_CONFIG" && printf '\n[%s]\n  %s\n' "$table" "$line"; } >"$1"
-  fi
-}
-containerd_up() { # containerd answers and, if ctr is here, its CRI plugin loaded
-  active containerd || return 1
-  command -v ctr >/dev/null 2>&1 || return 0
-  plugins=$(limit 20 ctr --address "${CONTAINERD_ADDRESS:-$ROOT/run/containerd/containerd.sock}" plugins ls 2>/dev/null) || return 1
-  ! printf '%s\n' "$plugins" | grep -E -q '[[:space:]](cri|images)[[:space:]].*[[:space:]]error[[:space:]]*$'
-}
-ctd_drop() { # puts back the node's own hosts.toml $1 (or removes ours), and removes its ECR template
-  if [ -e "$ROOT$1$CTD_TEMPLATE" ]; then change - "$ROOT$1$CTD_TEMPLATE"; fi
-  unapply "$ROOT$1" containerd
-}
-ctd_refuse() {
-  fail "containerd: $1, and restartPolicy is \"never\"; nothing was changed. Fix: set restartPolicy: \"if-needed\" (a containerd restart keeps running containers), or $2 and restart containerd yourself"
-}
-ctd_plan() { # sets CTD_PLAN to ok or edit, or to nothing after saying why it refuses
-  CTD_PLAN=''
-  ctd_inspect "$CTD_CONFIG"
-  c="containerd: $CTD_NAME"
-  if [ -n "$CTD_ERROR" ]; then
-    fail "$c is not valid ($CTD_ERROR); nothing was changed. Fix: repair it and run this again"
-  elif [ -n "$CTD_CONFLICT" ]; then
-    fail "$c sets the deprecated inline registry.$CTD_CONFLICT, which containerd refuses together with config_path (the CRI plugin would not load); nothing was changed. Fix: move those settings into the policy and delete them from config.toml"
-  elif [ -n "$CTD_CRIOFF" ] || ctd_path_ok; then
-    CTD_PLAN=ok
-  elif [ -n "$CTD_PATH" ]; then
-    fail "$c sets config_path = \"$CTD_PATH\", which does not include $CTD_DIR, so containerd would not read these mirrors; nothing was changed. Fix: render with the containerd certs folder set to a folder of that config_path"
-  else
-    CTD_PLAN=edit
-  fi
-}
-containerd_apply() {
-  ctd_prepare
-  ctd_effective
-  ctd_plan
-  [ -n "$CTD_PLAN" ] || return 0
-  action=none
-  if [ "$CTD_PLAN" = edit ]; then
-    ctd_edit "$WORK/config.toml"
-    ctd_inspect "$WORK/config.toml"
-    if [ -n "$CTD_ERROR" ] || ! ctd_path_ok; then
-      fail "containerd: could not add config_path to $CTD_NAME safely; nothing was changed. Fix: add config_path = \"$CTD_DIR\" to its CRI registry table yourself"
-      return 0
-    fi
-    if active containerd; then
-      if [ "$RESTART_POLICY" != if-needed ]; then
-        ctd_refuse "$CTD_NAME does not set config_path, so containerd would ignore the hosts.toml mirrors; setting it needs a restart" "add config_path = \"$CTD_DIR\" to its CRI registry table"
-        return 0
-      fi
-      action=restart
-    fi
-  fi
-  changed=''
-  while read -r w m p a; do
-    tpl=$ROOT$p$CTD_TEMPLATE
-    if [ "$a" = ecr ]; then
-      if ! cmp -s "$WORK/$w" "$tpl"; then
-        backup "$ROOT$p"
-        change "$WORK/$w" "$tpl" "$m"
-        say "containerd: wrote $p$CTD_TEMPLATE (hosts.toml gets the ECR token)"
-        changed=1 ECR_RENDER=1
-      elif [ ! -e "$ROOT$p" ]; then
-        ECR_RENDER=1
-      fi
-      continue
-    fi
-    if [ -e "$tpl" ]; then change - "$tpl"; fi
-    if ! cmp -s "$WORK/$w" "$ROOT$p"; then
-      backup "$ROOT$p"
-      change "$WORK/$w" "$ROOT$p" "$m"
-      say "containerd: wrote $p"
-      changed=1
-    fi
-  done <"$WORK/containerd.list"
-  if [ -e "$CTD_STATE" ]; then # files of registries the policy no longer has
-    while read -r p; do
-      if ! grep -q -x -F -e "$p" "$WORK/containerd.paths"; then
-        ctd_drop "$p"
-        changed=1
-      fi
-    done <"$CTD_STATE"
-  fi
-  if ! cmp -s "$WORK/containerd.paths" "$CTD_STATE"; then change "$WORK/containerd.paths" "$CTD_STATE" 644; fi
-  ecr_sync
-  if [ "$CTD_PLAN" = edit ]; then
-    backup "$CTD_CONFIG"
-    change "$WORK/config.toml" "$CTD_CONFIG" 644
-    say "containerd: set config_path in $CTD_NAME"
-    changed=1
-  fi
-  if [ -z "$changed" ]; then say "containerd: unchanged"; fi
-  settle containerd containerd "$action" containerd_up
-  if [ -n "$SETTLED" ]; then ecr_start; fi
-}
-containerd_restore() {
-  ctd_prepare
-  ctd_effective
-  action=none
-  if has_backup "$CTD_CONFIG" && active containerd; then
-    if [ "$RESTART_POLICY" != if-needed ]; then
-      ctd_refuse "putting back $CTD_NAME needs a restart" "put back its .registry-mirrors.bak"
-      return 0
-    fi
-    action=restart
-  fi
-  ecr_remove
-  if [ -e "$CTD_STATE" ]; then cat "$CTD_STATE" >>"$WORK/containerd.paths"; fi
-  while read -r p; do ctd_drop "$p"; done <"$WORK/containerd.paths"
-  if [ -e "$CTD_STATE" ]; then change - "$CTD_STATE"; fi
-  unapply "$CTD_CONFIG" containerd
-  settle containerd containerd "$action" containerd_up
-}
-# shellcheck shell=sh
-ECR_DIR=$ROOT$ECR_NODE_DIR
-ECR_RENDER=''
-ecr_remove() { # the folder is the refresher's alone
-  [ -d "$ECR_DIR" ] || return 0
-  if systemd_here; then
-    ctl stop "$ECR_UNIT.timer" "$ECR_UNIT.service" >/dev/null 2>&1 || true
-    ctl disable "$ECR_UNIT.timer" "$ECR_UNIT.service" >/dev/null 2>&1 || warn "containerd: could not disable $ECR_UNIT.timer"
-  fi
-  set +f
-  for f in "$ECR_DIR"/*; do if [ -e "$f" ]; then change - "$f"; fi; done
-  set -f
-  rm -f "$ECR_DIR/.ecr-token.lock"
-  rmdir "$ECR_DIR" 2>/dev/null || true
-  say "containerd: removed the ECR token refresher"
-}
-ecr_install() {
-  ECR_UNITS=''
-  while read -r w m f; do
-    if ! cmp -s "$WORK/$w" "$ECR_DIR/$f"; then
-      change "$WORK/$w" "$ECR_DIR/$f" "$m"
-      case $f in *.service | *.timer) ECR_UNITS=1 ;; esac
-      ECR_RENDER=1
-    fi
-  done <"$WORK/ecr.files"
-}
-ecr_start() {
-  [ -n "$ECR_RENDER" ] || return 0
-  if ! NODE_ROOT=$ROOT sh "$ECR_DIR/ecr-token-refresh" --render-only; then
-    fail "containerd: could not write the hosts.toml files of the ECR mirrors (see above). Fix: run this again"
-    return 0
-  fi
-  if ! systemd_here; then
-    NODE_ROOT=$ROOT sh "$ECR_DIR/ecr-token-refresh" || warn "containerd: the ECR token refresher failed (see above); containerd skips the ECR mirrors without a token"
-    say "containerd: no systemd here: run $ECR_NODE_DIR/ecr-token-refresh hourly (cron) to renew the ECR token"
-    return 0
-  fi
-  if [ -n "$ECR_UNITS" ]; then
-    if ctl link "$ECR_NODE_DIR/$ECR_UNIT.service" >"$WORK/ctl.out" 2>&1 && ctl enable "$ECR_NODE_DIR/$ECR_UNIT.timer" >>"$WORK/ctl.out" 2>&1 &&
-      ctl daemon-reload >>"$WORK/ctl.out" 2>&1 && ctl restart "$ECR_UNIT.timer" >>"$WORK/ctl.out" 2>&1; then
-      say "containerd: enabled $ECR_UNIT.timer (ECR token at boot, renewed when 6 hours old)"
-    else
-      fail "containerd: could not enable $ECR_UNIT.timer ($(tr '\n' ' ' <"$WORK/ctl.out")). Fix: check systemd on the node, then run this again"
-      return 0
-    fi
-  fi
-  if ctl start "$ECR_UNIT.service" >"$WORK/ctl.out" 2>&1; then
-    say "containerd: ran $ECR_UNIT.service (ECR token)"
-  else
-    warn "containerd: $ECR_UNIT.service failed ($(tr '\n' ' ' <"$WORK/ctl.out")); containerd skips the ECR mirrors until it has a token, the timer retries hourly. See: journalctl -u $ECR_UNIT.service"
-  fi
-}
-ecr_sync() { if [ -s "$WORK/ecr-list" ]; then ecr_install; else ecr_remove; fi; }
-# shellcheck shell=sh
-# shellcheck disable=SC2034 # RESTART_POLICY is read by the parts that may restart a runtime
-restart_policy() { RESTART_POLICY=$1; }
-lock_folders() { LOCK_FOLDERS=$*; }
-# shellcheck disable=SC2034 # CTD_DIR is read by containerd.sh
-containerd_hosts_dir() { CTD_DIR=$1 HAS_CONTAINERD=1; }
-node_file() {
-  DATA_N=$((DATA_N + 1))
-  case $1 in
-    docker)
-      cat >"$WORK/docker.json"
-      HAS_DOCKER=1
-      ;;
-    containerd)
-      cat >"$WORK/ctd$DATA_N"
-      printf 'ctd%s %s %s%s\n' "$DATA_N" "$3" "$2" "${4:+ $4}" >>"$WORK/containerd.list"
-      ;;
-    *)
-      case " $FILE_GROUPS " in
-        *" $1 "*) ;;
-        *)
-          echo "registry-mirrors: the data part names an unknown runtime \"$1\"" >&2
-          exit 2
-          ;;
-      esac
-      cat >"$WORK/file$DATA_N"
-      printf 'file%s %s %s\n' "$DATA_N" "$3" "$2" >>"$WORK/$1.list"
-      HAS_FILES=1
-      ;;
-  esac
-}
-ecr_token() { printf '%s %s %s\n' "$1" "$2" "$3" >>"$WORK/ecr-list"; }
-main() {
-  DATA_N=0 HAS_DOCKER='' HAS_CONTAINERD='' HAS_FILES='' LOCK_FOLDERS=''
-  engine_files
-  : >"$WORK/ecr-list"
-  node_data
-  fd=3
-  for folder in $LOCK_FOLDERS; do
-    lock "$folder" "$fd"
-    fd=$((fd + 1))
-  done
-  if [ -n "$HAS_DOCKER" ]; then
-    if [ "$MODE" = apply ]; then docker_apply; else docker_restore; fi
-  fi
-  if [ -n "$HAS_CONTAINERD" ]; then
-    if [ "$MODE" = apply ]; then containerd_apply; else containerd_restore; fi
-  fi
-  for group in $FILE_GROUPS; do
-    [ -e "$WORK/$group.list" ] || continue
-    # shellcheck disable=SC2046 # "ACTION UNIT..." is split into words on purpose
-    set -- $(group_action "$group")
-    if [ "$MODE" = apply ]; then group_apply "$group" "$@"; else group_restore "$group" "$@"; fi
-  done
-  if [ -z "$HAS_DOCKER$HAS_CONTAINERD$HAS_FILES" ]; then say "nothing to apply"; fi
-  exit "$STATUS"
-}
-group_action() {
-  case $1 in
-    crio) echo reload crio ;;
-    podman) echo none ;;
-    k3s) echo restart k3s k3s-agent ;;
-    rke2) echo restart rke2-server rke2-agent ;;
-    buildkit) echo restart buildkit ;;
-    *) echo none ;;
-  esac
-}
-engine_files() {
-  cat >"$WORK/inspect.py" <<'REGISTRY_MIRRORS_EOF'
-import sys
-try:
-    import tomllib
-except ImportError:
-    sys.exit(3)
-try:
-    with open(sys.argv[1], "rb") as f:
-        doc = tomllib.load(f)
-except ValueError as e:
-    sys.exit(print("error", str(e).replace("\n", " ")))
-def table(value, *names):
-    for name in names:
-        value = value.get(name) if isinstance(value, dict) else None
-    return value if isinstance(value, dict) else {}
-version = doc.get("version", 1)
-cri = {1: "cri", 2: "io.containerd.grpc.v1.cri", 3: "io.containerd.cri.v1.images"}.get(version)
-if cri is None:
-    sys.exit(print("error unsupported config version %r" % (version,)))
-registry = table(doc, "plugins", cri, "registry")
-path = registry.get("config_path")
-print("version", version)
-print("path", path if isinstance(path, str) else "")
-if registry.get("mirrors"):
-    print("conflict mirrors")
-if any(isinstance(c, dict) and c.get("tls") for c in table(registry, "configs").values()):
-    print("conflict tls")
-if version < 3 and cri in (doc.get("disabled_plugins") or []):
-    print("crioff 1")
+base64 -d > '/var/lib/registry-mirrors/apply-node-config.sh.engine.tmp.gz' <<'REGISTRY_MIRRORS_EOF'
+H4sIAAAAAAACA7U8+3PbNtK/86/YwGwlunpYdr70Ti5zl9pK6rnE7shurze266FJyOKJIlWCsuNz
+9P3t3+ziQfAhO72ZrzfniHgssIt9YbHAzqvhbZwOxdzZATHnSRLOebiAKBbBbcL986P9g9H3sAOz
+dRoWcZYKCHIOYZAkPIJZni2hmHOIgiKAVZAXzg5MeRrxnEdw+wg5v4tFkT/2l3GeZ7mAbpRBmhXA
+o7g4hHAepHecIKyyJA4fIUgjyAkABHdBnHoDZ6cJJc0iDjy9i1MOe4PRYA+6YZYWQZzyPPKcHfhF
+BHd8DGIOwWqVPPaxQz/M0ll8NxBzuKTSLzkXRZbzLw9BEc7hst/P0pBfXwNAV1WNYbUu4DYIFzRJ
+BNMRkD2kMIsTLnrODqj/ijlPIedJFkSHQADHkK9T002WRdkdxLJwluX8Ls/WadSDB+xMVEiCFOaB
+gCzliMckvR/D6dnx5GZ6dnYBXYK0Coq56MAq57P4cw8iPgvWSQFDrwfTX04vTj5Nbo4uPkI3TkXB
+gwiyGYhHUfBlWCReD36dTE/e/+vmfHJ0dnp8Dt03e57B4+PZ0T/smj2vB8dnR/+YTG9+Oju/6MHR
+2enFu5PTyfT45t3x8XRyfj6Ayee4GMMeRFnKezCCnM/WgkeQ5ZBnxCdIwB7sw20QwRqXBlf1Ys5B
+ZOs85KIHPAjn8BAXc4gLAbiYeRAWYwiz5SpLeVqIYZjlfIgEGGoSNvhiFYQLgn50cXxzMfn088d3
+FxN/UG83KPhylQQFl+3e/fhxcjPyO6tkfRenYhDmsenSsZrsl01YnA1Kjhvc5atwcD/Cnqy168HW
+rjjY/WgQL4M7LuzOk6PpDa388cnUH/IiHJa9hnWMqPUvpycXfr2mz8O8X2QLnjrvTz5Obj5Mz375
++dzvhHmcwSqLlkEKiwMB+YLvw+06TqJFXEju7jj/fHdx9FNtFo2hZaP2wTXTV5UL/fTF3BG8gD5f
+y39nznoZiAXs7e87n86OJ777NBr3SVI3apCz06OJ74SB4OBik7H7tD/ubyBOHZCSPoYvYGT3ixJE
+Dw4PHVAfUso9sCCOZP2uBzycZ8DWRnu4ey/oCgZvv92Hb78F/jkuYB8BcRGEDoqr7z4Z0R33hxtd
+iP98g5+lsGJp+TXuG3ndOFVx9d2nasG4/2Zv49hy67tP9ic22NsoolX7uhVxj1PodOAL7F6+2uv/
+9dpQo76o47oGQZ1dgbRciwJuOaTr5S3PRZNGQDTaZnD2Dl4DKv2ATAipxSAvBBTzoIBl8EgLHOQF
+BKhhi3jJnenk/OLd9OLm57OPJ0f/8lN+z3Pn/OLdxS/n/p5z8dupv0c0mhz7zj/Ppv/w3e5ygVoA
++hEw9+ni08/HJ9Nxf1gsV5sGiw9+o/+Y5xR5sIIOajVUaYewTpMM/82X0M9nwFwEzjow+e3kQjUm
+pEcdODm9gIvJ9BP89MvPjggeux48wSqP02IGnW/EVdoB5u6yQ9g4syBOsNoB06C5CGUXJK8DoNAd
+OZvtlP3LG9ipGIlYwEOWR32xSuICshRW63yVCe6EBU0BXLs1c//O4ODtt314jX/+B/+8wT/f45+/
+4J+/vv22jzgEYRHfcwIRFgnEoi9LoN//Yx3zApg7YvB2GPH7YbpOEth/++0IOybxMi6oXzxD9b9E
+9urfA65zti6aXcjy6lqc4SHwRHDoink8K5DvsNA7hFmM8B+CuLiZZTkNsYMcJCReKNAQgOBhlkaA
+jJVAXIBYhyHnkeihxQbkwEwUNRFwAFLfbZRJGHJKUeaggb0E5qYM+ncF7ME1fEFtVazzFEZUnfpu
+t5tCH0aeRwUi4XxFlWhdnY2zWhdq5g95XHAB7giKTLoYqLXB3YegyJYxumiPh+AejGGZRbyH5piF
+2eqRQdcddQSVelTMl6viEboLHMrd11U4pu8+7X8z3N04AIXP3Gg4cJ/2d3Z2h5umUXVd5gAsF1Gc
+Q38FzI3wO54Rzk8H4/6GgQ84A7iWq0YYhivZesSAuQV24Ql16qdlP7tDV5mJ77/HtQ0DzUrYWxIt
+nC8zFOsDC6TgVCUhc2DuvoFqprAv2yOnSDgV2A7IcvGYhtQO9i1e/PKFKpAC99CfyQYIsuwRNXoU
++RrXVLrBalmTeMHR6+xBzpccFWic3pEWzJKIPCOeFsSLpRpyR8D6DDtk98gSqA5Q6bnd7sVvp/Cd
+YqeXkUf1NVynUTZwL3471ZQotZTROlgrO719q7oVn1NrwUe42H0zCirIGXVQ0rlaF3rRaWS50DTg
+xtGYKSWoJm1GqQjOHlr2OXI+WYx+DinMjLyVKFuopSX2chrVOubOGPGpmqqe+0zTA0URfqiirRuV
+ZRsHtZfSZY1qVEXzQNwgmusVtVETHTVF6zZYKKS3twlzHhQ8ItQ2jgV2B1CwRX0Dc89zEWcp7g7c
+ESm/Htxy3JXI7Umci0Jt0OSqlrOlhdMLq1ZBkaak98hiMbnNU8u9Db+S4rRyY9CMReqJKclWkKyK
+F8jxZm9PSu7GWafkyymqrNaFaN3aVShziAo1ltRLgluekOgtuUAfUVQx3rZwtrYzpNjSmIiEpLCb
+97d3kFYieEQ5GmvXNwL3abTDXPQ02cbWqV/BPPW50uDsK6ajgdSnhEqpOSNakeddwPPJxcXHyTGS
+3/YGj7NwwXM01AUtU5o84g6iSLjSF7ROvjuCdRoXPhpEaum7BxqkjxZV+gcHpc6SzVBxpSjhhn1J
+jNHYNJkdfZuyI3NxRGY4NyySQbYmS/HtCAFo50M5BSWpaYhSY2lAPjCXsCmFSRKWCsfgPsmhNzzS
+inVbPUiQxrhZ6pNKtM5FT1IRyYFt+LUjqC0alHgqp093LFugj2vNE6shiiMKDoXZkkvJxIhAnEJ9
+07MREMwKnhM7qNlB1+0WOXTQPuH/fqhN0fMO5V4i5/dxthZyjwsPPOdlkAd9TTkXm3IUiUKFjs6+
+sUmMtqC4RqRVjH5GzwPZnDRgzVBZ3pFqguzqq49hU6ZwRPQK7f2V4rzSNZ5Rq1bHmJZ6i5Qd7I0O
+YAf6fDaGKBDzHvy4Fo8/Zp+JDLeBmMM8uOegGFN6s/w+SIDxzzwEd//t2yt25SZXjCFzy2mQ27ZP
+BUijhOEAwIarPAuHrjucRUPlfkQZYI8bZBZqeSidXB2Imhz7zJU/YCtxWCszy7lKajM3GVRdL+Md
+rOLId7vSzUsG0XAVVxt6uHzYyPIlED1qd40ovoJFnCTQ39OllWHMCkC5Q8TJqDIS1SLLFpDd83w7
+jgMVaV3FEeAoGDCMwznqxbss5RKcMZxQpaoeznguaA1oY++6pKk04s6foDoCleJA4yiZUKoL9zcJ
+x/2NRQEp70GaFXOeU2RUFEi5eZZEomIclGhXoxgbcYiqYY6+8EMglCWKBvA+/qwDrbGQkirDqXGB
+9CFXrRuAoWOWYGz5YZ6hDxpHmoZk4oMFT2kpPEVS2rprnlKovUKdbE9NSTktJhIDp0iqz8K1yGAW
+p7GYQ9dGlcap7fn0jg/dFa1vCN4MIzRqZUh4DEuR9pgp8ZF73DytxBdeCh9gJxlzim7mPNd7EVUk
+N8kmkt0lIxzwZZae8wJNczjnAglezPNsfTeHVPC04DmhgwImAwASWj9fpynSqC5nyjDIQJVAZHXL
+LxDxuzyIeARfgEI/sjRO4yIOkvg/8nMZxLg5Cii8pzUCRpt2zefIBJ82W0KSGLP99O7kVOrketxV
+HSEU2TKhlhgVdcIiulnlfBXk2gHBKgzHTJRmV01bhImMkEPerrGpZXA4iQXtO0tf2KqkYwDW2P08
+wBJWEBCH1MNLK9Y6jIR0WN3XNKaxIUTjVKx4WFiI/jqZnp+cnfqdDn3+/O7iJ/376Oz0/ceTowvz
+PT05e/9ef02m07Op/vh0cn5+cvpBf04nHz6enE5soOpb65lXjW2GDWbU4q4FDwu0ln/4rMOs3ZgI
+g3QQPGjf+61djI5Dw9yuHot5lh7UDS6OqKsUDEWsweqxBlxXKN+pzWTc5XyFKHZ+z/ldgiddHfmJ
+q6W+61MtV7cyQClcxkiEq2bnlq5a91VZbAH3xoRKcV3IEDz+p3ZPXoU33HsZYiejGxRzr2QVuwrF
+K4nDwqtyT6VJHmezmWez06is5ShVnsVddldFR6/CYPWZlS0Mz5VNSHPU9v8VckkZ4bMZN+FPJSWI
+zMkH39X6pbJz1IXV/ddX8GvZ8YtkmM7v8XKV5QV0Sl6jAmGzQXNBV2ZB9ZKuUAMPdz1YKSW2IlXK
+dllZNlSFVPCkJ4MBQ1WjCEbODi/gu5n6KO2ZPbAmiQy2SAdLisEf0H+PpNp67NasrBysYbV1vEeC
+ZA7k8NSuo+I7RpHo9ZqZDROU3qnEpi+xqXKDIrYWHAR1+u7TRJFHQjX2X/EL8t1NJi09EZ+NXc2B
+Y4Zk2lUleEjBdl+0bqD4MIprweIio3jxnIO0ZPLIVf6maSBiYwiAFEzOV0kQ8oiCxEGE9ndNR/N4
+RlvgLgJ3L3HKfWaD8OGK6dleMWZsuqUQEKeRJ2FImVCnsIjBQUvFgcK0UbFvsVnpoFumoCpT2iLq
+GI8P+1fpVXr5jbi+SsF4RTQMChhiR2p7VI9M2yqiVW5Tv96ofw+Jr2F2Tqfg+5DCEyzxTLHr7vVg
++PslXBXXu0PvEM8efRDrW1HkVDfqwfTj5PTDxU8eJLDR3h1sOmo2krm2z1apvGcna9pU52rGgpdm
+LdttmTYDYDj37TNW5ulJxd7tRmhe1eq9tGCHsDEwKc5U6oUbExUtyyBIxQPPBe57ezKqk+OGAD3h
+HjH70fRE6Q/ADA8eoTshQxsWmOppjuUxILy6t1ANDChl5LtdOv+C/T3q1O8HUZRzgUdUT83ci3Ff
+quF8nda8VK0FRRYuNkyDh0Q03G5rxq+aDqPsZ8xLf4K6uHN5ORarIOTj6+tumMdfpJL1rOLBrvVB
+Vtn63nU7SvNFebZ6KRw7z0QhyOVG3dXFgw91zpGtc+H1VM6QLMLFmhxNwWR42GZWRllcOzmkEaTu
+b2l3qAMLMthThnhKYiucZPqLMv1y21u2GYM70jOmnczPMu8pFnDF6Nj6ij230xW04bJ6juGKxbN+
+ynnEoyuGe12LI/VJuTwB0Psp00DI8z+MkJYzsvs/Iol5MtOeDeYn6b0hR7lA/fbx3SkaFgxj5JTY
+RUDpUFKiITf0IngknOaPuFWUVBLKRCIM6dtbe4yq/GOdX6WkNq6sofvJ+WMtAQg3RFJjkPE+SOII
+umVz79kIA18FMRo+SalKvKFN12rfdcsciHiUOMdXOQ8xbA5xqoyu3CIOKnB0yKeytkRBKLI7ToGG
+hi2njbqluh6ydSIjrKjEnsUXpQkKipJgaD1O73BHXmT1XL2IJ7ygE6OljFFZO+RWupDLrkImlu9j
+EcnwQ7bYYnKfI2qrI4KdrpimYZRxyQJxGibrSHkmxyfTHojMpnBJL3KUizkXHNTO/XlmIS+J1kP5
+WhpkyDGTRUWhUJiLDAL9nc1kjouFQ8UqGsqgkLWYNnO6peRIBSXUl9mV6NokSOXhqqHtx3enzZi1
+OjxJpfOrYnxlc59EvnpwpHxPKEMJNk/Uhby9TbtA49xebWGcNm0bmiUMoqjCHOgKawUCIphxzJbY
+vqb17lUnF6FpP0ELsPRVLRWqd6GGsqC3FvGs6U1UEFNUr6Y5USzS6P7KCmgiSx2haEiYGuZH5rMQ
+auf9+C7VB8KWGTYioFQDqkWchMCMLGlEGLD/lmLMYFAhFZT7MMWRaqiSkPRHLZu0JltDY9SpWOmj
+l1XF2NvncAFxeJjXyBvPkA0xf0xoDnYfKH1klbDaQphDczlUiV/1NLvsD8xdlq0osGzz9EOeFbhB
+r8wZutYC3WnzQq4QJn969VEjf4S1N9PJ6fFk6o90ACWxg2tqwg3WauloFgdnGqcqzFDyt3LBCL0W
+l0uSrWzeTlw1n8pstlC3jbYaHYu8W4lbhRMpPJvpHy3R2mpch+LAJc476twxm2m2j7mwrWqKp2Lp
+Hc8x4aIlVmMHTIhQJkLyWQVJmMRxW5S3oSTQCadOTRapLq5GvERLC13LijVGrtCjnhnyFV3gzevX
+ikV4mN+obKuvsUeGRaruJDSHNyaotvd88/q108ouNS1KIS3bLa3S0kqR+Q+6LLKqdrZvg1+nuo3C
+XOY5VDyK8md5UF/Z71a8Y3W2X45JtEQ9etjwJ1Q2yVd5FA0voZIuVNvHP2fs/rypsw3dai0tEm0k
+S6vXtE7myB+N0DOpNe0Gu2GBDFvKjehLWqCMbqiK545lWiLwpASqwrv9+MYcFD0/pVIZ22Ja2/Xa
+C2ntfP9Lxtx2CIf2BY/WpMa2b0I4lunpdJyS4mpXKm/WkDetkrZyPsu5mPO8IyBIJHuqLA01TNPl
+jfWNGXkaWnFtExAFkVxfuRhg7nHO7BLB8/s45Kwt6GNC8AhKJWP899DwpHebx6uB12GbRFYdkTfR
++JIkw13isJJjZq2cIlMiTd6GiYrrdEcFbjgwt1BM0ka+lMkZZhHacmNbNK7OJ6u4N+UqY6QCuQIv
+PwWJTqPXFDjf5hZWMkbbnQ+NizkneMbTsNra3oaMgxOpd/Wy4o0LuTCeNc1R7fSk4XE1PREe5vI4
+WZOAdFOZQquXV4JpZfpX5V0zKXt4B6bExixiX5GbQb8vN7t9zMJrbMrb+ZLOIup7CuMV6XU1NwYF
+5xDcZvfca832aE8AImS2yPCfxbFVzLawHyHOI3vWh7YmFIt4JRo4YqQAby8EEhxr9zXSzCRkIEaS
+EBXt2Jw9zLN1njxCN8zxTLbIMDjBH6rT30pCi2uILas7AZX+mMTpQjUy82hTXttyIhEGTy012AJF
+KcW324AYTyCBiBJT+vIq5vYe1FZHPNlXjlSR+8b6SCSiur6FbsknQQG3WUa5/Sl/4JFMVXpDqyQw
+wd9rJHM9J0mKbI0BX8qEVIKkrK7iqay8rNpTud0tgtbmD9nJsA2CPs8AFkWbmj5IoQHHoqZXCY41
+RbTZVwvny5miL4qsuR+Et3WV3BLZQK5BzuXOTsrfAM45H8O/s3WeBgnSqb9uzs8cV+n9jb4GdWkZ
+IxRx2mlWPHhl7lQOcOkW6VtP7X6WvANZelrV+54O3XW0/CvrKobuOHTL65/lUttXFcqmbVex/0vf
+q23Qr/e1vrK35Ch9hbXVs2qB5GxRRFtnJ7Ov9f2Q5wn7Ijktx8q0fNa1KtEzifptSG0UM2iurOxj
+n356d35DveRlLbn6zH2isuOzDzfnk+mvJ0eTcX9El8CqqaE2m/1pY15DotVGXjF5lZeaXTEgicUg
+i8lF1AoCDziChVQUWK6lXeVCbTGSzJV3L2mXWsetykMtxIWEzwqcU1xg3Blv4YQBbmal6qWNl1Rc
+z0zhlWSfPRMi11Ghzu+YFgnsyv07czvUpOGmWSwepPJghLRJ22yl5yPCPF4V+igtkDcPgwIjvHtX
+TJ9VyuRxdcRBLdTZGS0IXkeX6MkkkSZmOnRSTZwv+boReNr7CgmpXPz6mg7w/d4eOQw6kHO4Neal
+CdlvFdg2wbJTU8qraH8ejolQ/YlwU+3ogW2fXz2TsiF2bWyNZyh0diZljNUcBePyVY1OO3bPenFf
+6fEZxVx6fa1DfZWfUqLezblH8NpVZ7vlb7cbxpdpiKWxPHLmbeT+/3P6yCVRSnqdvqj929XLWAJV
+imNOvCEVMj16Uj05RU2oD0/NuynZiq75CF60ZedLaXwxSXf75KyRZLRQQ+geDN5gQgOmk+RelWI4
+GJ69c6kKU47VeNqs8NGKVMGixAj9KozJoO+p6wiURUOkiVtRlO8JyPsm9JKAZuCfT45bbXzt0QGo
+pydrhCk/ud+nx2fsKioZ/Ftg4K7fz7MMZeZJP2fBQBl4ekRj/J18EmMDKGhmXr77ilKhIu7vqXth
+1WljGgDWun8zcZnyRk07ehSZakJCbUDjWDBNZIooyVwsZlvDjs/fRqxGpOuXEl98okKV3MhjHvLs
+a69WuPL9A7xUI0OYglrRXZP3Zx+PJ9Nz391tePONiaozVnuGdkbY3A7xUwTmJorlcwj6SoM7AhTq
+MuHMp6khz9+gIVc64PjdxbsbumUuf5mL5jLONdJJ4RFd2PRMEKww+lzWSBZT1TiwfHLIHD+p7Gv7
+iacmqLCIXDkNDUkns4VFRDfX4Ruh89pUQ/1GgLyB/nr8HbivN+zZqxjWfHY9O6zHwLUe2AFWZsQD
+7DK6or/rlbnmVneS9C1PrVQe14I0WHLMUoR1ukgxN04xF/pdI7yFJ18CMUDpvRWroMyTLyOLNg1x
+bbcQEas0FbfR0NDNHVXohUuKtDmvrqi6h4ObVdo+115Esccq3wk4sIYxW2F55wkNlElQa74S8XaL
+avOwgbFhktPRZ64y+Z7NmJ1OXT5UicRSfUh4nU5VgikALd8uu7Fu/9RRwothKG64+OU+Q984lYZT
+BwCMbVbu2SzyD3RYX52FqJtjehYm2k1XNpkrm9HTB/q6IN6M7M4iI9NRJf9HT0QdEZodPzoEBndW
+n6EJSVTCiyVhG65pyy1bBVFqDpnypKIeqkhN6bAam7LGKpftT4xXT7NSYzZPS+1xcQXwjTe6S2Gr
+B+s9mPJxCpeaDlRwR1oxK5diq9J/jY/6sHdHF5hYTz7hYMBQ+8tHfShtDx/5Efb7PuYSQx/cLg18
+o+5RMzkP9ZbKs0RR/dTZoOxmP8Ej6zWP1FrYF1KfHaWMPBzWtzQl69RW1jXSWDtd1xleuCnFUfRE
+lIOgNvLOxrFpok/Aq2YNryKpR7LU3oMeVVNKVr6tpurJNVQViwNheqns3AOB/+8Hd/i0i2qGD7LV
+2mERbQkxvoi/Kx304221TuZNN2O16lPSetjSSQbhonFlDX3FH37oTCcfTs4vpv+6+XSCqXnnN5Oz
+9x1HXT4Sj8Ip8sex5CBZhqc8SXzr8M8hXxVwQqUTNHOymXgUA1yE7oFX9qVdQLbiaRerg/zu/nJ0
+3QOW3zIPQyazsbFuURaCr0cZ4HJ0Z54e7dcgWXMaDHvx2ohkc7qM0tRZD/DmAvcG6vZLl12lrAcM
+mOd5TsRnMkute48ge7BLNtmTEFHe8RvFncrL6VFz8OW/gztedLGBh7wcC9ompKEBGtEdOBKhU33n
+SG3BJZyXej1tnPKGS5SFNCBTRawHI8/Ba1A+PI3GQBegerA/hmeeNezBQaO++nbhhgbR1/8c3Obn
+MaohROEZisM6FesVcgPXCYPmCZZvcgbfgAbawxUwyYK+WogoC3vA9E2FHo7aK10p5jkq+9AkVhMt
+7Bxbz1HzKQlk0FA11K4HMsenQnyVPFnkivSMEe7V0ZQ/xxSfKKD6uiOYauwZpI9dC36oFxb3mmoh
+i0Qwj7gtpLcwiQ56xB4o5ATzBsQaouttGZgA4aCa4D/AgRwIly7F51rVkMrgYNqwJLSHe9nL6xpg
+up0JI+Y5bQqiplLKm4xbFYp+dhbSLF92hVRLd2J92x3inSN2PewBQ5n1dPkfVoGSGeFsSkCiyO+D
+pCt6qMF7EEuQBPH3y9/9611fXWay4ITlTSxBN5pG6jmtboi3oRi63miu8eMPCRBAVDrtK3MKPsRp
+xD9jWejZkh3D36qDxPQmAIwBXcSNnqSc3c5g1x2+gGlc8KUgNYO4BnJeAZrXPA8exSXWXFu4X17v
+Xl0qoIGnK66uy6ECeyh0Lrq0LIHXo8F6wHrMqxCbFzm/U9YEj258fcaDMk20Yx7QT4pzWBUjejaL
+3+EbOG0vs7JDkCqM1BfRh+TPArHfAmKrhmsBvF0btg538OJwFYXZMqAFF5/K9ekZiB8nH05O4UmR
+b3SoyMXYIcRpkOe645O6jAk+uHvlsiK7fKfWjy43KzLLptQXX6+QjIeFisGpbod5kPLPhepD42n+
+VlxEZdclV6lvhKQdyK7keAmcXTPPs2Yu3z2UY2zUOFtmc8n02NioyFaeYTDpkK0tkA04+xU4akQA
+NA1mspJmRgrmXll6dX35+xXeXavWyTFJDObGY+5SKZkcT187Bx9OpzWKhOu8RxzDBjrxkHmK+fXR
+k6+ehmztpRS97kVb3XUO/wvDq0GRCHfooYo3MCwyL0q0LbXil7K+8FQrwm2h2YaoXi7Cggiq7aYW
+ZaVj5V3671SqQNm8YUuQA2WVvj+txzBstri210lCe7WdrxbUbNPGXPba1BGpeAUYjdBvLeDiHYLy
+JCrobWogtC1HnOT8Fj1T+jXLuygNuL2u3YW1rJJg+vtqMPTshd6UqqlEtuQxQ9zqHKxeX8NnCl30
+IKqoFkmJph7JmpuzcSanx/oMoSHFWHYbRCYUBC87iQx/Hcod3EY/V2mYUlaXxbSGjJZSDafI4OkW
+DbdMTzVpaYP4Y6wG7TrZ2xZPSUUCurHU3zH84EN6CPF333lykfKYnhWiGDZCuYyvkX5hHpcDas+q
+OpiRl5fG0GBfSZOroKq9GdOjKkzNSxmqmVZhTCsz1a58MMMirmqpfzqbdldw4/wfW531WHtgAAA=
 REGISTRY_MIRRORS_EOF
-  cat >"$WORK/scan.awk" <<'REGISTRY_MIRRORS_EOF'
-function norm(s) {
-  gsub(/[ \t"]/, "", s)
-  gsub(q, "", s)
-  return s
-}
-function strval(s,   c, i) {
-  sub(/^[^=]*=[ \t]*/, "", s)
-  c = substr(s, 1, 1)
-  if (c == "\"" || c == q) {
-    s = substr(s, 2)
-    i = index(s, c)
-    return i ? substr(s, 1, i - 1) : s
-  }
-  sub(/[ \t]*#.*$/, "", s)
-  return s
-}
-function items(name,   a) {
-  a = arrays[name]
-  sub(/^[^[]*\[/, "", a)
-  sub(/\].*$/, "", a)
-  return split(norm(a), item, ",")
-}
-function setreg() {
-  top = 0
-  if (ver == "") ver = 1
-  if (ver == 1) { reg = "plugins.cri.registry"; cri = "cri" }
-  else if (ver == 2) { reg = "plugins.io.containerd.grpc.v1.cri.registry"; cri = "io.containerd.grpc.v1.cri" }
-  else if (ver == 3) { reg = "plugins.io.containerd.cri.v1.images.registry"; cri = "" }
-  else bad = 1
-}
-BEGIN { top = 1; ver = ""; inarr = "" }
-{
-  line = $0
-  sub(/^[ \t]+/, "", line)
-  if (line == "" || substr(line, 1, 1) == "#") next
-  if (inarr) {
-    arrays[inarr] = arrays[inarr] line
-    if (index(line, "]")) inarr = ""
-    next
-  }
-  if (substr(line, 1, 1) == "[") {
-    if (top) setreg()
-    cur = ""
-    if (substr(line, 2, 1) == "[") next
-    h = line
-    sub(/^\[/, "", h)
-    sub(/\][^\]]*$/, "", h)
-    cur = norm(h)
-    if (cur == reg) regline = NR
-    if (index(cur, reg ".mirrors.") == 1) mirrors = 1
-    if (index(cur, reg ".configs.") == 1 && cur ~ /\.tls$/) tls = 1
-    next
-  }
-  k = line
-  sub(/[ \t]*=.*$/, "", k)
-  k = norm(k)
-  if (top) {
-    if (k == "version") ver = strval(line) + 0
-    if (k == "disabled_plugins" || k == "imports") {
-      arrays[k] = line
-      if (!index(line, "]")) inarr = k
-    }
-    next
-  }
-  if (cur == reg) {
-    if (k == "config_path") { pathline = NR; path = strval(line) }
-    if (k == "mirrors" || index(k, "mirrors.") == 1) mirrors = 1
-    if (index(k, "configs.") == 1 && (k ~ /\.tls$/ || k ~ /\.tls\./)) tls = 1
-  } else if (cur == reg ".mirrors") {
-    mirrors = 1
-  } else if (index(cur, reg ".configs.") == 1 && (k == "tls" || index(k, "tls.") == 1)) {
-    tls = 1
-  }
-}
-END {
-  if (top) setreg()
-  if (bad) { print "error unsupported config version " ver; exit }
-  print "version " ver
-  print "path " path
-  if (mirrors) print "conflict mirrors"
-  if (tls) print "conflict tls"
-  n = items("disabled_plugins")
-  for (i = 1; i <= n; i++) if (cri != "" && item[i] == cri) print "crioff 1"
-  n = items("imports")
-  for (i = 1; i <= n; i++) if (item[i] != "") print "import " item[i]
-  if (regline) print "regline " regline
-  if (pathline) print "pathline " pathline
-}
-REGISTRY_MIRRORS_EOF
-}
-REGISTRY_MIRRORS_EOF_2
+gunzip -c '/var/lib/registry-mirrors/apply-node-config.sh.engine.tmp.gz' > '/var/lib/registry-mirrors/apply-node-config.sh.engine.tmp'
+rm -f '/var/lib/registry-mirrors/apply-node-config.sh.engine.tmp.gz'
 chmod 0600 '/var/lib/registry-mirrors/apply-node-config.sh.engine.tmp'
 mv -f '/var/lib/registry-mirrors/apply-node-config.sh.engine.tmp' '/var/lib/registry-mirrors/apply-node-config.sh.engine'
 cat > '/var/lib/registry-mirrors/apply-node-config.sh.data.tmp' <<'REGISTRY_MIRRORS_EOF_2'

@@ -2,7 +2,8 @@
 # shellcheck disable=SC2317 # functions are called from the data part
 # Rendered by registry-mirrors (do not edit; change the policy and render again).
 # registry-mirrors node engine 0.1.0 (docker)
-# Usage: sh apply-node-config.sh [apply|restore]   (restore: put back the node's own files, then reload)
+# Usage: sh apply-node-config.sh [apply|restore|watch [--once]]   (restore: put back the node's own files,
+#        then reload; watch: run the node watchdog in the foreground, when the plan has one)
 # Env: NODE_ROOT (node paths' prefix, default /), RUNTIME_CTL (instead of systemctl), VERIFY_SECONDS (60),
 #      LOCK_SECONDS (600), DOCKER_HOST, CONTAINERD_ADDRESS. Exit: 0 done, 1 refused or rolled back, 2 bad usage.
 # The sources, each with its contract: components/core/node/ in the registry-mirrors package.
@@ -10,12 +11,19 @@ DOCKER_RELOADABLE=' allow-nondistributable-artifacts debug default-runtime defau
 DOCKER_RESETS=' max-concurrent-downloads max-concurrent-uploads max-download-attempts '
 DOCKER_EMPTY=' allow-nondistributable-artifacts=[] debug=false insecure-registries=[] labels=[] live-restore=false registry-mirrors=[] '
 FILE_GROUPS='crio podman k3s rke2 buildkit files'
+WATCH_NODE_DIR=/etc/registry-mirrors
+WATCH_UNIT=registry-mirrors-watchdog
 # shellcheck shell=sh
 set -eu
 set -f
 umask 022
 MODE=${1:-apply}
-case $MODE in apply | restore) ;; *) echo "usage: sh $0 [apply|restore]" >&2 && exit 2 ;; esac
+WATCH_ONCE=
+case $MODE:${2:-} in
+  apply: | restore: | watch:) ;;
+  watch:--once) WATCH_ONCE=1 ;;
+  *) echo "usage: sh $0 [apply|restore|watch [--once]]" >&2 && exit 2 ;;
+esac
 ROOT=${NODE_ROOT:-/}
 ROOT=${ROOT%/}
 RUNTIME_CTL=${RUNTIME_CTL:-systemctl}
@@ -281,6 +289,71 @@ print(json.dumps(sorted(json.load(open(sys.argv[1], encoding="utf-8"))), separat
   fi
 }
 # shellcheck shell=sh
+WATCH_DIR=$ROOT$WATCH_NODE_DIR
+watch_remove() {
+  [ -e "$WATCH_DIR/$WATCH_UNIT.service" ] || [ -e "$WATCH_DIR/apply-node-config.sh" ] || return 0
+  if systemd_here; then
+    ctl stop "$WATCH_UNIT.service" >/dev/null 2>&1 || true
+    ctl disable "$WATCH_UNIT.service" >/dev/null 2>&1 || warn "watchdog: could not disable $WATCH_UNIT.service"
+    ctl daemon-reload >/dev/null 2>&1 || true
+  fi
+  rm -f "$WATCH_DIR/$WATCH_UNIT.service" "$WATCH_DIR/apply-node-config.sh"
+  rmdir "$WATCH_DIR" 2>/dev/null || true
+  say "watchdog: removed $WATCH_UNIT.service"
+}
+watch_sync() {
+  if [ -z "${HAS_WATCH:-}" ] || [ "${WATCHDOG_SERVICE:-1}" = 0 ]; then
+    watch_remove
+    return 0
+  fi
+  if ! systemd_here; then
+    say "watchdog: no systemd here: run \"sh $0 watch\" as a long-running service to take failing mirrors out"
+    return 0
+  fi
+  if [ "$STATUS" != 0 ]; then
+    warn "watchdog: $WATCH_UNIT.service left as it was, because this apply failed"
+    return 0
+  fi
+  if [ ! -f "$0" ] || ! grep -q '^main "\$@"$' "$0"; then
+    fail "watchdog: cannot install $WATCH_UNIT.service: the script is not a file at \"$0\". Fix: save it to a file and run \"sh FILE apply\""
+    return 0
+  fi
+  changed=
+  mkdir -p "$WATCH_DIR"
+  if ! cmp -s "$0" "$WATCH_DIR/apply-node-config.sh"; then put "$0" "$WATCH_DIR/apply-node-config.sh" 700 && changed=1; fi
+  if ! cmp -s "$WORK/watchdog-service" "$WATCH_DIR/$WATCH_UNIT.service"; then
+    put "$WORK/watchdog-service" "$WATCH_DIR/$WATCH_UNIT.service" 644
+    changed=1
+  fi
+  if [ -z "$changed" ]; then
+    if active "$WATCH_UNIT.service"; then return 0; fi
+    say "watchdog: $WATCH_UNIT.service was not running"
+  fi
+  if ctl enable "$WATCH_NODE_DIR/$WATCH_UNIT.service" >"$WORK/ctl.out" 2>&1 && ctl daemon-reload >>"$WORK/ctl.out" 2>&1 &&
+    ctl restart "$WATCH_UNIT.service" >>"$WORK/ctl.out" 2>&1; then
+    say "watchdog: (re)started $WATCH_UNIT.service. See: journalctl -u $WATCH_UNIT.service"
+  else
+    fail "watchdog: could not start $WATCH_UNIT.service ($(tr '\n' ' ' <"$WORK/ctl.out")). Fix: check systemd on the node, then run this again"
+  fi
+}
+watch_run() {
+  if [ -z "${HAS_WATCH:-}" ]; then
+    fail "watch: this script has no watch plan. Fix: render it with the watchdog option set"
+    exit 1
+  fi
+  if ! command -v python3 >/dev/null 2>&1; then
+    fail "watch: the watchdog needs python3 (3.6 or later) on the node, and there is none on PATH. Fix: install python3, or run the DaemonSet, whose image has it"
+    exit 1
+  fi
+  trap 'kill -TERM "$WATCH_PID" 2>/dev/null || true' INT TERM HUP
+  python3 "$WORK/watchdog.py" --plan "$WORK/watch-plan.json" --root "${ROOT:-/}" ${WATCH_ONCE:+--once} &
+  WATCH_PID=$!
+  code=0
+  wait "$WATCH_PID" || code=$?
+  while kill -0 "$WATCH_PID" 2>/dev/null; do wait "$WATCH_PID" && code=0 || code=$?; done
+  exit "$code"
+}
+# shellcheck shell=sh
 # shellcheck disable=SC2034 # RESTART_POLICY is read by the parts that may restart a runtime
 restart_policy() { RESTART_POLICY=$1; }
 lock_folders() { LOCK_FOLDERS=$*; }
@@ -312,16 +385,19 @@ node_file() {
   esac
 }
 ecr_token() { printf '%s %s %s\n' "$1" "$2" "$3" >>"$WORK/ecr-list"; }
+watch_plan() { (umask 077 && cat >"$WORK/watch-plan.json") && HAS_WATCH=1; }
 main() {
-  DATA_N=0 HAS_DOCKER='' HAS_CONTAINERD='' HAS_FILES='' LOCK_FOLDERS=''
+  DATA_N=0 HAS_DOCKER='' HAS_CONTAINERD='' HAS_FILES='' HAS_WATCH='' LOCK_FOLDERS=''
   engine_files
   : >"$WORK/ecr-list"
   node_data
+  if [ "$MODE" = watch ]; then watch_run; fi
   fd=3
   for folder in $LOCK_FOLDERS; do
     lock "$folder" "$fd"
     fd=$((fd + 1))
   done
+  if [ "$MODE" = restore ] || [ -z "$HAS_WATCH" ]; then watch_remove; fi
   if [ -n "$HAS_DOCKER" ]; then
     if [ "$MODE" = apply ]; then docker_apply; else docker_restore; fi
   fi
@@ -334,6 +410,7 @@ main() {
     set -- $(group_action "$group")
     if [ "$MODE" = apply ]; then group_apply "$group" "$@"; else group_restore "$group" "$@"; fi
   done
+  if [ "$MODE" = apply ]; then watch_sync; fi
   if [ -z "$HAS_DOCKER$HAS_CONTAINERD$HAS_FILES" ]; then say "nothing to apply"; fi
   exit "$STATUS"
 }
