@@ -217,4 +217,17 @@ describe("the watchdog in the apply script", { timeout: 60_000 }, () => {
       server.close();
     }
   });
+  it("watch runs until TERM, which the script passes on to the watchdog; then it exits 0", async () => {
+    const node = new FakeNode();
+    node.setActive({ docker: true });
+    expect(node.run(WATCHED, "apply").code).toBe(0);
+    const run = node.start(WATCHED, "watch");
+    for (let i = 0; i < 300 && !run.stdout().includes("event=start"); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(run.stdout()).toContain("event=start");
+    run.kill("SIGTERM");
+    const res = await run.done;
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain("event=stop");
+  });
 });
