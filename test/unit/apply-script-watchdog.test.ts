@@ -231,3 +231,106 @@ describe("the watchdog in the apply script", { timeout: 60_000 }, () => {
     expect(res.stdout).toContain("event=stop");
   });
 });
+
+describe("check: does the node use the rendered mirrors", { timeout: 60_000 }, () => {
+  const CONFIG = "/etc/containerd/config.toml";
+  const HOSTS = "/etc/containerd/certs.d/docker.io/hosts.toml";
+  const WITH_PATH = `version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/containerd/certs.d"\n`;
+
+  async function lab() {
+    const closed = createNetServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+    const refusing = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const server = createServer((_req, res) => {
+      res.statusCode = 200;
+      res.end("{}");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const good = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const render = (mirrors: string[]) =>
+      renderNodeConfig({
+        policy: { registries: { "docker.io": { mirrors } } },
+        docker: { insecureRegistries: mirrors.map((m) => m.slice("http://".length)) },
+        watchdog: { failuresToDown: 1, metricsFile: false },
+      }).applyScript;
+    const node = new FakeNode();
+    node.setActive({ docker: true, containerd: true });
+    node.write(CONFIG, WITH_PATH);
+    return { refusing, good, render, node, close: () => server.close() };
+  }
+
+  it("says so and exits 0 when every file is as rendered and every endpoint answers", async () => {
+    const { good, render, node, close } = await lab();
+    try {
+      const script = render([good]);
+      expect(node.run(script, "apply").code).toBe(0);
+      const res = await node.start(script, "check").done;
+      expect(res.stderr).toBe("");
+      expect(res.stdout).toContain(`ok: ${HOSTS} is the rendered file`);
+      expect(res.stdout).toContain("ok: containerd's config.toml sets config_path to /etc/containerd/certs.d");
+      expect(res.stdout).toContain("ok: /etc/docker/daemon.json holds the rendered keys");
+      expect(res.stdout).toContain("note: no docker CLI here");
+      expect(res.stdout).toMatch(new RegExp(`ok: ${good} answers GET /v2/ in [0-9.]+ s`));
+      expect(res.stdout).not.toContain("problem:");
+      expect(res.stdout).toContain("check: the node uses the rendered mirrors");
+      expect(res.code).toBe(0);
+    } finally {
+      close();
+    }
+  });
+
+  it("names each problem with its fix and exits 1: an endpoint down, a hand-edited or broken file, no config_path", async () => {
+    const { refusing, good, render, node, close } = await lab();
+    try {
+      const script = render([refusing, good]);
+      expect(node.run(script, "apply").code).toBe(0);
+      node.write(HOSTS, `${node.read(HOSTS)}[host.broken\n`);
+      node.write(CONFIG, "version = 2\n");
+      const daemon = JSON.parse(node.read("/etc/docker/daemon.json"));
+      node.write("/etc/docker/daemon.json", JSON.stringify({ ...daemon, "insecure-registries": [] }));
+      const res = await node.start(script, "check").done;
+      const problems = res.stdout.split("\n").filter((l) => l.startsWith("problem: "));
+      expect(problems).toEqual([
+        expect.stringMatching(
+          new RegExp(`^problem: ${HOSTS} is not the file this policy rendered .*Fix: run the apply script again`),
+        ),
+        expect.stringMatching(/^problem: \/etc\/docker\/daemon.json does not hold the rendered keys .*Fix: /),
+        expect.stringMatching(/^problem: containerd's config.toml does not set config_path .*Fix: .*if-needed/),
+        expect.stringMatching(new RegExp(`^problem: ${HOSTS} does not parse as TOML .*Fix: `)),
+        expect.stringMatching(
+          new RegExp(`^problem: ${refusing} does not answer GET /v2/ from this node \\(connect: .*Fix: `),
+        ),
+      ]);
+      expect(res.stdout).toContain("check: 5 problem(s)");
+      expect(res.code).toBe(1);
+    } finally {
+      close();
+    }
+  });
+
+  it("takes the watchdog's effective files as they should be; the endpoint it took out is still reported", async () => {
+    const { refusing, good, render, node, close } = await lab();
+    try {
+      const script = render([refusing, good]);
+      expect(node.run(script, "apply").code).toBe(0);
+      expect((await node.start(script, "watch --once").done).code).toBe(0);
+      expect(node.read(HOSTS)).not.toContain(refusing);
+      const res = await node.start(script, "check").done;
+      expect(res.stdout).toContain(`ok: ${HOSTS} is the watchdog's effective file`);
+      expect(res.stdout).toContain("ok: /etc/docker/daemon.json holds the rendered keys");
+      expect(res.stdout.split("\n").filter((l) => l.startsWith("problem: "))).toEqual([
+        expect.stringContaining(`problem: ${refusing} does not answer GET /v2/`),
+      ]);
+      expect(res.code).toBe(1);
+    } finally {
+      close();
+    }
+  });
+
+  it("needs the watchdog in the plan", () => {
+    const res = new FakeNode().run(PLAIN, "check");
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain("check: this script has no watch plan");
+  });
+});

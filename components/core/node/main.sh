@@ -53,6 +53,7 @@ main() {
   node_data
   # The watchdog takes the folder locks itself, for each write.
   if [ "$MODE" = watch ]; then watch_run; fi
+  if [ "$MODE" = check ]; then watch_check; fi
   fd=3
   for folder in $LOCK_FOLDERS; do
     lock "$folder" "$fd"

@@ -1,6 +1,6 @@
 # shellcheck shell=sh
-# watchdog.sh: the node mirror watchdog (watchdog.py) as a systemd service, and `watch`, which runs it in the
-# foreground (what the service and the DaemonSet's long-running container run).
+# watchdog.sh: the node mirror watchdog (watchdog.py) as a systemd service; `watch`, which runs it in the
+# foreground (what the service and the DaemonSet's long-running container run); and `check` (check.py).
 #
 # Contract:
 #   Needs:    prelude.sh; the engine constants WATCH_NODE_DIR (the service's node folder: the script's copy and the
@@ -9,7 +9,8 @@
 #             $WORK/watch-plan.json (HAS_WATCH=1).
 #   Env:      WATCHDOG_SERVICE=0: the caller runs the watchdog itself (the DaemonSet's container): apply installs no
 #             service and removes one an earlier apply installed.
-#   Defines:  watch_run (MODE watch: runs the watchdog, exits with its code), watch_sync (apply: installs the
+#   Defines:  watch_run (MODE watch: runs the watchdog, exits with its code), watch_check (MODE check: runs
+#             $WORK/check.py on the data part's files and the plan's endpoints, exits with its code), watch_sync (apply: installs the
 #             service when the plan has a watch plan and systemd runs the node, else removes it), watch_remove.
 #   The service runs WATCH_NODE_DIR/apply-node-config.sh (this script, copied there from $0), so it keeps running
 #   the plan of the last apply; an apply that changes the script or the unit restarts it.
@@ -60,15 +61,25 @@ watch_sync() {
     fail "watchdog: could not start $WATCH_UNIT.service ($(tr '\n' ' ' <"$WORK/ctl.out")). Fix: check systemd on the node, then run this again"
   fi
 }
-watch_run() {
+watch_ready() { # $1: the mode, for messages
   if [ -z "${HAS_WATCH:-}" ]; then
-    fail "watch: this script has no watch plan. Fix: render it with the watchdog option set"
+    fail "$1: this script has no watch plan. Fix: render it with the watchdog option set"
     exit 1
   fi
   if ! command -v python3 >/dev/null 2>&1; then
-    fail "watch: the watchdog needs python3 (3.6 or later) on the node, and there is none on PATH. Fix: install python3, or run the DaemonSet, whose image has it"
+    fail "$1: the watchdog needs python3 (3.6 or later) on the node, and there is none on PATH. Fix: install python3, or run the DaemonSet, whose image has it"
     exit 1
   fi
+}
+watch_check() {
+  watch_ready check
+  code=0
+  python3 "$WORK/check.py" --work "$WORK" --root "${ROOT:-/}" --hosts-dir "${CTD_DIR:-}" \
+    --template "${CTD_TEMPLATE:-}" --groups "$FILE_GROUPS" || code=$?
+  exit "$code"
+}
+watch_run() {
+  watch_ready watch
   # In the background, so a TERM to this shell (systemd, the kubelet) reaches the watchdog at once.
   trap 'kill -TERM "$WATCH_PID" 2>/dev/null || true' INT TERM HUP
   python3 "$WORK/watchdog.py" --plan "$WORK/watch-plan.json" --root "${ROOT:-/}" ${WATCH_ONCE:+--once} &

@@ -2,8 +2,9 @@
 # shellcheck disable=SC2317 # functions are called from the data part
 # Rendered by registry-mirrors (do not edit; change the policy and render again).
 # registry-mirrors node engine 0.1.0 (containerd)
-# Usage: sh apply-node-config.sh [apply|restore|watch [--once]]   (restore: put back the node's own files,
-#        then reload; watch: run the node watchdog in the foreground, when the plan has one)
+# Usage: sh apply-node-config.sh [apply|restore|watch [--once]|check]   (restore: put back the node's own
+#        files, then reload; watch: run the node watchdog in the foreground; check: does the node use the
+#        rendered mirrors, one line per problem with its fix; watch and check need the watchdog in the plan)
 # Env: NODE_ROOT (node paths' prefix, default /), RUNTIME_CTL (instead of systemctl), VERIFY_SECONDS (60),
 #      LOCK_SECONDS (600), DOCKER_HOST, CONTAINERD_ADDRESS. Exit: 0 done, 1 refused or rolled back, 2 bad usage.
 # The sources, each with its contract: components/core/node/ in the registry-mirrors package.
@@ -23,9 +24,9 @@ umask 022
 MODE=${1:-apply}
 WATCH_ONCE=
 case $MODE:${2:-} in
-  apply: | restore: | watch:) ;;
+  apply: | restore: | watch: | check:) ;;
   watch:--once) WATCH_ONCE=1 ;;
-  *) echo "usage: sh $0 [apply|restore|watch [--once]]" >&2 && exit 2 ;;
+  *) echo "usage: sh $0 [apply|restore|watch [--once]|check]" >&2 && exit 2 ;;
 esac
 ROOT=${NODE_ROOT:-/}
 ROOT=${ROOT%/}
@@ -431,15 +432,25 @@ watch_sync() {
     fail "watchdog: could not start $WATCH_UNIT.service ($(tr '\n' ' ' <"$WORK/ctl.out")). Fix: check systemd on the node, then run this again"
   fi
 }
-watch_run() {
+watch_ready() { # $1: the mode, for messages
   if [ -z "${HAS_WATCH:-}" ]; then
-    fail "watch: this script has no watch plan. Fix: render it with the watchdog option set"
+    fail "$1: this script has no watch plan. Fix: render it with the watchdog option set"
     exit 1
   fi
   if ! command -v python3 >/dev/null 2>&1; then
-    fail "watch: the watchdog needs python3 (3.6 or later) on the node, and there is none on PATH. Fix: install python3, or run the DaemonSet, whose image has it"
+    fail "$1: the watchdog needs python3 (3.6 or later) on the node, and there is none on PATH. Fix: install python3, or run the DaemonSet, whose image has it"
     exit 1
   fi
+}
+watch_check() {
+  watch_ready check
+  code=0
+  python3 "$WORK/check.py" --work "$WORK" --root "${ROOT:-/}" --hosts-dir "${CTD_DIR:-}" \
+    --template "${CTD_TEMPLATE:-}" --groups "$FILE_GROUPS" || code=$?
+  exit "$code"
+}
+watch_run() {
+  watch_ready watch
   trap 'kill -TERM "$WATCH_PID" 2>/dev/null || true' INT TERM HUP
   python3 "$WORK/watchdog.py" --plan "$WORK/watch-plan.json" --root "${ROOT:-/}" ${WATCH_ONCE:+--once} &
   WATCH_PID=$!
@@ -487,6 +498,7 @@ main() {
   : >"$WORK/ecr-list"
   node_data
   if [ "$MODE" = watch ]; then watch_run; fi
+  if [ "$MODE" = check ]; then watch_check; fi
   fd=3
   for folder in $LOCK_FOLDERS; do
     lock "$folder" "$fd"
