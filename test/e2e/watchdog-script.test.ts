@@ -2,7 +2,8 @@
  * The watchdog through the apply script on the lab: renderNodeConfig with `watchdog` set, `apply` installs
  * registry-mirrors-watchdog.service (enabled by the real systemctl on NODE_ROOT, through the lab's fake systemctl),
  * `sh apply-node-config.sh watch --once` takes a refusing first mirror out of hosts.toml and the CRI-O/podman drop-in,
- * a real containerd then pulls from the next mirror, and `restore` removes the service and the files.
+ * a real containerd then pulls from the next mirror, `check` reports the endpoint that is down and, against a real
+ * dockerd, a daemon.json that was not reloaded; `restore` removes the service and the files.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -23,6 +24,7 @@ import {
 const FAKE = join(__dirname, "fixtures", "apply", "fake-systemctl.sh");
 const HOSTS = "/etc/containerd/certs.d/docker.io/hosts.toml";
 const UNIT = "registry-mirrors-watchdog.service";
+const DAEMON = "/etc/docker/daemon.json";
 
 let dir: string;
 let root: string;
@@ -40,7 +42,10 @@ const env = (): NodeJS.ProcessEnv => ({
   NODE_ROOT: root,
   RUNTIME_CTL: `sh ${FAKE}`,
   VERIFY_SECONDS: "20",
+  DOCKER_HOST: `unix://${join(dir, "docker.sock")}`,
+  DOCKER_CONFIG: join(dir, "client"),
 });
+const problems = (out: string) => out.split("\n").filter((l) => l.startsWith("problem: "));
 const read = (path: string) => readFileSync(join(root, path), "utf8");
 const linked = (path: string) => {
   try {
@@ -54,7 +59,7 @@ beforeAll(async () => {
   dir = tmpDir("watchdog-script");
   root = join(dir, "root");
   state = join(dir, "state");
-  mkdirSync(root);
+  mkdirSync(join(root, "etc", "docker"), { recursive: true });
   mkdirSync(state);
   upstream = await startRegistry({ dir: join(dir, "upstream") });
   await pushTestImage(upstream.hostPort, "library/hello", "watch");
@@ -64,14 +69,34 @@ beforeAll(async () => {
   refusing = `http://127.0.0.1:${await freePort()}`;
   rendered = renderNodeConfig({
     policy: { registries: { "docker.io": { mirrors: [refusing, cache.url] } } },
-    runtimes: ["containerd", "crio"],
+    runtimes: ["docker", "containerd", "crio"],
+    docker: { insecureRegistries: [refusing.slice("http://".length), cache.hostPort] },
     watchdog: { failuresToDown: 1, connectTimeoutSeconds: 2, firstByteTimeoutSeconds: 2, metricsFile: false },
   });
+  writeFileSync(join(root, DAEMON), "{}\n");
+  const sock = join(dir, "docker.sock");
+  writeFileSync(
+    join(state, "docker.cmd"),
+    [
+      "dockerd",
+      ...["--config-file", join(root, DAEMON), "--data-root", join(dir, "data"), "--exec-root", join(dir, "exec")],
+      ...["--pidfile", join(dir, "docker.pid"), "-H", `unix://${sock}`, "--containerd", containerd.address],
+      "--iptables=false --ip6tables=false --bridge=none --storage-driver=vfs",
+    ].join(" "),
+  );
+  writeFileSync(join(state, "docker.socket"), sock);
+  const started = await run("sh", [FAKE, "start", "docker"], { env: env() });
+  if (started.code !== 0) throw new Error(`dockerd did not start:\n${readFileSync(join(state, "docker.log"), "utf8")}`);
   script = join(dir, "apply-node-config.sh");
   writeFileSync(script, rendered.applyScript);
 });
 
 afterAll(async () => {
+  if (state) await run("sh", [FAKE, "stop", "docker"], { env: env() });
+  if (dir) {
+    await run("umount", ["-l", join(dir, "data")]);
+    await run("umount", ["-l", join(dir, "exec")]);
+  }
   await containerd?.stop();
   await cache?.stop();
   await upstream?.stop();
@@ -112,6 +137,29 @@ describe("the watchdog through the apply script", () => {
     );
     expect(pull.code, pull.stderr).toBe(0);
     expect(cache.requests("/v2/library/hello/manifests/watch")).toBeGreaterThan(0);
+  });
+
+  it("check: the files are as the watchdog left them, dockerd uses them; the endpoint that is down is a problem", async () => {
+    const res = await run("sh", [script, "check"], { env: env(), timeoutMs: 60_000 });
+    expect(res.stdout).toContain(`ok: ${HOSTS} is the watchdog's effective file`);
+    expect(res.stdout).toContain(`ok: dockerd uses daemon.json's mirrors ['${cache.url}']`);
+    expect(res.stdout).toContain(`ok: ${cache.url} answers GET /v2/`);
+    expect(problems(res.stdout)).toEqual([expect.stringContaining(`problem: ${refusing} does not answer GET /v2/`)]);
+    expect(res.code).toBe(1);
+  });
+
+  it("check: a daemon.json dockerd was not reloaded for is a problem, with the reload as its fix", async () => {
+    const daemon = JSON.parse(read(DAEMON));
+    writeFileSync(
+      join(root, DAEMON),
+      `${JSON.stringify({ ...daemon, "registry-mirrors": [refusing, cache.url] }, null, 2)}\n`,
+    );
+    const res = await run("sh", [script, "check"], { env: env(), timeoutMs: 60_000 });
+    expect(problems(res.stdout)).toEqual([
+      `problem: dockerd uses the mirrors ['${cache.url}'], daemon.json lists ['${refusing}', '${cache.url}'] (it was not reloaded). Fix: reload it (SIGHUP; no restart): systemctl reload docker`,
+      expect.stringContaining(`problem: ${refusing} does not answer GET /v2/`),
+    ]);
+    expect(res.code).toBe(1);
   });
 
   it("restore stops, disables and removes the service, and the files", async () => {
