@@ -42,9 +42,10 @@ export interface MirrorDaemonConfigArgs {
    * the CRI-O/podman drop-in and Docker's `registry-mirrors` (reload only), putting them back in the policy's order
    * when they answer again. With `kubernetes` the DaemonSet's long-running container runs it; otherwise the apply
    * script installs it as the systemd service `registry-mirrors-watchdog.service` (`restore` removes it).
+   * `sh apply-node-config.sh check` then tells whether the node really uses the mirrors.
    *
-   * Opt-in for now because of user-data size: the script then carries the watchdog (47 KB of Python) and its plan,
-   * which repeats the files; a three-registry policy's user data grows from 14-16 KB to 33-41 KB, over EC2's 16 KB
+   * Opt-in for now because of user-data size: the script then carries the watchdog (55 KB of Python) and its plan,
+   * which repeats the files; a three-registry policy's user data grows from 13-15 KB to 36-44 KB, over EC2's 16 KB
    * limit in every form (see `NodeConfigInput.watchdog`). The DaemonSet delivery has no such limit.
    */
   watchdog?: pulumi.Input<WatchdogSettingsInput | true>;

@@ -121,6 +121,7 @@ const PARTS: Array<{ part: keyof EngineParts | "always"; sh?: string; helpers: A
   { part: "always", sh: "watchdog.sh", helpers: [] },
   {
     part: "watchdog",
+    sh: "watch.sh",
     helpers: [
       ["watchdog.py", "watchdog.py"],
       ["check.py", "check.py"],

@@ -49,6 +49,7 @@ describe("the watchdog in the apply script", { timeout: 60_000 }, () => {
     expect(splitApplyScript(PLAIN)?.engine).not.toContain('cat >"$WORK/watchdog.py"');
     // Every engine can remove a service an earlier plan installed.
     expect(splitApplyScript(PLAIN)?.engine).toContain("watch_remove()");
+    expect(splitApplyScript(PLAIN)?.engine).not.toContain("watch_ready()");
     expect(splitApplyScript(WATCHED)?.data).toMatch(/^ {2}watch_plan <<'REGISTRY_MIRRORS_EOF'\n\{\n/m);
     expect(watchPlanOf(WATCHED)?.stateDir).toBe("/var/lib/registry-mirrors/watchdog");
     expect(watchPlanOf(PLAIN)).toBeUndefined();

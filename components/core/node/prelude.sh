@@ -15,6 +15,7 @@ set -f
 umask 022
 MODE=${1:-apply}
 WATCH_ONCE=
+# shellcheck disable=SC2034 # read by watch.sh
 case $MODE:${2:-} in
   apply: | restore: | watch: | check:) ;;
   watch:--once) WATCH_ONCE=1 ;;

@@ -37,11 +37,12 @@ export interface NodeConfigInput {
    * metrics file). The apply script then carries the watchdog's plan: `apply` installs it as the systemd service
    * `registry-mirrors-watchdog.service` (the DaemonSet runs it as its long-running container instead), `watch` runs
    * it in the foreground. It takes endpoints that refuse, stall or vanish out of the runtimes' files and puts them
-   * back when they answer again. Opt-in for now because of user-data size: the plan repeats the files (6.0 KB for
-   * three registries with five mirrors, docker + containerd) and the engine gains watchdog.py (47 KB; 23 KB gzip for
-   * the whole engine), so that policy's cloud-config grows from 15.8 KB (engine compressed) / 14.0 KB (all
-   * compressed) to 40.8 KB / 32.6 KB: over EC2's 16 KB in every form. Deliver it with `kubernetes`, or by a file
-   * your own provisioning places, until the watchdog ships in the node image.
+   * back when they answer again; `check` then verifies the node (files, dockerd's mirrors, config_path, endpoints).
+   * Opt-in for now because of user-data size: the plan repeats the files (6.0 KB for three registries with five
+   * mirrors, docker + containerd) and the engine gains watchdog.py and check.py (55 KB; the whole engine is 26 KB
+   * gzip), so that policy's cloud-config grows from 15.2 KB (engine compressed) / 13.4 KB (all compressed) to
+   * 44.2 KB / 36.0 KB: over EC2's 16 KB in every form. Deliver it with `kubernetes`, or by a file your own
+   * provisioning places, until the watchdog ships in the node image.
    */
   watchdog?: WatchdogSettingsInput | true;
 }

@@ -23,6 +23,7 @@ set -f
 umask 022
 MODE=${1:-apply}
 WATCH_ONCE=
+# shellcheck disable=SC2034 # read by watch.sh
 case $MODE:${2:-} in
   apply: | restore: | watch: | check:) ;;
   watch:--once) WATCH_ONCE=1 ;;
@@ -397,68 +398,12 @@ watch_remove() {
   rmdir "$WATCH_DIR" 2>/dev/null || true
   say "watchdog: removed $WATCH_UNIT.service"
 }
-watch_sync() {
-  if [ -z "${HAS_WATCH:-}" ] || [ "${WATCHDOG_SERVICE:-1}" = 0 ]; then
-    watch_remove
-    return 0
-  fi
-  if ! systemd_here; then
-    say "watchdog: no systemd here: run \"sh $0 watch\" as a long-running service to take failing mirrors out"
-    return 0
-  fi
-  if [ "$STATUS" != 0 ]; then
-    warn "watchdog: $WATCH_UNIT.service left as it was, because this apply failed"
-    return 0
-  fi
-  if [ ! -f "$0" ] || ! grep -q '^main "\$@"$' "$0"; then
-    fail "watchdog: cannot install $WATCH_UNIT.service: the script is not a file at \"$0\". Fix: save it to a file and run \"sh FILE apply\""
-    return 0
-  fi
-  changed=
-  mkdir -p "$WATCH_DIR"
-  if ! cmp -s "$0" "$WATCH_DIR/apply-node-config.sh"; then put "$0" "$WATCH_DIR/apply-node-config.sh" 700 && changed=1; fi
-  if ! cmp -s "$WORK/watchdog-service" "$WATCH_DIR/$WATCH_UNIT.service"; then
-    put "$WORK/watchdog-service" "$WATCH_DIR/$WATCH_UNIT.service" 644
-    changed=1
-  fi
-  if [ -z "$changed" ]; then
-    if active "$WATCH_UNIT.service"; then return 0; fi
-    say "watchdog: $WATCH_UNIT.service was not running"
-  fi
-  if ctl enable "$WATCH_NODE_DIR/$WATCH_UNIT.service" >"$WORK/ctl.out" 2>&1 && ctl daemon-reload >>"$WORK/ctl.out" 2>&1 &&
-    ctl restart "$WATCH_UNIT.service" >>"$WORK/ctl.out" 2>&1; then
-    say "watchdog: (re)started $WATCH_UNIT.service. See: journalctl -u $WATCH_UNIT.service"
-  else
-    fail "watchdog: could not start $WATCH_UNIT.service ($(tr '\n' ' ' <"$WORK/ctl.out")). Fix: check systemd on the node, then run this again"
-  fi
-}
-watch_ready() { # $1: the mode, for messages
-  if [ -z "${HAS_WATCH:-}" ]; then
-    fail "$1: this script has no watch plan. Fix: render it with the watchdog option set"
-    exit 1
-  fi
-  if ! command -v python3 >/dev/null 2>&1; then
-    fail "$1: the watchdog needs python3 (3.6 or later) on the node, and there is none on PATH. Fix: install python3, or run the DaemonSet, whose image has it"
-    exit 1
-  fi
-}
-watch_check() {
-  watch_ready check
-  code=0
-  python3 "$WORK/check.py" --work "$WORK" --root "${ROOT:-/}" --hosts-dir "${CTD_DIR:-}" \
-    --template "${CTD_TEMPLATE:-}" --groups "$FILE_GROUPS" || code=$?
-  exit "$code"
-}
+watch_sync() { watch_remove; }
 watch_run() {
-  watch_ready watch
-  trap 'kill -TERM "$WATCH_PID" 2>/dev/null || true' INT TERM HUP
-  python3 "$WORK/watchdog.py" --plan "$WORK/watch-plan.json" --root "${ROOT:-/}" ${WATCH_ONCE:+--once} &
-  WATCH_PID=$!
-  code=0
-  wait "$WATCH_PID" || code=$?
-  while kill -0 "$WATCH_PID" 2>/dev/null; do wait "$WATCH_PID" && code=0 || code=$?; done
-  exit "$code"
+  fail "$MODE: this script has no watch plan. Fix: render it with the watchdog option set"
+  exit 1
 }
+watch_check() { watch_run; }
 # shellcheck shell=sh
 # shellcheck disable=SC2034 # RESTART_POLICY is read by the parts that may restart a runtime
 restart_policy() { RESTART_POLICY=$1; }
