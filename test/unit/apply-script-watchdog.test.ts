@@ -166,6 +166,15 @@ describe("the watchdog in the apply script", { timeout: 60_000 }, () => {
     expect(node.exists(WATCH_DIR)).toBe(false);
   });
 
+  it("without python3 on the node, apply installs no service and says why", () => {
+    const node = systemdNode();
+    const res = node.run(WATCHED, "apply", { without: ["python3"] });
+    expect(res.code).toBe(0);
+    expect(res.stderr).toContain("watchdog: not installed: it needs python3");
+    expect(node.exists(WATCH_DIR)).toBe(false);
+    expect(watchCalls(res.calls)).toEqual([]);
+  });
+
   it("watch needs a watch plan and python3, and takes only --once", () => {
     const node = new FakeNode();
     const none = node.run(PLAIN, "watch");

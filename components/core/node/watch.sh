@@ -26,6 +26,11 @@ watch_sync() {
     warn "watchdog: $WATCH_UNIT.service left as it was, because this apply failed"
     return 0
   fi
+  if ! command -v python3 >/dev/null 2>&1; then
+    warn "watchdog: not installed: it needs python3 (3.6 or later), and the node has none. Fix: install python3 and run this again, or deliver with the DaemonSet, whose image has it"
+    watch_remove
+    return 0
+  fi
   if [ ! -f "$0" ] || ! grep -q '^main "\$@"$' "$0"; then
     fail "watchdog: cannot install $WATCH_UNIT.service: the script is not a file at \"$0\". Fix: save it to a file and run \"sh FILE apply\""
     return 0
