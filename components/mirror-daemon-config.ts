@@ -3,6 +3,7 @@ import type { MirrorPolicyInput } from "./core/policy";
 import type { DockerSettingsInput } from "./core/render/docker";
 import type { RuntimeRenderOptions } from "./core/render/runtimes";
 import type { RestartPolicy, RuntimeName } from "./core/render/types";
+import type { WatchdogSettingsInput } from "./core/watch-plan";
 import { nodeConfigUserData, type RenderedNodeConfig, renderNodeConfig } from "./core/render/node-config";
 import { encodeUserData } from "./core/userdata";
 // Loads no Kubernetes SDK at import time: createNodeConfigResources loads it when it creates resources.
@@ -35,6 +36,20 @@ export interface MirrorDaemonConfigArgs {
   /** Options of the non-Docker formats: containerd certs folder, k3s/RKE2 registry auth. */
   runtimeOptions?: pulumi.Input<RuntimeRenderOptions>;
   /**
+   * The node mirror watchdog (off by default): `true` for its defaults, or its settings (`intervalSeconds`,
+   * `failuresToDown`, `successesToUp`, `stateDir`, `metricsFile`, ...). It probes every mirror from the node
+   * (`GET /v2/`, 200 or 401 = up) and takes the ones that refuse, stall or vanish out of containerd's hosts.toml,
+   * the CRI-O/podman drop-in and Docker's `registry-mirrors` (reload only), putting them back in the policy's order
+   * when they answer again. With `kubernetes` the DaemonSet's long-running container runs it; otherwise the apply
+   * script installs it as the systemd service `registry-mirrors-watchdog.service` (`restore` removes it).
+   * `sh apply-node-config.sh check` then tells whether the node really uses the mirrors.
+   *
+   * Opt-in for now because of user-data size: the script then carries the watchdog (55 KB of Python) and its plan,
+   * which repeats the files; a three-registry policy's user data grows from 13-15 KB to 36-44 KB, over EC2's 16 KB
+   * limit in every form (see `NodeConfigInput.watchdog`). The DaemonSet delivery has no such limit.
+   */
+  watchdog?: pulumi.Input<WatchdogSettingsInput | true>;
+  /**
    * Configure the nodes of a running Kubernetes cluster: creates a ConfigMap and a DaemonSet that run the apply
    * script on every node. Omit it to deliver by cloud user data only.
    */
@@ -46,7 +61,7 @@ export interface MirrorDaemonConfigArgs {
  * user data; optionally rolls them out to a running cluster through a DaemonSet.
  */
 export class MirrorDaemonConfig extends pulumi.ComponentResource {
-  /** The POSIX sh script that applies the files on a node: `sh apply-node-config.sh [apply|restore]`. */
+  /** The POSIX sh script that applies the files on a node: `sh apply-node-config.sh [apply|restore|watch]`. */
   public readonly applyScript: pulumi.Output<string>;
   /** sha256 of the apply script: changes exactly when a node file changes. */
   public readonly checksum: pulumi.Output<string>;
@@ -65,6 +80,7 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
       runtimes: args.runtimes,
       restartPolicy: args.restartPolicy,
       runtimeOptions: args.runtimeOptions,
+      watchdog: args.watchdog,
     };
     const rendered = computeOutput(inputs, (i) => renderNodeConfig(i as Parameters<typeof renderNodeConfig>[0]));
     const sensitive = rendered.apply((r) => (r.secret ? pulumi.secret(r) : pulumi.output(r)));

@@ -49,9 +49,21 @@ export interface NodeApplyPlan {
   containerd?: { hostsDir: string; files: ContainerdHostsFile[] };
   /** Other drop-in files: CRI-O/podman registries.conf.d, k3s/RKE2 registries.yaml, buildkitd.toml, ... */
   files?: ManagedFile[];
+  /**
+   * The node watchdog's plan (`renderWatchPlan`'s JSON). With it, `apply` installs the watchdog as a systemd service
+   * and `watch` runs it; without it, `apply` removes a watchdog service an earlier plan installed.
+   */
+  watch?: string;
 }
 
 export { ECR_DIR, ECR_UNIT, TEMPLATE_SUFFIX } from "./node-ecr";
+/**
+ * The watchdog service's node folder (the script's copy the unit runs, and the unit file) and its systemd unit. Not
+ * the ECR refresher's folder, which is that refresher's alone (restore empties it); the DaemonSet never installs the
+ * service (its long-running container runs the watchdog instead), so its host mounts do not need this folder.
+ */
+export const WATCH_DIR = "/etc/registry-mirrors";
+export const WATCH_UNIT = "registry-mirrors-watchdog";
 
 /** The CRI registry table of containerd's config.toml, per config version. */
 const CONTAINERD_REGISTRY_TABLES: Record<1 | 2 | 3, string> = {
@@ -68,6 +80,8 @@ export interface EngineParts {
   ecr: boolean;
   /** Drop-in files of other runtimes (or plain files). */
   files: boolean;
+  /** The node watchdog (the plan has a watch plan). */
+  watchdog: boolean;
 }
 
 /** Each engine part: its sh source and the helper programs it writes into $WORK (name there, source file). */
@@ -100,8 +114,27 @@ const PARTS: Array<{ part: keyof EngineParts | "always"; sh?: string; helpers: A
     ],
   },
   { part: "files", sh: "files.sh", helpers: [] },
+  // Always: a plan without the watchdog removes the service an earlier one installed.
+  { part: "always", sh: "watchdog.sh", helpers: [] },
+  {
+    part: "watchdog",
+    sh: "watch.sh",
+    helpers: [
+      ["watchdog.py", "watchdog.py"],
+      ["check.py", "check.py"],
+      ["watchdog-service", `${WATCH_UNIT}.service`],
+    ],
+  },
   { part: "always", sh: "main.sh", helpers: [] },
 ];
+
+/**
+ * The sh parts without their indentation: sh does not need it, and it is about 3% of the gzipped engine, which user
+ * data carries. Safe for these sources: their only multi-line strings are Python programs written from column 0.
+ */
+function unindent(text: string): string {
+  return text.replace(/^[ \t]+/gm, "");
+}
 
 /** Full-line comments of the node sources (not the shebang or shellcheck directives): the sources document, the
  * rendered engine stays small enough for user data. */
@@ -165,6 +198,24 @@ function lockFolder(path: string): string {
   return (parts.length > 3 ? parts.slice(0, 3) : parts.slice(0, -1)).join("/") || "/";
 }
 
+function checkWatchPlan(text: unknown): string {
+  let plan: unknown;
+  try {
+    plan = typeof text === "string" ? JSON.parse(text) : undefined;
+  } catch {
+    plan = undefined;
+  }
+  if (typeof plan !== "object" || plan === null || (plan as { version?: unknown }).version !== 1) {
+    throw new PolicyError(
+      "watch",
+      typeof text === "string" ? "(plan hidden)" : text,
+      "not a watchdog plan (JSON with version 1)",
+      "render it with renderWatchPlan",
+    );
+  }
+  return (text as string).endsWith("\n") ? (text as string) : `${text}\n`;
+}
+
 /** A word for the data part: as is when it needs no quoting, else single-quoted. */
 function word(value: string): string {
   return /^[A-Za-z0-9._/@:+=,[\]-]+$/.test(value) ? value : shellQuote(value);
@@ -207,6 +258,8 @@ export function renderNodeEngine(parts: EngineParts): string {
         ]
       : []),
     `FILE_GROUPS=${shellQuote([...FILE_GROUPS, "files"].join(" "))}`,
+    `WATCH_NODE_DIR=${WATCH_DIR}`,
+    `WATCH_UNIT=${WATCH_UNIT}`,
   ];
   const groupAction = [
     "group_action() {",
@@ -230,13 +283,15 @@ export function renderNodeEngine(parts: EngineParts): string {
     ...(parts.ecr ? [heredoc(`  cat >"$WORK/ecr.files"`, `${ecrFiles.join("\n")}\n`)] : []),
     "}",
   ];
-  const sh = used.flatMap((p) => (p.sh ? [stripComments(nodeSource(p.sh)).trimEnd()] : []));
+  const sh = used.flatMap((p) => (p.sh ? [unindent(stripComments(nodeSource(p.sh))).trimEnd()] : []));
   const engine = [
     "#!/bin/sh",
     "# shellcheck disable=SC2317 # functions are called from the data part",
     "# Rendered by registry-mirrors (do not edit; change the policy and render again).",
     `# registry-mirrors node engine ${ENGINE_VERSION}${key ? ` (${key})` : ""}`,
-    "# Usage: sh apply-node-config.sh [apply|restore]   (restore: put back the node's own files, then reload)",
+    "# Usage: sh apply-node-config.sh [apply|restore|watch [--once]|check]   (restore: put back the node's own",
+    "#        files, then reload; watch: run the node watchdog in the foreground; check: does the node use the",
+    "#        rendered mirrors, one line per problem with its fix; watch and check need the watchdog in the plan)",
     "# Env: NODE_ROOT (node paths' prefix, default /), RUNTIME_CTL (instead of systemctl), VERIFY_SECONDS (60),",
     "#      LOCK_SECONDS (600), DOCKER_HOST, CONTAINERD_ADDRESS. Exit: 0 done, 1 refused or rolled back, 2 bad usage.",
     "# The sources, each with its contract: components/core/node/ in the registry-mirrors package.",
@@ -319,6 +374,8 @@ export function renderNodeData(plan: NodeApplyPlan): string {
     }
   }
 
+  if (plan.watch !== undefined) lines.push(heredoc("  watch_plan", checkWatchPlan(plan.watch)));
+
   const folders = [...new Set(written.map(lockFolder))].sort();
   if (folders.length > MAX_LOCKS) {
     throw new PolicyError(
@@ -366,6 +423,7 @@ export function engineParts(plan: NodeApplyPlan): EngineParts {
     containerd: plan.containerd !== undefined,
     ecr: containerdFiles.some((f) => (f.ecrAuth ?? []).length > 0),
     files: (plan.files ?? []).length > 0,
+    watchdog: plan.watch !== undefined,
   };
 }
 
@@ -384,4 +442,14 @@ export function engineVersionOf(script: string): string | undefined {
 /** The file groups and plain files by runtime, for callers that tag files (node-config). */
 export function fileGroupOf(runtime: RuntimeName | undefined): FileGroup | undefined {
   return FILE_GROUPS.find((g) => g === runtime);
+}
+
+/** The watchdog plan an apply script carries in its data part (`watch_plan`), parsed; undefined without one. */
+export function watchPlanOf(script: string): { stateDir: string; metricsFile: string | null } | undefined {
+  const data = splitApplyScript(script)?.data;
+  const start = data ? /^ {2}watch_plan <<'(\S+)'\n/m.exec(data) : null;
+  if (!data || !start) return undefined;
+  const from = start.index + start[0].length;
+  const end = data.indexOf(`\n${start[1]}\n`, from - 1);
+  return end < 0 ? undefined : JSON.parse(data.slice(from, end + 1));
 }

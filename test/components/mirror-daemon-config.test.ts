@@ -43,6 +43,24 @@ describe("MirrorDaemonConfig", () => {
     expect(mocks.resources.filter((r) => r.custom)).toEqual([]);
   });
 
+  it("watchdog: the script carries its plan, and with kubernetes the DaemonSet runs `watch`", async () => {
+    const args = { mirrors: ["https://hub.example.com"], watchdog: { intervalSeconds: 10 } };
+    const config = new MirrorDaemonConfig("watched", { ...args, kubernetes: {} });
+    await registered(config);
+    const script = await unwrap(config.applyScript);
+    expect(script).toBe(renderNodeConfig(args).applyScript);
+    expect(script).toMatch(/^ {2}watch_plan <<'/m);
+    expect(script).toContain('"intervalSeconds": 10');
+    await mocks.settle();
+    const daemonSet = mocks.resources.find(
+      (r) => r.type === "kubernetes:apps/v1:DaemonSet" && r.name === "watched-node-config",
+    );
+    const pod = daemonSet?.inputs.spec.template.spec;
+    expect(pod.containers.map((c: { name: string }) => c.name)).toEqual(["watchdog"]);
+    expect(pod.containers[0].command).toEqual(["sh", "/config/apply-node-config.sh", "watch"]);
+    expect(renderNodeConfig({ mirrors: args.mirrors }).applyScript).not.toMatch(/^ {2}watch_plan <<'/m);
+  });
+
   it("gives the same outputs as the pure core, for Output inputs too", async () => {
     const args = {
       policy: {

@@ -16,6 +16,7 @@ import {
   type Dockerd,
   type Registry,
   containerdBaseConfig,
+  freePort,
   pushTestImage,
   run,
   startContainerd,
@@ -120,15 +121,20 @@ function filesUnder(dir: string, prefix = ""): string[] {
  * `podRoot` (every absolute path of the manifest is taken relative to it), its volumes are bind mounts in a private
  * mount namespace (the ConfigMap read-only, each hostPath from the lab node root), and env is the container's env.
  */
-async function runInitContainer(mode: "apply" | "restore") {
+async function runInitContainer(
+  mode: "apply" | "restore",
+  config: Pick<typeof rendered, "applyScript" | "files" | "runtimes"> = rendered,
+  container: "init" | "main" = "init",
+  extraArgs: string[] = [],
+) {
   const settings = resolveNodeConfigArgs("lab", { mode });
   const { configMap, daemonSet } = nodeConfigManifests({
     ...settings,
-    applyScript: rendered.applyScript,
-    paths: nodeConfigDirs({ paths: Object.keys(rendered.files), runtimes: rendered.runtimes }),
+    applyScript: config.applyScript,
+    paths: nodeConfigDirs({ paths: Object.keys(config.files), runtimes: config.runtimes }),
   });
   const pod = daemonSet.spec.template.spec;
-  const [init] = pod.initContainers;
+  const init = container === "init" ? pod.initContainers[0] : pod.containers[0];
   const podRoot = tmpDir(`pod-${mode}`);
   const configDir = join(podRoot, "..", `${podRoot.split("/").pop()}-configmap`);
   mkdirSync(configDir);
@@ -162,7 +168,9 @@ async function runInitContainer(mode: "apply" | "restore") {
   env.DOCKER_HOST = `unix://${dockerd.socket}`;
   env.CONTAINERD_ADDRESS = containerd.address;
   env.VERIFY_SECONDS = "30";
-  const command = init.command.map((arg: string) => (arg.startsWith("/") ? join(podRoot, arg) : arg));
+  const command = [...init.command, ...extraArgs].map((arg: string) =>
+    arg.startsWith("/") ? join(podRoot, arg) : arg,
+  );
   const res = await run(
     "unshare",
     ["--mount", "--propagation", "private", "--", "sh", "-c", `${mounts.join(" && ")} && exec "$@"`, "sh", ...command],
@@ -325,5 +333,44 @@ describe("the DaemonSet's init container against real dockerd and containerd", (
       "containerd to answer after the restore",
       async () => (await containerd.ctr(["version"], { timeoutMs: 5000 })).code === 0,
     );
+  });
+  it("with the watchdog: the apply installs no service, the watchdog container's `watch --once` takes a refusing first mirror out through its mounts only", async () => {
+    const refusing = `http://127.0.0.1:${await freePort()}`;
+    const watched = renderNodeConfig({
+      policy: { registries: { "docker.io": { mirrors: [refusing, cache.url] } } },
+      runtimes: ["docker", "containerd"],
+      restartPolicy: "if-needed",
+      watchdog: { failuresToDown: 1, connectTimeoutSeconds: 2, firstByteTimeoutSeconds: 2 },
+    });
+    const applied = await runInitContainer("apply", watched);
+    expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+    expect(applied.leftovers).toEqual([]);
+    expect(applied.pod.initContainers[0].env).toContainEqual({ name: "WATCHDOG_SERVICE", value: "0" });
+    expect(existsSync(join(hostRoot, "etc/registry-mirrors"))).toBe(false);
+    expect(await dockerd.mirrors()).toEqual([`${refusing}/`, `${cache.url}/`]);
+
+    const calls = systemctlCalls().length;
+    const watch = await runInitContainer("apply", watched, "main", ["--once"]);
+    expect(watch.pod.containers[0].command).toEqual(["sh", "/config/apply-node-config.sh", "watch"]);
+    expect(watch.code, `${watch.stdout}\n${watch.stderr}`).toBe(0);
+    // Every write went through the container's mounts: hosts.toml, daemon.json, the state folder and the metrics.
+    expect(watch.leftovers).toEqual([]);
+    const hosts = readFileSync(join(hostRoot, "etc/containerd/certs.d/docker.io/hosts.toml"), "utf8");
+    expect(hosts).not.toContain(refusing);
+    expect(hosts).toContain(`[host."${cache.url}"]`);
+    expect(systemctlCalls().slice(calls)).toContain("reload docker");
+    expect(await dockerd.mirrors()).toEqual([`${cache.url}/`]);
+    const status = JSON.parse(readFileSync(join(hostRoot, "var/lib/registry-mirrors/watchdog/status.json"), "utf8"));
+    expect(status.endpoints[refusing].state).toBe("down");
+    const metrics = readFileSync(
+      join(hostRoot, "var/lib/node_exporter/textfile_collector/registry_mirrors.prom"),
+      "utf8",
+    );
+    expect(metrics).toContain(`registry_mirrors_endpoint_up{endpoint="${refusing}"} 0`);
+
+    const restored = await runInitContainer("restore", watched);
+    expect(restored.code, `${restored.stdout}\n${restored.stderr}`).toBe(0);
+    expect(restored.pod.containers.map((c) => c.name)).toEqual(["idle"]);
+    expect(readFileSync(join(hostRoot, "etc/docker/daemon.json"), "utf8")).toBe(ORIGINAL_DAEMON_JSON);
   });
 });

@@ -25,6 +25,7 @@ import {
   validateTolerations,
 } from "../../components/core/kubernetes";
 import { errorOf } from "./policy-error";
+import { renderNodeConfig } from "../../components/core/render/node-config";
 
 /** Asserts a PolicyError whose message names the field, the problem and a fix. */
 function expectPolicyError(fn: () => unknown, field: string, problem: string | RegExp): PolicyError {
@@ -460,5 +461,53 @@ describe(".dockerconfigjson", () => {
         },
       ),
     );
+  });
+});
+
+describe("node-config manifests with the watchdog", () => {
+  const watched = renderNodeConfig({
+    mirrors: ["https://hub-1.example.com"],
+    watchdog: { stateDir: "/var/lib/rm/state", metricsFile: "/var/lib/node_exporter/textfile/rm.prom" },
+  }).applyScript;
+
+  it("run `watch` as the long-running container, with the apply container's env and mounts plus the state folders", () => {
+    const { daemonSet } = nodeConfigManifests({ ...baseSpec, applyScript: watched });
+    expect(() => new DaemonSet(daemonSet).validate()).not.toThrow();
+    const pod = daemonSet.spec.template.spec;
+    const [init] = pod.initContainers;
+    expect(init.env).toContainEqual({ name: "WATCHDOG_SERVICE", value: "0" });
+    expect(pod.containers).toHaveLength(1);
+    const [watch] = pod.containers;
+    expect(watch.name).toBe("watchdog");
+    expect(watch.command).toEqual(["sh", "/config/apply-node-config.sh", "watch"]);
+    expect(watch.env).toEqual([
+      { name: "NODE_ROOT", value: "/host" },
+      { name: "RUNTIME_CTL", value: HOST_RUNTIME_CTL },
+    ]);
+    expect(watch.volumeMounts).toEqual([
+      ...(init.volumeMounts ?? []),
+      { name: "watch-state", mountPath: "/host/var/lib/rm/state" },
+      { name: "watch-metrics", mountPath: "/host/var/lib/node_exporter/textfile" },
+    ]);
+    expect(pod.volumes.slice(-2)).toEqual([
+      { name: "watch-state", hostPath: { path: "/var/lib/rm/state", type: "DirectoryOrCreate" } },
+      { name: "watch-metrics", hostPath: { path: "/var/lib/node_exporter/textfile", type: "DirectoryOrCreate" } },
+    ]);
+  });
+
+  it("keep the sleeper in restore mode and without a watch plan; no metrics mount without a metrics file", () => {
+    for (const spec of [
+      { ...baseSpec, applyScript: watched, mode: "restore" as const },
+      { ...baseSpec, applyScript: renderNodeConfig({ mirrors: ["https://hub-1.example.com"] }).applyScript },
+    ]) {
+      const pod = nodeConfigManifests(spec).daemonSet.spec.template.spec;
+      expect(pod.containers.map((c) => c.name)).toEqual(["idle"]);
+      expect(pod.initContainers[0].env?.map((e) => e.name)).toEqual(["NODE_ROOT", "RUNTIME_CTL"]);
+    }
+    const noMetrics = renderNodeConfig({ mirrors: ["https://hub-1.example.com"], watchdog: { metricsFile: false } });
+    const { daemonSet } = nodeConfigManifests({ ...baseSpec, applyScript: noMetrics.applyScript });
+    expect(() => new DaemonSet(daemonSet).validate()).not.toThrow();
+    expect(daemonSet.spec.template.spec.volumes.map((v) => v.name)).toContain("watch-state");
+    expect(daemonSet.spec.template.spec.volumes.map((v) => v.name)).not.toContain("watch-metrics");
   });
 });

@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { PolicyError } from "../errors";
+import { watchPlanOf } from "../node-script";
 import type { ResourceRequirements, Toleration } from "./validators";
 
 /** The script's file name in the ConfigMap, and where the init container finds it. */
@@ -225,6 +226,54 @@ export function nodeConfigManifests(
     ? { name: "config", secret: { secretName: holderName, defaultMode: 0o444 } }
     : { name: "config", configMap: { name: holderName, defaultMode: 0o444 } };
 
+  const env = [
+    { name: "NODE_ROOT", value: NODE_ROOT_IN_POD },
+    { name: "RUNTIME_CTL", value: HOST_RUNTIME_CTL },
+  ];
+  const mounts = [
+    { name: "config", mountPath: CONFIG_MOUNT_PATH, readOnly: true },
+    ...dirs.map((dir) => ({ name: volumeName(dir), mountPath: `${NODE_ROOT_IN_POD}${dir}` })),
+  ];
+  // With a watch plan the long-running container runs the watchdog (in apply mode; restore leaves the sleeper):
+  // the apply run is told not to install the systemd service, so a node never runs two.
+  const watch = spec.mode === "apply" ? watchPlanOf(spec.applyScript) : undefined;
+  const watchDirs: Array<[string, string]> = watch
+    ? [
+        ["watch-state", watch.stateDir],
+        ...(watch.metricsFile
+          ? [["watch-metrics", watch.metricsFile.replace(/\/[^/]*$/, "")] as [string, string]]
+          : []),
+      ]
+    : [];
+  const sleeper: ContainerManifest = {
+    // Keeps the pod Running without work or restarts; exits promptly on TERM.
+    name: "idle",
+    image: spec.image,
+    imagePullPolicy: "IfNotPresent",
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait; done"],
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      runAsUser: 65534,
+      runAsGroup: 65534,
+      capabilities: { drop: ["ALL"] },
+    },
+    resources: { requests: { cpu: "1m", memory: "4Mi" }, limits: { memory: "16Mi" } },
+  };
+  const watcher: ContainerManifest = {
+    name: "watchdog",
+    image: spec.image,
+    imagePullPolicy: "IfNotPresent",
+    command: ["sh", `${CONFIG_MOUNT_PATH}/${APPLY_SCRIPT_KEY}`, "watch"],
+    env,
+    // Privileged for the same reason as the apply container: it reloads docker and CRI-O through nsenter.
+    securityContext: { privileged: true },
+    resources: { requests: { cpu: "5m", memory: "24Mi" }, limits: { memory: "96Mi" } },
+    volumeMounts: [...mounts, ...watchDirs.map(([name, dir]) => ({ name, mountPath: `${NODE_ROOT_IN_POD}${dir}` }))],
+  };
+
   const podSpec: PodSpecManifest = {
     // hostPID makes PID 1 the node's init, which `nsenter -t 1` needs to reach systemd.
     hostPID: true,
@@ -242,42 +291,19 @@ export function nodeConfigManifests(
         image: spec.image,
         imagePullPolicy: "IfNotPresent",
         command: ["sh", `${CONFIG_MOUNT_PATH}/${APPLY_SCRIPT_KEY}`, spec.mode],
-        env: [
-          { name: "NODE_ROOT", value: NODE_ROOT_IN_POD },
-          { name: "RUNTIME_CTL", value: HOST_RUNTIME_CTL },
-        ],
+        env: watch ? [...env, { name: "WATCHDOG_SERVICE", value: "0" }] : env,
         // Privileged only because nsenter into PID 1's namespaces needs CAP_SYS_ADMIN, CAP_SYS_PTRACE and no
-        // AppArmor/seccomp confinement; the main container has no privilege at all.
+        // AppArmor/seccomp confinement; the sleeper has no privilege at all.
         securityContext: { privileged: true },
         resources: spec.resources ?? { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
-        volumeMounts: [
-          { name: "config", mountPath: CONFIG_MOUNT_PATH, readOnly: true },
-          ...dirs.map((dir) => ({ name: volumeName(dir), mountPath: `${NODE_ROOT_IN_POD}${dir}` })),
-        ],
+        volumeMounts: mounts,
       },
     ],
-    containers: [
-      {
-        // Keeps the pod Running without work or restarts; exits promptly on TERM.
-        name: "idle",
-        image: spec.image,
-        imagePullPolicy: "IfNotPresent",
-        command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait; done"],
-        securityContext: {
-          allowPrivilegeEscalation: false,
-          privileged: false,
-          readOnlyRootFilesystem: true,
-          runAsNonRoot: true,
-          runAsUser: 65534,
-          runAsGroup: 65534,
-          capabilities: { drop: ["ALL"] },
-        },
-        resources: { requests: { cpu: "1m", memory: "4Mi" }, limits: { memory: "16Mi" } },
-      },
-    ],
+    containers: [watch ? watcher : sleeper],
     volumes: [
       scriptVolume,
       ...dirs.map((dir) => ({ name: volumeName(dir), hostPath: { path: dir, type: "DirectoryOrCreate" as const } })),
+      ...watchDirs.map(([name, dir]) => ({ name, hostPath: { path: dir, type: "DirectoryOrCreate" as const } })),
     ],
   };
 

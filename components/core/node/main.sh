@@ -9,6 +9,7 @@
 #     node_file RUNTIME PATH MODE [ecr]   a node file, its content on stdin; RUNTIME is docker (the managed
 #                                         daemon.json keys), containerd, or one of FILE_GROUPS (files: told nothing)
 #     ecr_token REGION PATH TABLE         an ECR mirror of hosts.toml PATH, whose header goes in TOML table TABLE
+#     watch_plan                          the node watchdog's plan (JSON on stdin; it may hold credentials)
 #   Needs:    every other part; the engine constant FILE_GROUPS (the drop-in groups in the order they are applied,
 #             plain files last); the engine's engine_files (helper programs into $WORK) and group_action GROUP
 #             (prints "ACTION UNIT..." for a drop-in group, from the library's runtime table).
@@ -44,16 +45,22 @@ node_file() {
   esac
 }
 ecr_token() { printf '%s %s %s\n' "$1" "$2" "$3" >>"$WORK/ecr-list"; }
+watch_plan() { (umask 077 && cat >"$WORK/watch-plan.json") && HAS_WATCH=1; }
 main() {
-  DATA_N=0 HAS_DOCKER='' HAS_CONTAINERD='' HAS_FILES='' LOCK_FOLDERS=''
+  DATA_N=0 HAS_DOCKER='' HAS_CONTAINERD='' HAS_FILES='' HAS_WATCH='' LOCK_FOLDERS=''
   engine_files
   : >"$WORK/ecr-list"
   node_data
+  # The watchdog takes the folder locks itself, for each write.
+  if [ "$MODE" = watch ]; then watch_run; fi
+  if [ "$MODE" = check ]; then watch_check; fi
   fd=3
   for folder in $LOCK_FOLDERS; do
     lock "$folder" "$fd"
     fd=$((fd + 1))
   done
+  # Stopped before the files are put back or rewritten, installed (restarted) once they are in place.
+  if [ "$MODE" = restore ] || [ -z "$HAS_WATCH" ]; then watch_remove; fi
   if [ -n "$HAS_DOCKER" ]; then
     if [ "$MODE" = apply ]; then docker_apply; else docker_restore; fi
   fi
@@ -66,6 +73,7 @@ main() {
     set -- $(group_action "$group")
     if [ "$MODE" = apply ]; then group_apply "$group" "$@"; else group_restore "$group" "$@"; fi
   done
+  if [ "$MODE" = apply ]; then watch_sync; fi
   if [ -z "$HAS_DOCKER$HAS_CONTAINERD$HAS_FILES" ]; then say "nothing to apply"; fi
   exit "$STATUS"
 }

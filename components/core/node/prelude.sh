@@ -2,7 +2,7 @@
 # prelude.sh: the start of the node apply script — usage, environment, transactions, backups, locks.
 #
 # Contract (every other part relies on it):
-#   Sets:     MODE (apply | restore), ROOT (NODE_ROOT without its final /), RUNTIME_CTL, VERIFY_SECONDS,
+#   Sets:     MODE (apply | restore | watch | check), WATCH_ONCE (1 for `watch --once`), ROOT (NODE_ROOT without its final /), RUNTIME_CTL, VERIFY_SECONDS,
 #             LOCK_SECONDS, STATUS (0, or 1 once `fail` ran), WORK (a private temp folder, removed at exit).
 #   Reads:    RESTART_POLICY (set by the data part: never | if-needed).
 #   Defines:  say, fail, warn, ctl, active, limit, wait_for, put, change, rollback, commit, has_backup, backup,
@@ -14,7 +14,13 @@ set -eu
 set -f
 umask 022
 MODE=${1:-apply}
-case $MODE in apply | restore) ;; *) echo "usage: sh $0 [apply|restore]" >&2 && exit 2 ;; esac
+WATCH_ONCE=
+# shellcheck disable=SC2034 # read by watch.sh
+case $MODE:${2:-} in
+  apply: | restore: | watch: | check:) ;;
+  watch:--once) WATCH_ONCE=1 ;;
+  *) echo "usage: sh $0 [apply|restore|watch [--once]|check]" >&2 && exit 2 ;;
+esac
 ROOT=${NODE_ROOT:-/}
 ROOT=${ROOT%/}
 RUNTIME_CTL=${RUNTIME_CTL:-systemctl}

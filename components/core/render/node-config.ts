@@ -16,6 +16,7 @@ import { renderRuntimeFiles, type RuntimeRenderOptions } from "./runtimes";
 import { DEFAULT_CONTAINERD_CERTS_DIR } from "./containerd";
 import { renderCloudConfig, USER_DATA_LIMITS } from "../userdata";
 import { type NodeFile, type RestartPolicy, RUNTIME_NAMES, type RuntimeName } from "./types";
+import { renderWatchPlan, type WatchdogSettingsInput } from "../watch-plan";
 
 /** Everything a node needs, as plain values: the input of `renderNodeConfig`. */
 export interface NodeConfigInput {
@@ -31,6 +32,19 @@ export interface NodeConfigInput {
   restartPolicy?: RestartPolicy;
   /** Options passed to the non-Docker renderers (containerd certs folder, k3s auth, ...). */
   runtimeOptions?: RuntimeRenderOptions;
+  /**
+   * The node mirror watchdog: `true` for the defaults, or its settings (probe interval, hysteresis, state folder,
+   * metrics file). The apply script then carries the watchdog's plan: `apply` installs it as the systemd service
+   * `registry-mirrors-watchdog.service` (the DaemonSet runs it as its long-running container instead), `watch` runs
+   * it in the foreground. It takes endpoints that refuse, stall or vanish out of the runtimes' files and puts them
+   * back when they answer again; `check` then verifies the node (files, dockerd's mirrors, config_path, endpoints).
+   * Opt-in for now because of user-data size: the plan repeats the files (6.0 KB for three registries with five
+   * mirrors, docker + containerd) and the engine gains watchdog.py and check.py (55 KB; the whole engine is 26 KB
+   * gzip), so that policy's cloud-config grows from 15.2 KB (engine compressed) / 13.4 KB (all compressed) to
+   * 44.2 KB / 36.0 KB: over EC2's 16 KB in every form. Deliver it with `kubernetes`, or by a file your own
+   * provisioning places, until the watchdog ships in the node image.
+   */
+  watchdog?: WatchdogSettingsInput | true;
 }
 
 /** What `renderNodeConfig` produces: every node file and the apply script (user data: `nodeConfigUserData`). */
@@ -181,6 +195,13 @@ export function renderNodeConfig(input: NodeConfigInput): RenderedNodeConfig {
     plan.containerd = { hostsDir: certsDir, files: hosts };
   }
   if (managed.length > 0) plan.files = managed;
+  if (input.watchdog !== undefined) {
+    plan.watch = renderWatchPlan({
+      policy,
+      files,
+      watchdog: input.watchdog === true ? {} : (input.watchdog as WatchdogSettingsInput),
+    });
+  }
 
   const applyScript = renderApplyScript(plan);
   const secret = policyHasHeaders(policy) || files.some((f) => f.secret === true);

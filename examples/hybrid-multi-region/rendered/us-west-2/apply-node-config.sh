@@ -2,7 +2,9 @@
 # shellcheck disable=SC2317 # functions are called from the data part
 # Rendered by registry-mirrors (do not edit; change the policy and render again).
 # registry-mirrors node engine 0.1.0 (docker)
-# Usage: sh apply-node-config.sh [apply|restore]   (restore: put back the node's own files, then reload)
+# Usage: sh apply-node-config.sh [apply|restore|watch [--once]|check]   (restore: put back the node's own
+#        files, then reload; watch: run the node watchdog in the foreground; check: does the node use the
+#        rendered mirrors, one line per problem with its fix; watch and check need the watchdog in the plan)
 # Env: NODE_ROOT (node paths' prefix, default /), RUNTIME_CTL (instead of systemctl), VERIFY_SECONDS (60),
 #      LOCK_SECONDS (600), DOCKER_HOST, CONTAINERD_ADDRESS. Exit: 0 done, 1 refused or rolled back, 2 bad usage.
 # The sources, each with its contract: components/core/node/ in the registry-mirrors package.
@@ -10,12 +12,20 @@ DOCKER_RELOADABLE=' allow-nondistributable-artifacts debug default-runtime defau
 DOCKER_RESETS=' max-concurrent-downloads max-concurrent-uploads max-download-attempts '
 DOCKER_EMPTY=' allow-nondistributable-artifacts=[] debug=false insecure-registries=[] labels=[] live-restore=false registry-mirrors=[] '
 FILE_GROUPS='crio podman k3s rke2 buildkit files'
+WATCH_NODE_DIR=/etc/registry-mirrors
+WATCH_UNIT=registry-mirrors-watchdog
 # shellcheck shell=sh
 set -eu
 set -f
 umask 022
 MODE=${1:-apply}
-case $MODE in apply | restore) ;; *) echo "usage: sh $0 [apply|restore]" >&2 && exit 2 ;; esac
+WATCH_ONCE=
+# shellcheck disable=SC2034 # read by watch.sh
+case $MODE:${2:-} in
+apply: | restore: | watch: | check:) ;;
+watch:--once) WATCH_ONCE=1 ;;
+*) echo "usage: sh $0 [apply|restore|watch [--once]|check]" >&2 && exit 2 ;;
+esac
 ROOT=${NODE_ROOT:-/}
 ROOT=${ROOT%/}
 RUNTIME_CTL=${RUNTIME_CTL:-systemctl}
@@ -32,254 +42,273 @@ trap 'rollback; unlock; rm -rf "$WORK"' EXIT
 trap 'exit 1' INT TERM HUP
 say() { printf '%s\n' "$*"; }
 fail() {
-  printf 'registry-mirrors: %s\n' "$*" >&2
-  STATUS=1
+printf 'registry-mirrors: %s\n' "$*" >&2
+STATUS=1
 }
 # shellcheck disable=SC2086 # RUNTIME_CTL is word-split on purpose
 ctl() { $RUNTIME_CTL "$@" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; }
 active() { ctl is-active --quiet "$1" >/dev/null 2>&1; }
 limit() { if command -v timeout >/dev/null 2>&1; then timeout "$@"; else (shift && "$@"); fi; }
 wait_for() { # runs "$@" once a second until it succeeds, for at most VERIFY_SECONDS
-  n=$VERIFY_SECONDS
-  until "$@"; do
-    [ "$n" -gt 0 ] || return 1
-    n=$((n - 1))
-    sleep 1
-  done
+n=$VERIFY_SECONDS
+until "$@"; do
+[ "$n" -gt 0 ] || return 1
+n=$((n - 1))
+sleep 1
+done
 }
 put() { # writes $1 to node file $2 atomically; $3: mode, or "copy" ($1's mode), or empty (keep $2's mode)
-  d=${2%/*}
-  t="$d/.${2##*/}.registry-mirrors.$$"
-  mkdir -p "$d"
-  if [ "${3:-}" = copy ]; then
-    cp -p "$1" "$t"
-  elif [ -n "${3:-}" ]; then
-    (umask 077 && cat "$1" >"$t")
-    chmod "$3" "$t"
-  else
-    if [ -e "$2" ]; then cp -p "$2" "$t"; fi
-    cat "$1" >"$t"
-  fi
-  sync "$t" 2>/dev/null || sync
-  mv -f "$t" "$2"
-  sync "$d" 2>/dev/null || true
+d=${2%/*}
+t="$d/.${2##*/}.registry-mirrors.$$"
+mkdir -p "$d"
+if [ "${3:-}" = copy ]; then
+cp -p "$1" "$t"
+elif [ -n "${3:-}" ]; then
+(umask 077 && cat "$1" >"$t")
+chmod "$3" "$t"
+else
+if [ -e "$2" ]; then cp -p "$2" "$t"; fi
+cat "$1" >"$t"
+fi
+sync "$t" 2>/dev/null || sync
+mv -f "$t" "$2"
+sync "$d" 2>/dev/null || true
 }
 change() { # like put, remembering the old content for rollback; $1 "-" removes $2
-  TXN=$((TXN + 1))
-  if [ -e "$2" ]; then cp -p "$2" "$WORK/undo.$TXN"; fi
-  printf '%s %s\n' "$TXN" "$2" >>"$WORK/txn"
-  if [ "$1" = - ]; then rm -f "$2"; else put "$1" "$2" "${3:-}"; fi
+TXN=$((TXN + 1))
+if [ -e "$2" ]; then cp -p "$2" "$WORK/undo.$TXN"; fi
+printf '%s %s\n' "$TXN" "$2" >>"$WORK/txn"
+if [ "$1" = - ]; then rm -f "$2"; else put "$1" "$2" "${3:-}"; fi
 }
 rollback() {
-  [ -e "$WORK/txn" ] || return 0
-  while read -r n f; do
-    if [ -e "$WORK/undo.$n" ]; then put "$WORK/undo.$n" "$f" copy; else rm -f "$f"; fi
-  done <"$WORK/txn"
-  rm -f "$WORK/txn"
+[ -e "$WORK/txn" ] || return 0
+while read -r n f; do
+if [ -e "$WORK/undo.$n" ]; then put "$WORK/undo.$n" "$f" copy; else rm -f "$f"; fi
+done <"$WORK/txn"
+rm -f "$WORK/txn"
 }
 commit() { rm -f "$WORK/txn"; }
 has_backup() { [ -e "$1.registry-mirrors.bak" ] || [ -e "$1.registry-mirrors.created" ]; }
 backup() { # keeps the node's own version of $1 once, before the first change
-  if has_backup "$1"; then return 0; fi
-  if [ -e "$1" ]; then change "$1" "$1.registry-mirrors.bak" copy; else
-    : >"$WORK/empty"
-    change "$WORK/empty" "$1.registry-mirrors.created" 600
-  fi
+if has_backup "$1"; then return 0; fi
+if [ -e "$1" ]; then change "$1" "$1.registry-mirrors.bak" copy; else
+: >"$WORK/empty"
+change "$WORK/empty" "$1.registry-mirrors.created" 600
+fi
 }
 unapply() { # puts back the node's own version of $1; $2 is the label for messages
-  if [ -e "$1.registry-mirrors.bak" ]; then
-    change "$1.registry-mirrors.bak" "$1" copy
-    change - "$1.registry-mirrors.bak"
-    say "$2: restored ${1#"$ROOT"}"
-  elif [ -e "$1.registry-mirrors.created" ]; then
-    change - "$1"
-    change - "$1.registry-mirrors.created"
-    say "$2: removed ${1#"$ROOT"}"
-  fi
+if [ -e "$1.registry-mirrors.bak" ]; then
+change "$1.registry-mirrors.bak" "$1" copy
+change - "$1.registry-mirrors.bak"
+say "$2: restored ${1#"$ROOT"}"
+elif [ -e "$1.registry-mirrors.created" ]; then
+change - "$1"
+change - "$1.registry-mirrors.created"
+say "$2: removed ${1#"$ROOT"}"
+fi
 }
 # shellcheck disable=SC2034 # SETTLED is read by the Docker section only
 settle() {
-  label=$1 unit=$2 action=$3 SETTLED=1
-  shift 3
-  if [ "$action" = none ]; then commit && return 0; fi
-  if ctl "$action" "$unit" >"$WORK/ctl.out" 2>&1 && wait_for "$@"; then
-    commit
-    if [ "$unit" = "$label" ]; then say "$label: ${action}ed"; else say "$label: ${action}ed $unit"; fi
-    return 0
-  fi
-  rollback
-  SETTLED=
-  ctl "$action" "$unit" >>"$WORK/ctl.out" 2>&1 || true
-  wait_for active "$unit" || true
-  fail "$label: $unit did not come back within ${VERIFY_SECONDS}s after the $action ($(tr '\n' ' ' <"$WORK/ctl.out")); the previous files were put back and $unit ${action}ed again"
+label=$1 unit=$2 action=$3 SETTLED=1
+shift 3
+if [ "$action" = none ]; then commit && return 0; fi
+if ctl "$action" "$unit" >"$WORK/ctl.out" 2>&1 && wait_for "$@"; then
+commit
+if [ "$unit" = "$label" ]; then say "$label: ${action}ed"; else say "$label: ${action}ed $unit"; fi
+return 0
+fi
+rollback
+SETTLED=
+ctl "$action" "$unit" >>"$WORK/ctl.out" 2>&1 || true
+wait_for active "$unit" || true
+fail "$label: $unit did not come back within ${VERIFY_SECONDS}s after the $action ($(tr '\n' ' ' <"$WORK/ctl.out")); the previous files were put back and $unit ${action}ed again"
 }
 lock() {
-  [ "$MODE" = apply ] || [ -d "$ROOT$1" ] || return 0
-  mkdir -p "$ROOT$1"
-  l=$ROOT$1/.registry-mirrors.lock n=$LOCK_SECONDS
-  if command -v flock >/dev/null 2>&1; then
-    # shellcheck disable=SC3013 # -ef: dash, BusyBox and bash have it
-    until eval "exec $2>>\"\$l\"" && flock -n "$2" && [ "$l" -ef "/proc/$$/fd/$2" ]; do lock_wait "$l"; done
-    LOCKED="$LOCKED $1/.registry-mirrors.lock"
-    return 0
-  fi
-  until mkdir "$l.d" 2>/dev/null; do
-    pid=$(cat "$l.d/pid" 2>/dev/null) || pid=
-    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-      rm -rf "$l.d"
-      say "took over $1/.registry-mirrors.lock.d from pid $pid, which is gone"
-    else
-      lock_wait "$l.d"
-    fi
-  done
-  echo "$$" >"$l.d/pid"
-  LOCKED="$LOCKED $1/.registry-mirrors.lock.d"
+[ "$MODE" = apply ] || [ -d "$ROOT$1" ] || return 0
+mkdir -p "$ROOT$1"
+l=$ROOT$1/.registry-mirrors.lock n=$LOCK_SECONDS
+if command -v flock >/dev/null 2>&1; then
+# shellcheck disable=SC3013 # -ef: dash, BusyBox and bash have it
+until eval "exec $2>>\"\$l\"" && flock -n "$2" && [ "$l" -ef "/proc/$$/fd/$2" ]; do lock_wait "$l"; done
+LOCKED="$LOCKED $1/.registry-mirrors.lock"
+return 0
+fi
+until mkdir "$l.d" 2>/dev/null; do
+pid=$(cat "$l.d/pid" 2>/dev/null) || pid=
+if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+rm -rf "$l.d"
+say "took over $1/.registry-mirrors.lock.d from pid $pid, which is gone"
+else
+lock_wait "$l.d"
+fi
+done
+echo "$$" >"$l.d/pid"
+LOCKED="$LOCKED $1/.registry-mirrors.lock.d"
 }
 lock_wait() {
-  if [ "$n" -le 0 ]; then
-    fail "another run still holds ${1#"$ROOT"} after ${LOCK_SECONDS}s; nothing was changed. Fix: run this again when it is done (a .lock.d folder whose pid is gone is taken over)"
-    exit 1
-  fi
-  [ "$n" != "$LOCK_SECONDS" ] || say "waiting for another run to finish (${1#"$ROOT"})"
-  n=$((n - 1))
-  sleep 1
+if [ "$n" -le 0 ]; then
+fail "another run still holds ${1#"$ROOT"} after ${LOCK_SECONDS}s; nothing was changed. Fix: run this again when it is done (a .lock.d folder whose pid is gone is taken over)"
+exit 1
+fi
+[ "$n" != "$LOCK_SECONDS" ] || say "waiting for another run to finish (${1#"$ROOT"})"
+n=$((n - 1))
+sleep 1
 }
 unlock() { for f in $LOCKED; do rm -rf "$ROOT$f"; done; }
 warn() { printf 'registry-mirrors: %s\n' "$*" >&2; }
 systemd_here() { # systemd runs the node (the DaemonSet reaches it through nsenter)
-  s=$(ctl is-system-running 2>/dev/null) || true
-  case $s in running | degraded | starting | initializing | maintenance) return 0 ;; *) return 1 ;; esac
+s=$(ctl is-system-running 2>/dev/null) || true
+case $s in running | degraded | starting | initializing | maintenance) return 0 ;; *) return 1 ;; esac
 }
 # shellcheck shell=sh
 DOCKER_FILE=$ROOT/etc/docker/daemon.json
 : "${DOCKER_HOST:=unix://$ROOT/var/run/docker.sock}"
 export DOCKER_HOST
 json_merge() {
-  if command -v python3 >/dev/null 2>&1; then
-    python3 "$WORK/merge.py" "$@"
-  elif command -v jq >/dev/null 2>&1; then
-    if [ "$3" = "*" ]; then all=true o=/dev/null; elif [ -e "$3" ]; then all=false o=$3; else all=false o=/dev/null; fi
-    c=/dev/null
-    if [ -e "$1" ]; then c=$1; fi
-    if ! jq -n -r --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --argjson all "$all" --argjson changes true -f "$WORK/merge.jq" 2>"$WORK/jq.err"; then
-      echo "$5 is not valid JSON ($(tr '\n' ' ' <"$WORK/jq.err"))" >&2
-      return 1
-    fi
-    jq -n -S --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --argjson all "$all" --argjson changes false -f "$WORK/merge.jq" >"$4"
-  else
-    echo "neither python3 nor jq is installed; one of them is needed to merge $5 without losing its other keys" >&2
-    return 3
-  fi
+if command -v python3 >/dev/null 2>&1; then
+python3 "$WORK/merge.py" "$@"
+elif command -v jq >/dev/null 2>&1; then
+if [ "$3" = "*" ]; then all=true o=/dev/null; elif [ -e "$3" ]; then all=false o=$3; else all=false o=/dev/null; fi
+c=/dev/null
+if [ -e "$1" ]; then c=$1; fi
+if ! jq -n -r --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --argjson all "$all" --argjson changes true -f "$WORK/merge.jq" 2>"$WORK/jq.err"; then
+echo "$5 is not valid JSON ($(tr '\n' ' ' <"$WORK/jq.err"))" >&2
+return 1
+fi
+jq -n -S --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --argjson all "$all" --argjson changes false -f "$WORK/merge.jq" >"$4"
+else
+echo "neither python3 nor jq is installed; one of them is needed to merge $5 without losing its other keys" >&2
+return 3
+fi
 }
 docker_action() {
-  ACTION=none EMPTY='' keys=''
-  active docker || return 0
-  for c in $1; do
-    k=${c#?}
-    case $c$DOCKER_RELOADABLE in +*" $k "*) continue ;; esac
-    case $c$DOCKER_RESETS in -*" $k "*) continue ;; esac
-    case $c$DOCKER_EMPTY in -*" $k="*)
-      v=${DOCKER_EMPTY#*" $k="}
-      EMPTY="$EMPTY,\"$k\":${v%% *}"
-      continue
-      ;;
-    esac
-    keys="$keys $k"
-  done
-  ACTION=reload
-  [ -n "$keys" ] || return 0
-  ACTION=restart EMPTY=
-  [ "$RESTART_POLICY" != if-needed ] || return 0
-  ACTION=refuse
-  fail "docker: changing$keys in /etc/docker/daemon.json needs a restart of docker, and restartPolicy is \"never\"; nothing was changed. Fix: set restartPolicy: \"if-needed\" (without live-restore a restart stops the node's containers), or apply it yourself in a maintenance window"
+ACTION=none EMPTY='' keys=''
+active docker || return 0
+for c in $1; do
+k=${c#?}
+case $c$DOCKER_RELOADABLE in +*" $k "*) continue ;; esac
+case $c$DOCKER_RESETS in -*" $k "*) continue ;; esac
+case $c$DOCKER_EMPTY in -*" $k="*)
+v=${DOCKER_EMPTY#*" $k="}
+EMPTY="$EMPTY,\"$k\":${v%% *}"
+continue
+;;
+esac
+keys="$keys $k"
+done
+ACTION=reload
+[ -n "$keys" ] || return 0
+ACTION=restart EMPTY=
+[ "$RESTART_POLICY" != if-needed ] || return 0
+ACTION=refuse
+fail "docker: changing$keys in /etc/docker/daemon.json needs a restart of docker, and restartPolicy is \"never\"; nothing was changed. Fix: set restartPolicy: \"if-needed\" (without live-restore a restart stops the node's containers), or apply it yourself in a maintenance window"
 }
 json_mirrors() {
-  if command -v python3 >/dev/null 2>&1; then
-    python3 -c 'import json, sys
+if command -v python3 >/dev/null 2>&1; then
+python3 -c 'import json, sys
 m = json.load(open(sys.argv[1], encoding="utf-8")).get("registry-mirrors")
 if isinstance(m, list): print(json.dumps([u.rstrip("/") + "/" for u in m], separators=(",", ":"), ensure_ascii=False))' "$1"
-  else
-    jq -r '."registry-mirrors" | if type == "array" then map(sub("/+$"; "") + "/") | tojson else empty end' "$1"
-  fi
+else
+jq -r '."registry-mirrors" | if type == "array" then map(sub("/+$"; "") + "/") | tojson else empty end' "$1"
+fi
 }
 docker_write() {
-  f=$1
-  rm -f "$WORK/docker.final"
-  if [ -n "$EMPTY" ]; then
-    cp "$1" "$WORK/docker.final"
-    printf '{%s}\n' "${EMPTY#,}" >"$WORK/empty.json"
-    json_merge "$1" "$WORK/empty.json" /dev/null "$WORK/docker.hup" /etc/docker/daemon.json >/dev/null
-    f=$WORK/docker.hup
-  fi
-  DOCKER_MIRRORS=$(json_mirrors "$f")
-  change "$f" "$DOCKER_FILE"
+f=$1
+rm -f "$WORK/docker.final"
+if [ -n "$EMPTY" ]; then
+cp "$1" "$WORK/docker.final"
+printf '{%s}\n' "${EMPTY#,}" >"$WORK/empty.json"
+json_merge "$1" "$WORK/empty.json" /dev/null "$WORK/docker.hup" /etc/docker/daemon.json >/dev/null
+f=$WORK/docker.hup
+fi
+DOCKER_MIRRORS=$(json_mirrors "$f")
+change "$f" "$DOCKER_FILE"
 }
 docker_up() {
-  active docker || return 1
-  command -v docker >/dev/null 2>&1 || return 0
-  got=$(limit 20 docker info --format '{{json .RegistryConfig.Mirrors}}' 2>/dev/null) || return 1
-  [ -z "$DOCKER_MIRRORS" ] || [ "$got" = "$DOCKER_MIRRORS" ]
+active docker || return 1
+command -v docker >/dev/null 2>&1 || return 0
+got=$(limit 20 docker info --format '{{json .RegistryConfig.Mirrors}}' 2>/dev/null) || return 1
+[ -z "$DOCKER_MIRRORS" ] || [ "$got" = "$DOCKER_MIRRORS" ]
 }
 docker_apply() {
-  if ! changes=$(json_merge "$DOCKER_FILE" "$WORK/docker.json" "$DOCKER_FILE.registry-mirrors.keys" "$WORK/docker.new" /etc/docker/daemon.json 2>"$WORK/err"); then
-    fail "docker: $(cat "$WORK/err"); nothing was changed"
-    return 0
-  fi
-  json_keys "$WORK/docker.json" >"$WORK/docker.keys"
-  if [ -z "$changes" ]; then
-    if ! cmp -s "$WORK/docker.keys" "$DOCKER_FILE.registry-mirrors.keys"; then
-      change "$WORK/docker.keys" "$DOCKER_FILE.registry-mirrors.keys" 644
-      commit
-    fi
-    say "docker: unchanged"
-    return 0
-  fi
-  docker_action "$changes"
-  [ "$ACTION" != refuse ] || return 0
-  backup "$DOCKER_FILE"
-  docker_write "$WORK/docker.new"
-  change "$WORK/docker.keys" "$DOCKER_FILE.registry-mirrors.keys" 644
-  if [ "$ACTION" = none ]; then
-    say "docker: wrote /etc/docker/daemon.json (docker is not running; it reads the file when it starts)"
-  else
-    say "docker: wrote /etc/docker/daemon.json"
-  fi
-  settle docker docker "$ACTION" docker_up
-  if [ -n "$SETTLED" ] && [ -e "$WORK/docker.final" ]; then put "$WORK/docker.final" "$DOCKER_FILE"; fi
+if ! changes=$(json_merge "$DOCKER_FILE" "$WORK/docker.json" "$DOCKER_FILE.registry-mirrors.keys" "$WORK/docker.new" /etc/docker/daemon.json 2>"$WORK/err"); then
+fail "docker: $(cat "$WORK/err"); nothing was changed"
+return 0
+fi
+json_keys "$WORK/docker.json" >"$WORK/docker.keys"
+if [ -z "$changes" ]; then
+if ! cmp -s "$WORK/docker.keys" "$DOCKER_FILE.registry-mirrors.keys"; then
+change "$WORK/docker.keys" "$DOCKER_FILE.registry-mirrors.keys" 644
+commit
+fi
+say "docker: unchanged"
+return 0
+fi
+docker_action "$changes"
+[ "$ACTION" != refuse ] || return 0
+backup "$DOCKER_FILE"
+docker_write "$WORK/docker.new"
+change "$WORK/docker.keys" "$DOCKER_FILE.registry-mirrors.keys" 644
+if [ "$ACTION" = none ]; then
+say "docker: wrote /etc/docker/daemon.json (docker is not running; it reads the file when it starts)"
+else
+say "docker: wrote /etc/docker/daemon.json"
+fi
+settle docker docker "$ACTION" docker_up
+if [ -n "$SETTLED" ] && [ -e "$WORK/docker.final" ]; then put "$WORK/docker.final" "$DOCKER_FILE"; fi
 }
 docker_restore() {
-  if ! has_backup "$DOCKER_FILE"; then
-    say "docker: nothing to restore"
-    return 0
-  fi
-  orig=/dev/null
-  if [ -e "$DOCKER_FILE.registry-mirrors.bak" ]; then orig=$DOCKER_FILE.registry-mirrors.bak; fi
-  if ! changes=$(json_merge "$DOCKER_FILE" "$orig" "*" "$WORK/docker.new" /etc/docker/daemon.json 2>"$WORK/err"); then
-    fail "docker: $(cat "$WORK/err"); nothing was changed"
-    return 0
-  fi
-  ACTION=none EMPTY=
-  if [ -n "$changes" ]; then docker_action "$changes"; fi
-  [ "$ACTION" != refuse ] || return 0
-  if [ -n "$EMPTY" ]; then # reload with the empty values first; the node's own bytes go back once docker took them
-    docker_write "$WORK/docker.new"
-    settle docker docker reload docker_up
-    [ -n "$SETTLED" ] || return 0
-    ACTION=none
-  fi
-  DOCKER_MIRRORS=$(json_mirrors "$WORK/docker.new")
-  unapply "$DOCKER_FILE" docker
-  if [ -e "$DOCKER_FILE.registry-mirrors.keys" ]; then change - "$DOCKER_FILE.registry-mirrors.keys"; fi
-  settle docker docker "$ACTION" docker_up
+if ! has_backup "$DOCKER_FILE"; then
+say "docker: nothing to restore"
+return 0
+fi
+orig=/dev/null
+if [ -e "$DOCKER_FILE.registry-mirrors.bak" ]; then orig=$DOCKER_FILE.registry-mirrors.bak; fi
+if ! changes=$(json_merge "$DOCKER_FILE" "$orig" "*" "$WORK/docker.new" /etc/docker/daemon.json 2>"$WORK/err"); then
+fail "docker: $(cat "$WORK/err"); nothing was changed"
+return 0
+fi
+ACTION=none EMPTY=
+if [ -n "$changes" ]; then docker_action "$changes"; fi
+[ "$ACTION" != refuse ] || return 0
+if [ -n "$EMPTY" ]; then # reload with the empty values first; the node's own bytes go back once docker took them
+docker_write "$WORK/docker.new"
+settle docker docker reload docker_up
+[ -n "$SETTLED" ] || return 0
+ACTION=none
+fi
+DOCKER_MIRRORS=$(json_mirrors "$WORK/docker.new")
+unapply "$DOCKER_FILE" docker
+if [ -e "$DOCKER_FILE.registry-mirrors.keys" ]; then change - "$DOCKER_FILE.registry-mirrors.keys"; fi
+settle docker docker "$ACTION" docker_up
 }
 json_keys() {
-  if command -v python3 >/dev/null 2>&1; then
-    python3 -c 'import json, sys
+if command -v python3 >/dev/null 2>&1; then
+python3 -c 'import json, sys
 print(json.dumps(sorted(json.load(open(sys.argv[1], encoding="utf-8"))), separators=(",", ":"), ensure_ascii=False))' "$1"
-  else
-    jq -c 'keys' "$1"
-  fi
+else
+jq -c 'keys' "$1"
+fi
 }
+# shellcheck shell=sh
+WATCH_DIR=$ROOT$WATCH_NODE_DIR
+watch_remove() {
+[ -e "$WATCH_DIR/$WATCH_UNIT.service" ] || [ -e "$WATCH_DIR/apply-node-config.sh" ] || return 0
+if systemd_here; then
+ctl stop "$WATCH_UNIT.service" >/dev/null 2>&1 || true
+ctl disable "$WATCH_UNIT.service" >/dev/null 2>&1 || warn "watchdog: could not disable $WATCH_UNIT.service"
+ctl daemon-reload >/dev/null 2>&1 || true
+fi
+rm -f "$WATCH_DIR/$WATCH_UNIT.service" "$WATCH_DIR/apply-node-config.sh"
+rmdir "$WATCH_DIR" 2>/dev/null || true
+say "watchdog: removed $WATCH_UNIT.service"
+}
+watch_sync() { watch_remove; }
+watch_run() {
+fail "$MODE: this script has no watch plan. Fix: render it with the watchdog option set"
+exit 1
+}
+watch_check() { watch_run; }
 # shellcheck shell=sh
 # shellcheck disable=SC2034 # RESTART_POLICY is read by the parts that may restart a runtime
 restart_policy() { RESTART_POLICY=$1; }
@@ -287,55 +316,60 @@ lock_folders() { LOCK_FOLDERS=$*; }
 # shellcheck disable=SC2034 # CTD_DIR is read by containerd.sh
 containerd_hosts_dir() { CTD_DIR=$1 HAS_CONTAINERD=1; }
 node_file() {
-  DATA_N=$((DATA_N + 1))
-  case $1 in
-    docker)
-      cat >"$WORK/docker.json"
-      HAS_DOCKER=1
-      ;;
-    containerd)
-      cat >"$WORK/ctd$DATA_N"
-      printf 'ctd%s %s %s%s\n' "$DATA_N" "$3" "$2" "${4:+ $4}" >>"$WORK/containerd.list"
-      ;;
-    *)
-      case " $FILE_GROUPS " in
-        *" $1 "*) ;;
-        *)
-          echo "registry-mirrors: the data part names an unknown runtime \"$1\"" >&2
-          exit 2
-          ;;
-      esac
-      cat >"$WORK/file$DATA_N"
-      printf 'file%s %s %s\n' "$DATA_N" "$3" "$2" >>"$WORK/$1.list"
-      HAS_FILES=1
-      ;;
-  esac
+DATA_N=$((DATA_N + 1))
+case $1 in
+docker)
+cat >"$WORK/docker.json"
+HAS_DOCKER=1
+;;
+containerd)
+cat >"$WORK/ctd$DATA_N"
+printf 'ctd%s %s %s%s\n' "$DATA_N" "$3" "$2" "${4:+ $4}" >>"$WORK/containerd.list"
+;;
+*)
+case " $FILE_GROUPS " in
+*" $1 "*) ;;
+*)
+echo "registry-mirrors: the data part names an unknown runtime \"$1\"" >&2
+exit 2
+;;
+esac
+cat >"$WORK/file$DATA_N"
+printf 'file%s %s %s\n' "$DATA_N" "$3" "$2" >>"$WORK/$1.list"
+HAS_FILES=1
+;;
+esac
 }
 ecr_token() { printf '%s %s %s\n' "$1" "$2" "$3" >>"$WORK/ecr-list"; }
+watch_plan() { (umask 077 && cat >"$WORK/watch-plan.json") && HAS_WATCH=1; }
 main() {
-  DATA_N=0 HAS_DOCKER='' HAS_CONTAINERD='' HAS_FILES='' LOCK_FOLDERS=''
-  engine_files
-  : >"$WORK/ecr-list"
-  node_data
-  fd=3
-  for folder in $LOCK_FOLDERS; do
-    lock "$folder" "$fd"
-    fd=$((fd + 1))
-  done
-  if [ -n "$HAS_DOCKER" ]; then
-    if [ "$MODE" = apply ]; then docker_apply; else docker_restore; fi
-  fi
-  if [ -n "$HAS_CONTAINERD" ]; then
-    if [ "$MODE" = apply ]; then containerd_apply; else containerd_restore; fi
-  fi
-  for group in $FILE_GROUPS; do
-    [ -e "$WORK/$group.list" ] || continue
-    # shellcheck disable=SC2046 # "ACTION UNIT..." is split into words on purpose
-    set -- $(group_action "$group")
-    if [ "$MODE" = apply ]; then group_apply "$group" "$@"; else group_restore "$group" "$@"; fi
-  done
-  if [ -z "$HAS_DOCKER$HAS_CONTAINERD$HAS_FILES" ]; then say "nothing to apply"; fi
-  exit "$STATUS"
+DATA_N=0 HAS_DOCKER='' HAS_CONTAINERD='' HAS_FILES='' HAS_WATCH='' LOCK_FOLDERS=''
+engine_files
+: >"$WORK/ecr-list"
+node_data
+if [ "$MODE" = watch ]; then watch_run; fi
+if [ "$MODE" = check ]; then watch_check; fi
+fd=3
+for folder in $LOCK_FOLDERS; do
+lock "$folder" "$fd"
+fd=$((fd + 1))
+done
+if [ "$MODE" = restore ] || [ -z "$HAS_WATCH" ]; then watch_remove; fi
+if [ -n "$HAS_DOCKER" ]; then
+if [ "$MODE" = apply ]; then docker_apply; else docker_restore; fi
+fi
+if [ -n "$HAS_CONTAINERD" ]; then
+if [ "$MODE" = apply ]; then containerd_apply; else containerd_restore; fi
+fi
+for group in $FILE_GROUPS; do
+[ -e "$WORK/$group.list" ] || continue
+# shellcheck disable=SC2046 # "ACTION UNIT..." is split into words on purpose
+set -- $(group_action "$group")
+if [ "$MODE" = apply ]; then group_apply "$group" "$@"; else group_restore "$group" "$@"; fi
+done
+if [ "$MODE" = apply ]; then watch_sync; fi
+if [ -z "$HAS_DOCKER$HAS_CONTAINERD$HAS_FILES" ]; then say "nothing to apply"; fi
+exit "$STATUS"
 }
 group_action() {
   case $1 in

@@ -1,0 +1,80 @@
+# shellcheck shell=sh
+# watch.sh: the node mirror watchdog (watchdog.py) as a systemd service; `watch`, which runs it in the foreground
+# (what the service and the DaemonSet's long-running container run); and `check` (check.py). Only in the engine of a
+# plan with the watchdog; it redefines the stand-ins of watchdog.sh.
+#
+# Contract:
+#   Needs:    prelude.sh, watchdog.sh (WATCH_DIR, watch_remove); the engine files $WORK/watchdog.py, $WORK/check.py
+#             and $WORK/watchdog-service; from the data part $WORK/watch-plan.json (HAS_WATCH=1).
+#   Env:      WATCHDOG_SERVICE=0: the caller runs the watchdog itself (the DaemonSet's container): apply installs no
+#             service and removes one an earlier apply installed.
+#   Defines:  watch_sync (apply: installs the service when systemd runs the node, else says how to run it),
+#             watch_run (MODE watch: runs the watchdog, exits with its code), watch_check (MODE check: runs check.py
+#             on the data part's files and the plan's endpoints, exits with its code).
+#   The service runs WATCH_NODE_DIR/apply-node-config.sh (this script, copied there from $0), so it keeps running
+#   the plan of the last apply; an apply that changes the script or the unit restarts it.
+watch_sync() {
+  if [ -z "${HAS_WATCH:-}" ] || [ "${WATCHDOG_SERVICE:-1}" = 0 ]; then
+    watch_remove
+    return 0
+  fi
+  if ! systemd_here; then
+    say "watchdog: no systemd here: run \"sh $0 watch\" as a long-running service to take failing mirrors out"
+    return 0
+  fi
+  if [ "$STATUS" != 0 ]; then
+    warn "watchdog: $WATCH_UNIT.service left as it was, because this apply failed"
+    return 0
+  fi
+  if ! command -v python3 >/dev/null 2>&1; then
+    warn "watchdog: not installed: it needs python3 (3.6 or later), and the node has none. Fix: install python3 and run this again, or deliver with the DaemonSet, whose image has it"
+    watch_remove
+    return 0
+  fi
+  if [ ! -f "$0" ] || ! grep -q '^main "\$@"$' "$0"; then
+    fail "watchdog: cannot install $WATCH_UNIT.service: the script is not a file at \"$0\". Fix: save it to a file and run \"sh FILE apply\""
+    return 0
+  fi
+  changed=
+  mkdir -p "$WATCH_DIR"
+  if ! cmp -s "$0" "$WATCH_DIR/apply-node-config.sh"; then put "$0" "$WATCH_DIR/apply-node-config.sh" 700 && changed=1; fi
+  if ! cmp -s "$WORK/watchdog-service" "$WATCH_DIR/$WATCH_UNIT.service"; then
+    put "$WORK/watchdog-service" "$WATCH_DIR/$WATCH_UNIT.service" 644
+    changed=1
+  fi
+  if [ -z "$changed" ]; then
+    if active "$WATCH_UNIT.service"; then return 0; fi
+    say "watchdog: $WATCH_UNIT.service was not running"
+  fi
+  if ctl enable "$WATCH_NODE_DIR/$WATCH_UNIT.service" >"$WORK/ctl.out" 2>&1 && ctl daemon-reload >>"$WORK/ctl.out" 2>&1 &&
+    ctl restart "$WATCH_UNIT.service" >>"$WORK/ctl.out" 2>&1; then
+    say "watchdog: (re)started $WATCH_UNIT.service. See: journalctl -u $WATCH_UNIT.service"
+  else
+    fail "watchdog: could not start $WATCH_UNIT.service ($(tr '\n' ' ' <"$WORK/ctl.out")). Fix: check systemd on the node, then run this again"
+  fi
+}
+watch_ready() { # $1: the mode, for messages
+  if ! command -v python3 >/dev/null 2>&1; then
+    fail "$1: the watchdog needs python3 (3.6 or later) on the node, and there is none on PATH. Fix: install python3, or run the DaemonSet, whose image has it"
+    exit 1
+  fi
+}
+watch_check() {
+  watch_ready check
+  code=0
+  python3 "$WORK/check.py" --work "$WORK" --root "${ROOT:-/}" --hosts-dir "${CTD_DIR:-}" \
+    --template "${CTD_TEMPLATE:-}" --groups "$FILE_GROUPS" || code=$?
+  exit "$code"
+}
+watch_run() {
+  watch_ready watch
+  # In the background, so a TERM to this shell (systemd, the kubelet) reaches the watchdog at once.
+  trap 'kill -TERM "$WATCH_PID" 2>/dev/null || true' INT TERM HUP
+  python3 "$WORK/watchdog.py" --plan "$WORK/watch-plan.json" --root "${ROOT:-/}" ${WATCH_ONCE:+--once} &
+  WATCH_PID=$!
+  code=0
+  wait "$WATCH_PID" || code=$?
+  # wait returns early when a signal arrived: wait again for the watchdog's own exit code.
+  while kill -0 "$WATCH_PID" 2>/dev/null; do wait "$WATCH_PID" && code=0 || code=$?; done
+  exit "$code"
+}
