@@ -84,8 +84,20 @@ export {
   type WatchPlan,
   type WatchPlanInput,
   type WatchTimings,
+  type WatchEndpoint,
+  type WatchFile,
+  type WatchChunk,
 } from "./watch-plan";
-export { parseNodeData, renderReview, reviewPayloads, reviewPreview } from "./review";
+export {
+  type NodeData,
+  type NodePayload,
+  parseNodeData,
+  type RenderReviewOptions,
+  renderReview,
+  type ResourceReview,
+  reviewPayloads,
+  reviewPreview,
+} from "./review";
 export {
   DEFAULT_RUNTIMES,
   type NodeConfigInput,

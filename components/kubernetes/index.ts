@@ -13,6 +13,13 @@ export {
 } from "./node-config";
 export {
   CHECKSUM_ANNOTATION,
+  type ConfigMapManifest,
+  type ContainerManifest,
+  type DaemonSetManifest,
+  type NodeConfigManifestOptions,
+  type ObjectMeta,
+  type PodSpecManifest,
+  type SecretManifest,
   DEFAULT_NODE_CONFIG_IMAGE,
   DOCKER_HUB_AUTH_KEY,
   HOST_RUNTIME_CTL,
