@@ -89,7 +89,13 @@ export {
   type WatchChunk,
 } from "./watch-plan";
 export {
+  type EngineFacts,
+  type FileChange,
   type NodeData,
+  type NodeDataFile,
+  type NodeDataSettings,
+  type PayloadFile,
+  type ReviewFormat,
   type NodePayload,
   parseNodeData,
   type RenderReviewOptions,

@@ -20,6 +20,7 @@ export {
   type ObjectMeta,
   type PodSpecManifest,
   type SecretManifest,
+  type VolumeManifest,
   DEFAULT_NODE_CONFIG_IMAGE,
   DOCKER_HUB_AUTH_KEY,
   HOST_RUNTIME_CTL,
