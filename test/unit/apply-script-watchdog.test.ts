@@ -319,6 +319,40 @@ describe("check: does the node use the rendered mirrors", { timeout: 60_000 }, (
     }
   });
 
+  it("reports containerd 2.1+ pulling CRI images through its transfer service with a config_path list (mirrors bypassed)", async () => {
+    const { good, node, close } = await lab();
+    try {
+      const script = renderNodeConfig({
+        policy: { registries: { "docker.io": { mirrors: [good] } } },
+        runtimes: ["containerd"],
+        watchdog: { metricsFile: false },
+      }).applyScript;
+      // EKS AL2023's folder list, with a setting that keeps CRI on the transfer service (discard_unpacked_layers false).
+      const al2023 = [
+        "version = 3",
+        "[plugins.'io.containerd.cri.v1.images']",
+        "discard_unpacked_layers = false",
+        "[plugins.'io.containerd.cri.v1.images'.registry]",
+        'config_path = "/etc/containerd/certs.d:/etc/docker/certs.d"',
+        "",
+      ].join("\n");
+      node.write(CONFIG, al2023);
+      const env = node.containerdBinary("containerd github.com/containerd/containerd/v2 v2.1.5 0123456789abcdef");
+      const bypassed = await node.start(script, "check", { env }).done;
+      expect(bypassed.stdout).toMatch(
+        /problem: containerd 2\.1 pulls CRI images through its transfer service, which reads no config_path list .*Fix: run the apply script with restartPolicy "if-needed" \(it sets use_local_image_pull = true\)/,
+      );
+      expect(bypassed.stdout).toContain("check: containerd bypasses the mirrors");
+      expect(bypassed.code).toBe(1);
+      // containerd 2.0 reads the list itself: no such problem.
+      const older = node.containerdBinary("containerd github.com/containerd/containerd/v2 v2.0.5 0123456789abcdef");
+      const res20 = await node.start(script, "check", { env: older }).done;
+      expect(res20.stdout).not.toContain("transfer service");
+    } finally {
+      close();
+    }
+  });
+
   it("takes the watchdog's effective files as they should be; the endpoint it took out is still reported", async () => {
     const { refusing, good, render, node, close } = await lab();
     try {

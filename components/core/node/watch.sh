@@ -4,13 +4,15 @@
 # plan with the watchdog; it redefines the stand-ins of watchdog.sh.
 #
 # Contract:
-#   Needs:    prelude.sh, watchdog.sh (WATCH_DIR, watch_remove); the engine files $WORK/watchdog.py, $WORK/check.py
-#             and $WORK/watchdog-service; from the data part $WORK/watch-plan.json (HAS_WATCH=1).
+#   Needs:    prelude.sh, watchdog.sh (WATCH_DIR, watch_remove), containerd.sh (its ctd_* helpers, with containerd);
+#             the engine files $WORK/watchdog.py, $WORK/check.py and $WORK/watchdog-service; from the data part
+#             $WORK/watch-plan.json (HAS_WATCH=1).
 #   Env:      WATCHDOG_SERVICE=0: the caller runs the watchdog itself (the DaemonSet's container): apply installs no
 #             service and removes one an earlier apply installed.
 #   Defines:  watch_sync (apply: installs the service when systemd runs the node, else says how to run it),
 #             watch_run (MODE watch: runs the watchdog, exits with its code), watch_check (MODE check: runs check.py
-#             on the data part's files and the plan's endpoints, exits with its code).
+#             on the data part's files and the plan's endpoints, and containerd_check on containerd's pull path; exits
+#             1 on any problem).
 #   The service runs WATCH_NODE_DIR/apply-node-config.sh (this script, copied there from $0), so it keeps running
 #   the plan of the last apply; an apply that changes the script or the unit restarts it.
 watch_sync() {
@@ -64,6 +66,11 @@ watch_check() {
   code=0
   python3 "$WORK/check.py" --work "$WORK" --root "${ROOT:-/}" --hosts-dir "${CTD_DIR:-}" \
     --template "${CTD_TEMPLATE:-}" --groups "$FILE_GROUPS" || code=$?
+  # containerd's pull path (transfer service, imports, version) is read by the same code apply uses.
+  if [ -n "$HAS_CONTAINERD" ] && ! containerd_check; then
+    echo "check: containerd bypasses the mirrors (see above)"
+    code=1
+  fi
   exit "$code"
 }
 watch_run() {
@@ -77,4 +84,23 @@ watch_run() {
   # wait returns early when a signal arrived: wait again for the watchdog's own exit code.
   while kill -0 "$WATCH_PID" 2>/dev/null; do wait "$WATCH_PID" && code=0 || code=$?; done
   exit "$code"
+}
+# containerd_check (MODE check): says "problem: ..." when containerd would bypass the mirrors in a way only a config
+# change fixes: CRI pulls through the transfer service with a config_path folder list, or a config the apply refuses
+# (a missing config_path is reported by check.py). Returns 1 on a problem.
+containerd_check() {
+  ctd_prepare
+  ctd_effective
+  ctd_plan 2>"$WORK/ctd.err" || true
+  case $CTD_PLAN in
+    local)
+      printf 'problem: containerd %s pulls CRI images through its transfer service, which reads no config_path list (%s sets "%s"), so CRI pulls bypass the mirrors. Fix: run the apply script with restartPolicy "if-needed" (it sets use_local_image_pull = true), or set config_path to the single folder %s\n' "$CTD_RUNTIME" "$CTD_PATHNAME" "$CTD_PATH" "$CTD_DIR"
+      return 1
+      ;;
+    '')
+      printf 'problem: %s\n' "$(sed 's/^registry-mirrors: //' "$WORK/ctd.err" | tr '\n' ' ')"
+      return 1
+      ;;
+  esac
+  return 0
 }
