@@ -66,3 +66,12 @@ export function checkNodeFile<F extends NodeFileFields>(field: string, file: F, 
   }
   return file;
 }
+
+/**
+ * The folder whose lock the node script takes for a node path, and the watchdog before it writes there: the path's
+ * first two levels (/etc/docker for /etc/docker/certs.d/x/hosts.toml).
+ */
+export function lockFolder(path: string): string {
+  const parts = path.split("/");
+  return (parts.length > 3 ? parts.slice(0, 3) : parts.slice(0, -1)).join("/") || "/";
+}

@@ -7,7 +7,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PolicyError } from "./errors";
-import { checkNodeFile, checkNodePath } from "./node-file";
+import { checkNodeFile, checkNodePath, lockFolder } from "./node-file";
+import { checkWatchPlan, WATCH_DIR, WATCH_UNIT } from "./node-watch";
 import { ECR_DIR, ECR_UNIT, ecrTokens, TEMPLATE_SUFFIX } from "./node-ecr";
 import { checkRestartPolicy } from "./restart-policy";
 import type { ContainerdHostsFile } from "./render/containerd";
@@ -57,13 +58,7 @@ export interface NodeApplyPlan {
 }
 
 export { ECR_DIR, ECR_UNIT, TEMPLATE_SUFFIX } from "./node-ecr";
-/**
- * The watchdog service's node folder (the script's copy the unit runs, and the unit file) and its systemd unit. Not
- * the ECR refresher's folder, which is that refresher's alone (restore empties it); the DaemonSet never installs the
- * service (its long-running container runs the watchdog instead), so its host mounts do not need this folder.
- */
-export const WATCH_DIR = "/etc/registry-mirrors";
-export const WATCH_UNIT = "registry-mirrors-watchdog";
+export { WATCH_DIR, WATCH_UNIT } from "./node-watch";
 
 /** The CRI registry table of containerd's config.toml, per config version. */
 const CONTAINERD_REGISTRY_TABLES: Record<1 | 2 | 3, string> = {
@@ -190,30 +185,6 @@ function checkFile(field: string, file: NodeFile, seen: Set<string>): void {
       "choose another file name",
     );
   }
-}
-
-/** The folder that locks a node path: its first two levels (/etc/docker for /etc/docker/certs.d/x/hosts.toml). */
-function lockFolder(path: string): string {
-  const parts = path.split("/");
-  return (parts.length > 3 ? parts.slice(0, 3) : parts.slice(0, -1)).join("/") || "/";
-}
-
-function checkWatchPlan(text: unknown): string {
-  let plan: unknown;
-  try {
-    plan = typeof text === "string" ? JSON.parse(text) : undefined;
-  } catch {
-    plan = undefined;
-  }
-  if (typeof plan !== "object" || plan === null || (plan as { version?: unknown }).version !== 1) {
-    throw new PolicyError(
-      "watch",
-      typeof text === "string" ? "(plan hidden)" : text,
-      "not a watchdog plan (JSON with version 1)",
-      "render it with renderWatchPlan",
-    );
-  }
-  return (text as string).endsWith("\n") ? (text as string) : `${text}\n`;
 }
 
 /** A word for the data part: as is when it needs no quoting, else single-quoted. */

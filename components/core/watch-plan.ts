@@ -13,9 +13,11 @@
  */
 import type { MirrorEndpoint, MirrorPolicy, RegistryMirrors } from "./policy";
 import { ECR_DIR, TEMPLATE_SUFFIX } from "./node-script";
+import { lockFolder } from "./node-file";
+import { RUNTIMES } from "./runtimes";
 import { containerdApiRoot, containerdHostDir, GENERATED_HEADER, renderHostsToml } from "./render/containerd";
 import { REGISTRIES_CONF_DROPIN, renderRegistriesConf } from "./render/registries-conf";
-import type { NodeFile } from "./render/types";
+import { type NodeFile, RUNTIME_NAMES } from "./render/types";
 
 import { resolveWatchdogSettings, type WatchdogSettingsInput, type WatchTimings } from "./watchdog-settings";
 
@@ -101,16 +103,13 @@ export interface WatchPlanInput {
 }
 
 const DAEMON_JSON = "/etc/docker/daemon.json";
-const REPORTED: Record<string, WatchFile["runtime"]> = {
-  "/etc/rancher/k3s/registries.yaml": "k3s",
-  "/etc/rancher/rke2/registries.yaml": "rke2",
-  "/etc/buildkit/buildkitd.toml": "buildkit",
-};
 
-/** The folder whose lock the apply script takes for a node path (its first two levels). */
-function lockFolder(path: string): string {
-  const parts = path.split("/");
-  return (parts.length > 3 ? parts.slice(0, 3) : parts.slice(0, -1)).join("/") || "/";
+/** The runtime that reads a file at `path` and cannot switch its mirrors while it runs: its files are only reported. */
+function reportedRuntime(path: string): "k3s" | "rke2" | "buildkit" | undefined {
+  const runtime = RUNTIME_NAMES.find(
+    (r) => !RUNTIMES[r].liveMirrors && RUNTIMES[r].folders.some((folder) => path.startsWith(`${folder}/`)),
+  );
+  return runtime === "k3s" || runtime === "rke2" || runtime === "buildkit" ? runtime : undefined;
 }
 
 /** The endpoints of a registry that the files may drop: all but the last resort (the last one without fallback). */
@@ -272,14 +271,15 @@ export function buildWatchPlan(input: WatchPlanInput): WatchPlan {
 
   const files: WatchFile[] = [];
   for (const [path, content] of nodeFiles) {
+    const reported = reportedRuntime(path);
     if (path === DAEMON_JSON) {
       const file = daemonJsonFile(content);
       if (file) files.push({ ...file, lock: lockFolder(path) });
     } else if (path === REGISTRIES_CONF_DROPIN) {
       const file = registriesConfFile(path, content, policy);
       if (file.endpoints.length > 0) files.push({ ...file, lock: lockFolder(path) });
-    } else if (path in REPORTED) {
-      const runtime = REPORTED[path];
+    } else if (reported !== undefined) {
+      const runtime = reported;
       const endpoints = policy.registries
         .flatMap((r) => r.endpoints)
         .filter((e) => content.includes(runtime === "buildkit" ? e.host : e.url))
