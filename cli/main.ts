@@ -6,6 +6,7 @@ type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 import { parse as parseYaml } from "yaml";
 import { PolicyError } from "../components/core/errors";
 import { DIFF_HELP, diffCommand, UnreadableInput } from "./diff";
+import { CI_RENDER_HELP, CI_RENDER_OPTIONS, renderCi } from "./render-ci";
 import { checkInsecureRange, checkKnownFields } from "../components/core/policy";
 import { type DockerSettingsInput, parseKeyValue } from "../components/core/render/docker";
 import {
@@ -85,6 +86,8 @@ Docker daemon settings:
   --live-restore                keep containers running while dockerd restarts
   --max-concurrent-downloads N
 
+${CI_RENDER_HELP}
+
 Output:
   --out DIR                     where to write (default ./out):
                                   DIR/node/<path on the node>   e.g. DIR/node/etc/docker/daemon.json
@@ -142,6 +145,7 @@ const REGION_OPTIONS = {
 
 const RENDER_OPTIONS = {
   ...REGION_OPTIONS,
+  ...CI_RENDER_OPTIONS,
   mirror: { type: "string", multiple: true },
   "registry-mirror": { type: "string", multiple: true },
   "no-upstream": { type: "string", multiple: true },
@@ -375,6 +379,7 @@ function render(argv: string[], io: Io, write: boolean): number {
     io.out(RENDER_HELP);
     return 0;
   }
+  if (values.ci !== undefined) return renderCi(values, io, write, nodeConfigFromFlags);
   const { selection, flagWarnings, ...input } = nodeConfigFromFlags(values);
   const rendered = renderNodeConfig(input);
   for (const w of flagWarnings ?? []) io.err(`warning: ${w}`);

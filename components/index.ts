@@ -40,3 +40,17 @@ export { RUNTIME_NAMES, type NodeFile, type RestartPolicy, type RuntimeName } fr
 export type { NodeConfigMode, ResourceRequirements, Toleration } from "./core/kubernetes";
 export type { CloudName, MirrorInput, NetworkKind, UserCatalog, UserCatalogRegion } from "./core/regions/catalog";
 export { DEAD_MIRRORS, type DeadMirror } from "./core/regions/dead-mirrors";
+export {
+  type BuildxSettings,
+  CI_TARGETS,
+  type CiMirrorSettings,
+  type CiMirrorSettingsOf,
+  type CiOptions,
+  type CiTarget,
+  ciMirrorSettings,
+  type DindConfigMode,
+  type DindSettings,
+  type GitlabRunnerExecutor,
+  type GitlabRunnerSettings,
+  type KanikoSettings,
+} from "./core/ci";

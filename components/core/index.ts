@@ -52,6 +52,26 @@ export {
 } from "./render/k3s";
 export { type BuildkitTomlOptions, renderBuildkitToml } from "./render/buildkit";
 export { type BottlerocketSettingsOptions, renderBottlerocketSettings } from "./render/bottlerocket";
+// CI pipelines: the DinD service, GitLab Runner's config.toml, buildx's buildkitd.toml, Kaniko's flags.
+export {
+  type BuildxSettings,
+  CI_TARGETS,
+  type CiMirrorSettings,
+  type CiMirrorSettingsOf,
+  type CiOptions,
+  type CiTarget,
+  ciMirrorSettings,
+  type DindConfigMode,
+  type DindSettings,
+  type GitlabRunnerExecutor,
+  type GitlabRunnerSettings,
+  type KanikoSettings,
+  renderBuildx,
+  renderDind,
+  renderGitlabRunner,
+  renderKaniko,
+  resolveCiOptions,
+} from "./ci";
 export {
   type ContainerdRenderOptions,
   type K3sRenderOptions,
