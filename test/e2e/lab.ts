@@ -322,6 +322,8 @@ export interface DockerdOptions {
   configFile: string;
   /** Wait for the API (default true); false to observe a daemon that refuses its config. */
   waitReady?: boolean;
+  /** More dockerd flags after the lab's own, e.g. the `--registry-mirror` flags a DinD service is given. */
+  args?: string[];
 }
 
 /**
@@ -351,6 +353,7 @@ export async function startDockerd(options: DockerdOptions): Promise<Dockerd> {
     "--ip6tables=false",
     "--bridge=none",
     "--storage-driver=vfs",
+    ...(options.args ?? []),
   ];
   const logFile = join(options.dir, "dockerd.log");
   const { daemon } = startDaemon("dockerd", args, logFile, {
