@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds the e2e lab's runtimes that Debian does not ship, from the Go module proxy: containerd 2.x (containerd,
-# ctr) in several versions, crictl, BuildKit (buildkitd, buildctl) and Kaniko (executor, warmer). Each goes to
-# .tools/NAME-VERSION/bin/; a folder that already holds its binaries is not rebuilt, so a cached run builds nothing.
+# ctr) in several versions, crictl, BuildKit (buildkitd, buildctl), Kaniko (executor, warmer) and actionlint (the
+# GitHub Actions workflow checker the examples' workflows are linted with). Each goes to .tools/NAME-VERSION/bin/; a
+# folder that already holds its binaries is not rebuilt, so a cached run builds nothing.
 #
 # stdout: one line per tool, `NAME VERSION BINDIR` (the e2e lab reads it); progress and timings go to stderr.
 # `--list` prints those lines without building anything.
 # Versions can be overridden: CONTAINERD_VERSIONS="2.0.13 2.4.2" CRICTL_VERSION=1.37.0 BUILDKIT_VERSION=0.34.2
-# KANIKO_VERSION=1.23.2;
+# KANIKO_VERSION=1.23.2 ACTIONLINT_VERSION=1.7.12;
 # an empty value builds none of that tool.
 set -euo pipefail
 
@@ -17,6 +18,7 @@ CRICTL_VERSION=${CRICTL_VERSION-1.37.0}
 BUILDKIT_VERSION=${BUILDKIT_VERSION-0.34.2}
 # 1.23.2: the last release of github.com/GoogleContainerTools/kaniko.
 KANIKO_VERSION=${KANIKO_VERSION-1.23.2}
+ACTIONLINT_VERSION=${ACTIONLINT_VERSION-1.7.12}
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 tools=${TOOLS_DIR:-$repo/.tools}
@@ -85,4 +87,6 @@ done
 # through the wrapper module (whose `go get` of the exact version needs no list).
 [ -z "$KANIKO_VERSION" ] || FORCE_WRAPPER=1 build kaniko "$KANIKO_VERSION" github.com/GoogleContainerTools/kaniko 0 \
   github.com/GoogleContainerTools/kaniko/cmd/executor github.com/GoogleContainerTools/kaniko/cmd/warmer
+[ -z "$ACTIONLINT_VERSION" ] || build actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint 0 \
+  github.com/rhysd/actionlint/cmd/actionlint
 [ "$list" -eq 1 ] || log "done in $((SECONDS - total)) s"

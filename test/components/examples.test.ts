@@ -11,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse as parseToml } from "smol-toml";
 import YAML from "yaml";
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
+import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
@@ -41,6 +42,7 @@ const EXPECTED_WARNINGS: Record<string, RegExp[]> = {
 /** kubernetes-models validators by Pulumi type token. A patch is checked against its full kind (all fields optional). */
 const KUBERNETES_MODELS: Record<string, (obj: any) => { validate(): void }> = {
   "kubernetes:apps/v1:DaemonSet": (o) => new DaemonSet(o),
+  "kubernetes:apps/v1:Deployment": (o) => new Deployment(o),
   "kubernetes:core/v1:ConfigMap": (o) => new ConfigMap(o),
   "kubernetes:core/v1:Secret": (o) => new Secret(o),
   "kubernetes:core/v1:ServiceAccountPatch": (o) => new ServiceAccount(o),
@@ -64,6 +66,8 @@ it("finds every example and the platform program", () => {
       "ack-node-pool",
       "china-partition",
       "ci-buildkit",
+      "ci-github-buildx",
+      "ci-gitlab-dind",
       "eks-node-group",
       "ess-scaling-group",
       "existing-cluster",
@@ -253,5 +257,126 @@ describe("examples/ci-buildkit pipelines", () => {
         config.replace("examples/ci-buildkit/rendered/", "")
       ],
     ).toContain('[registry."docker.io"]');
+  });
+});
+
+describe("examples/ci-gitlab-dind pipeline", () => {
+  const dir = join(REPO_ROOT, "examples/ci-gitlab-dind");
+  const gitlab = YAML.parse(readFileSync(join(dir, "gitlab-ci.yml"), "utf8"));
+
+  it("includes the committed services.yml, whose DinD service the build job extends", () => {
+    expect(gitlab.stages).toEqual(["preview", "build", "deploy"]);
+    const local = gitlab.include.map((i: { local: string }) => i.local);
+    expect(local).toEqual(["examples/ci-gitlab-dind/rendered/ci/gitlab-dind/services.yml"]);
+    const included = YAML.parse(readFileSync(join(REPO_ROOT, local[0]), "utf8"));
+    const build = gitlab["build-image"];
+    expect(Object.keys(included)).toEqual([build.extends]);
+    const [service] = included[build.extends].services;
+    expect(service.command).toContain("--registry-mirror");
+    expect(build.variables.DOCKER_HOST).toBe(`tcp://${service.alias}:2376`);
+    expect(build.script.join("\n")).toMatch(/docker build .*\n.*docker push/s);
+  });
+
+  it("previews with pulumi preview and registry-mirrors diff, and deploys with pulumi up and the tag as config", () => {
+    const preview = gitlab["pulumi-preview"].script.join("\n");
+    expect(preview).toMatch(/pulumi preview .*--diff/);
+    expect(preview).toContain("npx registry-mirrors diff --preview preview.json");
+    const deploy = gitlab.deploy;
+    expect(deploy.stage).toBe("deploy");
+    expect(deploy.needs).toEqual(["build-image"]);
+    const script = deploy.script.join("\n");
+    expect(script).toMatch(/pulumi up .*--yes/);
+    expect(script).toContain('--config "imageTag=$CI_COMMIT_SHORT_SHA"');
+    const project = YAML.parse(readFileSync(join(dir, "Pulumi.yaml"), "utf8"));
+    expect(Object.keys(project.config)).toEqual(expect.arrayContaining(["imageTag", "appImage"]));
+  });
+});
+
+describe("examples/ci-github-buildx workflow", () => {
+  const dir = join(REPO_ROOT, "examples/ci-github-buildx");
+  const github = YAML.parse(readFileSync(join(dir, "github-workflow.yml"), "utf8"));
+
+  it("feeds setup-buildx-action the committed buildkitd.toml and the rendered step agrees", () => {
+    const step = github.jobs.build.steps.find((s: any) => String(s.uses).startsWith("docker/setup-buildx-action@"));
+    const path = step.with["buildkitd-config"];
+    const toml = readFileSync(join(REPO_ROOT, path), "utf8");
+    expect(parseToml(toml)).toHaveProperty(["registry", "docker.io", "mirrors"]);
+    const rendered = YAML.parse(readFileSync(join(dir, "rendered/ci/github-buildx/setup-buildx-step.yml"), "utf8"));
+    expect(rendered[0]).toMatchObject({ uses: step.uses, with: step.with });
+  });
+
+  it("previews with pulumi/actions and comments registry-mirrors diff on pull requests", () => {
+    const steps = github.jobs.preview.steps;
+    expect(steps.find((s: any) => String(s.uses).startsWith("pulumi/actions@")).with).toMatchObject({
+      command: "preview",
+      "comment-on-pr": true,
+      "work-dir": "examples/ci-github-buildx",
+    });
+    expect(steps.map((s: any) => s.run ?? "").join("\n")).toContain("npx registry-mirrors diff --preview");
+  });
+});
+
+/**
+ * GitLab CI keywords (docs.gitlab.com/ci/yaml, "Global keywords" and "Job keywords"). GitLab's JSON schema for
+ * .gitlab-ci.yml is not on npm and its repository is too large to vendor from here, so the examples' pipelines and the
+ * rendered fragments they include are checked against the documented keyword lists instead.
+ */
+const GITLAB_GLOBAL = ["default", "include", "stages", "variables", "workflow", "spec"];
+const GITLAB_JOB = [
+  "after_script",
+  "allow_failure",
+  "artifacts",
+  "before_script",
+  "cache",
+  "coverage",
+  "dast_configuration",
+  "dependencies",
+  "environment",
+  "extends",
+  "hooks",
+  "identity",
+  "id_tokens",
+  "image",
+  "inherit",
+  "interruptible",
+  "manual_confirmation",
+  "needs",
+  "pages",
+  "parallel",
+  "release",
+  "resource_group",
+  "retry",
+  "rules",
+  "run",
+  "script",
+  "secrets",
+  "services",
+  "stage",
+  "tags",
+  "timeout",
+  "trigger",
+  "variables",
+  "when",
+];
+const GITLAB_SERVICE = ["name", "alias", "entrypoint", "command", "variables", "pull_policy", "docker", "kubernetes"];
+
+describe("GitLab CI files use only GitLab's keywords", () => {
+  const files = [
+    ...listExamples()
+      .map((e) => join(e.dir, "gitlab-ci.yml"))
+      .filter((f) => existsSync(f)),
+    join(REPO_ROOT, "examples/ci-gitlab-dind/rendered/ci/gitlab-dind/services.yml"),
+  ];
+
+  it.each(files.map((f) => [relative(REPO_ROOT, f), f]))("%s", (_label, file) => {
+    const doc = YAML.parse(readFileSync(file, "utf8")) as Record<string, any>;
+    for (const [key, value] of Object.entries(doc)) {
+      if (GITLAB_GLOBAL.includes(key)) continue;
+      for (const jobKey of Object.keys(value)) expect(GITLAB_JOB, `${key}.${jobKey}`).toContain(jobKey);
+      for (const service of value.services ?? [])
+        if (typeof service === "object")
+          for (const serviceKey of Object.keys(service))
+            expect(GITLAB_SERVICE, `${key}.services[].${serviceKey}`).toContain(serviceKey);
+    }
   });
 });

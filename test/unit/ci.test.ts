@@ -152,7 +152,7 @@ describe("gitlab-dind", () => {
       "registry-mirrors": ["http://10.0.12.5:5000", "https://cache.internal:8443", "https://mirror.gcr.io"],
       "insecure-registries": ["cache.internal:8443"],
     });
-    const services = parseYaml(s.gitlabServices).services;
+    const services = parseYaml(s.gitlabServices)[".registry-mirrors-dind"].services;
     expect(services).toEqual([{ name: "docker:27.5.1-dind", alias: "docker", command: s.flags }]);
     expect(s.warnings).toEqual([expect.stringMatching(/Docker Hub only.*1 mirror\(s\) of ghcr\.io/)]);
   });

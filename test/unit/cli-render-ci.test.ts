@@ -73,9 +73,9 @@ describe("registry-mirrors render --ci", () => {
         ciMirrorSettings(policy, target, { dindImage: "docker:24.0.5-dind" }).files,
       ))
         expect(readFileSync(join(dir, path), "utf8"), path).toBe(content);
-    expect(parseYaml(readFileSync(join(dir, "gitlab-dind/services.yml"), "utf8")).services[0].name).toBe(
-      "docker:24.0.5-dind",
-    );
+    expect(
+      parseYaml(readFileSync(join(dir, "gitlab-dind/services.yml"), "utf8"))[".registry-mirrors-dind"].services[0].name,
+    ).toBe("docker:24.0.5-dind");
     expect(parseToml(readFileSync(join(dir, "gitlab-runner/config.toml"), "utf8"))).toHaveProperty("runners");
     expect(result.err).toMatch(/warning: gitlab-dind: .*ghcr\.io/);
   });

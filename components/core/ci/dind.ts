@@ -25,7 +25,10 @@ export interface DindSettings {
   flags: string[];
   /** The same settings as daemon.json, to mount at `/etc/docker/daemon.json` instead of passing flags (never both). */
   daemonJson: string;
-  /** A `.gitlab-ci.yml` fragment: `services:` with the DinD service, its alias and its `command`. */
+  /**
+   * A `.gitlab-ci.yml` fragment to `include:`: the hidden job `.registry-mirrors-dind` whose `services:` hold the DinD
+   * service, its alias and its `command`; build jobs `extends:` it.
+   */
   gitlabServices: string;
   /** A Kubernetes pod's DinD sidecar container (privileged, dockerd flags as `args`), as YAML. */
   kubernetesContainer: Record<string, unknown>;
@@ -151,6 +154,9 @@ export function dindDaemonJson(settings: DindMirrors): string {
   return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
+/** The hidden job of the rendered services.yml that build jobs extend. */
+export const GITLAB_DIND_JOB = ".registry-mirrors-dind";
+
 const HEADER = "# Written by registry-mirrors from the mirror policy; edit the policy instead.\n";
 
 export function yamlFile(value: unknown, comment?: string): string {
@@ -187,10 +193,8 @@ export function renderDind(policy: MirrorPolicy, options: ResolvedCiOptions): Di
     data: { "daemon.json": daemonJson },
   };
   const gitlabServices = yamlFile(
-    { services: [service] },
-    options.dindConfig === "flags"
-      ? `The DinD service with the mirrors as dockerd flags (${versionText(options)}). Do not also mount a daemon.json\nwith these keys: dockerd refuses a setting given both ways.`
-      : `The DinD service; its mirrors come from the daemon.json the runner mounts at /etc/docker/daemon.json.`,
+    { [GITLAB_DIND_JOB]: { services: [service] } },
+    `${options.dindConfig === "flags" ? `The DinD service with the mirrors as dockerd flags (${versionText(options)}). Do not also mount a daemon.json\nwith these keys: dockerd refuses a setting given both ways.` : "The DinD service; its mirrors come from the daemon.json mounted at /etc/docker/daemon.json."}\nInclude this file (include: local) and give the build job extends: ${GITLAB_DIND_JOB}.`,
   );
   const files: Record<string, string> = {
     "gitlab-dind/services.yml": gitlabServices,
