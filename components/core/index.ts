@@ -70,6 +70,7 @@ export {
   renderDind,
   renderGitlabRunner,
   renderKaniko,
+  type ResolvedCiOptions,
   resolveCiOptions,
 } from "./ci";
 export {

@@ -2,8 +2,8 @@
  * Docker-in-Docker in CI: the mirror settings of the `docker:*-dind` service, as dockerd flags (the service's
  * `command`) or as the daemon.json mounted into it, for GitLab's `services:` and for a Kubernetes pod.
  */
-import { stringify as toYaml } from "yaml";
 import { PolicyError, type Warnings } from "../errors";
+import { yaml } from "../lazy-yaml";
 import { ANY_REGISTRY, DOCKER_HUB, type MirrorPolicy } from "../policy";
 import { endpointField } from "../render/containerd";
 import { acceptsMirrorPaths, type ResolvedCiOptions } from "./options";
@@ -161,7 +161,7 @@ const HEADER = "# Written by registry-mirrors from the mirror policy; edit the p
 
 export function yamlFile(value: unknown, comment?: string): string {
   const lines = comment ? `${comment.replace(/^/gm, "# ")}\n` : "";
-  return `${HEADER}${lines}${toYaml(value, { lineWidth: 0 })}`;
+  return `${HEADER}${lines}${yaml().stringify(value, { lineWidth: 0 })}`;
 }
 
 /** Renders the DinD service's mirror settings for GitLab CI and for a Kubernetes pod. */

@@ -21,6 +21,7 @@ export {
   DEFAULT_DIND_IMAGE,
   type DindConfigMode,
   type GitlabRunnerExecutor,
+  type ResolvedCiOptions,
   resolveCiOptions,
 } from "./options";
 export { renderBuildx, renderDind, renderGitlabRunner, renderKaniko };
