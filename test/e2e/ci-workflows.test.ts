@@ -1,6 +1,8 @@
 /**
  * The examples' GitHub Actions workflows, and a workflow made of the rendered setup-buildx step, pass actionlint
  * (1.7.12, built from the Go module proxy by scripts/build-containerd.sh; it runs shellcheck on every `run:` script).
+ * The GitLab jobs' scripts (the examples' pipelines, the rendered Kaniko job and buildx lines) pass shellcheck as the
+ * POSIX sh GitLab runs them with.
  */
 import { describe, expect, it } from "vitest";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -13,6 +15,19 @@ const EXAMPLES = join(__dirname, "..", "..", "examples");
 const workflows = readdirSync(EXAMPLES)
   .map((name) => join(EXAMPLES, name, "github-workflow.yml"))
   .filter((file) => existsSync(file));
+const pipelines = readdirSync(EXAMPLES)
+  .map((name) => join(EXAMPLES, name, "gitlab-ci.yml"))
+  .filter((file) => existsSync(file));
+
+/** Every job's before_script + script of a GitLab CI document, as one sh script per job. */
+function jobScripts(label: string, doc: Record<string, any>): Array<[string, string]> {
+  return Object.entries(doc)
+    .filter(([, job]) => job !== null && typeof job === "object" && Array.isArray(job.script))
+    .map(([name, job]) => [
+      `${label} ${name}`,
+      `#!/bin/sh\n${[...(job.before_script ?? []), ...job.script].join("\n")}\n`,
+    ]);
+}
 
 async function actionlint(files: string[]) {
   const bin = join((await labTool("actionlint")).bin, "actionlint");
@@ -59,6 +74,48 @@ describe("actionlint", () => {
       const res2 = await actionlint([bad]);
       expect(res2.code).not.toBe(0);
       expect(res2.stdout).toContain("buildkitd-conf-inline");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("shellcheck on GitLab job scripts", () => {
+  const settings = { registries: { "docker.io": { mirrors: ["http://10.0.12.5:5000"] } } };
+  const scripts: Array<[string, string]> = [
+    ...pipelines.flatMap((file) =>
+      jobScripts(file.split("/").slice(-2).join("/"), parseYaml(readFileSync(file, "utf8"))),
+    ),
+    ...jobScripts(
+      "rendered kaniko job",
+      parseYaml(ciMirrorSettings(settings, "kaniko").files["kaniko/gitlab-kaniko-job.yml"]),
+    ),
+    ...jobScripts("rendered buildx lines", {
+      build: parseYaml(ciMirrorSettings(settings, "github-buildx").files["github-buildx/gitlab-buildx-script.yml"]),
+    }),
+  ];
+
+  it("finds the DinD build, the deploy and the rendered jobs", () => {
+    const names = scripts.map(([name]) => name);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        "ci-gitlab-dind/gitlab-ci.yml build-image",
+        "ci-gitlab-dind/gitlab-ci.yml deploy",
+        "rendered kaniko job build-image",
+        "rendered buildx lines build",
+      ]),
+    );
+  });
+
+  it.each(scripts)("%s", async (_name, script) => {
+    const dir = tmpDir("gitlab-sh");
+    try {
+      const file = join(dir, "job.sh");
+      writeFileSync(file, script);
+      // Warnings and errors; the info-level note on backticks inside a printf format is by design.
+      const res = await run("shellcheck", ["-s", "sh", "--severity=warning", file]);
+      expect(`${res.stdout}${res.stderr}`, script).toBe("");
+      expect(res.code).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
