@@ -208,7 +208,7 @@ describe("gitlab-dind", () => {
     ).toEqual(["--registry-mirror", "https://m.example.com/hub"]);
   });
 
-  it("refuses credentials (headers) in flags, overridePath, certificate files, no upstream and no Docker Hub mirror", () => {
+  it("refuses credentials (headers) in flags, certificate files, no upstream and no usable Docker Hub mirror; leaves out overridePath", () => {
     expectPolicyError(
       () =>
         ciMirrorSettings(
@@ -225,26 +225,22 @@ describe("gitlab-dind", () => {
       '["Authorization"]',
       "docker login",
     );
+    const ecr = { url: "https://123456789012.dkr.ecr.us-east-1.amazonaws.com/v2/docker-hub", overridePath: true };
     expectPolicyError(
       () =>
-        ciMirrorSettings(
-          {
-            allowMirrorPaths: true,
-            registries: {
-              "docker.io": {
-                mirrors: [
-                  { url: "https://123456789012.dkr.ecr.us-east-1.amazonaws.com/v2/docker-hub", overridePath: true },
-                ],
-              },
-            },
-          },
-          "gitlab-dind",
-          { dockerVersion: "27.5.1" },
-        ),
-      'policy.registries["docker.io"].mirrors[0].overridePath',
-      "true",
-      "without overridePath",
+        ciMirrorSettings({ allowMirrorPaths: true, registries: { "docker.io": { mirrors: [ecr] } } }, "gitlab-dind", {
+          dockerVersion: "27.5.1",
+        }),
+      "policy.registries",
+      '["docker.io"]',
+      'registries["docker.io"]',
     );
+    const withFallback = ciMirrorSettings(
+      { allowMirrorPaths: true, registries: { "docker.io": { mirrors: [ecr, "https://mirror.gcr.io"] } } },
+      "gitlab-dind",
+    );
+    expect(withFallback.flags).toEqual(["--registry-mirror", "https://mirror.gcr.io"]);
+    expect(withFallback.warnings.join()).toMatch(/mirrors\[0\]: .*left out: with overridePath/);
     expectPolicyError(
       () =>
         ciMirrorSettings(

@@ -47,8 +47,9 @@ function versionText(options: ResolvedCiOptions): string {
 
 /**
  * The Docker Hub mirrors dockerd can use, refusing what dockerd cannot express from flags or daemon.json: headers
- * (credentials would sit in the job's command line), `overridePath`, client certificates and CAs (they are files in
- * `/etc/docker/certs.d`, not settings), `upstreamFallback: false`, and a path for dockerd 24.0.6 and older.
+ * (credentials would sit in the job's command line), client certificates and CAs (they are files in
+ * `/etc/docker/certs.d`, not settings), `upstreamFallback: false`, a path for dockerd 24.0.6 and older, and a policy
+ * with no Docker Hub mirror dockerd can use. Mirrors dockerd cannot reach (`overridePath`) are left out with a warning.
  */
 export function dindMirrors(
   policy: MirrorPolicy,
@@ -87,12 +88,11 @@ export function dindMirrors(
         );
       }
       if (e.overridePath) {
-        throw new PolicyError(
-          `${field}.overridePath`,
-          true,
-          `dockerd appends /v2/ to a mirror URL, so it cannot reach ${e.url}, whose URL already holds the registry API path`,
-          "give DinD a mirror without overridePath (an ECR pull-through cache serves dockerd through containerd only)",
+        // Left out rather than refused: it cannot break dockerd, only never answer it (as on the nodes).
+        warnings.push(
+          `${field}: ${e.url} is left out: with overridePath the URL already holds the registry API path, and dockerd appends /v2/ to a mirror URL (an ECR pull-through cache serves Docker Hub images to containerd and Kaniko, not to dockerd)`,
         );
+        return;
       }
       if (e.path !== "" && !acceptsMirrorPaths(options.dockerVersion)) {
         throw new PolicyError(
