@@ -274,6 +274,9 @@ class FakeKubernetes:
     def handle(self, method, path, headers, body):
         if headers.get("Authorization") != "Bearer " + SA_TOKEN:
             return 401, "application/json", '{"kind":"Status","reason":"Unauthorized","message":"Unauthorized"}'
+        path, _, query = path.partition("?")
+        if method == "PATCH" and query != "fieldManager=registry-mirrors-refresher":
+            return 400, "application/json", '{"kind":"Status","reason":"BadRequest","message":"no field manager"}'
         parts = path.split("/")
         if len(parts) != 7 or parts[1:4] != ["api", "v1", "namespaces"] or parts[5] != "secrets":
             return 404, "application/json", '{"kind":"Status","reason":"NotFound"}'

@@ -34,6 +34,8 @@ EXPIRES_ANNOTATION = "registry-mirrors.dev/expires-at"
 STALE_ANNOTATION = "registry-mirrors.dev/stale"
 HTTP_TIMEOUT = 15
 USER_AGENT = "registry-mirrors-pull-secret-refresher/1"
+# Named in the secret's managedFields, so `kubectl get secret --show-managed-fields` shows who wrote the data.
+FIELD_MANAGER = "registry-mirrors-refresher"
 
 DEFAULT_ENDPOINTS = {
     "awsSts": "https://sts.{region}.{domain}",
@@ -416,7 +418,8 @@ def update_secret(kube, namespace, config, fresh, now):
         if status != 200:
             raise RefreshError("GET secret %s/%s: %s" % (namespace, name, error_summary(status, body)))
         ops, stale = secret_patch(json.loads(body), config, fresh, now)
-        status, body = kube.request("PATCH", secret_path(namespace, name), ops, "application/json-patch+json")
+        path = secret_path(namespace, name) + "?fieldManager=" + FIELD_MANAGER
+        status, body = kube.request("PATCH", path, ops, "application/json-patch+json")
         if status == 200:
             return stale
         if status not in (409, 422) or attempt == 2:
