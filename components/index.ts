@@ -13,6 +13,15 @@ export {
   type RegionalMirrorSelectorArgs,
 } from "./regional-mirror-selector";
 export { RegistryCredentialSecret, type RegistryCredentialSecretArgs } from "./registry-credential-secret";
+export {
+  PullSecretRefresher,
+  type PullSecretRefresherArgs,
+  type PullSecretRefresherInputs,
+  type RefresherAlicloudIdentity,
+  type RefresherAwsIdentity,
+  type RefresherSource,
+} from "./pull-secret-refresher";
+export type { RefresherEndpoints } from "./core/kubernetes";
 export type { AcrTokenSource, EcrTokenSource, RegistryCredentialInput } from "./credentials";
 export type { Affinity, KubernetesObject, NodeConfigKubernetesArgs } from "./kubernetes/node-config";
 export type { EcrUpstreamCredentialArgs } from "./aws/ecr-upstream-credential";

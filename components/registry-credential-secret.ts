@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PolicyError } from "./core/errors";
 import {
+  PLACEHOLDER_DOCKER_CONFIG_JSON,
   type RegistryCredential,
   dockerConfigJson,
   registryAuthKey,
@@ -8,10 +9,21 @@ import {
   validateDnsSubdomain,
 } from "./core/kubernetes";
 // Loads no SDK at import time: the ECR/ACR SDK subpaths are required only when a token source is used.
-import { type RegistryCredentialInput, credentialOutput } from "./credentials";
+import { type RegistryCredentialInput, credentialOutput, credentialSource } from "./credentials";
 import type { KubernetesObject } from "./kubernetes/node-config";
+import {
+  PullSecretRefresher,
+  type PullSecretRefresherArgs,
+  type RefresherSource,
+  resolveRefresherArgs,
+} from "./pull-secret-refresher";
 
 export type { AcrTokenSource, EcrTokenSource, RegistryCredentialInput } from "./credentials";
+export type {
+  PullSecretRefresherArgs,
+  RefresherAlicloudIdentity,
+  RefresherAwsIdentity,
+} from "./pull-secret-refresher";
 
 /** Arguments of {@link RegistryCredentialSecret}. */
 export interface RegistryCredentialSecretArgs {
@@ -35,6 +47,65 @@ export interface RegistryCredentialSecretArgs {
   keepImagePullSecrets?: string[];
   /** The Kubernetes provider (default: the ambient or parent's provider). */
   provider?: pulumi.ProviderResource;
+  /**
+   * Keep the secret valid in the cluster, without a scheduled `pulumi up`: a CronJob renews the ECR/ACR tokens
+   * well before they expire and patches this secret in every namespace (see {@link PullSecretRefresherArgs}).
+   * Every registry must then use an `ecr` or `acr` source, and `registries` must be a plain map (its values may
+   * hold Outputs): static credentials belong in a second `RegistryCredentialSecret`, since the refresher owns the
+   * whole `.dockerconfigjson`. The secret's data is in `ignoreChanges`; by default the token never enters state.
+   */
+  refresher?: PullSecretRefresherArgs;
+}
+
+/** The registries of a refreshed secret: a plain map of `ecr`/`acr` sources (their fields may be Outputs). */
+function refresherSources(registries: RegistryCredentialSecretArgs["registries"]): RefresherSource[] {
+  if (pulumi.Output.isInstance(registries) || registries instanceof Promise || typeof registries !== "object")
+    throw new PolicyError(
+      "registries",
+      "(an Output)",
+      "with a refresher the registry map must be known at preview time",
+      "pass a plain object { host: { ecr: {...} } }; its values may hold Outputs",
+    );
+  const hosts = Object.keys(registries);
+  if (hosts.length === 0)
+    throw new PolicyError(
+      "registries",
+      registries,
+      "no registry given",
+      'add at least one entry, e.g. { "<account>.dkr.ecr.<region>.amazonaws.com": { ecr: {} } }',
+    );
+  const seen = new Map<string, string>();
+  return hosts.map((host) => {
+    const field = `registries["${host}"]`;
+    const entry = registries[host];
+    if (pulumi.Output.isInstance(entry) || entry instanceof Promise)
+      throw new PolicyError(
+        field,
+        "(an Output)",
+        "with a refresher each entry must be a plain object",
+        "write { ecr: {...} } or { acr: { instanceId } }; its fields may be Outputs",
+      );
+    const source = credentialSource(field, entry);
+    if (source === "static")
+      throw new PolicyError(
+        field,
+        "username/password/auth",
+        "a refreshed secret holds only ECR/ACR token sources (the refresher rewrites the whole document)",
+        "put static credentials in a second RegistryCredentialSecret: pods and service accounts can list several pull secrets",
+      );
+    const key = registryAuthKey(field, host);
+    const clash = seen.get(key);
+    if (clash !== undefined)
+      throw new PolicyError(
+        "registries",
+        host,
+        `"${host}" and "${clash}" are the same registry`,
+        "keep one entry per registry",
+      );
+    seen.set(key, host);
+    const e = entry as RegistryCredentialInput;
+    return { key, field, ...(source === "ecr" ? { ecr: e.ecr } : { acr: e.acr }) };
+  });
 }
 
 function uniqueNames(
@@ -63,10 +134,15 @@ export class RegistryCredentialSecret extends pulumi.ComponentResource {
   public readonly namespaces: pulumi.Output<string[]>;
   /** The keys of `auths` in the Secret, sorted (Docker Hub as `https://index.docker.io/v1/`). */
   public readonly registries: pulumi.Output<string[]>;
-  /** The `.dockerconfigjson` document (a Pulumi secret). */
+  /**
+   * The `.dockerconfigjson` document (a Pulumi secret). With a `refresher` (and `tokenInState` unset) it is the
+   * placeholder `{"auths":{}}` the secret starts with: the live document exists only in the cluster.
+   */
   public readonly dockerConfigJson: pulumi.Output<string>;
   /** The Secret in each namespace. */
   public readonly secrets: KubernetesObject[];
+  /** The in-cluster refresher, when `refresher` is set. */
+  public readonly refresher?: PullSecretRefresher;
 
   constructor(name: string, args: RegistryCredentialSecretArgs, opts?: pulumi.ComponentResourceOptions) {
     super("registry-mirrors:index:RegistryCredentialSecret", name, {}, opts);
@@ -126,13 +202,22 @@ export class RegistryCredentialSecret extends pulumi.ComponentResource {
 
     // A map known now is checked now, so a bad key fails the preview with a clear message.
     const registries = args.registries;
-    const credentials =
-      pulumi.Output.isInstance(registries) || registries instanceof Promise
+    const sources = args.refresher ? refresherSources(registries) : undefined;
+    // Checked before any resource exists, so a bad refresher setting creates nothing.
+    if (sources && args.refresher) resolveRefresherArgs(secretName, namespaces, sources, args.refresher);
+    const placeholder = sources !== undefined && !args.refresher?.tokenInState;
+    const credentials = placeholder
+      ? undefined
+      : pulumi.Output.isInstance(registries) || registries instanceof Promise
         ? pulumi.output(registries).apply((map) => resolve(map as Record<string, RegistryCredentialInput>))
         : resolve(registries as Record<string, pulumi.Input<RegistryCredentialInput>>);
 
-    this.dockerConfigJson = pulumi.secret(credentials.apply(dockerConfigJson));
-    this.registries = pulumi.unsecret(credentials.apply((c) => Object.keys(c).sort()));
+    this.dockerConfigJson = pulumi.secret(
+      credentials ? credentials.apply(dockerConfigJson) : pulumi.output(PLACEHOLDER_DOCKER_CONFIG_JSON),
+    );
+    this.registries = credentials
+      ? pulumi.unsecret(credentials.apply((c) => Object.keys(c).sort()))
+      : pulumi.output([...new Set((sources as RefresherSource[]).map((s) => s.key))].sort());
     this.secretName = pulumi.output(secretName);
     this.namespaces = pulumi.output(namespaces);
 
@@ -153,9 +238,17 @@ export class RegistryCredentialSecret extends pulumi.ComponentResource {
             type: "kubernetes.io/dockerconfigjson",
             data,
           },
-          childOpts,
+          // With a refresher the data is the refresher's: pulumi up must not write back the token it knows.
+          sources ? { ...childOpts, ignoreChanges: ["data", "stringData"] } : childOpts,
         ),
     );
+    if (sources && args.refresher) {
+      this.refresher = new PullSecretRefresher(
+        name,
+        { secretName, namespaces, sources, settings: args.refresher, provider: args.provider, secrets: this.secrets },
+        { parent: this },
+      );
+    }
 
     const pullSecrets = [...new Set([...keep, secretName])].sort().map((n) => ({ name: n }));
     namespaces.forEach((namespace, i) => {

@@ -69,6 +69,10 @@ export const TEST_CONFIG: Record<string, Record<string, string>> = {
     securityGroupId: "sg-bp1example000000001",
     vswitchIds: JSON.stringify(["vsw-bp1example0000000001"]),
   },
+  "eks-ecr-pull-secret": {
+    ecrRegistry: "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+    oidcProviderArn: "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE0123456789",
+  },
   "existing-cluster": {
     registryPassword: "example-Pw-5521",
   },
@@ -125,6 +129,7 @@ const CALL_RESULTS: Record<
 /** Outputs a provider computes that programs read, by resource type (the mock echoes the inputs otherwise). */
 const COMPUTED_STATE: Record<string, (name: string) => Record<string, unknown>> = {
   "aws:ec2/launchTemplate:LaunchTemplate": () => ({ latestVersion: 1 }),
+  "aws:iam/role:Role": (name) => ({ arn: `arn:aws:iam::123456789012:role/${name}` }),
   "aws:secretsmanager/secret:Secret": (name) => ({
     arn: `arn:aws:secretsmanager:us-west-2:123456789012:secret:${name}-AbCdEf`,
   }),

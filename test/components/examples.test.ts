@@ -12,6 +12,10 @@ import { parse as parseToml } from "smol-toml";
 import YAML from "yaml";
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { CronJob } from "kubernetes-models/batch/v1/CronJob";
+import { Job } from "kubernetes-models/batch/v1/Job";
+import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
+import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
@@ -46,6 +50,11 @@ const KUBERNETES_MODELS: Record<string, (obj: any) => { validate(): void }> = {
   "kubernetes:core/v1:ConfigMap": (o) => new ConfigMap(o),
   "kubernetes:core/v1:Secret": (o) => new Secret(o),
   "kubernetes:core/v1:ServiceAccountPatch": (o) => new ServiceAccount(o),
+  "kubernetes:core/v1:ServiceAccount": (o) => new ServiceAccount(o),
+  "kubernetes:batch/v1:CronJob": (o) => new CronJob(o),
+  "kubernetes:batch/v1:Job": (o) => new Job(o),
+  "kubernetes:rbac.authorization.k8s.io/v1:Role": (o) => new Role(o),
+  "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": (o) => new RoleBinding(o),
 };
 
 /** Imports a program in a fresh module registry: a Pulumi program creates its resources when it is loaded. */
@@ -68,6 +77,7 @@ it("finds every example and the platform program", () => {
       "ci-buildkit",
       "ci-github-buildx",
       "ci-gitlab-dind",
+      "eks-ecr-pull-secret",
       "eks-node-group",
       "ess-scaling-group",
       "existing-cluster",
@@ -151,9 +161,21 @@ describe.each(examples.map((e) => [e.name, e] as const))("%s", (name, example) =
     for (const r of run.resources.filter((x) => x.type.startsWith("kubernetes:"))) {
       const model = KUBERNETES_MODELS[r.type];
       expect(model, `no kubernetes-models validator for ${r.type}; add one to KUBERNETES_MODELS`).toBeDefined();
-      const { apiVersion, kind, metadata, spec, data, type, imagePullSecrets } = r.inputs;
+      const { apiVersion, kind, metadata, spec, data, type, imagePullSecrets, rules, roleRef, subjects } = r.inputs;
       expect(
-        () => model({ apiVersion, kind, metadata, spec, data, type, imagePullSecrets }).validate(),
+        () =>
+          model({
+            apiVersion,
+            kind,
+            metadata,
+            spec,
+            data,
+            type,
+            imagePullSecrets,
+            rules,
+            roleRef,
+            subjects,
+          }).validate(),
         `${r.type} ${r.name}`,
       ).not.toThrow();
     }

@@ -6,3 +6,4 @@
 export * from "./credentials";
 export * from "./manifests";
 export * from "./validators";
+export * from "./refresher";
