@@ -43,11 +43,11 @@ export const DEFAULT_NODE_CONFIG_IMAGE =
 
 /**
  * Rollout defaults, chosen from the per-node time measured by `npm run bench:rollout` (BENCHMARKS.md, "Rollout at
- * fleet scale"): a node takes about 10-20 s from its old pod's TERM to its new pod counted available (pod replaced,
- * `apply` ≈ 3 s, the first readiness `check` ≈ 2 s, {@link ROLLOUT_MIN_READY_SECONDS}).
+ * fleet scale"): a node takes about 16 s from its old pod's TERM to its new pod counted available (pod replaced,
+ * `apply` ≈ 2.4 s, the first readiness `check` ≈ 1.4 s, {@link ROLLOUT_MIN_READY_SECONDS}), 25 s when slow.
  *
- * `maxUnavailable` `"1%"` (rounded up, so at least one node): 10,000 nodes roll in 100 waves of 100, about 25-35 min,
- * 1,000 nodes in 100 waves of 10, the same; a small fleet goes one node at a time. At most 1% of the nodes reload a
+ * `maxUnavailable` `"1%"` (rounded up, so at least one node): 10,000 nodes roll 100 at a time, about 27 min (42 min
+ * at 25 s a node; within the hour up to 36 s), 1,000 nodes 10 at a time, the same; a small fleet goes one at a time. At most 1% of the nodes reload a
  * runtime (a SIGHUP for dockerd, a reload for CRI-O; containerd reads hosts.toml live) at any moment, and a bad
  * policy stops the rollout after 1% of the fleet (its pods never become ready).
  */
