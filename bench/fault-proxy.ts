@@ -41,7 +41,9 @@ export interface FaultProxy {
   /** Zeroes the counters (between benchmark modes). */
   reset(): void;
   /** Changes latency, failure rate or bandwidth for the requests that follow. */
-  configure(faults: Partial<Pick<FaultProxyOptions, "latencyMs" | "failRate" | "bytesPerSecond">>): void;
+  configure(
+    faults: Partial<Pick<FaultProxyOptions, "latencyMs" | "failRate" | "bytesPerSecond"> & { silent: boolean }>,
+  ): void;
   close(): Promise<void>;
 }
 
@@ -73,7 +75,13 @@ class Throttle extends Transform {
 
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
   const target = new URL(options.target);
-  const faults = { latencyMs: options.latencyMs, failRate: options.failRate, bytesPerSecond: options.bytesPerSecond };
+  // silent: requests are read and never answered (a mirror that stalls; open connections included).
+  const faults = {
+    latencyMs: options.latencyMs,
+    failRate: options.failRate,
+    bytesPerSecond: options.bytesPerSecond,
+    silent: false,
+  };
   const random = prng(options.seed ?? 1);
   const counters: ProxyCounters = { requests: 0, failed: 0, auth: 0, bytes: 0 };
   let self = "";
@@ -81,6 +89,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     counters.requests++;
+    if (faults.silent) return;
     const fail = random() < faults.failRate;
     const { latencyMs, bytesPerSecond } = faults;
     setTimeout(() => {

@@ -22,6 +22,7 @@
  * Flags: --clients 50 --ctr-share 0.5 --layers 4 --layer-mib 2 --latency-ms 100 --fail-rate 0.32
  *        --upstream-kibps 512 (per response; 0 = no cap) --attempts 30 --backoff-s 1 --deadline-s 180 --seed 1
  *        --modes direct,cold,warm --no-auth --json FILE (every pull's attempts and errors)
+ *        --failover: instead, the arms with a failing first endpoint without and with the node watchdog (failover.ts)
  * Prints figures; asserts nothing about time.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -473,9 +474,14 @@ async function main(): Promise<void> {
   console.log(`\nTotal run time ${fixed((Date.now() - started) / 1000, 0)} s.`);
 }
 
-main()
-  .catch((err) => {
-    console.error(err);
-    process.exitCode = 1;
-  })
-  .finally(() => cleanup());
+if (boolFlag("failover")) {
+  // The failover arms (a failing first endpoint, without and with the node watchdog): bench/failover.ts.
+  void (require("./failover") as typeof import("./failover")).runFailover();
+} else {
+  main()
+    .catch((err) => {
+      console.error(err);
+      process.exitCode = 1;
+    })
+    .finally(() => cleanup());
+}

@@ -7,6 +7,7 @@ import { parse as parseYaml } from "yaml";
 import { PolicyError } from "../components/core/errors";
 import { DIFF_HELP, diffCommand, UnreadableInput } from "./diff";
 import { CI_RENDER_HELP, CI_RENDER_OPTIONS, renderCi } from "./render-ci";
+import { DOCTOR_HELP, doctorCommand } from "./doctor";
 import { checkInsecureRange, checkKnownFields } from "../components/core/policy";
 import { type DockerSettingsInput, parseKeyValue } from "../components/core/render/docker";
 import {
@@ -44,6 +45,9 @@ Usage:
   registry-mirrors diff     --preview preview.json | OLD NEW   [--format markdown|text]
                                       the node file changes of a \`pulumi preview --json\` (or between two payloads),
                                       as unified diffs for a pull request comment; exit 0 whatever changed
+  registry-mirrors doctor   --node-root DIR (--script FILE | [render flags])
+                                      check a node's files under DIR against the policy, without touching
+                                      a runtime; one line per finding with its fix, exit 1 on a problem
   registry-mirrors help [command]
 
 Run "registry-mirrors render --help" for the flags.`;
@@ -516,6 +520,11 @@ export function main(argv: string[], io: Io = consoleIo): number | Promise<numbe
         return probe(rest, io).catch((err) => report(err, io));
       case "diff":
         return diffCommand(rest, io.out, fail);
+      case "doctor":
+        return doctorCommand(rest, io.out, fail, (flags) => {
+          const { selection, flagWarnings, ...input } = nodeConfigFromFlags(parseRenderArgs(flags).values);
+          return renderNodeConfig(input).applyScript;
+        });
       case undefined:
       case "help":
       case "--help":
@@ -527,7 +536,9 @@ export function main(argv: string[], io: Io = consoleIo): number | Promise<numbe
               ? PROBE_HELP
               : rest[0] === "diff"
                 ? DIFF_HELP
-                : MAIN_HELP,
+                : rest[0] === "doctor"
+                  ? DOCTOR_HELP
+                  : MAIN_HELP,
         );
         return 0;
       default:

@@ -40,6 +40,7 @@ export {
   type ContainerdHostsOptions,
   type EcrAuthEndpoint,
   DEFAULT_CONTAINERD_CERTS_DIR,
+  DEFAULT_CONTAINERD_DIAL_TIMEOUT,
   renderContainerdConfigFragment,
   renderContainerdHosts,
 } from "./render/containerd";

@@ -15,7 +15,13 @@ import type { MirrorEndpoint, MirrorPolicy, RegistryMirrors } from "./policy";
 import { ECR_DIR, TEMPLATE_SUFFIX } from "./node-script";
 import { lockFolder } from "./node-file";
 import { RUNTIMES } from "./runtimes";
-import { containerdApiRoot, containerdHostDir, GENERATED_HEADER, renderHostsToml } from "./render/containerd";
+import {
+  containerdApiRoot,
+  containerdHostDir,
+  GENERATED_HEADER,
+  renderHostsToml,
+  resolveDialTimeout,
+} from "./render/containerd";
 import { REGISTRIES_CONF_DROPIN, renderRegistriesConf } from "./render/registries-conf";
 import { type NodeFile, RUNTIME_NAMES } from "./render/types";
 
@@ -100,6 +106,8 @@ export interface WatchPlanInput {
   files: NodeFile[] | Record<string, string>;
   /** Watchdog settings; every field optional. */
   watchdog?: WatchdogSettingsInput;
+  /** The containerd `dialTimeout` option the hosts.toml files were rendered with (default: the renderer's). */
+  containerdDialTimeout?: string | false;
 }
 
 const DAEMON_JSON = "/etc/docker/daemon.json";
@@ -167,7 +175,7 @@ function verify(
   }
 }
 
-function hostsTomlFile(path: string, content: string, entry: RegistryMirrors): WatchFile {
+function hostsTomlFile(path: string, content: string, entry: RegistryMirrors, dial: string | false): WatchFile {
   const urls = removable(entry).map((e) => e.url);
   const { prefix, tables } = cut(content);
   const chunks: WatchChunk[] = tables.map((text) => {
@@ -175,9 +183,9 @@ function hostsTomlFile(path: string, content: string, entry: RegistryMirrors): W
     const url = m ? (JSON.parse(m[1]) as string) : undefined;
     return url !== undefined && urls.includes(url) ? { text, endpoint: url } : { text };
   });
-  const empty = cut(renderHostsToml(without(entry, new Set(urls)))).tables.filter((t) => !tables.includes(t));
+  const empty = cut(renderHostsToml(without(entry, new Set(urls)), dial)).tables.filter((t) => !tables.includes(t));
   if (urls.length > 0) for (const text of empty) chunks.push({ text, whenAllDown: urls });
-  verify(path, prefix, chunks, urls, (down) => renderHostsToml(without(entry, down)));
+  verify(path, prefix, chunks, urls, (down) => renderHostsToml(without(entry, down), dial));
   return {
     path,
     runtime: "containerd",
@@ -264,6 +272,7 @@ function sortKeys(value: unknown): unknown {
 export function buildWatchPlan(input: WatchPlanInput): WatchPlan {
   const settings = resolveWatchdogSettings(input.watchdog ?? {});
   const { policy } = input;
+  const dial = resolveDialTimeout(input.containerdDialTimeout);
   const nodeFiles: Array<[string, string]> = Array.isArray(input.files)
     ? input.files.map((f) => [f.path, f.content])
     : Object.entries(input.files);
@@ -289,10 +298,10 @@ export function buildWatchPlan(input: WatchPlanInput): WatchPlan {
         files.push({ path, runtime, format, action: "report", endpoints: [...new Set(endpoints)] });
     } else if (path.endsWith("/hosts.toml")) {
       const entry = policy.registries.find(
-        (r) => path.endsWith(`/${containerdHostDir(r.registry)}/hosts.toml`) && renderHostsToml(r) === content,
+        (r) => path.endsWith(`/${containerdHostDir(r.registry)}/hosts.toml`) && renderHostsToml(r, dial) === content,
       );
       if (!entry) continue;
-      const file = hostsTomlFile(path, content, entry);
+      const file = hostsTomlFile(path, content, entry, dial);
       if (file.endpoints.length === 0) continue;
       if (entry.endpoints.some((e) => e.auth === "ecr")) {
         file.path = `${path}${TEMPLATE_SUFFIX}`;

@@ -71,12 +71,25 @@ describe("node-config DaemonSet (mocks)", () => {
     expect(configMap.inputs.metadata.namespace).toBe("kube-system");
     expect(daemonSet.inputs.metadata).toMatchObject({ name: "basic-node-config", namespace: "kube-system" });
     expect(podOf(daemonSet).volumes[0].configMap.name).toBe(configMap.inputs.metadata.name);
+    // The fleet-scale defaults (BENCHMARKS.md, rollout): 1% of the nodes at a time, no surge, 5 s ready to count.
     expect(daemonSet.inputs.spec.updateStrategy).toEqual({
       type: "RollingUpdate",
-      rollingUpdate: { maxUnavailable: 1 },
+      rollingUpdate: { maxUnavailable: "1%", maxSurge: 0 },
     });
+    expect(daemonSet.inputs.spec.minReadySeconds).toBe(5);
     expect(podOf(daemonSet).priorityClassName).toBe("system-node-critical");
     expect(podOf(daemonSet).tolerations).toEqual([{ operator: "Exists" }]);
+  });
+
+  it("with the watchdog, its container's readiness probe runs `check --readiness` (kubernetes-models accepts it)", async () => {
+    const { renderNodeConfig } = await import("../../components/core/render/node-config");
+    const { applyScript } = renderNodeConfig({ mirrors: ["https://hub-1.example.com"], watchdog: true });
+    const { daemonSet } = await build("ready", {}, { applyScript, runtimes: ["docker", "containerd"] });
+    expect(() => new DaemonSet(daemonSet.inputs as any).validate()).not.toThrow();
+    const [watch] = podOf(daemonSet).containers;
+    expect(watch.name).toBe("watchdog");
+    expect(watch.readinessProbe.exec.command).toEqual(["sh", "/config/apply-node-config.sh", "check", "--readiness"]);
+    expect(watch.readinessProbe).toMatchObject({ initialDelaySeconds: 0, periodSeconds: 60, failureThreshold: 2 });
   });
 
   it("gives the pod exactly the host mounts and privileges it needs", async () => {

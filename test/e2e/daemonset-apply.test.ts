@@ -124,7 +124,7 @@ function filesUnder(dir: string, prefix = ""): string[] {
 async function runInitContainer(
   mode: "apply" | "restore",
   config: Pick<typeof rendered, "applyScript" | "files" | "runtimes"> = rendered,
-  container: "init" | "main" = "init",
+  container: "init" | "main" | "readiness" = "init",
   extraArgs: string[] = [],
 ) {
   const settings = resolveNodeConfigArgs("lab", { mode });
@@ -168,7 +168,9 @@ async function runInitContainer(
   env.DOCKER_HOST = `unix://${dockerd.socket}`;
   env.CONTAINERD_ADDRESS = containerd.address;
   env.VERIFY_SECONDS = "30";
-  const command = [...init.command, ...extraArgs].map((arg: string) =>
+  // "readiness": the main container's readiness probe command, in that container's mounts and env.
+  const probe = container === "readiness" ? init.readinessProbe?.exec.command : undefined;
+  const command = [...(probe ?? init.command), ...extraArgs].map((arg: string) =>
     arg.startsWith("/") ? join(podRoot, arg) : arg,
   );
   const res = await run(
@@ -367,6 +369,28 @@ describe("the DaemonSet's init container against real dockerd and containerd", (
       "utf8",
     );
     expect(metrics).toContain(`registry_mirrors_endpoint_up{endpoint="${refusing}"} 0`);
+
+    // The readiness probe: the node is ready although a mirror is down (the watchdog took it out); dockerd not
+    // reloaded after daemon.json changed is a node problem, so the pod goes not ready.
+    const ready = await runInitContainer("apply", watched, "readiness");
+    expect(ready.pod.containers[0].readinessProbe?.exec.command).toEqual([
+      "sh",
+      "/config/apply-node-config.sh",
+      "check",
+      "--readiness",
+    ]);
+    expect(ready.code, `${ready.stdout}\n${ready.stderr}`).toBe(0);
+    expect(ready.stdout).toContain(`note: ${refusing} is down (`);
+    expect(ready.leftovers).toEqual([]);
+    const daemonJson = join(hostRoot, "etc/docker/daemon.json");
+    const effective = readFileSync(daemonJson, "utf8");
+    const doc = JSON.parse(effective);
+    doc["registry-mirrors"] = [refusing, ...doc["registry-mirrors"]];
+    writeFileSync(daemonJson, `${JSON.stringify(doc, null, 2)}\n`);
+    const notReady = await runInitContainer("apply", watched, "readiness");
+    expect(notReady.code).toBe(1);
+    expect(notReady.stdout).toMatch(/problem: .*daemon.json/);
+    writeFileSync(daemonJson, effective);
 
     const restored = await runInitContainer("restore", watched);
     expect(restored.code, `${restored.stdout}\n${restored.stderr}`).toBe(0);

@@ -148,6 +148,44 @@ describe("the watchdog through the apply script", () => {
     expect(res.code).toBe(1);
   });
 
+  it("check --readiness: the endpoint the watchdog took out is a note, not a failure (the node is ready)", async () => {
+    const res = await run("sh", [script, "check", "--readiness"], { env: env(), timeoutMs: 60_000 });
+    expect(res.code, res.stdout).toBe(0);
+    expect(problems(res.stdout)).toEqual([]);
+    expect(res.stdout).toContain(`note: ${refusing} is down (`);
+    expect(res.stdout).toContain("the watchdog keeps it out of the effective files");
+    expect(res.stdout).toContain(`ok: ${cache.url} answered the watchdog's last probe`);
+    expect(res.stdout).toContain(`ok: ${HOSTS} is the watchdog's effective file`);
+    expect(res.stdout).not.toContain("answers GET /v2/");
+  });
+
+  it("check: podman (containers/image) reads the CRI-O drop-in; a later drop-in that shadows it is a problem", async () => {
+    const mirror = cache.hostPort;
+    const dropIn = read(REGISTRIES_CONF_DROPIN);
+    const ok = await run("sh", [script, "check"], { env: env(), timeoutMs: 60_000 });
+    expect(ok.stdout).toContain(`ok: ${REGISTRIES_CONF_DROPIN} parses and no later drop-in redefines docker.io`);
+    expect(ok.stdout).toContain(`ok: podman resolves docker.io through the drop-in: mirrors ['${mirror}']`);
+    const later = join(root, "etc/containers/registries.conf.d/99-local.conf");
+    writeFileSync(later, '[[registry]]\nprefix = "docker.io"\nlocation = "registry-1.docker.io"\n');
+    try {
+      for (const args of [["check"], ["check", "--readiness"]]) {
+        const res = await run("sh", [script, ...args], { env: env(), timeoutMs: 60_000 });
+        expect(problems(res.stdout)).toContainEqual(
+          "problem: /etc/containers/registries.conf.d/99-local.conf is read after 50-registry-mirrors.conf and redefines docker.io, so CRI-O and podman use its entries, not the mirrors. Fix: remove those entries from /etc/containers/registries.conf.d/99-local.conf, or put the mirrors into the policy and delete the file",
+        );
+        expect(res.code).toBe(1);
+      }
+      // A drop-in podman refuses: check names podman's own error.
+      writeFileSync(join(root, REGISTRIES_CONF_DROPIN), '[[registry]]\nprefix = "docker.io"\nlocation = 5\n');
+      const broken = await run("sh", [script, "check"], { env: env(), timeoutMs: 60_000 });
+      expect(problems(broken.stdout).join("\n")).toMatch(/is not the file this policy rendered/);
+      expect(problems(broken.stdout).join("\n")).toMatch(/podman could not read the drop-in \(.+\)/);
+    } finally {
+      rmSync(later);
+      writeFileSync(join(root, REGISTRIES_CONF_DROPIN), dropIn);
+    }
+  });
+
   it("check: a daemon.json dockerd was not reloaded for is a problem, with the reload as its fix", async () => {
     const daemon = JSON.parse(read(DAEMON));
     writeFileSync(
@@ -160,6 +198,10 @@ describe("the watchdog through the apply script", () => {
       expect.stringContaining(`problem: ${refusing} does not answer GET /v2/`),
     ]);
     expect(res.code).toBe(1);
+    // A node problem fails readiness too: only the endpoint the watchdog handles is forgiven.
+    const ready = await run("sh", [script, "check", "--readiness"], { env: env(), timeoutMs: 60_000 });
+    expect(problems(ready.stdout)).toEqual([expect.stringContaining("problem: dockerd uses the mirrors")]);
+    expect(ready.code).toBe(1);
   });
 
   it("restore stops, disables and removes the service, and the files", async () => {

@@ -315,7 +315,11 @@ describe("node-config manifests", () => {
 
   it("roll out with maxUnavailable and carry the mode", () => {
     const ds = nodeConfigManifests({ ...baseSpec, maxUnavailable: "10%", mode: "restore" }).daemonSet;
-    expect(ds.spec.updateStrategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: "10%" } });
+    expect(ds.spec.updateStrategy).toEqual({
+      type: "RollingUpdate",
+      rollingUpdate: { maxUnavailable: "10%", maxSurge: 0 },
+    });
+    expect(ds.spec.minReadySeconds).toBe(5);
     expect(ds.spec.template.spec.initContainers[0].command[2]).toBe("restore");
     expect(ds.spec.template.metadata.annotations["registry-mirrors.dev/mode"]).toBe("restore");
     // The selector must not depend on anything that changes (it is immutable on a DaemonSet).
@@ -493,6 +497,31 @@ describe("node-config manifests with the watchdog", () => {
       { name: "watch-state", hostPath: { path: "/var/lib/rm/state", type: "DirectoryOrCreate" } },
       { name: "watch-metrics", hostPath: { path: "/var/lib/node_exporter/textfile", type: "DirectoryOrCreate" } },
     ]);
+  });
+
+  it("make the watchdog container ready only when `check --readiness` passes (rollout status = mirrors effective)", () => {
+    const { daemonSet } = nodeConfigManifests({ ...baseSpec, applyScript: watched });
+    const [watch] = daemonSet.spec.template.spec.containers;
+    expect(watch.readinessProbe).toEqual({
+      exec: { command: ["sh", "/config/apply-node-config.sh", "check", "--readiness"] },
+      initialDelaySeconds: 0,
+      periodSeconds: 60,
+      timeoutSeconds: 30,
+      successThreshold: 1,
+      failureThreshold: 2,
+    });
+    // The probe runs in the container that has the script, the node's folders and the watchdog's state.
+    expect(watch.volumeMounts?.map((m) => m.mountPath)).toEqual(
+      expect.arrayContaining(["/config", "/host/etc/docker", "/host/var/lib/rm/state"]),
+    );
+    expect(watch.env).toContainEqual({ name: "NODE_ROOT", value: "/host" });
+    // kubernetes-models checks the probe's shape (an exec probe with whole-number timings).
+    const broken = structuredClone(daemonSet);
+    (broken.spec.template.spec.containers[0].readinessProbe as any).periodSeconds = "60s";
+    expect(() => new DaemonSet(broken as any).validate()).toThrow();
+    // The sleeper (no watch plan, or restore) has nothing to check.
+    const idle = nodeConfigManifests({ ...baseSpec, applyScript: watched, mode: "restore" }).daemonSet;
+    expect(idle.spec.template.spec.containers[0].readinessProbe).toBeUndefined();
   });
 
   it("keep the sleeper in restore mode and without a watch plan; no metrics mount without a metrics file", () => {

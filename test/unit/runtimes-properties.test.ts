@@ -205,7 +205,7 @@ describe("containerd hosts.toml", () => {
           if (!fallback) endpoints.push(read(doc.server, doc));
           expect(fallback).toBe(entry.upstreamFallback);
           expect(endpoints).toEqual(
-            entry.endpoints.map((e) => ({
+            entry.endpoints.map((e, j) => ({
               url: e.url,
               capabilities: e.capabilities,
               insecure: e.insecure,
@@ -213,7 +213,9 @@ describe("containerd hosts.toml", () => {
               clientCertFile: e.clientCertFile,
               clientKeyFile: e.clientKeyFile,
               overridePath: e.overridePath,
-              dialTimeout: e.dialTimeout,
+              // Mirrors get the default dial timeout; the last resort (`server`) only its own.
+              dialTimeout:
+                e.dialTimeout ?? (!entry.upstreamFallback && j === entry.endpoints.length - 1 ? undefined : "5s"),
               headers: e.headers,
             })),
           );

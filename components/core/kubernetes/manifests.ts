@@ -41,6 +41,45 @@ export const NODE_CONFIG_DIRS = [
 export const DEFAULT_NODE_CONFIG_IMAGE =
   "docker.io/library/python:3.12-alpine@sha256:6d43704baacd1bfbe7c295d7f13079d5d8104ed33568873133f8fc69980419df";
 
+/**
+ * Rollout defaults, chosen from the per-node time measured by `npm run bench:rollout` (BENCHMARKS.md, "Rollout at
+ * fleet scale"): a node takes about 16 s from its old pod's TERM to its new pod counted available (pod replaced,
+ * `apply` ≈ 2.4 s, the first readiness `check` ≈ 1.4 s, {@link ROLLOUT_MIN_READY_SECONDS}), 25 s when slow.
+ *
+ * `maxUnavailable` `"1%"` (rounded up, so at least one node): 10,000 nodes roll 100 at a time, about 27 min (42 min
+ * at 25 s a node; within the hour up to 36 s), 1,000 nodes 10 at a time, the same; a small fleet goes one at a time. At most 1% of the nodes reload a
+ * runtime (a SIGHUP for dockerd, a reload for CRI-O; containerd reads hosts.toml live) at any moment, and a bad
+ * policy stops the rollout after 1% of the fleet (its pods never become ready).
+ */
+export const DEFAULT_MAX_UNAVAILABLE = "1%";
+/**
+ * No surge: a surged pod would run its `apply` while the old pod's watchdog still runs the previous plan on the same
+ * node (it would report the new files as changed by hand until it stops, and the new watchdog would wait for its
+ * state lock). Replacing in place keeps one watchdog per node.
+ */
+export const ROLLOUT_MAX_SURGE = 0;
+/**
+ * A new pod counts as available only after it stayed ready this long: a runtime that reloads and then falls over
+ * (or a watchdog that exits at once) stops the rollout instead of passing it. 5 s adds about a third to a node's time.
+ */
+export const ROLLOUT_MIN_READY_SECONDS = 5;
+/**
+ * The watchdog container's readiness probe: `check --readiness` (the node's files are the rendered or effective
+ * ones, the runtimes use them; endpoint state from the watchdog, a down mirror being a note, not a failure). So
+ * `kubectl rollout status` means "mirrors effective on every node", and one shared mirror's outage never turns
+ * the fleet not-ready. The kubelet runs the first probe as soon as the container starts (no initial delay needed);
+ * after that every 60 s (one check costs about 0.4 s CPU, so under 1% of a core); not ready after two failures in a
+ * row; 30 s per run covers a slow `docker info` on a busy node.
+ */
+export const READINESS_PROBE = {
+  exec: { command: ["sh", `${CONFIG_MOUNT_PATH}/${APPLY_SCRIPT_KEY}`, "check", "--readiness"] },
+  initialDelaySeconds: 0,
+  periodSeconds: 60,
+  timeoutSeconds: 30,
+  successThreshold: 1,
+  failureThreshold: 2,
+} as const;
+
 /** Apply the desired configuration, or restore each node's backup (to remove the configuration cleanly). */
 export type NodeConfigMode = "apply" | "restore";
 
@@ -140,6 +179,17 @@ export interface ContainerManifest {
   };
   resources: ResourceRequirements;
   volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
+  readinessProbe?: ReadinessProbeManifest;
+}
+
+/** An exec readiness probe. */
+export interface ReadinessProbeManifest {
+  exec: { command: string[] };
+  initialDelaySeconds: number;
+  periodSeconds: number;
+  timeoutSeconds: number;
+  successThreshold: number;
+  failureThreshold: number;
 }
 
 /** A pod volume: the script (from the ConfigMap or the Secret) or a host folder. */
@@ -172,7 +222,11 @@ export interface DaemonSetManifest {
   metadata: ObjectMeta;
   spec: {
     selector: { matchLabels: Record<string, string> };
-    updateStrategy: { type: "RollingUpdate"; rollingUpdate: { maxUnavailable: number | string } };
+    minReadySeconds: number;
+    updateStrategy: {
+      type: "RollingUpdate";
+      rollingUpdate: { maxUnavailable: number | string; maxSurge: number | string };
+    };
     template: {
       metadata: { labels: Record<string, string>; annotations: Record<string, string> };
       spec: PodSpecManifest;
@@ -272,6 +326,7 @@ export function nodeConfigManifests(
     securityContext: { privileged: true },
     resources: { requests: { cpu: "5m", memory: "24Mi" }, limits: { memory: "96Mi" } },
     volumeMounts: [...mounts, ...watchDirs.map(([name, dir]) => ({ name, mountPath: `${NODE_ROOT_IN_POD}${dir}` }))],
+    readinessProbe: { ...READINESS_PROBE, exec: { command: [...READINESS_PROBE.exec.command] } },
   };
 
   const podSpec: PodSpecManifest = {
@@ -313,7 +368,11 @@ export function nodeConfigManifests(
     metadata: { name: spec.name, namespace: spec.namespace, labels },
     spec: {
       selector: { matchLabels: selector },
-      updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: spec.maxUnavailable } },
+      minReadySeconds: ROLLOUT_MIN_READY_SECONDS,
+      updateStrategy: {
+        type: "RollingUpdate",
+        rollingUpdate: { maxUnavailable: spec.maxUnavailable, maxSurge: ROLLOUT_MAX_SURGE },
+      },
       template: {
         metadata: { labels, annotations: { [CHECKSUM_ANNOTATION]: checksum, [MODE_ANNOTATION]: spec.mode } },
         spec: podSpec,

@@ -2,7 +2,8 @@
 # prelude.sh: the start of the node apply script — usage, environment, transactions, backups, locks.
 #
 # Contract (every other part relies on it):
-#   Sets:     MODE (apply | restore | watch | check), WATCH_ONCE (1 for `watch --once`), ROOT (NODE_ROOT without its final /), RUNTIME_CTL, VERIFY_SECONDS,
+#   Sets:     MODE (apply | restore | watch | check), OPT (`--once` for `watch --once`, `--readiness` for
+#             `check --readiness`, else empty), ROOT (NODE_ROOT without its final /), RUNTIME_CTL, VERIFY_SECONDS,
 #             LOCK_SECONDS, STATUS (0, or 1 once `fail` ran), WORK (a private temp folder, removed at exit).
 #   Reads:    RESTART_POLICY (set by the data part: never | if-needed).
 #   Defines:  say, fail, warn, ctl, active, limit, wait_for, put, change, rollback, commit, has_backup, backup,
@@ -14,12 +15,11 @@ set -eu
 set -f
 umask 022
 MODE=${1:-apply}
-WATCH_ONCE=
+OPT=${2:-}
 # shellcheck disable=SC2034 # read by watch.sh
-case $MODE:${2:-} in
-  apply: | restore: | watch: | check:) ;;
-  watch:--once) WATCH_ONCE=1 ;;
-  *) echo "usage: sh $0 [apply|restore|watch [--once]|check]" >&2 && exit 2 ;;
+case $MODE:$OPT in
+  apply: | restore: | watch: | check: | watch:--once | check:--readiness) ;;
+  *) echo "usage: sh $0 [apply|restore|watch [--once]|check [--readiness]]" >&2 && exit 2 ;;
 esac
 ROOT=${NODE_ROOT:-/}
 ROOT=${ROOT%/}

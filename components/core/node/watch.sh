@@ -12,7 +12,7 @@
 #   Defines:  watch_sync (apply: installs the service when systemd runs the node, else says how to run it),
 #             watch_run (MODE watch: runs the watchdog, exits with its code), watch_check (MODE check: runs check.py
 #             on the data part's files and the plan's endpoints, and containerd_check on containerd's pull path; exits
-#             1 on any problem).
+#             1 on any problem; `check --readiness`: endpoint failures the watchdog handles are notes, see check.py).
 #   The service runs WATCH_NODE_DIR/apply-node-config.sh (this script, copied there from $0), so it keeps running
 #   the plan of the last apply; an apply that changes the script or the unit restarts it.
 watch_sync() {
@@ -64,8 +64,9 @@ watch_ready() { # $1: the mode, for messages
 watch_check() {
   watch_ready check
   code=0
+  # shellcheck disable=SC2086 # $OPT is one word or none
   python3 "$WORK/check.py" --work "$WORK" --root "${ROOT:-/}" --hosts-dir "${CTD_DIR:-}" \
-    --template "${CTD_TEMPLATE:-}" --groups "$FILE_GROUPS" || code=$?
+    --template "${CTD_TEMPLATE:-}" --groups "$FILE_GROUPS" $OPT || code=$?
   # containerd's pull path (transfer service, imports, version) is read by the same code apply uses.
   if [ -n "$HAS_CONTAINERD" ] && ! containerd_check; then
     echo "check: containerd bypasses the mirrors (see above)"
@@ -77,7 +78,8 @@ watch_run() {
   watch_ready watch
   # In the background, so a TERM to this shell (systemd, the kubelet) reaches the watchdog at once.
   trap 'kill -TERM "$WATCH_PID" 2>/dev/null || true' INT TERM HUP
-  python3 "$WORK/watchdog.py" --plan "$WORK/watch-plan.json" --root "${ROOT:-/}" ${WATCH_ONCE:+--once} &
+  # shellcheck disable=SC2086 # $OPT is one word or none
+  python3 "$WORK/watchdog.py" --plan "$WORK/watch-plan.json" --root "${ROOT:-/}" $OPT &
   WATCH_PID=$!
   code=0
   wait "$WATCH_PID" || code=$?

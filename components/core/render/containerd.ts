@@ -4,6 +4,7 @@ import {
   ANY_REGISTRY,
   DOCKER_HUB,
   ecrRegistryRegion,
+  GO_DURATION,
   type MirrorEndpoint,
   type MirrorPolicy,
   type RegistryMirrors,
@@ -19,6 +20,37 @@ export interface ContainerdHostsOptions {
   certsDir?: string;
   /** Receives a note for every policy setting containerd has no place for (`pullFromMirror`). */
   warnings?: string[];
+  /**
+   * `dial_timeout` of every mirror (`[host]` entry) whose endpoint sets no `dialTimeout`: a Go duration, or `false`
+   * for none (containerd's own 30 s). Default {@link DEFAULT_CONTAINERD_DIAL_TIMEOUT}.
+   */
+  dialTimeout?: string | false;
+}
+
+/**
+ * The connect timeout each mirror gets by default (`dial_timeout` of its `[host]` entry). containerd 2.0+ reads it
+ * (per host and top level); containerd 1.6 and 1.7 have no such key and ignore it (checked on containerd 1.6.20), so
+ * it is rendered for every version. Without it containerd waits 30 s for a mirror that drops SYNs (firewalled away,
+ * or a full accept queue) on every request of every pull before it tries the next host. 5 s still covers two lost
+ * SYNs (Linux retransmits after 1 s and 3 s). It covers the TCP connect only, not TLS or a mirror that accepts and
+ * never answers (the node watchdog takes those out). The last resort (`server`) gets only its own `dialTimeout`:
+ * it has nothing to fall back to.
+ */
+export const DEFAULT_CONTAINERD_DIAL_TIMEOUT = "5s";
+
+/** Checks the default dial timeout option; returns it (or `false`). */
+export function resolveDialTimeout(value: unknown, field = "containerd.dialTimeout"): string | false {
+  if (value === undefined) return DEFAULT_CONTAINERD_DIAL_TIMEOUT;
+  if (value === false) return false;
+  if (typeof value !== "string" || !GO_DURATION.test(value) || /^(0+(\.0+)?(ns|us|µs|ms|s|m|h))+$/.test(value)) {
+    throw new PolicyError(
+      field,
+      value,
+      "must be a positive Go duration, or false for containerd's own 30 s",
+      `write e.g. "${DEFAULT_CONTAINERD_DIAL_TIMEOUT}", or leave it out for that default`,
+    );
+  }
+  return value;
 }
 
 /** A mirror of a hosts.toml file that needs an ECR token, which the node fetches (policy `auth: "ecr"`). */
@@ -71,7 +103,7 @@ export function endpointField(registry: string, index: number, setting?: string)
 }
 
 /** The per-host keys of one endpoint, in the order containerd's docs list them. */
-function hostSettings(endpoint: MirrorEndpoint): TomlTable {
+function hostSettings(endpoint: MirrorEndpoint, dialTimeout: string | false = false): TomlTable {
   const table: TomlTable = { capabilities: [...endpoint.capabilities] };
   if (endpoint.insecure) table.skip_verify = true;
   if (endpoint.caFile !== undefined) table.ca = endpoint.caFile;
@@ -82,13 +114,20 @@ function hostSettings(endpoint: MirrorEndpoint): TomlTable {
         : endpoint.clientCertFile;
   }
   if (endpoint.overridePath) table.override_path = true;
-  if (endpoint.dialTimeout !== undefined) table.dial_timeout = endpoint.dialTimeout;
+  const dial = endpoint.dialTimeout ?? dialTimeout;
+  if (dial !== false) table.dial_timeout = dial;
   if (Object.keys(endpoint.headers).length > 0) table.header = { ...endpoint.headers };
   return table;
 }
 
-/** The `hosts.toml` text of one registry (without checks: the policy is already normalised). */
-export function renderHostsToml(entry: RegistryMirrors): string {
+/**
+ * The `hosts.toml` text of one registry (without checks: the policy is already normalised). `dialTimeout`: the
+ * `dial_timeout` of mirrors without their own (see {@link DEFAULT_CONTAINERD_DIAL_TIMEOUT}).
+ */
+export function renderHostsToml(
+  entry: RegistryMirrors,
+  dialTimeout: string | false = DEFAULT_CONTAINERD_DIAL_TIMEOUT,
+): string {
   const hosts = [...entry.endpoints];
   let doc: TomlTable = {};
   if (entry.upstreamFallback) {
@@ -101,7 +140,7 @@ export function renderHostsToml(entry: RegistryMirrors): string {
   }
   // Always a [host] table, even an empty one: containerd 1.6 rejects a hosts.toml without it ("invalid host tree")
   // and then pulls from the registry itself, bypassing the mirror the file names as `server`.
-  doc.host = Object.fromEntries(hosts.map((e) => [e.url, hostSettings(e)]));
+  doc.host = Object.fromEntries(hosts.map((e) => [e.url, hostSettings(e, dialTimeout)]));
   const body = stringify(doc).trim();
   return body === "" ? GENERATED_HEADER : `${GENERATED_HEADER}${body}\n`;
 }
@@ -122,6 +161,7 @@ export function renderContainerdHosts(
   options: ContainerdHostsOptions = {},
 ): ContainerdHostsFile[] {
   const certsDir = (options.certsDir ?? DEFAULT_CONTAINERD_CERTS_DIR).replace(/\/+$/, "");
+  const dialTimeout = resolveDialTimeout(options.dialTimeout);
   if (!certsDir.startsWith("/") || certsDir.includes(":")) {
     throw new PolicyError(
       "certsDir",
@@ -144,7 +184,7 @@ export function renderContainerdHosts(
       .map((e) => ({ url: e.url, region: ecrRegistryRegion(e.host) as string }));
     const file: ContainerdHostsFile = {
       path: `${certsDir}/${containerdHostDir(entry.registry)}/hosts.toml`,
-      content: renderHostsToml(entry),
+      content: renderHostsToml(entry, dialTimeout),
       mode: secret || ecrAuth.length > 0 ? 0o600 : 0o644,
     };
     if (secret) file.secret = true;

@@ -199,6 +199,7 @@ export function renderNodeConfig(input: NodeConfigInput): RenderedNodeConfig {
     plan.watch = renderWatchPlan({
       policy,
       files,
+      containerdDialTimeout: input.runtimeOptions?.containerd?.dialTimeout,
       watchdog: input.watchdog === true ? {} : (input.watchdog as WatchdogSettingsInput),
     });
   }

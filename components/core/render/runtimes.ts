@@ -10,6 +10,11 @@ import type { NodeFile, RuntimeName } from "./types";
 export interface ContainerdRenderOptions {
   /** The folder the node's `config_path` points at (the first one when it lists two); default `/etc/containerd/certs.d`. */
   certsDir?: string;
+  /**
+   * `dial_timeout` of each mirror that sets no `dialTimeout`: a Go duration, or `false` for containerd's own 30 s.
+   * Default `"5s"` (`DEFAULT_CONTAINERD_DIAL_TIMEOUT`; containerd 2.0+ uses it, 1.6/1.7 ignore it).
+   */
+  dialTimeout?: string | false;
 }
 
 /** k3s/RKE2 options (the same for both flavours). */
@@ -68,7 +73,11 @@ export function renderRuntimeFiles(
   if (selected.has("containerd")) {
     files.push(
       ...collect("containerd", (w) =>
-        renderContainerdHosts(policy, { certsDir: options.containerd?.certsDir, warnings: w }),
+        renderContainerdHosts(policy, {
+          certsDir: options.containerd?.certsDir,
+          dialTimeout: options.containerd?.dialTimeout,
+          warnings: w,
+        }),
       ).map((f) => tag(f, "containerd")),
     );
   }

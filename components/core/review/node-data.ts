@@ -24,6 +24,8 @@ export interface NodeDataSettings {
   lockFolders: string[];
   containerdHostsDir?: string;
   ecrTokens: Array<{ region: string; path: string; table: string }>;
+  /** The node watchdog's plan (JSON), when the script has one. */
+  watchPlan?: string;
 }
 
 /** What a data part applies. */
@@ -88,6 +90,15 @@ export function parseNodeData(data: string): NodeData {
         if (words.length !== 4) bad(line, "ecr_token takes REGION PATH TABLE");
         settings.ecrTokens.push({ region: words[1], path: words[2], table: words[3] });
         break;
+      case "watch_plan": {
+        // The node watchdog's plan (JSON; it may hold credentials): kept, not shown as a file.
+        if (!heredoc) bad(line, "watch_plan takes a here-document");
+        const end = lines.indexOf(heredoc[2], i + 1);
+        if (end < 0) bad(line, `the here-document has no closing ${heredoc[2]} line`);
+        settings.watchPlan = `${lines.slice(i + 1, end).join("\n")}\n`;
+        i = end;
+        break;
+      }
       case "node_file": {
         if (!heredoc || words.length < 4) bad(line, "node_file takes RUNTIME PATH MODE [ecr] and a here-document");
         const end = lines.indexOf(heredoc[2], i + 1);
