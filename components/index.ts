@@ -16,6 +16,15 @@ export { RegistryCredentialSecret, type RegistryCredentialSecretArgs } from "./r
 export type { AcrTokenSource, EcrTokenSource, RegistryCredentialInput } from "./credentials";
 export type { Affinity, KubernetesObject, NodeConfigKubernetesArgs } from "./kubernetes/node-config";
 export type { EcrUpstreamCredentialArgs } from "./aws/ecr-upstream-credential";
+export type {
+  K3sRegistryAuthArgs,
+  K3sRenderOptionsArgs,
+  MirrorArg,
+  MirrorEndpointArgs,
+  MirrorPolicyArgs,
+  RegistryMirrorsArgs,
+  RuntimeRenderOptionsArgs,
+} from "./args";
 
 // What the arguments and outputs are made of.
 export { PolicyError, type Warnings } from "./core/errors";

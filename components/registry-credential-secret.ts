@@ -10,6 +10,8 @@ import {
 // Loads no SDK at import time: the ECR/ACR SDK subpaths are required only when a token source is used.
 import { type RegistryCredentialInput, credentialOutput } from "./credentials";
 import type { KubernetesObject } from "./kubernetes/node-config";
+import { stackUniqueName } from "./names";
+import { isKnown, onResource } from "./outputs";
 
 export type { AcrTokenSource, EcrTokenSource, RegistryCredentialInput } from "./credentials";
 
@@ -21,9 +23,16 @@ export interface RegistryCredentialSecretArgs {
    * passwords as Pulumi secrets (`config.requireSecret`); the Secret's data is a Pulumi secret either way.
    */
   registries: pulumi.Input<Record<string, pulumi.Input<RegistryCredentialInput>>>;
-  /** Namespaces to create the Secret in (each must exist). Default `["default"]`. */
-  namespaces?: string[];
-  /** Name of the Secret in every namespace. Default: the component's name. */
+  /**
+   * Namespaces to create the Secret in (each must exist), e.g. a `k8s.core.v1.Namespace`'s `metadata.name`. The
+   * list itself is plain (one Secret per entry); a namespace given as an Output is checked when it resolves, and its
+   * Secret's Pulumi name uses its position (`<name>-ns<index>`) instead of the namespace. Default `["default"]`.
+   */
+  namespaces?: pulumi.Input<string>[];
+  /**
+   * Name of the Secret in every namespace: pods and service accounts reference it (read it from `secretName`).
+   * Default `<component name>-<stack>`, so two stacks of one program never share (and fight over) one Secret.
+   */
   secretName?: string;
   /**
    * Service accounts (in every namespace) whose `imagePullSecrets` get this Secret, by a server-side apply patch.
@@ -71,15 +80,30 @@ export class RegistryCredentialSecret extends pulumi.ComponentResource {
   constructor(name: string, args: RegistryCredentialSecretArgs, opts?: pulumi.ComponentResourceOptions) {
     super("registry-mirrors:index:RegistryCredentialSecret", name, {}, opts);
 
-    const secretName = validateDnsSubdomain("secretName", args.secretName ?? name);
-    const namespaces = uniqueNames("namespaces", args.namespaces, validateDnsLabel) ?? ["default"];
-    if (namespaces.length === 0)
+    const secretName = validateDnsSubdomain("secretName", args.secretName ?? stackUniqueName(name, 253));
+    if (args.namespaces !== undefined && !Array.isArray(args.namespaces))
       throw new PolicyError(
         "namespaces",
-        namespaces,
+        isKnown(args.namespaces) ? args.namespaces : "(an Output)",
+        "must be a list (one Secret is created per namespace, so the list itself cannot be an Output)",
+        'write namespaces: ["team-a", ns.metadata.name]',
+      );
+    const namespaceInputs: pulumi.Input<string>[] = args.namespaces ?? ["default"];
+    if (namespaceInputs.length === 0)
+      throw new PolicyError(
+        "namespaces",
+        namespaceInputs,
         "no namespace given",
         'list at least one namespace, or leave namespaces out for ["default"]',
       );
+    const knownNamespaces = namespaceInputs.every(isKnown);
+    if (knownNamespaces) uniqueNames("namespaces", namespaceInputs as string[], validateDnsLabel);
+    const checkedNamespaces = pulumi.output(namespaceInputs).apply((list) =>
+      onResource(
+        () => this,
+        () => uniqueNames("namespaces", list, validateDnsLabel) as string[],
+      ),
+    );
     const serviceAccounts = uniqueNames("serviceAccounts", args.serviceAccounts, validateDnsSubdomain) ?? [];
     const keep = uniqueNames("keepImagePullSecrets", args.keepImagePullSecrets, validateDnsSubdomain) ?? [];
 
@@ -114,7 +138,12 @@ export class RegistryCredentialSecret extends pulumi.ComponentResource {
         const field = `registries["${host}"]`;
         const entry = map[host];
         return pulumi.Output.isInstance(entry) || entry instanceof Promise
-          ? pulumi.output(entry).apply((e) => credentialOutput(field, e as RegistryCredentialInput, invokeOpts))
+          ? pulumi.output(entry).apply((e) =>
+              onResource(
+                () => this,
+                () => credentialOutput(field, e as RegistryCredentialInput, invokeOpts),
+              ),
+            )
           : credentialOutput(field, entry, invokeOpts);
       });
       return pulumi.all(credentials).apply((creds) => {
@@ -124,17 +153,23 @@ export class RegistryCredentialSecret extends pulumi.ComponentResource {
       });
     };
 
-    // A map known now is checked now, so a bad key fails the preview with a clear message.
+    // A map known now is checked now, so a bad key fails the preview with a clear message; one known later fails
+    // with the same message, as an error on this component.
     const registries = args.registries;
     const credentials =
       pulumi.Output.isInstance(registries) || registries instanceof Promise
-        ? pulumi.output(registries).apply((map) => resolve(map as Record<string, RegistryCredentialInput>))
+        ? pulumi.output(registries).apply((map) =>
+            onResource(
+              () => this,
+              () => resolve(map as Record<string, RegistryCredentialInput>),
+            ),
+          )
         : resolve(registries as Record<string, pulumi.Input<RegistryCredentialInput>>);
 
     this.dockerConfigJson = pulumi.secret(credentials.apply(dockerConfigJson));
     this.registries = pulumi.unsecret(credentials.apply((c) => Object.keys(c).sort()));
     this.secretName = pulumi.output(secretName);
-    this.namespaces = pulumi.output(namespaces);
+    this.namespaces = checkedNamespaces;
 
     const childOpts: pulumi.CustomResourceOptions = {
       parent: this,
@@ -144,12 +179,18 @@ export class RegistryCredentialSecret extends pulumi.ComponentResource {
     const data = pulumi.secret(
       this.dockerConfigJson.apply((json) => ({ ".dockerconfigjson": Buffer.from(json, "utf8").toString("base64") })),
     );
-    this.secrets = namespaces.map(
-      (namespace) =>
+    // Each namespace through the checked list, so a bad one never reaches the cluster.
+    const namespaceOf = (i: number) => checkedNamespaces.apply((list) => list[i]);
+    const resourceName = (i: number) => {
+      const ns = namespaceInputs[i];
+      return isKnown(ns) ? `${name}-${ns}` : `${name}-ns${i}`;
+    };
+    this.secrets = namespaceInputs.map(
+      (namespace, i) =>
         new core.Secret(
-          `${name}-${namespace}`,
+          resourceName(i),
           {
-            metadata: { name: secretName, namespace, labels },
+            metadata: { name: secretName, namespace: knownNamespaces ? namespace : namespaceOf(i), labels },
             type: "kubernetes.io/dockerconfigjson",
             data,
           },
@@ -158,12 +199,12 @@ export class RegistryCredentialSecret extends pulumi.ComponentResource {
     );
 
     const pullSecrets = [...new Set([...keep, secretName])].sort().map((n) => ({ name: n }));
-    namespaces.forEach((namespace, i) => {
+    namespaceInputs.forEach((namespace, i) => {
       for (const account of serviceAccounts) {
         new core.ServiceAccountPatch(
-          `${name}-${namespace}-${account}`,
+          `${resourceName(i)}-${account}`,
           {
-            metadata: { name: account, namespace },
+            metadata: { name: account, namespace: knownNamespaces ? namespace : namespaceOf(i) },
             imagePullSecrets: pullSecrets,
           },
           { ...childOpts, dependsOn: [this.secrets[i]] },
