@@ -3,6 +3,7 @@ import { type AcrTokenSource, acrCredential } from "./alicloud/acr-token";
 import { type EcrTokenSource, ecrCredential } from "./aws/ecr-token";
 import { PolicyError } from "./core/errors";
 import { type RegistryCredential, type StaticCredentialInput, resolveStaticCredential } from "./core/kubernetes";
+import { onResource } from "./outputs";
 
 export type { AcrTokenSource, EcrTokenSource };
 
@@ -74,5 +75,12 @@ export function credentialOutput(
   if (Object.values(parts).every((v) => v === undefined || typeof v === "string")) {
     return pulumi.secret(resolveStaticCredential(field, parts as StaticCredentialInput));
   }
-  return pulumi.secret(pulumi.output(parts).apply((p) => resolveStaticCredential(field, p as StaticCredentialInput)));
+  return pulumi.secret(
+    pulumi.output(parts).apply((p) =>
+      onResource(
+        () => opts?.parent,
+        () => resolveStaticCredential(field, p as StaticCredentialInput),
+      ),
+    ),
+  );
 }

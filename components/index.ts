@@ -25,6 +25,15 @@ export type { RefresherEndpoints } from "./core/kubernetes";
 export type { AcrTokenSource, EcrTokenSource, RegistryCredentialInput } from "./credentials";
 export type { Affinity, KubernetesObject, NodeConfigKubernetesArgs } from "./kubernetes/node-config";
 export type { EcrUpstreamCredentialArgs } from "./aws/ecr-upstream-credential";
+export type {
+  K3sRegistryAuthArgs,
+  K3sRenderOptionsArgs,
+  MirrorArg,
+  MirrorEndpointArgs,
+  MirrorPolicyArgs,
+  RegistryMirrorsArgs,
+  RuntimeRenderOptionsArgs,
+} from "./args";
 
 // What the arguments and outputs are made of.
 export { PolicyError, type Warnings } from "./core/errors";

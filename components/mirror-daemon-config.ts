@@ -1,14 +1,22 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { MirrorPolicyInput } from "./core/policy";
+import type { MirrorPolicyArgs, RuntimeRenderOptionsArgs } from "./args";
 import type { DockerSettingsInput } from "./core/render/docker";
-import type { RuntimeRenderOptions } from "./core/render/runtimes";
 import type { RestartPolicy, RuntimeName } from "./core/render/types";
 import type { WatchdogSettingsInput } from "./core/watch-plan";
-import { nodeConfigUserData, type RenderedNodeConfig, renderNodeConfig } from "./core/render/node-config";
+import {
+  type NodeConfigInput,
+  nodeConfigUserData,
+  type RenderedNodeConfig,
+  renderNodeConfig,
+} from "./core/render/node-config";
 import { encodeUserData } from "./core/userdata";
 // Loads no Kubernetes SDK at import time: createNodeConfigResources loads it when it creates resources.
-import { createNodeConfigResources, type NodeConfigKubernetesArgs } from "./kubernetes/node-config";
-import { computeOutput, OutputsOnDemand } from "./outputs";
+import {
+  createNodeConfigResources,
+  type NodeConfigKubernetesArgs,
+  refuseScriptInConfigMap,
+} from "./kubernetes/node-config";
+import { isKnown, OutputsOnDemand, onResource } from "./outputs";
 
 /** Arguments of {@link MirrorDaemonConfig}. */
 export interface MirrorDaemonConfigArgs {
@@ -19,9 +27,11 @@ export interface MirrorDaemonConfigArgs {
   mirrors?: pulumi.Input<pulumi.Input<string>[]>;
   /**
    * The full mirror policy: per upstream registry (`docker.io`, `ghcr.io`, `*`, ...) an ordered list of mirrors.
-   * Takes a `RegionalMirrorSelector`'s `policy` output as is.
+   * Takes a `RegionalMirrorSelector`'s `policy` output as is; every URL, endpoint and header in it may be an Output.
+   * Pass a header that carries a credential as a secret: the node files are then a secret. A secret URL (e.g. from
+   * an ESC environment) is not taken for a credential: a URL is written in the clear, as user data needs it.
    */
-  policy?: pulumi.Input<MirrorPolicyInput>;
+  policy?: pulumi.Input<MirrorPolicyArgs>;
   /** Docker daemon settings written beside the mirrors (`execOpts`, `logDriver`, `logOpts`, `insecureRegistries`, ...). */
   docker?: pulumi.Input<DockerSettingsInput>;
   /** Runtimes to configure: `docker`, `containerd`, `crio`, `podman`, `k3s`, `rke2`, `buildkit`, `bottlerocket`. Default docker + containerd. */
@@ -33,8 +43,8 @@ export interface MirrorDaemonConfigArgs {
    * stops every container on the node).
    */
   restartPolicy?: pulumi.Input<RestartPolicy>;
-  /** Options of the non-Docker formats: containerd certs folder, k3s/RKE2 registry auth. */
-  runtimeOptions?: pulumi.Input<RuntimeRenderOptions>;
+  /** Options of the non-Docker formats: containerd certs folder, k3s/RKE2 registry auth (pass it as a secret). */
+  runtimeOptions?: pulumi.Input<RuntimeRenderOptionsArgs>;
   /**
    * The node mirror watchdog (off by default): `true` for its defaults, or its settings (`intervalSeconds`,
    * `failuresToDown`, `successesToUp`, `stateDir`, `metricsFile`, ...). It probes every mirror from the node
@@ -50,8 +60,9 @@ export interface MirrorDaemonConfigArgs {
    */
   watchdog?: pulumi.Input<WatchdogSettingsInput | true>;
   /**
-   * Configure the nodes of a running Kubernetes cluster: creates a ConfigMap and a DaemonSet that run the apply
-   * script on every node. Omit it to deliver by cloud user data only.
+   * Configure the nodes of a running Kubernetes cluster: creates a Secret (or, when nothing in the node files is a
+   * credential, a ConfigMap; see `scriptInSecret`) and a DaemonSet that runs the apply script on every node. Omit it
+   * to deliver by cloud user data only.
    */
   kubernetes?: NodeConfigKubernetesArgs;
 }
@@ -73,24 +84,43 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
   private readonly outputs = new OutputsOnDemand();
 
   constructor(name: string, args: MirrorDaemonConfigArgs, opts?: pulumi.ComponentResourceOptions) {
-    const inputs = {
-      mirrors: args.mirrors,
-      policy: args.policy,
+    const policyArgs = { mirrors: args.mirrors, policy: args.policy };
+    const settings = {
       docker: args.docker,
       runtimes: args.runtimes,
       restartPolicy: args.restartPolicy,
       runtimeOptions: args.runtimeOptions,
       watchdog: args.watchdog,
     };
-    const rendered = computeOutput(inputs, (i) => renderNodeConfig(i as Parameters<typeof renderNodeConfig>[0]));
-    const sensitive = rendered.apply((r) => (r.secret ? pulumi.secret(r) : pulumi.output(r)));
+    // Known inputs are rendered now, so a bad value fails the constructor (and the preview) with its message;
+    // Outputs are rendered when they resolve, a failure then being an error on this component with the same text.
+    const known =
+      isKnown(policyArgs) && isKnown(settings)
+        ? renderNodeConfig({ ...policyArgs, ...settings } as NodeConfigInput)
+        : undefined;
+    if (known?.secret && args.kubernetes?.scriptInSecret === false) refuseScriptInConfigMap();
+    const rendered: pulumi.Output<RenderedNodeConfig> = known
+      ? pulumi.output(known)
+      : // The policy's own secretness is dropped: a secret mirror URL is not a credential. The rendering is a secret
+        // exactly when a file holds one (a header, k3s/RKE2 auth); the other arguments keep their secretness.
+        pulumi.all([pulumi.unsecret(pulumi.output(policyArgs)), pulumi.output(settings)]).apply(([p, s]) =>
+          onResource(
+            () => this,
+            () => {
+              const r = renderNodeConfig({ ...p, ...s } as NodeConfigInput);
+              r.warnings.forEach((w) => pulumi.log.warn(w, this));
+              return r;
+            },
+          ),
+        );
+    const sensitive = rendered.apply((r) => (r.secret ? pulumi.secret(r) : r)) as pulumi.Output<RenderedNodeConfig>;
     // The node files are the component's inputs as the engine records them: `pulumi preview --diff` prints a changed
     // multi-line input as a line diff, so a policy change shows as the lines of the node files that change (outputs
     // are not shown in a preview). Secret files stay secret.
     super("registry-mirrors:index:MirrorDaemonConfig", name, { nodeFiles: sensitive.apply((r) => r.files) }, opts);
     this.rendered = rendered;
     this.sensitive = sensitive;
-    this.rendered.apply((r) => r.warnings.forEach((w) => pulumi.log.warn(w, this)));
+    known?.warnings.forEach((w) => pulumi.log.warn(w, this));
 
     this.applyScript = this.sensitive.apply((r) => r.applyScript);
     this.checksum = this.rendered.apply((r) => r.checksum);
@@ -101,7 +131,8 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
         paths: Object.keys(r.files),
         runtimes: r.runtimes,
       }));
-      createNodeConfigResources(this, name, args.kubernetes, content);
+      const scriptInSecret = args.kubernetes.scriptInSecret ?? known?.secret ?? true;
+      createNodeConfigResources(this, name, { ...args.kubernetes, scriptInSecret }, content);
     }
 
     this.registerOutputs({ checksum: this.checksum });

@@ -37,3 +37,30 @@ export class OutputsOnDemand {
     return this.made.get(key) as pulumi.Output<T>;
   }
 }
+
+/**
+ * The error Pulumi reports for a failure inside a component's `apply`: a `ResourceError` on the component, printed
+ * as `error: <text>` without a stack trace, with the same text the constructor throws for a known value.
+ */
+export function resourceError(error: unknown, resource: pulumi.Resource): Error {
+  if (pulumi.ResourceError.isInstance(error)) return error;
+  const text = error instanceof Error ? error.message : String(error);
+  const failure = new pulumi.ResourceError(text, resource, true);
+  // Each resource input the failed value reaches prefixes `error serializing property "x": ` to the message of the
+  // same error object; the text the user acts on stays as written.
+  Object.defineProperty(failure, "message", { get: () => text, set: () => undefined, configurable: true });
+  return failure;
+}
+
+/**
+ * Runs `compute` for `owner()` inside an `apply`: an error becomes {@link resourceError}. `owner` is called only on
+ * failure, so a constructor can pass a closure over a component that `super()` has not returned yet.
+ */
+export function onResource<T>(owner: () => pulumi.Resource | undefined, compute: () => T): T {
+  try {
+    return compute();
+  } catch (error) {
+    const resource = owner();
+    throw resource ? resourceError(error, resource) : error;
+  }
+}

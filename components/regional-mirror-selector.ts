@@ -1,17 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 // Safe at the package root: this module loads the AWS SDK subpaths only when it creates resources.
 import { createEcrPullThroughCache } from "./aws/ecr-pull-through";
+import type { MirrorArg } from "./args";
 import type { EcrUpstreamCredentialArgs } from "./aws/ecr-upstream-credential";
 import { PolicyError } from "./core/errors";
 import { type MirrorPolicyInput, normaliseRegistryName } from "./core/policy";
 import { defaultEcrPullThrough } from "./core/regions/aws";
-import {
-  type CloudName,
-  type MirrorInput,
-  type NetworkKind,
-  type UserCatalog,
-  validateCloud,
-} from "./core/regions/catalog";
+import { type CloudName, type NetworkKind, type UserCatalog, validateCloud } from "./core/regions/catalog";
 import {
   checkProbeOrderOptions,
   orderByProbe,
@@ -25,7 +20,8 @@ import {
   selectMirrors,
   validateSelectionFields,
 } from "./core/regions/select";
-import { isKnown, OutputsOnDemand } from "./outputs";
+import { stackUniqueName } from "./names";
+import { isKnown, OutputsOnDemand, onResource, resourceError } from "./outputs";
 
 /** The optional health probe of {@link RegionalMirrorSelector}. */
 export interface RegionalMirrorProbeArgs {
@@ -66,15 +62,17 @@ export interface RegionalMirrorSelectorArgs {
   awsAccountId?: pulumi.Input<string>;
   /**
    * ECR pull-through cache rules to use, upstream registry to repository prefix, e.g. `{ "docker.io": "docker-hub" }`.
-   * Default with `createPullThroughCache`: a rule per mirrored registry ECR can cache, with AWS's usual prefixes.
+   * Default with `createPullThroughCache`: a rule per mirrored registry ECR can cache, with AWS's usual prefix and the
+   * stack (`docker-hub-<stack>`), since a prefix is unique in an account and region and two stacks of one program
+   * would otherwise fight over it. Give the prefixes to share rules or keep existing ones.
    */
   ecrPullThrough?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** Id of the Alibaba Cloud account's Docker Hub accelerator (`https://<id>.mirror.aliyuncs.com`). */
   alicloudAcceleratorId?: pulumi.Input<string>;
   /** Your own mirrors per region or region pattern (`cn-*`), merged over the built-in catalog. */
   userCatalog?: pulumi.Input<UserCatalog>;
-  /** Mirrors per registry tried in every region after the regional ones. */
-  fallbacks?: pulumi.Input<Record<string, MirrorInput[]>>;
+  /** Mirrors per registry tried in every region after the regional ones; each URL or endpoint may be an Output. */
+  fallbacks?: pulumi.Input<Record<string, pulumi.Input<MirrorArg[]>>>;
   /** Try the upstream registry last (default true). */
   upstreamFallback?: pulumi.Input<boolean>;
   /** Keep known-dead public mirrors with a warning instead of refusing them. */
@@ -189,9 +187,18 @@ export class RegionalMirrorSelector extends pulumi.ComponentResource {
           .apply(async ([resolved, probeArgs]) => {
             const input: Record<string, unknown> = {};
             for (const field of SELECTION_FIELDS) if (resolved[field] !== undefined) input[field] = resolved[field];
-            const chosen = selectMirrors(input as unknown as RegionSelectionInput);
+            const chosen = onResource(
+              () => this,
+              () => {
+                checkProbeOrderOptions({ order: probeArgs.order, latencyMarginMs: probeArgs.latencyMarginMs });
+                return selectMirrors(input as unknown as RegionSelectionInput);
+              },
+            );
             const run = probeArgs.enabled === true && (!pulumi.runtime.isDryRun() || probeArgs.duringPreview === true);
-            return run ? this.probe(chosen, probeArgs) : { ...chosen, probeResults: [] as ProbeResult[] };
+            if (!run) return { ...chosen, probeResults: [] as ProbeResult[] };
+            return this.probe(chosen, probeArgs).catch((error: unknown) => {
+              throw resourceError(error, this);
+            });
           });
 
     this.selection = selection;
@@ -307,7 +314,12 @@ export class RegionalMirrorSelector extends pulumi.ComponentResource {
       const registries = ((args.registries as string[] | undefined) ?? ["docker.io"]).map((r, i) =>
         normaliseRegistryName(`registries[${i}]`, r),
       );
-      rules = defaultEcrPullThrough(registries);
+      rules = Object.fromEntries(
+        Object.entries(defaultEcrPullThrough(registries)).map(([registry, prefix]) => [
+          registry,
+          stackUniqueName(prefix, 30),
+        ]),
+      );
     }
     const created = createEcrPullThroughCache(
       name,

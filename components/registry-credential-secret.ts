@@ -17,6 +17,8 @@ import {
   type RefresherSource,
   resolveRefresherArgs,
 } from "./pull-secret-refresher";
+import { stackUniqueName } from "./names";
+import { isKnown, onResource } from "./outputs";
 
 export type { AcrTokenSource, EcrTokenSource, RegistryCredentialInput } from "./credentials";
 export type {
@@ -33,9 +35,16 @@ export interface RegistryCredentialSecretArgs {
    * passwords as Pulumi secrets (`config.requireSecret`); the Secret's data is a Pulumi secret either way.
    */
   registries: pulumi.Input<Record<string, pulumi.Input<RegistryCredentialInput>>>;
-  /** Namespaces to create the Secret in (each must exist). Default `["default"]`. */
-  namespaces?: string[];
-  /** Name of the Secret in every namespace. Default: the component's name. */
+  /**
+   * Namespaces to create the Secret in (each must exist), e.g. a `k8s.core.v1.Namespace`'s `metadata.name`. The
+   * list itself is plain (one Secret per entry); a namespace given as an Output is checked when it resolves, and its
+   * Secret's Pulumi name uses its position (`<name>-ns<index>`) instead of the namespace. Default `["default"]`.
+   */
+  namespaces?: pulumi.Input<string>[];
+  /**
+   * Name of the Secret in every namespace: pods and service accounts reference it (read it from `secretName`).
+   * Default `<component name>-<stack>`, so two stacks of one program never share (and fight over) one Secret.
+   */
   secretName?: string;
   /**
    * Service accounts (in every namespace) whose `imagePullSecrets` get this Secret, by a server-side apply patch.
@@ -147,15 +156,30 @@ export class RegistryCredentialSecret extends pulumi.ComponentResource {
   constructor(name: string, args: RegistryCredentialSecretArgs, opts?: pulumi.ComponentResourceOptions) {
     super("registry-mirrors:index:RegistryCredentialSecret", name, {}, opts);
 
-    const secretName = validateDnsSubdomain("secretName", args.secretName ?? name);
-    const namespaces = uniqueNames("namespaces", args.namespaces, validateDnsLabel) ?? ["default"];
-    if (namespaces.length === 0)
+    const secretName = validateDnsSubdomain("secretName", args.secretName ?? stackUniqueName(name, 253));
+    if (args.namespaces !== undefined && !Array.isArray(args.namespaces))
       throw new PolicyError(
         "namespaces",
-        namespaces,
+        isKnown(args.namespaces) ? args.namespaces : "(an Output)",
+        "must be a list (one Secret is created per namespace, so the list itself cannot be an Output)",
+        'write namespaces: ["team-a", ns.metadata.name]',
+      );
+    const namespaceInputs: pulumi.Input<string>[] = args.namespaces ?? ["default"];
+    if (namespaceInputs.length === 0)
+      throw new PolicyError(
+        "namespaces",
+        namespaceInputs,
         "no namespace given",
         'list at least one namespace, or leave namespaces out for ["default"]',
       );
+    const knownNamespaces = namespaceInputs.every(isKnown);
+    if (knownNamespaces) uniqueNames("namespaces", namespaceInputs as string[], validateDnsLabel);
+    const checkedNamespaces = pulumi.output(namespaceInputs).apply((list) =>
+      onResource(
+        () => this,
+        () => uniqueNames("namespaces", list, validateDnsLabel) as string[],
+      ),
+    );
     const serviceAccounts = uniqueNames("serviceAccounts", args.serviceAccounts, validateDnsSubdomain) ?? [];
     const keep = uniqueNames("keepImagePullSecrets", args.keepImagePullSecrets, validateDnsSubdomain) ?? [];
 
@@ -190,7 +214,12 @@ export class RegistryCredentialSecret extends pulumi.ComponentResource {
         const field = `registries["${host}"]`;
         const entry = map[host];
         return pulumi.Output.isInstance(entry) || entry instanceof Promise
-          ? pulumi.output(entry).apply((e) => credentialOutput(field, e as RegistryCredentialInput, invokeOpts))
+          ? pulumi.output(entry).apply((e) =>
+              onResource(
+                () => this,
+                () => credentialOutput(field, e as RegistryCredentialInput, invokeOpts),
+              ),
+            )
           : credentialOutput(field, entry, invokeOpts);
       });
       return pulumi.all(credentials).apply((creds) => {
@@ -200,16 +229,30 @@ export class RegistryCredentialSecret extends pulumi.ComponentResource {
       });
     };
 
-    // A map known now is checked now, so a bad key fails the preview with a clear message.
+    // A map known now is checked now, so a bad key fails the preview with a clear message; one known later fails
+    // with the same message, as an error on this component.
     const registries = args.registries;
     const sources = args.refresher ? refresherSources(registries) : undefined;
+    if (sources && !knownNamespaces)
+      throw new PolicyError(
+        "namespaces",
+        "(an Output)",
+        "with a refresher the namespaces must be known at preview time (its Role is made per namespace)",
+        'write the namespaces as plain names, e.g. namespaces: ["team-a"]',
+      );
     // Checked before any resource exists, so a bad refresher setting creates nothing.
-    if (sources && args.refresher) resolveRefresherArgs(secretName, namespaces, sources, args.refresher);
+    if (sources && args.refresher)
+      resolveRefresherArgs(secretName, namespaceInputs as string[], sources, args.refresher);
     const placeholder = sources !== undefined && !args.refresher?.tokenInState;
     const credentials = placeholder
       ? undefined
       : pulumi.Output.isInstance(registries) || registries instanceof Promise
-        ? pulumi.output(registries).apply((map) => resolve(map as Record<string, RegistryCredentialInput>))
+        ? pulumi.output(registries).apply((map) =>
+            onResource(
+              () => this,
+              () => resolve(map as Record<string, RegistryCredentialInput>),
+            ),
+          )
         : resolve(registries as Record<string, pulumi.Input<RegistryCredentialInput>>);
 
     this.dockerConfigJson = pulumi.secret(
@@ -219,7 +262,7 @@ export class RegistryCredentialSecret extends pulumi.ComponentResource {
       ? pulumi.unsecret(credentials.apply((c) => Object.keys(c).sort()))
       : pulumi.output([...new Set((sources as RefresherSource[]).map((s) => s.key))].sort());
     this.secretName = pulumi.output(secretName);
-    this.namespaces = pulumi.output(namespaces);
+    this.namespaces = checkedNamespaces;
 
     const childOpts: pulumi.CustomResourceOptions = {
       parent: this,
@@ -229,12 +272,18 @@ export class RegistryCredentialSecret extends pulumi.ComponentResource {
     const data = pulumi.secret(
       this.dockerConfigJson.apply((json) => ({ ".dockerconfigjson": Buffer.from(json, "utf8").toString("base64") })),
     );
-    this.secrets = namespaces.map(
-      (namespace) =>
+    // Each namespace through the checked list, so a bad one never reaches the cluster.
+    const namespaceOf = (i: number) => checkedNamespaces.apply((list) => list[i]);
+    const resourceName = (i: number) => {
+      const ns = namespaceInputs[i];
+      return isKnown(ns) ? `${name}-${ns}` : `${name}-ns${i}`;
+    };
+    this.secrets = namespaceInputs.map(
+      (namespace, i) =>
         new core.Secret(
-          `${name}-${namespace}`,
+          resourceName(i),
           {
-            metadata: { name: secretName, namespace, labels },
+            metadata: { name: secretName, namespace: knownNamespaces ? namespace : namespaceOf(i), labels },
             type: "kubernetes.io/dockerconfigjson",
             data,
           },
@@ -245,18 +294,25 @@ export class RegistryCredentialSecret extends pulumi.ComponentResource {
     if (sources && args.refresher) {
       this.refresher = new PullSecretRefresher(
         name,
-        { secretName, namespaces, sources, settings: args.refresher, provider: args.provider, secrets: this.secrets },
+        {
+          secretName,
+          namespaces: namespaceInputs as string[],
+          sources,
+          settings: args.refresher,
+          provider: args.provider,
+          secrets: this.secrets,
+        },
         { parent: this },
       );
     }
 
     const pullSecrets = [...new Set([...keep, secretName])].sort().map((n) => ({ name: n }));
-    namespaces.forEach((namespace, i) => {
+    namespaceInputs.forEach((namespace, i) => {
       for (const account of serviceAccounts) {
         new core.ServiceAccountPatch(
-          `${name}-${namespace}-${account}`,
+          `${resourceName(i)}-${account}`,
           {
-            metadata: { name: account, namespace },
+            metadata: { name: account, namespace: knownNamespaces ? namespace : namespaceOf(i) },
             imagePullSecrets: pullSecrets,
           },
           { ...childOpts, dependsOn: [this.secrets[i]] },

@@ -16,7 +16,10 @@ export interface EcrPullThroughCacheArgs {
    * resources are never created inside an `apply`.
    */
   rules: Record<string, string>;
-  /** Credentials per upstream registry that needs them; each becomes a Secrets Manager secret `ecr-pullthroughcache/<prefix>`. */
+  /**
+   * Credentials per upstream registry that needs them; each becomes a Secrets Manager secret, named
+   * `ecr-pullthroughcache/<stack>/<prefix>` unless the credential's `secretName` says otherwise.
+   */
   credentials?: Record<string, EcrUpstreamCredentialArgs>;
   /** Existing Secrets Manager secrets (ARN; the name must start with `ecr-pullthroughcache/`) per upstream registry. */
   credentialArns?: Record<string, pulumi.Input<string>>;
@@ -89,6 +92,8 @@ export function validateEcrPullThroughCacheArgs(args: EcrPullThroughCacheArgs): 
         "keep one of them",
       );
     }
+    const credential = credentials.get(registry);
+    if (credential !== undefined) credentialSecretName(registry, prefix, credential.secretName);
     if (upstream.needsCredential && !credentials.has(registry) && !arns.has(registry)) {
       throw new PolicyError(
         `credentials["${registry}"]`,
@@ -119,9 +124,32 @@ export function validateEcrPullThroughCacheArgs(args: EcrPullThroughCacheArgs): 
   return rules;
 }
 
+const SECRET_PREFIX = "ecr-pullthroughcache/";
+
+/** The Secrets Manager name of a rule's credential: the user's, or `ecr-pullthroughcache/<stack>/<prefix>`. */
+export function credentialSecretName(registry: string, prefix: string, given: unknown): string {
+  if (given === undefined) return `${SECRET_PREFIX}${pulumi.getStack()}/${prefix}`;
+  if (
+    typeof given !== "string" ||
+    !given.startsWith(SECRET_PREFIX) ||
+    given.length === SECRET_PREFIX.length ||
+    given.length > 512 ||
+    !/^[A-Za-z0-9/_+=.@-]+$/.test(given)
+  ) {
+    throw new PolicyError(
+      `credentials["${registry}"].secretName`,
+      given,
+      "ECR reads pull-through credentials only from a Secrets Manager secret named ecr-pullthroughcache/<name> (letters, digits and /_+=.@-, at most 512 characters)",
+      `write e.g. "${SECRET_PREFIX}${prefix}", or leave secretName out for a name unique to the stack`,
+    );
+  }
+  return given;
+}
+
 /**
  * Creates an `aws.ecr.PullThroughCacheRule` per upstream, plus, for Docker Hub, GHCR and GitLab, the Secrets
- * Manager secret ECR reads the upstream credentials from (`ecr-pullthroughcache/<prefix>`, value a Pulumi secret).
+ * Manager secret ECR reads the upstream credentials from (`ecr-pullthroughcache/<stack>/<prefix>` by default, value a
+ * Pulumi secret).
  * Loads only `@pulumi/aws/ecr` and `@pulumi/aws/secretsmanager`, and only when called.
  */
 export function createEcrPullThroughCache(
@@ -144,7 +172,7 @@ export function createEcrPullThroughCache(
       const secret = new sm.Secret(
         `${resourceName}-credential`,
         {
-          name: `ecr-pullthroughcache/${prefix}`,
+          name: credentialSecretName(registry, prefix, credential.secretName),
           description: `${upstream.label} credentials for the ECR pull-through cache rule "${prefix}" (registry-mirrors)`,
           // The value is a copy of an upstream token: delete it at once so a replacement can reuse the name.
           recoveryWindowInDays: 0,

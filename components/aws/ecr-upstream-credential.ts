@@ -10,4 +10,10 @@ export interface EcrUpstreamCredentialArgs {
    * token with `read_registry`). Stored only as a Pulumi secret.
    */
   accessToken: pulumi.Input<string>;
+  /**
+   * Name of the Secrets Manager secret that holds them. ECR requires the `ecr-pullthroughcache/` prefix. Default
+   * `ecr-pullthroughcache/<stack>/<rule prefix>`, so two stacks of one program in one account and region do not
+   * fight over one secret.
+   */
+  secretName?: string;
 }

@@ -7,8 +7,10 @@ export {
   NodeConfigContent,
   NodeConfigKubernetesArgs,
   NodeConfigResources,
+  type ResolvedNodeConfigKubernetesArgs,
   createNodeConfigResources,
   nodeConfigDirs,
+  refuseScriptInConfigMap,
   resolveNodeConfigArgs,
 } from "./node-config";
 export {

@@ -19,6 +19,8 @@ import {
 } from "../core/kubernetes";
 import { PolicyError } from "../core/errors";
 import type { RuntimeName } from "../core/render/types";
+import { stackUniqueName } from "../names";
+import { isKnown, onResource } from "../outputs";
 
 /**
  * The pod's `spec.affinity`, passed through as given; a `k8s.types.input.core.v1.Affinity` fits. Typed without the
@@ -42,22 +44,25 @@ export interface KubernetesObject extends pulumi.CustomResource {
 
 /** Where the node-config DaemonSet runs and how it rolls out (the `kubernetes` argument of `MirrorDaemonConfig`). */
 export interface NodeConfigKubernetesArgs {
-  /** Namespace of the ConfigMap and DaemonSet. Default `"kube-system"`. */
-  namespace?: string;
-  /** Name of the DaemonSet (a DNS label); the ConfigMap is `<name>-<checksum prefix>`. Default `<component name>-node-config`. */
+  /** Namespace of the Secret (or ConfigMap) and DaemonSet. Default `"kube-system"`. */
+  namespace?: pulumi.Input<string>;
+  /**
+   * Name of the DaemonSet (a DNS label); the Secret or ConfigMap holding the script is `<name>-<checksum prefix>`.
+   * Default `<component name>-node-config-<stack>`, so two stacks of one program in one cluster do not share it.
+   */
   name?: string;
   /** Only nodes with these labels are configured. Default `{ "kubernetes.io/os": "linux" }`. */
-  nodeSelector?: Record<string, string>;
+  nodeSelector?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** Kubernetes node affinity/anti-affinity, passed through as given (`spec.affinity` of the pod). */
   affinity?: pulumi.Input<Affinity>;
   /** Taints the pods tolerate. Default: every taint (`[{ operator: "Exists" }]`), so tainted nodes get mirrors too. */
-  tolerations?: Toleration[];
+  tolerations?: pulumi.Input<pulumi.Input<Toleration>[]>;
   /**
    * The image of both containers. It needs `sh`, `python3` (or `jq`) and `nsenter`. Default: Python's Alpine
    * image pinned by digest. It must be pullable before any mirror exists: mirror it into your private registry
    * first and give that reference here (keep the digest).
    */
-  image?: string;
+  image?: pulumi.Input<string>;
   /** Pull secrets in `namespace` for a private copy of the image (e.g. a `RegistryCredentialSecret`'s name). */
   imagePullSecrets?: string[];
   /** Requests/limits of the init container that runs the script. Default `10m`/`32Mi` requested, `128Mi` memory limit. */
@@ -76,8 +81,11 @@ export interface NodeConfigKubernetesArgs {
    */
   mode?: NodeConfigMode;
   /**
-   * Keep the apply script in a Secret instead of a ConfigMap. Needed when a node file holds a credential (mirror
-   * headers, k3s/RKE2 registry auth): anyone who can read ConfigMaps in the namespace could read it otherwise.
+   * Where the DaemonSet reads the apply script from: a Secret (`true`) or a ConfigMap (`false`). A script that holds a
+   * credential (mirror headers, k3s/RKE2 registry auth) always goes in a Secret: `false` is then refused, since anyone
+   * who can read ConfigMaps in the namespace could read it. Default with `MirrorDaemonConfig`: a ConfigMap when the
+   * node files are known when the program runs and hold no credential, a Secret otherwise (also when they are
+   * computed from Outputs, as nothing can tell in advance). Default with `createNodeConfigResources`: a Secret.
    */
   scriptInSecret?: boolean;
   /** The Kubernetes provider to create the resources with (default: the ambient or parent's provider). */
@@ -123,8 +131,19 @@ export function nodeConfigDirs(content: Pick<NodeConfigContent, "paths" | "runti
   return hostMountDirs([...(content.paths ?? []), ...fromRuntimes]);
 }
 
+/** {@link NodeConfigKubernetesArgs} with its Inputs resolved: what {@link resolveNodeConfigArgs} checks. */
+export type ResolvedNodeConfigKubernetesArgs = Omit<
+  NodeConfigKubernetesArgs,
+  "namespace" | "nodeSelector" | "tolerations" | "image"
+> & {
+  namespace?: string;
+  nodeSelector?: Record<string, string>;
+  tolerations?: Toleration[];
+  image?: string;
+};
+
 /** The validated, defaulted plain settings; throws a PolicyError naming the field on bad input. */
-export function resolveNodeConfigArgs(name: string, args: NodeConfigKubernetesArgs) {
+export function resolveNodeConfigArgs(name: string, args: ResolvedNodeConfigKubernetesArgs) {
   const field = (f: string) => `kubernetes.${f}`;
   const maxUnavailable = args.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE;
   const validMax =
@@ -143,7 +162,7 @@ export function resolveNodeConfigArgs(name: string, args: NodeConfigKubernetesAr
     throw new PolicyError(field("mode"), mode, "unknown mode", 'use "apply" or "restore"');
   }
   return {
-    name: validateDnsLabel(field("name"), args.name ?? `${name}-node-config`),
+    name: validateDnsLabel(field("name"), args.name ?? stackUniqueName(`${name}-node-config`, 63)),
     namespace: validateDnsLabel(field("namespace"), args.namespace ?? "kube-system"),
     image: validateImageReference(field("image"), args.image ?? DEFAULT_NODE_CONFIG_IMAGE),
     mode,
@@ -160,20 +179,38 @@ export function resolveNodeConfigArgs(name: string, args: NodeConfigKubernetesAr
   };
 }
 
+/** Refuses a ConfigMap for a script that holds a credential. */
+export function refuseScriptInConfigMap(): never {
+  throw new PolicyError(
+    "kubernetes.scriptInSecret",
+    false,
+    "the apply script holds a credential (mirror headers or k3s/RKE2 registry auth), and anyone who can read ConfigMaps in the namespace could read it",
+    "remove scriptInSecret: false; the script then goes in a Secret",
+  );
+}
+
 /**
- * Creates the ConfigMap (or Secret) holding the apply script and the DaemonSet that runs it on every node:
+ * Creates the Secret (or ConfigMap) holding the apply script and the DaemonSet that runs it on every node:
  * an init container runs `sh /config/apply-node-config.sh <mode>` against the node's folders mounted under `/host`,
  * reaching the node's systemd through `nsenter`; a tiny unprivileged main container keeps the pod Running.
- * Validates `args` right away (a bad value fails the preview with a clear message).
+ * Validates the known arguments right away (a bad value fails the preview with a clear message); those given as
+ * Outputs are validated with the same messages when they resolve, as an error on `parent`.
  */
 export function createNodeConfigResources(
   parent: pulumi.Resource,
   name: string,
   args: NodeConfigKubernetesArgs,
-  content: pulumi.Output<NodeConfigContent>,
+  content: pulumi.Input<NodeConfigContent>,
   opts?: pulumi.CustomResourceOptions,
 ): NodeConfigResources {
-  const settings = resolveNodeConfigArgs(name, args);
+  const inputs = {
+    namespace: args.namespace,
+    image: args.image,
+    nodeSelector: args.nodeSelector,
+    tolerations: args.tolerations,
+  };
+  const known = isKnown(inputs) ? resolveNodeConfigArgs(name, args as ResolvedNodeConfigKubernetesArgs) : undefined;
+  const scriptInSecret = args.scriptInSecret ?? true;
   // Loaded here, not at the top: importing the package must not load the Kubernetes SDK.
   const core = require("@pulumi/kubernetes/core/v1") as typeof import("@pulumi/kubernetes/core/v1");
   const apps = require("@pulumi/kubernetes/apps/v1") as typeof import("@pulumi/kubernetes/apps/v1");
@@ -183,26 +220,35 @@ export function createNodeConfigResources(
     ...(args.provider ? { provider: args.provider } : {}),
   };
 
-  if (!args.scriptInSecret) {
-    pulumi.isSecret(content).then((secret) => {
-      if (secret)
-        pulumi.log.warn(
-          "the apply script holds a credential and is stored in a ConfigMap; set kubernetes.scriptInSecret: true to keep it in a Secret",
-          parent,
-        );
-    });
-  }
-  const spec = pulumi.all([content, args.affinity]).apply(([c, affinity]) => ({
-    ...settings,
-    applyScript: c.applyScript,
-    paths: nodeConfigDirs(c),
-    affinity: affinity as Record<string, unknown> | undefined,
-  }));
+  const script = pulumi.output(content);
+  const spec = pulumi
+    .all([
+      script,
+      args.affinity,
+      known ? undefined : pulumi.output(inputs),
+      scriptInSecret ? false : pulumi.output(pulumi.isSecret(script)),
+    ])
+    .apply(([c, affinity, resolved, secret]) =>
+      onResource(
+        () => parent,
+        () => {
+          if (secret) refuseScriptInConfigMap();
+          const settings =
+            known ?? resolveNodeConfigArgs(name, { ...args, ...resolved } as ResolvedNodeConfigKubernetesArgs);
+          return {
+            ...settings,
+            applyScript: c.applyScript,
+            paths: nodeConfigDirs(c),
+            affinity: affinity as Record<string, unknown> | undefined,
+          };
+        },
+      ),
+    );
   // Only the script itself is sensitive: names, mounts and the checksum stay readable in previews.
   let configMap: k8s.core.v1.ConfigMap | undefined;
   let secret: k8s.core.v1.Secret | undefined;
   let daemonSetManifest: pulumi.Output<DaemonSetManifest>;
-  if (args.scriptInSecret) {
+  if (scriptInSecret) {
     const manifests = spec.apply((s) => nodeConfigManifests(s, { scriptInSecret: true }));
     daemonSetManifest = manifests.daemonSet;
     secret = new core.Secret(

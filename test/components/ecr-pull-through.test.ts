@@ -69,7 +69,11 @@ describe("createEcrPullThroughCache", () => {
       rules: { "docker.io": "docker-hub", "quay.io": "quay", "ghcr.io": "github", "registry.k8s.io": "k8s" },
       credentials: {
         "docker.io": { username: "octo", accessToken: "dckr_pat_plain" },
-        "ghcr.io": { username: pulumi.output("octo"), accessToken: pulumi.secret("ghp_secret") },
+        "ghcr.io": {
+          username: pulumi.output("octo"),
+          accessToken: pulumi.secret("ghp_secret"),
+          secretName: "ecr-pullthroughcache/shared/github",
+        },
       },
       region: "eu-central-1",
     });
@@ -90,18 +94,19 @@ describe("createEcrPullThroughCache", () => {
     expect(rules).toHaveLength(4);
     const byPrefix = Object.fromEntries(rules.map((r) => [r.inputs.ecrRepositoryPrefix, r]));
     expect(plain(byPrefix["docker-hub"].inputs.credentialArn)).toBe(
-      "arn:aws:secretsmanager:us-west-2:210987654321:secret:ecr-pullthroughcache/docker-hub-AbCdEf",
+      "arn:aws:secretsmanager:us-west-2:210987654321:secret:ecr-pullthroughcache/stack/docker-hub-AbCdEf",
     );
     expect(plain(byPrefix.github.inputs.credentialArn)).toBe(
-      "arn:aws:secretsmanager:us-west-2:210987654321:secret:ecr-pullthroughcache/github-AbCdEf",
+      "arn:aws:secretsmanager:us-west-2:210987654321:secret:ecr-pullthroughcache/shared/github-AbCdEf",
     );
     expect(byPrefix.quay.inputs.credentialArn).toBeUndefined();
     expect(byPrefix.k8s.inputs.credentialArn).toBeUndefined();
 
     const secrets = resources.filter((r) => r.type === SECRET);
+    // ECR requires the ecr-pullthroughcache/ prefix; the default name carries the stack, a given one is kept.
     expect(secrets.map((s) => s.inputs.name).sort()).toEqual([
-      "ecr-pullthroughcache/docker-hub",
-      "ecr-pullthroughcache/github",
+      "ecr-pullthroughcache/shared/github",
+      "ecr-pullthroughcache/stack/docker-hub",
     ]);
     const versions = resources.filter((r) => r.type === VERSION);
     expect(versions).toHaveLength(2);
@@ -178,6 +183,15 @@ describe("createEcrPullThroughCache", () => {
       'credentialArns["ghcr.io"]',
       "both",
     );
+    expectRefused(
+      () =>
+        validateEcrPullThroughCacheArgs({
+          rules: { "ghcr.io": "github" },
+          credentials: { "ghcr.io": { username: "u", accessToken: "t", secretName: "github-credential" } },
+        }),
+      'credentials["ghcr.io"].secretName',
+      "ecr-pullthroughcache/",
+    );
   });
 });
 
@@ -194,18 +208,19 @@ describe("RegionalMirrorSelector with createPullThroughCache", () => {
     await settle();
     const base = "https://210987654321.dkr.ecr.us-west-2.amazonaws.com/v2";
     expect(policy.registries).toEqual({
-      "docker.io": { mirrors: [{ url: `${base}/docker-hub`, overridePath: true, auth: "ecr" }] },
-      "quay.io": { mirrors: [{ url: `${base}/quay`, overridePath: true, auth: "ecr" }] },
-      "registry.k8s.io": { mirrors: [{ url: `${base}/k8s`, overridePath: true, auth: "ecr" }] },
+      // Default prefixes carry the stack: a prefix is unique in an account and region.
+      "docker.io": { mirrors: [{ url: `${base}/docker-hub-stack`, overridePath: true, auth: "ecr" }] },
+      "quay.io": { mirrors: [{ url: `${base}/quay-stack`, overridePath: true, auth: "ecr" }] },
+      "registry.k8s.io": { mirrors: [{ url: `${base}/k8s-stack`, overridePath: true, auth: "ecr" }] },
     });
     expect(calls.sort()).toEqual(["aws:index/getCallerIdentity:getCallerIdentity", "aws:index/getRegion:getRegion"]);
     const rules = resources.filter((r) => r.type === RULE);
-    expect(rules.map((r) => r.name).sort()).toEqual(["fleet-docker-hub", "fleet-k8s", "fleet-quay"]);
+    expect(rules.map((r) => r.name).sort()).toEqual(["fleet-docker-hub-stack", "fleet-k8s-stack", "fleet-quay-stack"]);
     // Children of the component (parented), so `pulumi preview` shows them under it.
     expect(sel.pullThroughCacheResources).toHaveLength(4);
     const version = resources.find((r) => r.type === VERSION)!;
     expect(isSecretInput(version.inputs.secretString)).toBe(true);
-    expect(resources.find((r) => r.type === SECRET)?.inputs.name).toBe("ecr-pullthroughcache/docker-hub");
+    expect(resources.find((r) => r.type === SECRET)?.inputs.name).toBe("ecr-pullthroughcache/stack/docker-hub-stack");
   });
 
   it("refuses createPullThroughCache off AWS or without the credentials ECR needs", () => {

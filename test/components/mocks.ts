@@ -28,7 +28,7 @@ export interface MockHandle {
  * Installs Pulumi mocks (call it in `beforeAll`, before constructing any resource). `preview` = true
  * runs the program as `pulumi preview` would.
  */
-export async function setupMocks(callResults: CallResults = {}, preview = false): Promise<MockHandle> {
+export async function setupMocks(callResults: CallResults = {}, preview = false, stack = "stack"): Promise<MockHandle> {
   const resources: RecordedResource[] = [];
   const calls: { token: string; args: Record<string, any> }[] = [];
   await pulumi.runtime.setMocks(
@@ -46,7 +46,7 @@ export async function setupMocks(callResults: CallResults = {}, preview = false)
       },
     },
     "project",
-    "stack",
+    stack,
     preview,
   );
   return {
@@ -84,4 +84,20 @@ export function plain(value: any): any {
 /** True when a mock input arrived as a secret. */
 export function isSecretInput(value: any): boolean {
   return pulumi.runtime.isRpcSecret(value);
+}
+
+/** Every string in a mock input that is not inside a secret. */
+export function plainStrings(value: unknown, out: string[] = []): string[] {
+  if (pulumi.runtime.isRpcSecret(value)) return out;
+  if (typeof value === "string") out.push(value);
+  else if (Array.isArray(value)) value.forEach((v) => plainStrings(v, out));
+  else if (value && typeof value === "object") Object.values(value).forEach((v) => plainStrings(v, out));
+  return out;
+}
+
+/** The credentials found outside secrets in the recorded inputs, as is or base64-encoded (empty when none). */
+export function leakedCredentials(resources: RecordedResource[], credentials: string[]): string[] {
+  const visible = resources.flatMap((r) => plainStrings(r.inputs));
+  const decoded = visible.map((v) => Buffer.from(v, "base64").toString("utf8"));
+  return credentials.filter((c) => [...visible, ...decoded].some((v) => v.includes(c)));
 }

@@ -27,7 +27,10 @@ describe("examples/existing-cluster (mocks)", () => {
     const [configMap] = mocks.ofType("kubernetes:core/v1:ConfigMap");
     expect(() => new DaemonSet(daemonSet.inputs as any).validate()).not.toThrow();
     expect(() => new ConfigMap(plain(configMap.inputs) as any).validate()).not.toThrow();
-    expect(daemonSet.inputs.metadata).toMatchObject({ name: "cluster-mirrors-node-config", namespace: "kube-system" });
+    expect(daemonSet.inputs.metadata).toMatchObject({
+      name: "cluster-mirrors-node-config-stack",
+      namespace: "kube-system",
+    });
     const pod = daemonSet.inputs.spec.template.spec;
     expect(pod.initContainers[0].command).toEqual(["sh", "/config/apply-node-config.sh", "apply"]);
     expect(pod.volumes.filter((v: any) => v.hostPath).map((v: any) => v.hostPath.path)).toEqual(

@@ -61,7 +61,7 @@ describe("node-config DaemonSet (mocks)", () => {
     const script = "#!/bin/sh\necho one\n";
     const { daemonSet, configMap, secret } = await build(
       "basic",
-      {},
+      { scriptInSecret: false },
       { applyScript: script, runtimes: ["docker", "containerd"] },
     );
     expect(secret).toBeUndefined();
@@ -69,7 +69,8 @@ describe("node-config DaemonSet (mocks)", () => {
     expect(() => new DaemonSet(daemonSet.inputs as any).validate()).not.toThrow();
     expect(configMap.inputs.data["apply-node-config.sh"]).toBe(script);
     expect(configMap.inputs.metadata.namespace).toBe("kube-system");
-    expect(daemonSet.inputs.metadata).toMatchObject({ name: "basic-node-config", namespace: "kube-system" });
+    // The default name carries the stack, so two stacks of one program in one cluster do not share a DaemonSet.
+    expect(daemonSet.inputs.metadata).toMatchObject({ name: "basic-node-config-stack", namespace: "kube-system" });
     expect(podOf(daemonSet).volumes[0].configMap.name).toBe(configMap.inputs.metadata.name);
     // The fleet-scale defaults (BENCHMARKS.md, rollout): 1% of the nodes at a time, no surge, 5 s ready to count.
     expect(daemonSet.inputs.spec.updateStrategy).toEqual({
@@ -222,14 +223,31 @@ describe("node-config DaemonSet (mocks)", () => {
     expect(() => new DaemonSet(daemonSet.inputs as any).validate()).not.toThrow();
   });
 
-  it("keeps a secret script secret in Pulumi state even in a ConfigMap", async () => {
-    const { configMap, daemonSet } = await build(
-      "secret-cm",
-      {},
-      pulumi.secret({ applyScript: "#!/bin/sh\nTOKEN=x\n" }),
+  it("keeps the script in a Secret by default", async () => {
+    const { configMap, secret, daemonSet } = await build("default-holder", {}, { applyScript: "#!/bin/sh\n" });
+    expect(configMap).toBeUndefined();
+    expect(isSecretInput(secret.inputs.stringData)).toBe(true);
+    expect(podOf(daemonSet).volumes[0].secret.secretName).toBe(secret.inputs.metadata.name);
+  });
+
+  it("takes the namespace, image, node selector and tolerations as Outputs", async () => {
+    const { daemonSet, secret } = await build(
+      "outputs",
+      {
+        namespace: pulumi.output("platform"),
+        image: pulumi.output("registry.example.com/tools/node-config:1.0"),
+        nodeSelector: { pool: pulumi.output("gpu") },
+        tolerations: pulumi.output([{ key: pulumi.output("gpu"), operator: "Exists" as const }]),
+      },
+      { applyScript: "#!/bin/sh\n" },
     );
-    expect(isSecretInput(configMap.inputs.data)).toBe(true);
-    expect(isSecretInput(daemonSet.inputs.spec)).toBe(false);
+    expect(daemonSet.inputs.metadata.namespace).toBe("platform");
+    expect(secret.inputs.metadata.namespace).toBe("platform");
+    const pod = podOf(daemonSet);
+    expect(pod.nodeSelector).toEqual({ pool: "gpu" });
+    expect(pod.tolerations).toEqual([{ key: "gpu", operator: "Exists" }]);
+    expect(pod.initContainers[0].image).toBe("registry.example.com/tools/node-config:1.0");
+    expect(() => new DaemonSet(daemonSet.inputs as any).validate()).not.toThrow();
   });
 
   it.each<[NodeConfigKubernetesArgs, string, string]>([

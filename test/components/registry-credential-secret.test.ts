@@ -107,7 +107,7 @@ describe("RegistryCredentialSecret (mocks)", () => {
     expect(secrets).toHaveLength(1);
     const [secret] = secrets;
     expect(secret.inputs.type).toBe("kubernetes.io/dockerconfigjson");
-    expect(secret.inputs.metadata).toMatchObject({ name: "pull", namespace: "default" });
+    expect(secret.inputs.metadata).toMatchObject({ name: "pull-stack", namespace: "default" });
     expect(decode(secret)).toEqual({
       auths: {
         "ghcr.io": {
@@ -126,7 +126,7 @@ describe("RegistryCredentialSecret (mocks)", () => {
 
     expect(await pulumi.isSecret(component.dockerConfigJson)).toBe(true);
     expect(await unwrap(component.registries)).toEqual(["ghcr.io", "https://index.docker.io/v1/"]);
-    expect(await unwrap(component.secretName)).toBe("pull");
+    expect(await unwrap(component.secretName)).toBe("pull-stack");
     expect(mine.find((r) => r.type === "registry-mirrors:index:RegistryCredentialSecret")?.custom).toBe(false);
     expectNoCredentialOutsideSecrets(mine, ["ghp_S3cretToken", "hub-Pa55:word"]);
   });

@@ -2,9 +2,9 @@
 # shellcheck disable=SC2317 # functions are called from the data part
 # Rendered by registry-mirrors (do not edit; change the policy and render again).
 # registry-mirrors node engine 0.1.0 (containerd)
-# Usage: sh apply-node-config.sh [apply|restore|watch [--once]|check]   (restore: put back the node's own
-#        files, then reload; watch: run the node watchdog in the foreground; check: does the node use the
-#        rendered mirrors, one line per problem with its fix; watch and check need the watchdog in the plan)
+# Usage: sh apply-node-config.sh [apply|restore|watch [--once]|check [--readiness]]  (restore: put back the
+#        node's own files, then reload; watch: run the node watchdog in the foreground; check: does the node
+#        use the rendered mirrors, one line per problem with its fix; watch and check need the watchdog)
 # Env: NODE_ROOT (node paths' prefix, default /), RUNTIME_CTL (instead of systemctl), VERIFY_SECONDS (60),
 #      LOCK_SECONDS (600), DOCKER_HOST, CONTAINERD_ADDRESS. Exit: 0 done, 1 refused or rolled back, 2 bad usage.
 # The sources, each with its contract: components/core/node/ in the registry-mirrors package.
@@ -22,12 +22,11 @@ set -eu
 set -f
 umask 022
 MODE=${1:-apply}
-WATCH_ONCE=
+OPT=${2:-}
 # shellcheck disable=SC2034 # read by watch.sh
-case $MODE:${2:-} in
-apply: | restore: | watch: | check:) ;;
-watch:--once) WATCH_ONCE=1 ;;
-*) echo "usage: sh $0 [apply|restore|watch [--once]|check]" >&2 && exit 2 ;;
+case $MODE:$OPT in
+apply: | restore: | watch: | check: | watch:--once | check:--readiness) ;;
+*) echo "usage: sh $0 [apply|restore|watch [--once]|check [--readiness]]" >&2 && exit 2 ;;
 esac
 ROOT=${NODE_ROOT:-/}
 ROOT=${ROOT%/}
@@ -778,6 +777,7 @@ server = "https://registry-1.docker.io"
 
 [host."https://mirror.gcr.io"]
 capabilities = [ "pull", "resolve" ]
+dial_timeout = "5s"
 REGISTRY_MIRRORS_EOF
 }
 main "$@"

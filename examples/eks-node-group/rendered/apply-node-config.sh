@@ -896,7 +896,7 @@ node_data() {
 # Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
 server = "https://registry-1.docker.io"
 
-[host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/docker-hub"]
+[host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/docker-hub-example"]
 capabilities = [ "pull", "resolve" ]
 override_path = true
 dial_timeout = "5s"
@@ -905,36 +905,36 @@ dial_timeout = "5s"
 capabilities = [ "pull", "resolve" ]
 dial_timeout = "5s"
 REGISTRY_MIRRORS_EOF
-  ecr_token us-west-2 /etc/containerd/certs.d/docker.io/hosts.toml 'host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/docker-hub".header'
+  ecr_token us-west-2 /etc/containerd/certs.d/docker.io/hosts.toml 'host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/docker-hub-example".header'
   node_file containerd /etc/containerd/certs.d/public.ecr.aws/hosts.toml 600 ecr <<'REGISTRY_MIRRORS_EOF'
 # Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
 server = "https://public.ecr.aws"
 
-[host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/ecr-public"]
+[host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/ecr-public-example"]
 capabilities = [ "pull", "resolve" ]
 override_path = true
 dial_timeout = "5s"
 REGISTRY_MIRRORS_EOF
-  ecr_token us-west-2 /etc/containerd/certs.d/public.ecr.aws/hosts.toml 'host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/ecr-public".header'
+  ecr_token us-west-2 /etc/containerd/certs.d/public.ecr.aws/hosts.toml 'host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/ecr-public-example".header'
   node_file containerd /etc/containerd/certs.d/quay.io/hosts.toml 600 ecr <<'REGISTRY_MIRRORS_EOF'
 # Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
 server = "https://quay.io"
 
-[host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/quay"]
+[host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/quay-example"]
 capabilities = [ "pull", "resolve" ]
 override_path = true
 dial_timeout = "5s"
 REGISTRY_MIRRORS_EOF
-  ecr_token us-west-2 /etc/containerd/certs.d/quay.io/hosts.toml 'host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/quay".header'
+  ecr_token us-west-2 /etc/containerd/certs.d/quay.io/hosts.toml 'host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/quay-example".header'
   node_file containerd /etc/containerd/certs.d/registry.k8s.io/hosts.toml 600 ecr <<'REGISTRY_MIRRORS_EOF'
 # Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
 server = "https://registry.k8s.io"
 
-[host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/k8s"]
+[host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/k8s-example"]
 capabilities = [ "pull", "resolve" ]
 override_path = true
 dial_timeout = "5s"
 REGISTRY_MIRRORS_EOF
-  ecr_token us-west-2 /etc/containerd/certs.d/registry.k8s.io/hosts.toml 'host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/k8s".header'
+  ecr_token us-west-2 /etc/containerd/certs.d/registry.k8s.io/hosts.toml 'host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/k8s-example".header'
 }
 main "$@"
