@@ -1,5 +1,6 @@
 /** One mirror endpoint: its fields checked and normalised. */
 import { PolicyError } from "../errors";
+import { parseCaBundle } from "./ca";
 import {
   CAPABILITY_ORDER,
   type Capability,
@@ -28,6 +29,7 @@ const ENDPOINT_FIELDS = [
   "url",
   "insecure",
   "caFile",
+  "ca",
   "clientCertFile",
   "clientKeyFile",
   "capabilities",
@@ -177,6 +179,7 @@ export function normaliseEndpoint(field: string, raw: unknown, options: MirrorUr
   };
   const caFile = absolutePath(`${field}.caFile`, input.caFile);
   if (caFile !== undefined) endpoint.caFile = caFile;
+  if (input.ca !== undefined) endpoint.ca = checkCa(field, input.ca, endpoint);
   if (clientCertFile !== undefined) endpoint.clientCertFile = clientCertFile;
   if (clientKeyFile !== undefined) endpoint.clientKeyFile = clientKeyFile;
   if (dialTimeout !== undefined) endpoint.dialTimeout = dialTimeout as string;
@@ -211,4 +214,34 @@ export function checkAuth(field: string, value: unknown, endpoint: MirrorEndpoin
     );
   }
   return "ecr";
+}
+
+/** Validates `ca` (the CA's PEM text) of the endpoint at `field`: it parses, and the endpoint is verified HTTPS. */
+function checkCa(field: string, value: unknown, endpoint: MirrorEndpoint): string {
+  const ca = parseCaBundle(`${field}.ca`, value);
+  if (endpoint.caFile !== undefined) {
+    throw new PolicyError(
+      `${field}.caFile`,
+      endpoint.caFile,
+      "both ca (the certificate, written to the node by the apply script) and caFile (a file already on the node) are set",
+      "keep one: ca to have the script deliver the CA, or caFile when your provisioning places it",
+    );
+  }
+  if (endpoint.scheme !== "https") {
+    throw new PolicyError(
+      `${field}.ca`,
+      endpoint.url,
+      "a CA certificate for a plain-HTTP mirror: nothing is verified over http://",
+      "use the mirror's https:// URL, or remove ca",
+    );
+  }
+  if (endpoint.insecure) {
+    throw new PolicyError(
+      `${field}.insecure`,
+      true,
+      "insecure skips the verification the CA is given for",
+      "remove insecure (the CA makes the mirror's certificate verifiable), or remove ca",
+    );
+  }
+  return ca;
 }

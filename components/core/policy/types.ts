@@ -33,6 +33,13 @@ export interface MirrorEndpointInput {
   insecure?: boolean;
   /** Absolute path of a CA bundle on the node that signs the mirror's certificate. */
   caFile?: string;
+  /**
+   * The PEM text of the CA that signs the mirror's certificate (a self-hosted cache's private CA). The apply script
+   * writes it where each runtime reads it: a file beside containerd's hosts.toml (its `ca`),
+   * `/etc/docker/certs.d/<host:port>/ca.crt`, `/etc/containers/certs.d/<host:port>/ca.crt`; `restore` removes them.
+   * Not with `caFile`.
+   */
+  ca?: string;
   /** Absolute path of a client certificate on the node, for mirrors that require mutual TLS. */
   clientCertFile?: string;
   /** Absolute path of the client certificate's key on the node. */
@@ -94,6 +101,8 @@ export interface MirrorEndpoint {
   path: string;
   insecure: boolean;
   caFile?: string;
+  /** The CA bundle as PEM text (parsed; certificate blocks only, ending in a newline). */
+  ca?: string;
   clientCertFile?: string;
   clientKeyFile?: string;
   capabilities: Capability[];
