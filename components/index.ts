@@ -31,6 +31,8 @@ export {
   type PullFromMirror,
   type RegistryMirrors,
   type RegistryMirrorsInput,
+  type HarborProxyInput,
+  harborProxyPolicy,
   normalisePolicy,
 } from "./core/policy";
 export type { DockerAddressPoolInput, DockerSettingsInput, DockerUlimitInput } from "./core/render/docker";

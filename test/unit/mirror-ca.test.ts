@@ -81,7 +81,7 @@ describe("ca: the CA's PEM text", () => {
   });
 });
 
-describe("ca: the node files", () => {
+describe("ca: the node files", { timeout: 60_000 }, () => {
   it("lands where containerd (hosts.toml ca), Docker and CRI-O/podman read it", () => {
     const r = renderNodeConfig({ policy: policyWith({ ca: CA }), runtimes: ["docker", "containerd", "crio"] });
     const caPath = "/etc/containerd/certs.d/docker.io/10.96.0.50:5000.crt";

@@ -38,6 +38,7 @@ const ENDPOINT_FIELDS = [
   "headers",
   "pullFromMirror",
   "auth",
+  "harborProject",
 ] as const;
 
 /** `ACCOUNT.dkr.ecr.REGION.amazonaws.com` or `.amazonaws.com.cn`: a private ECR registry; group 1 is the region. */
@@ -80,7 +81,11 @@ export function normaliseEndpoint(field: string, raw: unknown, options: MirrorUr
     );
   }
   checkKnownFields(field, input, ENDPOINT_FIELDS);
-  const parsed = parseMirrorUrl(typeof raw === "string" ? field : `${field}.url`, input.url, options);
+  const harbor = input.harborProject !== undefined;
+  const urlField = typeof raw === "string" ? field : `${field}.url`;
+  const parsed = harbor
+    ? harborProjectUrl(field, input.url, input.harborProject, input.overridePath)
+    : parseMirrorUrl(urlField, input.url, options);
 
   let capabilities: Capability[] = ["pull", "resolve"];
   if (input.capabilities !== undefined) {
@@ -173,12 +178,13 @@ export function normaliseEndpoint(field: string, raw: unknown, options: MirrorUr
     ...parsed,
     insecure: optionalBoolean(`${field}.insecure`, input.insecure, false),
     capabilities,
-    overridePath: optionalBoolean(`${field}.overridePath`, input.overridePath, false),
+    overridePath: harbor || optionalBoolean(`${field}.overridePath`, input.overridePath, false),
     headers,
     pullFromMirror: pullFromMirror as PullFromMirror,
   };
   const caFile = absolutePath(`${field}.caFile`, input.caFile);
   if (caFile !== undefined) endpoint.caFile = caFile;
+  if (harbor) endpoint.harborProject = input.harborProject as string;
   if (input.ca !== undefined) endpoint.ca = checkCa(field, input.ca, endpoint);
   if (clientCertFile !== undefined) endpoint.clientCertFile = clientCertFile;
   if (clientKeyFile !== undefined) endpoint.clientKeyFile = clientKeyFile;
@@ -244,4 +250,46 @@ function checkCa(field: string, value: unknown, endpoint: MirrorEndpoint): strin
     );
   }
   return ca;
+}
+
+/** A Harbor project name: lower-case letters and digits, words joined by one `.`, `_` or `-` (Harbor's own rule). */
+export const HARBOR_PROJECT = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+
+/**
+ * The mirror URL of a Harbor proxy-cache project: `https://HARBOR/v2/PROJECT`, used with containerd's `override_path`
+ * (containerd then asks `https://HARBOR/v2/PROJECT/library/nginx/manifests/...`, which Harbor serves from the project).
+ */
+function harborProjectUrl(
+  field: string,
+  url: unknown,
+  project: unknown,
+  overridePath: unknown,
+): Pick<MirrorEndpoint, "url" | "scheme" | "host" | "path"> {
+  const base = parseMirrorUrl(`${field}.url`, url, { allowPath: true });
+  if (base.path !== "") {
+    throw new PolicyError(
+      `${field}.url`,
+      url,
+      "with harborProject the URL is Harbor's address only; the project gives the path",
+      `write url: "${base.scheme}://${base.host}" and the project as harborProject`,
+    );
+  }
+  if (typeof project !== "string" || project.length > 255 || !HARBOR_PROJECT.test(project)) {
+    throw new PolicyError(
+      `${field}.harborProject`,
+      project,
+      "not a Harbor project name (lower-case letters, digits, and single . _ - between them)",
+      'give the name of the proxy-cache project as Harbor shows it, e.g. "dockerhub-proxy"',
+    );
+  }
+  if (overridePath === false) {
+    throw new PolicyError(
+      `${field}.overridePath`,
+      false,
+      "a Harbor project is reached with override_path (the URL holds the API path /v2/PROJECT)",
+      "remove overridePath: it is implied by harborProject",
+    );
+  }
+  const path = `/v2/${project}`;
+  return { url: `${base.url}${path}`, scheme: base.scheme, host: base.host, path };
 }

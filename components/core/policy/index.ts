@@ -10,6 +10,7 @@ import { isDockerHubName, normaliseRegistryName } from "./url";
 
 export * from "./ca";
 export * from "./endpoint";
+export * from "./harbor";
 export * from "./mistakes";
 export * from "./types";
 export * from "./url";

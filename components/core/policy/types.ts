@@ -61,6 +61,13 @@ export interface MirrorEndpointInput {
    * never in the policy, the rendered files or Pulumi state. CRI-O/podman need their own ECR auth.
    */
   auth?: MirrorAuth;
+  /**
+   * A Harbor proxy-cache project that proxies this registry: `url` is then Harbor's address only
+   * (`https://harbor.example.com`) and the mirror becomes `https://harbor.example.com/v2/<project>` with containerd's
+   * `override_path` (CRI-O/podman: `harbor.example.com/<project>`). Docker cannot address a project (it appends
+   * `/v2/` to a host), so a Harbor project as a Docker Hub mirror is refused when Docker is among the runtimes.
+   */
+  harborProject?: string;
 }
 
 /** The mirrors of one upstream registry, in the order they are tried. */
@@ -113,6 +120,8 @@ export interface MirrorEndpoint {
   pullFromMirror: PullFromMirror;
   /** Present only when set: the node fetches the mirror's credential (see {@link MirrorEndpointInput.auth}). */
   auth?: MirrorAuth;
+  /** The Harbor proxy-cache project the URL's path names (`/v2/<project>`, with `overridePath`). */
+  harborProject?: string;
 }
 
 /** A validated, normalised registry entry. */
