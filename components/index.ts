@@ -13,6 +13,15 @@ export {
   type RegionalMirrorSelectorArgs,
 } from "./regional-mirror-selector";
 export { RegistryCredentialSecret, type RegistryCredentialSecretArgs } from "./registry-credential-secret";
+export {
+  PullThroughCache,
+  type PullThroughCacheArgs,
+  type PullThroughCacheCredentials,
+  type PullThroughCacheObjects,
+  type PullThroughCacheStorage,
+  type PullThroughCacheUpstreamArgs,
+} from "./kubernetes/pull-through-cache";
+export type { CacheStorageInput, CacheTlsInput, SecretKeyRef, UpstreamCredentialsRef } from "./core/cache";
 export type { AcrTokenSource, EcrTokenSource, RegistryCredentialInput } from "./credentials";
 export type { Affinity, KubernetesObject, NodeConfigKubernetesArgs } from "./kubernetes/node-config";
 export type { EcrUpstreamCredentialArgs } from "./aws/ecr-upstream-credential";

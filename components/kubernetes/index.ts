@@ -37,3 +37,22 @@ export {
   resolveStaticCredential,
   scriptChecksum,
 } from "../core/kubernetes";
+export {
+  PullThroughCache,
+  type PullThroughCacheArgs,
+  type PullThroughCacheCredentials,
+  type PullThroughCacheObjects,
+  type PullThroughCacheStorage,
+  type PullThroughCacheUpstreamArgs,
+} from "./pull-through-cache";
+export {
+  CACHE_CONFIG_ANNOTATION,
+  CACHE_PORT,
+  DEFAULT_CACHE_IMAGE,
+  type PullThroughCacheInput,
+  type PullThroughCacheManifests,
+  cachePolicyFragment,
+  pullThroughCacheManifests,
+  renderCacheConfig,
+  resolveCacheSettings,
+} from "../core/cache";
