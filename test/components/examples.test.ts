@@ -11,6 +11,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse as parseToml } from "smol-toml";
 import YAML from "yaml";
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
+import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { Service } from "kubernetes-models/v1/Service";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
@@ -44,6 +48,10 @@ const KUBERNETES_MODELS: Record<string, (obj: any) => { validate(): void }> = {
   "kubernetes:core/v1:ConfigMap": (o) => new ConfigMap(o),
   "kubernetes:core/v1:Secret": (o) => new Secret(o),
   "kubernetes:core/v1:ServiceAccountPatch": (o) => new ServiceAccount(o),
+  "kubernetes:apps/v1:StatefulSet": (o) => new StatefulSet(o),
+  "kubernetes:apps/v1:Deployment": (o) => new Deployment(o),
+  "kubernetes:core/v1:Service": (o) => new Service(o),
+  "kubernetes:policy/v1:PodDisruptionBudget": (o) => new PodDisruptionBudget(o),
 };
 
 /** Imports a program in a fresh module registry: a Pulumi program creates its resources when it is loaded. */
@@ -68,6 +76,7 @@ it("finds every example and the platform program", () => {
       "ess-scaling-group",
       "existing-cluster",
       "hybrid-multi-region",
+      "self-hosted-cache",
       "platform",
     ]),
   );
