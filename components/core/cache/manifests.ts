@@ -22,7 +22,8 @@ import {
 /** Pod-template annotation holding the configuration's sha256: a change rolls the cache's pods. */
 export const CACHE_CONFIG_ANNOTATION = "registry-mirrors.dev/cache-config-checksum";
 
-type Obj = Record<string, unknown>;
+/** A manifest's nested object (its spec). */
+export type ManifestObject = Record<string, unknown>;
 export interface CacheManifestMeta {
   name: string;
   namespace?: string;
@@ -43,9 +44,9 @@ export interface UpstreamCacheManifests {
   address: string;
   configMap: CacheManifest & { data: Record<string, string> };
   /** A StatefulSet (PVC storage) or a Deployment (bucket storage). */
-  workload: CacheManifest & { spec: Obj };
-  service: CacheManifest & { spec: Obj };
-  podDisruptionBudget: CacheManifest & { spec: Obj };
+  workload: CacheManifest & { spec: ManifestObject };
+  service: CacheManifest & { spec: ManifestObject };
+  podDisruptionBudget: CacheManifest & { spec: ManifestObject };
 }
 
 /** Everything `PullThroughCache` creates, and the policy fragment for `MirrorDaemonConfig`. */
@@ -53,7 +54,7 @@ export interface PullThroughCacheManifests {
   settings: ResolvedCacheSettings;
   caches: UpstreamCacheManifests[];
   /** The cert-manager Certificate (with `tls.certManager`). */
-  certificate?: CacheManifest & { spec: Obj };
+  certificate?: CacheManifest & { spec: ManifestObject };
   /** One endpoint per upstream, with its CA (or marked insecure for plain HTTP). */
   policy: MirrorPolicyInput;
 }
@@ -75,15 +76,15 @@ function selectorOf(settings: ResolvedCacheSettings, upstream: ResolvedUpstream)
   };
 }
 
-function podSpec(settings: ResolvedCacheSettings, upstream: ResolvedUpstream, env: CacheEnvVar[]): Obj {
+function podSpec(settings: ResolvedCacheSettings, upstream: ResolvedUpstream, env: CacheEnvVar[]): ManifestObject {
   const scheme = settings.tls.kind === "plainHttp" ? "HTTP" : "HTTPS";
   // GET /v2/ is served locally (proxy mode does not ask the upstream) and fails when the storage health check does.
   const probe = { httpGet: { path: "/v2/", port: "registry", scheme } };
-  const mounts: Obj[] = [
+  const mounts: ManifestObject[] = [
     { name: "config", mountPath: CONFIG_DIR, readOnly: true },
     { name: "tmp", mountPath: "/tmp" },
   ];
-  const volumes: Obj[] = [
+  const volumes: ManifestObject[] = [
     { name: "config", configMap: { name: upstream.objectName } },
     { name: "tmp", emptyDir: {} },
   ];
@@ -92,7 +93,7 @@ function podSpec(settings: ResolvedCacheSettings, upstream: ResolvedUpstream, en
     volumes.push({ name: "tls", secret: { secretName: settings.tls.secretName } });
   }
   if (upstream.storage.kind === "pvc") mounts.push({ name: "data", mountPath: DATA_DIR });
-  const container: Obj = {
+  const container: ManifestObject = {
     name: "registry",
     image: settings.image,
     command: ["registry", "serve", `${CONFIG_DIR}/${CONFIG_FILE}`],
@@ -111,7 +112,7 @@ function podSpec(settings: ResolvedCacheSettings, upstream: ResolvedUpstream, en
       capabilities: { drop: ["ALL"] },
     },
   };
-  const spec: Obj = {
+  const spec: ManifestObject = {
     containers: [container],
     volumes,
     securityContext: { fsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } },
@@ -184,8 +185,8 @@ function upstreamManifests(settings: ResolvedCacheSettings, upstream: ResolvedUp
             template,
           },
         };
-  const port: Obj = { name: "registry", port: CACHE_PORT, targetPort: "registry", protocol: "TCP" };
-  const serviceSpec: Obj = { selector, ports: [port] };
+  const port: ManifestObject = { name: "registry", port: CACHE_PORT, targetPort: "registry", protocol: "TCP" };
+  const serviceSpec: ManifestObject = { selector, ports: [port] };
   if (upstream.clusterIP !== undefined) {
     serviceSpec.type = "ClusterIP";
     serviceSpec.clusterIP = upstream.clusterIP;
@@ -236,7 +237,7 @@ export function pullThroughCacheManifests(input: PullThroughCacheInput): PullThr
   };
   if (settings.tls.kind === "certManager") {
     const ips = settings.upstreams.map((u) => u.clusterIP ?? u.address.replace(/^\[?([^\]]*)\]?:\d+$/, "$1"));
-    const spec: Obj = {
+    const spec: ManifestObject = {
       secretName: settings.tls.secretName,
       commonName: `${settings.name}.${settings.namespace}.svc`,
       dnsNames: settings.upstreams.map((u) => `${u.objectName}.${settings.namespace}.svc`),
