@@ -290,7 +290,7 @@ describe("PullThroughCache with TLS: the CA the apply script delivers", () => {
   async function applyScript(p: MirrorPolicyInput, mode: string) {
     const rendered = renderNodeConfig({
       policy: p,
-      runtimes: ["containerd"],
+      runtimes: ["containerd", "podman"],
       runtimeOptions: { containerd: { certsDir } },
     });
     const script = join(state, "apply-node-config.sh");
@@ -311,6 +311,32 @@ describe("PullThroughCache with TLS: the CA the apply script delivers", () => {
     const res = await ctrPull(certsDir, "tls-ok", "docker.io/library/hello:v2");
     expect(res.code, res.stderr).toBe(0);
     expect(cache.requests("/v2/library/hello/manifests/v2")).toBeGreaterThan(0);
+  });
+
+  it("skopeo verifies the cache with the CA the script wrote to /etc/containers/certs.d/<host:port>/ca.crt", async () => {
+    const certDir = join(root, "etc", "containers", "certs.d", cache.hostPort);
+    expect(readFileSync(join(certDir, "ca.crt"), "utf8")).toBe(pki.ca);
+    const conf = join(root, REGISTRIES_CONF_DROPIN);
+    const out = tmpDir("ptc-skopeo-tls");
+    dirs.push(out);
+    // skopeo reads that folder for the host by default; the node's folder is under NODE_ROOT here, so it is named.
+    const copy = (dirArg: string) =>
+      run("skopeo", [
+        "--registries-conf",
+        conf,
+        "copy",
+        "--src-cert-dir",
+        dirArg,
+        "docker://docker.io/library/hello:v2",
+        `dir:${out}`,
+      ]);
+    const ok = await copy(certDir);
+    expect(ok.code, ok.stderr).toBe(0);
+    const empty = tmpDir("ptc-no-ca");
+    dirs.push(empty);
+    const bad = await copy(empty);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/x509: certificate signed by unknown authority/);
   });
 
   it("without the CA (the same policy minus ca) the pull fails on the certificate; restore removes the CA file", async () => {

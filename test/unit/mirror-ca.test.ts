@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { normalisePolicy, parseCaBundle } from "../../components/core/policy";
 import { renderNodeConfig } from "../../components/core/render/node-config";
+import { buildWatchPlan } from "../../components/core/watch-plan";
 import { cleanupNodes, FakeNode } from "../support/apply-harness";
 import { expectPolicyError } from "./policy-error";
 
@@ -126,6 +127,21 @@ describe("ca: the node files", { timeout: 60_000 }, () => {
       MIRROR,
       "give its path as caFile, or leave k3s out of runtimes",
     );
+  });
+
+  it("gives the watchdog's probe of that mirror the delivered CA file, and its hosts.toml stays droppable", () => {
+    const r = renderNodeConfig({
+      policy: { registries: { "docker.io": { mirrors: [{ url: MIRROR, ca: CA }, "https://m2.example"] } } },
+      runtimes: ["containerd"],
+      runtimeOptions: { containerd: { certsDir: "/etc/containerd/hosts" } },
+    });
+    const plan = buildWatchPlan({ policy: r.policy, files: r.files });
+    const probe = plan.endpoints.find((e) => e.url === MIRROR);
+    expect(probe?.caFile).toBe("/etc/containerd/hosts/docker.io/10.96.0.50:5000.crt");
+    expect(plan.files.find((f) => f.path === "/etc/containerd/hosts/docker.io/hosts.toml")?.endpoints).toEqual([
+      MIRROR,
+      "https://m2.example",
+    ]);
   });
 
   it("is written by apply (the node's own ca.crt backed up) and put back by restore", () => {
