@@ -221,6 +221,7 @@ export {
   cacheEnv,
   cachePolicyFragment,
   pullThroughCacheManifests,
+  registrySlug,
   renderCacheConfig,
   resolveCacheSettings,
 } from "./cache";

@@ -6,6 +6,7 @@ import {
   type PullThroughCacheManifests,
   type UpstreamCredentialsRef,
   pullThroughCacheManifests,
+  registrySlug,
 } from "../core/cache";
 import { PolicyError } from "../core/errors";
 import type { ResourceRequirements } from "../core/kubernetes";
@@ -131,10 +132,15 @@ export class PullThroughCache extends pulumi.ComponentResource {
       const field = `upstreams[${i}]`;
       const storage = u.storage ?? args.storage;
       const slugName = `${name}-${i}`;
+      // A default storage that creates buckets makes one per upstream: a name it gives gets the registry's slug.
+      const bucketName = (b: string | undefined) =>
+        b !== undefined && u.storage === undefined && args.upstreams.length > 1
+          ? `${b}-${registrySlug(String(u.registry))}`
+          : b;
       let plainStorage: CacheStorageInput | undefined = storage as CacheStorageInput | undefined;
       if (storage && "s3" in storage && (storage.s3 as { create?: boolean }).create) {
         const s = storage.s3 as { create: true; bucket?: string; region: string; accessKey?: UpstreamCredentialsRef };
-        const bucket = createS3Bucket(this, `${slugName}-cache`, s.bucket, args.awsProvider);
+        const bucket = createS3Bucket(this, `${slugName}-cache`, bucketName(s.bucket), args.awsProvider);
         buckets[i] = bucket;
         bucketNames[i] = bucket.bucket;
         plainStorage = {
@@ -148,7 +154,12 @@ export class PullThroughCache extends pulumi.ComponentResource {
           internal?: boolean;
           accessKey: UpstreamCredentialsRef;
         };
-        const bucket = createOssBucket(this, `${slugName}-cache`, s.bucket, args.alicloudProvider);
+        const bucket = createOssBucket(
+          this,
+          `${slugName}-cache`,
+          bucketName(s.bucket) as string,
+          args.alicloudProvider,
+        );
         buckets[i] = bucket;
         bucketNames[i] = bucket.bucket;
         const { create: _create, ...rest } = s;

@@ -93,6 +93,44 @@ describe("PullThroughCache", () => {
     });
   });
 
+  it("makes one bucket per upstream from a default storage that creates them, each named after its registry", async () => {
+    const cache = new PullThroughCache("oss", {
+      upstreams: [
+        { registry: "docker.io", clusterIP: "10.96.0.65" },
+        { registry: "ghcr.io", clusterIP: "10.96.0.66" },
+      ],
+      storage: {
+        oss: {
+          create: true,
+          bucket: "example-cache",
+          region: "cn-hangzhou",
+          accessKey: {
+            username: { name: "oss-key", key: "id" },
+            password: { name: "oss-key", key: "secret" },
+          },
+        },
+      },
+      tls: { plainHttp: true },
+    });
+    await settle(cache);
+    const buckets = mocks.resources.filter((r) => r.name.startsWith("oss-") && r.type === "alicloud:oss/bucket:Bucket");
+    expect(buckets.map((r) => r.inputs.bucket)).toEqual(["example-cache-docker-io", "example-cache-ghcr-io"]);
+    const configs = mocks.resources.filter(
+      (r) => r.name.startsWith("oss-") && r.type === "kubernetes:core/v1:ConfigMap",
+    );
+    expect(configs.map((r) => YAML.parse(plain(r.inputs).data["config.yml"]).storage.oss.bucket)).toEqual([
+      "example-cache-docker-io",
+      "example-cache-ghcr-io",
+    ]);
+    const deployment = mocks.resources.find(
+      (r) => r.name === "oss-docker.io" && r.type === "kubernetes:apps/v1:Deployment",
+    );
+    expect(plain(deployment?.inputs).spec.template.spec.containers[0].env).toContainEqual({
+      name: "REGISTRY_STORAGE_OSS_ACCESSKEYSECRET",
+      valueFrom: { secretKeyRef: { name: "oss-key", key: "secret" } },
+    });
+  });
+
   it("keeps upstream credentials in a secret Secret, and refuses a plain-text password", async () => {
     const cache = new PullThroughCache("cred", {
       upstreams: [

@@ -87,7 +87,13 @@ describe("harborProxyPolicy", () => {
     );
   });
 
-  it("refuses one project for two registries, a project for every registry, and a bad name", () => {
+  it("refuses one project for two registries, a project for every registry, one registry twice, and a bad name", () => {
+    expectPolicyError(
+      () => harborProxyPolicy({ url: HARBOR, projects: { "docker.io": "a", "index.docker.io": "b" } }),
+      'harbor.projects["index.docker.io"]',
+      "index.docker.io",
+      "one project per upstream registry",
+    );
     expectPolicyError(
       () => harborProxyPolicy({ url: HARBOR, projects: { "docker.io": "proxy", "ghcr.io": "proxy" } }),
       'harbor.projects["ghcr.io"]',
@@ -102,7 +108,7 @@ describe("harborProxyPolicy", () => {
     );
     expectPolicyError(
       () => harborProxyPolicy({ url: HARBOR, projects: { "docker.io": "-bad" } }),
-      'harbor.registries["docker.io"].mirrors[0].harborProject',
+      'harbor.projects["docker.io"].harborProject',
       "-bad",
       "proxy-cache project",
     );

@@ -170,7 +170,8 @@ const DEFAULT_RESOURCES: ResourceRequirements = {
   limits: { memory: "512Mi" },
 };
 
-function slugOf(registry: string): string {
+/** The DNS-label form of a registry name (`docker-io`, `registry-k8s-io`, `10-0-0-5-5000`). */
+export function registrySlug(registry: string): string {
   return registry
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, "-")
@@ -468,7 +469,7 @@ export function resolveCacheSettings(input: PullThroughCacheInput): ResolvedCach
       raw.storage !== undefined ? `${field}.storage` : input.storage !== undefined ? "storage" : `${field}.storage`,
       storageInput,
     );
-    const slug = slugOf(registry);
+    const slug = registrySlug(registry);
     const objectName = validateDnsLabel(`${field}.registry`, `${name}-${slug}`);
     if (objectName.length > 52) {
       throw new PolicyError(

@@ -1,9 +1,8 @@
 /** Harbor proxy-cache projects as a policy: one Harbor, one project per upstream registry. */
 import { PolicyError } from "../errors";
-import { checkKnownFields, isPlainObject } from "./endpoint";
-import type { MirrorPolicyInput } from "./types";
-import { ANY_REGISTRY } from "./types";
-import { normalisePolicy } from "./index";
+import { checkKnownFields, isPlainObject, normaliseEndpoint, optionalBoolean } from "./endpoint";
+import { ANY_REGISTRY, type MirrorPolicyInput } from "./types";
+import { normaliseRegistryName } from "./url";
 
 /** A Harbor and its proxy-cache projects (the input of {@link harborProxyPolicy}). */
 export interface HarborProxyInput {
@@ -47,34 +46,45 @@ export function harborProxyPolicy(input: HarborProxyInput, field = "harbor"): Mi
     );
   }
   const registries: MirrorPolicyInput["registries"] = {};
-  const seen = new Map<string, string>();
+  const byProject = new Map<string, string>();
+  const byName = new Map<string, string>();
+  const upstreamFallback = optionalBoolean(`${field}.upstreamFallback`, input.upstreamFallback, true);
   for (const [registry, project] of Object.entries(projects)) {
+    const entry = `${field}.projects["${registry}"]`;
     if (registry === ANY_REGISTRY) {
       throw new PolicyError(
-        `${field}.projects["*"]`,
+        entry,
         project,
         "a Harbor proxy-cache project proxies one registry, not every registry",
         "list each upstream registry with its own project",
       );
     }
-    const other = seen.get(project as string);
-    if (other !== undefined) {
+    const name = normaliseRegistryName(entry, registry);
+    const same = byName.get(name);
+    if (same !== undefined) {
       throw new PolicyError(
-        `${field}.projects["${registry}"]`,
-        project,
-        `the same project as "${other}": a Harbor proxy-cache project proxies one registry endpoint`,
-        `create one proxy-cache project per upstream registry in Harbor (e.g. "${String(project)}-${registry.replace(/[^a-z0-9]+/g, "-")}")`,
+        entry,
+        registry,
+        `the same registry as "${same}"`,
+        "keep one project per upstream registry",
       );
     }
-    seen.set(project as string, registry);
+    byName.set(name, registry);
+    const other = byProject.get(project as string);
+    if (other !== undefined) {
+      throw new PolicyError(
+        entry,
+        project,
+        `the same project as "${other}": a Harbor proxy-cache project proxies one registry endpoint`,
+        `create one proxy-cache project per upstream registry in Harbor (e.g. "${String(project)}-${name.replace(/[^a-z0-9]+/g, "-")}")`,
+      );
+    }
+    byProject.set(project as string, registry);
     const mirror: Record<string, unknown> = { url: input.url, harborProject: project };
     if (input.ca !== undefined) mirror.ca = input.ca;
-    registries[registry] = {
-      mirrors: [mirror as { url: string }],
-      ...(input.upstreamFallback === undefined ? {} : { upstreamFallback: input.upstreamFallback }),
-    };
+    normaliseEndpoint(entry, mirror);
+    registries[name] = { mirrors: [mirror as { url: string }], upstreamFallback };
   }
   const policy: MirrorPolicyInput = { registries };
-  normalisePolicy(policy, field);
   return policy;
 }
