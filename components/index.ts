@@ -22,6 +22,15 @@ export {
   type RefresherSource,
 } from "./pull-secret-refresher";
 export type { RefresherEndpoints } from "./core/kubernetes";
+export {
+  PullThroughCache,
+  type PullThroughCacheArgs,
+  type PullThroughCacheCredentials,
+  type PullThroughCacheObjects,
+  type PullThroughCacheStorage,
+  type PullThroughCacheUpstreamArgs,
+} from "./kubernetes/pull-through-cache";
+export type { CacheStorageInput, CacheTlsInput, SecretKeyRef, UpstreamCredentialsRef } from "./core/cache";
 export type { AcrTokenSource, EcrTokenSource, RegistryCredentialInput } from "./credentials";
 export type { Affinity, KubernetesObject, NodeConfigKubernetesArgs } from "./kubernetes/node-config";
 export type { EcrUpstreamCredentialArgs } from "./aws/ecr-upstream-credential";
@@ -49,6 +58,8 @@ export {
   type PullFromMirror,
   type RegistryMirrors,
   type RegistryMirrorsInput,
+  type HarborProxyInput,
+  harborProxyPolicy,
   normalisePolicy,
 } from "./core/policy";
 export type { DockerAddressPoolInput, DockerSettingsInput, DockerUlimitInput } from "./core/render/docker";

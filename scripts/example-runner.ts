@@ -79,6 +79,9 @@ export const TEST_CONFIG: Record<string, Record<string, string>> = {
   "hybrid-multi-region": {
     acceleratorId: "a1b2c3d4",
   },
+  "self-hosted-cache": {
+    dockerHubToken: "dckr_pat_example-not-a-real-token",
+  },
   platform: {
     acceleratorId: "a1b2c3d4",
     cloud: "alicloud",

@@ -15,9 +15,12 @@ export {
   type MirrorEndpointInput,
   type MirrorPolicy,
   type MirrorPolicyInput,
+  parseCaBundle,
   type PullFromMirror,
   type RegistryMirrors,
   type RegistryMirrorsInput,
+  type HarborProxyInput,
+  harborProxyPolicy,
   isAcrRegistryHost,
   isDockerHubName,
   isPublicRange,
@@ -216,3 +219,32 @@ export {
   probeMirrors,
 } from "./regions/probe";
 export { type RegionSelection, type RegionSelectionInput, selectMirrors } from "./regions/select";
+
+// The self-hosted pull-through cache (PullThroughCache's pure part) and the CA files of `ca` endpoints.
+export {
+  CACHE_CONFIG_ANNOTATION,
+  CACHE_PORT,
+  type CacheEnvVar,
+  type CacheManifest,
+  type CacheManifestMeta,
+  type ManifestObject,
+  type CacheStorageInput,
+  type CacheTlsInput,
+  type CacheUpstreamInput,
+  DEFAULT_CACHE_IMAGE,
+  type PullThroughCacheInput,
+  type PullThroughCacheManifests,
+  type ResolvedCacheSettings,
+  type ResolvedStorage,
+  type ResolvedUpstream,
+  type SecretKeyRef,
+  type UpstreamCacheManifests,
+  type UpstreamCredentialsRef,
+  cacheEnv,
+  cachePolicyFragment,
+  pullThroughCacheManifests,
+  registrySlug,
+  renderCacheConfig,
+  resolveCacheSettings,
+} from "./cache";
+export { CONTAINERS_CERTS_DIR, DOCKER_CERTS_DIR, renderCaFiles } from "./render/ca-files";

@@ -175,6 +175,11 @@ function verify(
   }
 }
 
+/** The certs folder of a registry's hosts.toml path. */
+function hostsTomlCertsDir(path: string, registry: string): string {
+  return path.slice(0, -`/${containerdHostDir(registry)}/hosts.toml`.length);
+}
+
 function hostsTomlFile(path: string, content: string, entry: RegistryMirrors, dial: string | false): WatchFile {
   const urls = removable(entry).map((e) => e.url);
   const { prefix, tables } = cut(content);
@@ -183,9 +188,12 @@ function hostsTomlFile(path: string, content: string, entry: RegistryMirrors, di
     const url = m ? (JSON.parse(m[1]) as string) : undefined;
     return url !== undefined && urls.includes(url) ? { text, endpoint: url } : { text };
   });
-  const empty = cut(renderHostsToml(without(entry, new Set(urls)), dial)).tables.filter((t) => !tables.includes(t));
+  const certsDir = hostsTomlCertsDir(path, entry.registry);
+  const empty = cut(renderHostsToml(without(entry, new Set(urls)), dial, certsDir)).tables.filter(
+    (t) => !tables.includes(t),
+  );
   if (urls.length > 0) for (const text of empty) chunks.push({ text, whenAllDown: urls });
-  verify(path, prefix, chunks, urls, (down) => renderHostsToml(without(entry, down), dial));
+  verify(path, prefix, chunks, urls, (down) => renderHostsToml(without(entry, down), dial, certsDir));
   return {
     path,
     runtime: "containerd",
@@ -298,7 +306,9 @@ export function buildWatchPlan(input: WatchPlanInput): WatchPlan {
         files.push({ path, runtime, format, action: "report", endpoints: [...new Set(endpoints)] });
     } else if (path.endsWith("/hosts.toml")) {
       const entry = policy.registries.find(
-        (r) => path.endsWith(`/${containerdHostDir(r.registry)}/hosts.toml`) && renderHostsToml(r, dial) === content,
+        (r) =>
+          path.endsWith(`/${containerdHostDir(r.registry)}/hosts.toml`) &&
+          renderHostsToml(r, dial, hostsTomlCertsDir(path, r.registry)) === content,
       );
       if (!entry) continue;
       const file = hostsTomlFile(path, content, entry, dial);
@@ -321,6 +331,13 @@ export function buildWatchPlan(input: WatchPlanInput): WatchPlan {
         // One probe per URL, with the TLS settings of its first mention (the policy's order).
         ep = { url: e.url, probeUrl: probeUrl(e), insecure: e.insecure, registries: [], files: mentioned };
         if (e.caFile !== undefined) ep.caFile = e.caFile;
+        else if (e.ca !== undefined) {
+          // The CA the apply script delivered for this host (any runtime's copy: they are the same bytes).
+          const delivered = nodeFiles.find(
+            ([p, c]) => c === e.ca && (p.endsWith(`/${e.host}.crt`) || p.endsWith(`/${e.host}/ca.crt`)),
+          );
+          if (delivered) ep.caFile = delivered[0];
+        }
         if (e.clientCertFile !== undefined) ep.clientCertFile = e.clientCertFile;
         if (e.clientKeyFile !== undefined) ep.clientKeyFile = e.clientKeyFile;
         byUrl.set(e.url, ep);

@@ -47,3 +47,30 @@ export {
   resolveStaticCredential,
   scriptChecksum,
 } from "../core/kubernetes";
+export {
+  PullThroughCache,
+  type PullThroughCacheArgs,
+  type PullThroughCacheCredentials,
+  type PullThroughCacheObjects,
+  type PullThroughCacheStorage,
+  type PullThroughCacheUpstreamArgs,
+} from "./pull-through-cache";
+export {
+  CACHE_CONFIG_ANNOTATION,
+  CACHE_PORT,
+  DEFAULT_CACHE_IMAGE,
+  type CacheManifest,
+  type CacheManifestMeta,
+  type ManifestObject,
+  type CacheUpstreamInput,
+  type PullThroughCacheInput,
+  type PullThroughCacheManifests,
+  type ResolvedCacheSettings,
+  type ResolvedStorage,
+  type ResolvedUpstream,
+  type UpstreamCacheManifests,
+  cachePolicyFragment,
+  pullThroughCacheManifests,
+  renderCacheConfig,
+  resolveCacheSettings,
+} from "../core/cache";

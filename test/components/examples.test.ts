@@ -16,6 +16,9 @@ import { CronJob } from "kubernetes-models/batch/v1/CronJob";
 import { Job } from "kubernetes-models/batch/v1/Job";
 import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
 import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
+import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { Service } from "kubernetes-models/v1/Service";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
@@ -55,6 +58,9 @@ const KUBERNETES_MODELS: Record<string, (obj: any) => { validate(): void }> = {
   "kubernetes:batch/v1:Job": (o) => new Job(o),
   "kubernetes:rbac.authorization.k8s.io/v1:Role": (o) => new Role(o),
   "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": (o) => new RoleBinding(o),
+  "kubernetes:apps/v1:StatefulSet": (o) => new StatefulSet(o),
+  "kubernetes:core/v1:Service": (o) => new Service(o),
+  "kubernetes:policy/v1:PodDisruptionBudget": (o) => new PodDisruptionBudget(o),
 };
 
 /** Imports a program in a fresh module registry: a Pulumi program creates its resources when it is loaded. */
@@ -82,6 +88,7 @@ it("finds every example and the platform program", () => {
       "ess-scaling-group",
       "existing-cluster",
       "hybrid-multi-region",
+      "self-hosted-cache",
       "platform",
     ]),
   );

@@ -207,6 +207,49 @@ export async function startRegistry(options: RegistryOptions): Promise<Registry>
   };
 }
 
+export interface DistributionOptions {
+  /** Holds the log (and is where the caller keeps the config and data). */
+  dir: string;
+  /** The configuration file to serve, as given (e.g. a PullThroughCache ConfigMap's config.yml). */
+  configFile: string;
+  /** `REGISTRY_*` overrides Distribution reads over the file (address, data folder, TLS paths, secrets). */
+  env: Record<string, string>;
+  /** The `/v2/` URL to wait for (https with `ca`). */
+  url: string;
+  /** A CA file to trust while waiting for an https URL. */
+  caFile?: string;
+}
+
+/** Starts `docker-registry serve CONFIG` (the Debian Distribution binary) on a configuration file given as is. */
+export async function startDistribution(options: DistributionOptions): Promise<Registry> {
+  mkdirSync(options.dir, { recursive: true });
+  const { daemon } = startDaemon("docker-registry", ["serve", options.configFile], join(options.dir, "registry.log"), {
+    ...process.env,
+    OTEL_TRACES_EXPORTER: "none",
+    ...options.env,
+  });
+  const u = new URL(options.url);
+  const check = async () => {
+    if (daemon.exited()) throw new Error(`registry exited:\n${daemon.logs()}`);
+    const args = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2"];
+    if (options.caFile) args.push("--cacert", options.caFile);
+    const res = await run("curl", [...args, `${options.url}/v2/`], { timeoutMs: 5000 });
+    return res.stdout === "200";
+  };
+  await waitFor(`registry on ${options.url}`, check);
+  return {
+    ...daemon,
+    url: options.url,
+    hostPort: u.host,
+    port: Number(u.port),
+    requests: (fragment) =>
+      daemon
+        .logs()
+        .split("\n")
+        .filter((l) => l.includes(fragment) && /"(GET|HEAD) /.test(l)).length,
+  };
+}
+
 /**
  * Builds a one-layer OCI image without an engine (umoci) holding `/hello.txt` with `content`, and pushes it to
  * `hostPort/repo:tag` over plain HTTP.

@@ -1,5 +1,6 @@
 /** One mirror endpoint: its fields checked and normalised. */
 import { PolicyError } from "../errors";
+import { parseCaBundle } from "./ca";
 import {
   CAPABILITY_ORDER,
   type Capability,
@@ -28,6 +29,7 @@ const ENDPOINT_FIELDS = [
   "url",
   "insecure",
   "caFile",
+  "ca",
   "clientCertFile",
   "clientKeyFile",
   "capabilities",
@@ -36,6 +38,7 @@ const ENDPOINT_FIELDS = [
   "headers",
   "pullFromMirror",
   "auth",
+  "harborProject",
 ] as const;
 
 /** `ACCOUNT.dkr.ecr.REGION.amazonaws.com` or `.amazonaws.com.cn`: a private ECR registry; group 1 is the region. */
@@ -78,7 +81,11 @@ export function normaliseEndpoint(field: string, raw: unknown, options: MirrorUr
     );
   }
   checkKnownFields(field, input, ENDPOINT_FIELDS);
-  const parsed = parseMirrorUrl(typeof raw === "string" ? field : `${field}.url`, input.url, options);
+  const harbor = input.harborProject !== undefined;
+  const urlField = typeof raw === "string" ? field : `${field}.url`;
+  const parsed = harbor
+    ? harborProjectUrl(field, input.url, input.harborProject, input.overridePath)
+    : parseMirrorUrl(urlField, input.url, options);
 
   let capabilities: Capability[] = ["pull", "resolve"];
   if (input.capabilities !== undefined) {
@@ -171,12 +178,14 @@ export function normaliseEndpoint(field: string, raw: unknown, options: MirrorUr
     ...parsed,
     insecure: optionalBoolean(`${field}.insecure`, input.insecure, false),
     capabilities,
-    overridePath: optionalBoolean(`${field}.overridePath`, input.overridePath, false),
+    overridePath: harbor || optionalBoolean(`${field}.overridePath`, input.overridePath, false),
     headers,
     pullFromMirror: pullFromMirror as PullFromMirror,
   };
   const caFile = absolutePath(`${field}.caFile`, input.caFile);
   if (caFile !== undefined) endpoint.caFile = caFile;
+  if (harbor) endpoint.harborProject = input.harborProject as string;
+  if (input.ca !== undefined) endpoint.ca = checkCa(field, input.ca, endpoint);
   if (clientCertFile !== undefined) endpoint.clientCertFile = clientCertFile;
   if (clientKeyFile !== undefined) endpoint.clientKeyFile = clientKeyFile;
   if (dialTimeout !== undefined) endpoint.dialTimeout = dialTimeout as string;
@@ -211,4 +220,76 @@ export function checkAuth(field: string, value: unknown, endpoint: MirrorEndpoin
     );
   }
   return "ecr";
+}
+
+/** Validates `ca` (the CA's PEM text) of the endpoint at `field`: it parses, and the endpoint is verified HTTPS. */
+function checkCa(field: string, value: unknown, endpoint: MirrorEndpoint): string {
+  const ca = parseCaBundle(`${field}.ca`, value);
+  if (endpoint.caFile !== undefined) {
+    throw new PolicyError(
+      `${field}.caFile`,
+      endpoint.caFile,
+      "both ca (the certificate, written to the node by the apply script) and caFile (a file already on the node) are set",
+      "keep one: ca to have the script deliver the CA, or caFile when your provisioning places it",
+    );
+  }
+  if (endpoint.scheme !== "https") {
+    throw new PolicyError(
+      `${field}.ca`,
+      endpoint.url,
+      "a CA certificate for a plain-HTTP mirror: nothing is verified over http://",
+      "use the mirror's https:// URL, or remove ca",
+    );
+  }
+  if (endpoint.insecure) {
+    throw new PolicyError(
+      `${field}.insecure`,
+      true,
+      "insecure skips the verification the CA is given for",
+      "remove insecure (the CA makes the mirror's certificate verifiable), or remove ca",
+    );
+  }
+  return ca;
+}
+
+/** A Harbor project name: lower-case letters and digits, words joined by one `.`, `_` or `-` (Harbor's own rule). */
+export const HARBOR_PROJECT = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+
+/**
+ * The mirror URL of a Harbor proxy-cache project: `https://HARBOR/v2/PROJECT`, used with containerd's `override_path`
+ * (containerd then asks `https://HARBOR/v2/PROJECT/library/nginx/manifests/...`, which Harbor serves from the project).
+ */
+function harborProjectUrl(
+  field: string,
+  url: unknown,
+  project: unknown,
+  overridePath: unknown,
+): Pick<MirrorEndpoint, "url" | "scheme" | "host" | "path"> {
+  const base = parseMirrorUrl(`${field}.url`, url, { allowPath: true });
+  if (base.path !== "") {
+    throw new PolicyError(
+      `${field}.url`,
+      url,
+      "with harborProject the URL is Harbor's address only; the project gives the path",
+      `write url: "${base.scheme}://${base.host}" and the project as harborProject`,
+    );
+  }
+  if (typeof project !== "string" || project.length > 255 || !HARBOR_PROJECT.test(project)) {
+    throw new PolicyError(
+      `${field}.harborProject`,
+      project,
+      "not a Harbor project name (lower-case letters, digits, and single . _ - between them)",
+      'give the name of the proxy-cache project as Harbor shows it, e.g. "dockerhub-proxy"',
+    );
+  }
+  if (overridePath === false) {
+    throw new PolicyError(
+      `${field}.overridePath`,
+      false,
+      "a Harbor project is reached with override_path (the URL holds the API path /v2/PROJECT)",
+      "remove overridePath: it is implied by harborProject",
+    );
+  }
+  const path = `/v2/${project}`;
+  return { url: `${base.url}${path}`, scheme: base.scheme, host: base.host, path };
 }

@@ -8,7 +8,9 @@ import { checkAcrAsDockerHubMirror } from "./mistakes";
 import { ANY_REGISTRY, DOCKER_HUB, type MirrorEndpoint, type MirrorPolicy, type RegistryMirrors } from "./types";
 import { isDockerHubName, normaliseRegistryName } from "./url";
 
+export * from "./ca";
 export * from "./endpoint";
+export * from "./harbor";
 export * from "./mistakes";
 export * from "./types";
 export * from "./url";

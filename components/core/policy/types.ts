@@ -33,6 +33,13 @@ export interface MirrorEndpointInput {
   insecure?: boolean;
   /** Absolute path of a CA bundle on the node that signs the mirror's certificate. */
   caFile?: string;
+  /**
+   * The PEM text of the CA that signs the mirror's certificate (a self-hosted cache's private CA). The apply script
+   * writes it where each runtime reads it: a file beside containerd's hosts.toml (its `ca`),
+   * `/etc/docker/certs.d/<host:port>/ca.crt`, `/etc/containers/certs.d/<host:port>/ca.crt`; `restore` removes them.
+   * Not with `caFile`.
+   */
+  ca?: string;
   /** Absolute path of a client certificate on the node, for mirrors that require mutual TLS. */
   clientCertFile?: string;
   /** Absolute path of the client certificate's key on the node. */
@@ -54,6 +61,13 @@ export interface MirrorEndpointInput {
    * never in the policy, the rendered files or Pulumi state. CRI-O/podman need their own ECR auth.
    */
   auth?: MirrorAuth;
+  /**
+   * A Harbor proxy-cache project that proxies this registry: `url` is then Harbor's address only
+   * (`https://harbor.example.com`) and the mirror becomes `https://harbor.example.com/v2/<project>` with containerd's
+   * `override_path` (CRI-O/podman: `harbor.example.com/<project>`). Docker cannot address a project (it appends
+   * `/v2/` to a host), so a Harbor project as a Docker Hub mirror is refused when Docker is among the runtimes.
+   */
+  harborProject?: string;
 }
 
 /** The mirrors of one upstream registry, in the order they are tried. */
@@ -94,6 +108,8 @@ export interface MirrorEndpoint {
   path: string;
   insecure: boolean;
   caFile?: string;
+  /** The CA bundle as PEM text (parsed; certificate blocks only, ending in a newline). */
+  ca?: string;
   clientCertFile?: string;
   clientKeyFile?: string;
   capabilities: Capability[];
@@ -104,6 +120,8 @@ export interface MirrorEndpoint {
   pullFromMirror: PullFromMirror;
   /** Present only when set: the node fetches the mirror's credential (see {@link MirrorEndpointInput.auth}). */
   auth?: MirrorAuth;
+  /** The Harbor proxy-cache project the URL's path names (`/v2/<project>`, with `overridePath`). */
+  harborProject?: string;
 }
 
 /** A validated, normalised registry entry. */

@@ -102,11 +102,21 @@ export function endpointField(registry: string, index: number, setting?: string)
   return `policy.registries["${registry}"].mirrors[${index}]${setting ? `.${setting}` : ""}`;
 }
 
+/**
+ * Where the apply script writes an endpoint's `ca` (PEM from the policy) for containerd: beside the registry's
+ * hosts.toml, named after the mirror's `host[:port]` (containerd reads only hosts.toml once it exists, and `ca` names
+ * the file).
+ */
+export function containerdCaPath(certsDir: string, registry: string, host: string): string {
+  return `${certsDir.replace(/\/+$/, "")}/${containerdHostDir(registry)}/${host}.crt`;
+}
+
 /** The per-host keys of one endpoint, in the order containerd's docs list them. */
-function hostSettings(endpoint: MirrorEndpoint, dialTimeout: string | false = false): TomlTable {
+function hostSettings(endpoint: MirrorEndpoint, caPath: string, dialTimeout: string | false = false): TomlTable {
   const table: TomlTable = { capabilities: [...endpoint.capabilities] };
   if (endpoint.insecure) table.skip_verify = true;
   if (endpoint.caFile !== undefined) table.ca = endpoint.caFile;
+  else if (endpoint.ca !== undefined) table.ca = caPath;
   if (endpoint.clientCertFile !== undefined) {
     table.client =
       endpoint.clientKeyFile !== undefined
@@ -122,12 +132,16 @@ function hostSettings(endpoint: MirrorEndpoint, dialTimeout: string | false = fa
 
 /**
  * The `hosts.toml` text of one registry (without checks: the policy is already normalised). `dialTimeout`: the
- * `dial_timeout` of mirrors without their own (see {@link DEFAULT_CONTAINERD_DIAL_TIMEOUT}).
+ * `dial_timeout` of mirrors without their own (see {@link DEFAULT_CONTAINERD_DIAL_TIMEOUT}); `certsDir` places the
+ * files of endpoints with a `ca` ({@link containerdCaPath}).
  */
 export function renderHostsToml(
   entry: RegistryMirrors,
   dialTimeout: string | false = DEFAULT_CONTAINERD_DIAL_TIMEOUT,
+  certsDir = DEFAULT_CONTAINERD_CERTS_DIR,
 ): string {
+  const settings = (e: MirrorEndpoint, dial: string | false) =>
+    hostSettings(e, containerdCaPath(certsDir, entry.registry, e.host), dial);
   const hosts = [...entry.endpoints];
   let doc: TomlTable = {};
   if (entry.upstreamFallback) {
@@ -136,11 +150,11 @@ export function renderHostsToml(
   } else {
     // No upstream: the last mirror becomes the last resort (`server`), with its settings at the top level.
     const last = hosts.pop() as MirrorEndpoint;
-    doc = { server: last.url, ...hostSettings(last) };
+    doc = { server: last.url, ...settings(last, false) };
   }
   // Always a [host] table, even an empty one: containerd 1.6 rejects a hosts.toml without it ("invalid host tree")
   // and then pulls from the registry itself, bypassing the mirror the file names as `server`.
-  doc.host = Object.fromEntries(hosts.map((e) => [e.url, hostSettings(e, dialTimeout)]));
+  doc.host = Object.fromEntries(hosts.map((e) => [e.url, settings(e, dialTimeout)]));
   const body = stringify(doc).trim();
   return body === "" ? GENERATED_HEADER : `${GENERATED_HEADER}${body}\n`;
 }
@@ -184,7 +198,7 @@ export function renderContainerdHosts(
       .map((e) => ({ url: e.url, region: ecrRegistryRegion(e.host) as string }));
     const file: ContainerdHostsFile = {
       path: `${certsDir}/${containerdHostDir(entry.registry)}/hosts.toml`,
-      content: renderHostsToml(entry, dialTimeout),
+      content: renderHostsToml(entry, dialTimeout, certsDir),
       mode: secret || ecrAuth.length > 0 ? 0o600 : 0o644,
     };
     if (secret) file.secret = true;

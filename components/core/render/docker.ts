@@ -52,7 +52,15 @@ function mirrorSettings(
         "docker: Docker always tries Docker Hub after its mirrors; upstreamFallback: false cannot be enforced in daemon.json",
       );
     }
-    for (const e of entry.endpoints) {
+    for (const [i, e] of entry.endpoints.entries()) {
+      if (e.harborProject !== undefined) {
+        throw new PolicyError(
+          `policy.registries["${entry.registry}"].mirrors[${i}].harborProject`,
+          e.harborProject,
+          `Docker's registry-mirrors takes a registry host and appends /v2/ to it, so it cannot pull Docker Hub images through the Harbor project ${e.url}`,
+          `leave docker out of runtimes for this policy (containerd and CRI-O/podman use the project), give Docker nodes a mirror without a path, or pull on them by the project's own name (${e.host}/${e.harborProject}/library/nginx)`,
+        );
+      }
       if (!e.capabilities.includes("pull")) {
         warnings.push(
           `docker: ${e.url} is left out of registry-mirrors because its capabilities do not include "pull"`,

@@ -14,6 +14,7 @@ import { type DockerSettingsInput, renderDocker } from "./docker";
 import { fileGroupOf, type ManagedFile, type NodeApplyPlan, renderApplyScript } from "../node-script";
 import { renderRuntimeFiles, type RuntimeRenderOptions } from "./runtimes";
 import { DEFAULT_CONTAINERD_CERTS_DIR } from "./containerd";
+import { renderCaFiles } from "./ca-files";
 import { renderCloudConfig, USER_DATA_LIMITS } from "../userdata";
 import { type NodeFile, type RestartPolicy, RUNTIME_NAMES, type RuntimeName } from "./types";
 import { renderWatchPlan, type WatchdogSettingsInput } from "../watch-plan";
@@ -189,6 +190,10 @@ export function renderNodeConfig(input: NodeConfigInput): RenderedNodeConfig {
     files.push(plain);
     if (runtime === "containerd") containerdHosts[file.path] = file.content;
     else managed.push({ ...plain, runtime: fileGroupOf(runtime) });
+  }
+  for (const file of renderCaFiles(policy, runtimes, certsDir)) {
+    files.push(file);
+    managed.push({ path: file.path, content: file.content, mode: file.mode });
   }
   if (runtimes.includes("containerd")) {
     const hosts = others.files.filter((f) => f.runtime === "containerd").map(({ runtime, ...f }) => f);
