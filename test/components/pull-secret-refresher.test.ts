@@ -164,34 +164,34 @@ describe("RegistryCredentialSecret with a refresher (mocks)", () => {
     // RBAC: get and patch on that one secret, in each namespace, for the refresher's service account only.
     const roles = of("kubernetes:rbac.authorization.k8s.io/v1:Role");
     expect(roles.map((r) => [r.inputs.metadata.namespace, r.inputs.metadata.name])).toEqual([
-      ["apps", "ecr-pull-refresher"],
-      ["jobs", "ecr-pull-refresher"],
+      ["apps", "ecr-pull-stack-refresher"],
+      ["jobs", "ecr-pull-stack-refresher"],
     ]);
     for (const r of roles)
       expect(r.inputs.rules).toEqual([
-        { apiGroups: [""], resources: ["secrets"], resourceNames: ["ecr-pull"], verbs: ["get", "patch"] },
+        { apiGroups: [""], resources: ["secrets"], resourceNames: ["ecr-pull-stack"], verbs: ["get", "patch"] },
       ]);
     const bindings = of("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding");
     for (const b of bindings) {
       expect(b.inputs.roleRef).toEqual({
         apiGroup: "rbac.authorization.k8s.io",
         kind: "Role",
-        name: "ecr-pull-refresher",
+        name: "ecr-pull-stack-refresher",
       });
-      expect(b.inputs.subjects).toEqual([{ kind: "ServiceAccount", name: "ecr-pull-refresher", namespace: "apps" }]);
+      expect(b.inputs.subjects).toEqual([{ kind: "ServiceAccount", name: "ecr-pull-stack-refresher", namespace: "apps" }]);
     }
     expect(of("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")).toEqual([]);
     const sa = one("kubernetes:core/v1:ServiceAccount");
-    expect(sa.inputs.metadata).toMatchObject({ name: "ecr-pull-refresher", namespace: "apps" });
+    expect(sa.inputs.metadata).toMatchObject({ name: "ecr-pull-stack-refresher", namespace: "apps" });
     expect(sa.inputs.metadata.annotations).toBeUndefined();
 
     // The ConfigMap: the script as committed and the config it reads.
     const cm = one("kubernetes:core/v1:ConfigMap");
     expect(cm.inputs.immutable).toBe(true);
-    expect(cm.inputs.metadata.name).toMatch(/^ecr-pull-refresher-[0-9a-f]{10}$/);
+    expect(cm.inputs.metadata.name).toMatch(/^ecr-pull-stack-refresher-[0-9a-f]{10}$/);
     expect(cm.inputs.data["pull-secret-refresher.py"]).toBe(SCRIPT);
     expect(JSON.parse(cm.inputs.data["config.json"])).toEqual({
-      secretName: "ecr-pull",
+      secretName: "ecr-pull-stack",
       namespaces: ["apps", "jobs"],
       registries: [
         {
@@ -210,7 +210,7 @@ describe("RegistryCredentialSecret with a refresher (mocks)", () => {
     expect(cron.inputs.spec.schedule).toMatch(/^\d{1,2} \*\/3 \* \* \*$/);
     expect(cron.inputs.spec.concurrencyPolicy).toBe("Forbid");
     const pod = podSpec(cron);
-    expect(pod.serviceAccountName).toBe("ecr-pull-refresher");
+    expect(pod.serviceAccountName).toBe("ecr-pull-stack-refresher");
     expect(pod.restartPolicy).toBe("Never");
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65534 });
     const [container] = pod.containers;
@@ -239,7 +239,7 @@ describe("RegistryCredentialSecret with a refresher (mocks)", () => {
 
     // The first-run Job: the same pod, named by its content; it waits for the secrets, RBAC and role policy.
     const job = one("kubernetes:batch/v1:Job");
-    expect(job.inputs.metadata.name).toMatch(/^ecr-pull-refresher-[0-9a-f]{10}$/);
+    expect(job.inputs.metadata.name).toMatch(/^ecr-pull-stack-refresher-[0-9a-f]{10}$/);
     expect(job.inputs.spec.template).toEqual(cron.inputs.spec.jobTemplate.spec.template);
     const jobDeps = (options.get(`kubernetes:batch/v1:Job ecr-pull-refresher-first-run`)?.dependsOn ??
       []) as pulumi.Resource[];
@@ -268,7 +268,7 @@ describe("RegistryCredentialSecret with a refresher (mocks)", () => {
             StringEquals: {
               "oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789:aud": "sts.amazonaws.com",
               "oidc.eks.eu-west-1.amazonaws.com/id/ABCDEF0123456789:sub":
-                "system:serviceaccount:apps:ecr-pull-refresher",
+                "system:serviceaccount:apps:ecr-pull-stack-refresher",
             },
           },
         },
@@ -334,14 +334,14 @@ describe("RegistryCredentialSecret with a refresher (mocks)", () => {
     expect(one("aws:eks/podIdentityAssociation:PodIdentityAssociation").inputs).toMatchObject({
       clusterName: "prod",
       namespace: "registry-system",
-      serviceAccount: "pi-refresher",
+      serviceAccount: "pi-stack-refresher",
       roleArn: "arn:aws:iam::123456789012:role/pi-refresher-abc",
     });
     const pod = podSpec(one("kubernetes:batch/v1:CronJob"));
     expect(pod.containers[0].env).toBeUndefined();
     expect(pod.volumes.map((v: any) => v.name)).toEqual(["refresher"]);
     expect(of("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")[0].inputs.subjects).toEqual([
-      { kind: "ServiceAccount", name: "pi-refresher", namespace: "registry-system" },
+      { kind: "ServiceAccount", name: "pi-stack-refresher", namespace: "registry-system" },
     ]);
   });
 
@@ -361,7 +361,7 @@ describe("RegistryCredentialSecret with a refresher (mocks)", () => {
     });
     validateAll(mine);
     const role = one("alicloud:ram/role:Role");
-    expect(role.inputs.roleName).toMatch(/^rm-acr-pull-refresher-[0-9a-f]{8}$/);
+    expect(role.inputs.roleName).toMatch(/^rm-acr-pull-stack-refresher-[0-9a-f]{8}$/);
     expect(JSON.parse(role.inputs.assumeRolePolicyDocument)).toEqual({
       Version: "1",
       Statement: [
@@ -373,7 +373,7 @@ describe("RegistryCredentialSecret with a refresher (mocks)", () => {
             StringEquals: {
               "oidc:aud": ["sts.aliyuncs.com"],
               "oidc:iss": [RRSA_ISSUER],
-              "oidc:sub": ["system:serviceaccount:default:acr-pull-refresher"],
+              "oidc:sub": ["system:serviceaccount:default:acr-pull-stack-refresher"],
             },
           },
         },

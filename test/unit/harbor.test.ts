@@ -66,6 +66,7 @@ describe("harborProxyPolicy", () => {
         'capabilities = [ "pull", "resolve" ]',
         'ca = "/etc/containerd/certs.d/ghcr.io/harbor.example.com.crt"',
         "override_path = true",
+        'dial_timeout = "5s"',
         "",
       ].join("\n"),
     );
