@@ -105,10 +105,10 @@ export function acceptsMirrorPaths(version: [number, number, number] | undefined
   return major > 24 || (major === 24 && (minor > 0 || patch >= 7));
 }
 
-function text(field: string, value: unknown, fallback: string, check: RegExp, example: string): string {
+function text(field: string, value: unknown, fallback: string, check: RegExp, example: string, what: string): string {
   if (value === undefined) return fallback;
   if (typeof value !== "string" || !check.test(value)) {
-    throw new PolicyError(field, value, "not a valid value here", `write e.g. ${example}`);
+    throw new PolicyError(field, value, `not ${what}`, `write e.g. ${example}`);
   }
   return value;
 }
@@ -132,7 +132,14 @@ export function resolveCiOptions(input: CiOptions = {}, field = "ci"): ResolvedC
     );
   }
   checkKnownFields(field, input, OPTION_FIELDS);
-  const dindImage = text(`${field}.dindImage`, input.dindImage, DEFAULT_DIND_IMAGE, IMAGE, '"docker:27.5.1-dind"');
+  const dindImage = text(
+    `${field}.dindImage`,
+    input.dindImage,
+    DEFAULT_DIND_IMAGE,
+    IMAGE,
+    '"docker:27.5.1-dind"',
+    "an image reference",
+  );
   let dockerVersion: [number, number, number] | undefined;
   if (input.dockerVersion !== undefined) {
     dockerVersion = typeof input.dockerVersion === "string" ? parseDockerVersion(input.dockerVersion) : undefined;
@@ -160,7 +167,14 @@ export function resolveCiOptions(input: CiOptions = {}, field = "ci"): ResolvedC
   return {
     dindImage,
     dockerVersion,
-    serviceAlias: text(`${field}.serviceAlias`, input.serviceAlias, "docker", DNS_LABEL, '"docker"'),
+    serviceAlias: text(
+      `${field}.serviceAlias`,
+      input.serviceAlias,
+      "docker",
+      DNS_LABEL,
+      '"docker"',
+      "a host name label",
+    ),
     dindConfig: oneOf(`${field}.dindConfig`, input.dindConfig, ["flags", "daemon-json"], "flags"),
     daemonJsonHostPath: text(
       `${field}.daemonJsonHostPath`,
@@ -168,6 +182,7 @@ export function resolveCiOptions(input: CiOptions = {}, field = "ci"): ResolvedC
       "/etc/gitlab-runner/dind/daemon.json",
       absolute,
       '"/etc/gitlab-runner/dind/daemon.json" (an absolute path without ":")',
+      "an absolute path on the runner host",
     ),
     daemonJsonConfigMap: text(
       `${field}.daemonJsonConfigMap`,
@@ -175,18 +190,20 @@ export function resolveCiOptions(input: CiOptions = {}, field = "ci"): ResolvedC
       "dind-daemon-json",
       DNS_LABEL,
       '"dind-daemon-json"',
+      "a ConfigMap name",
     ),
     runnerExecutor: oneOf(`${field}.runnerExecutor`, input.runnerExecutor, ["docker", "kubernetes"], "docker"),
     runnerName:
       input.runnerName === undefined
         ? undefined
-        : text(`${field}.runnerName`, input.runnerName, "", /^[^\0\n]{1,200}$/, '"dind-builds"'),
+        : text(`${field}.runnerName`, input.runnerName, "", /^[^\0\n]{1,200}$/, '"dind-builds"', "a one-line name"),
     buildkitdConfigPath: text(
       `${field}.buildkitdConfigPath`,
       input.buildkitdConfigPath,
       ".github/buildkitd.toml",
       /^[A-Za-z0-9._][A-Za-z0-9._/-]*$/,
       '".github/buildkitd.toml" (a path in the repository)',
+      "a relative path in the repository",
     ),
     setupBuildxAction: text(
       `${field}.setupBuildxAction`,
@@ -194,6 +211,7 @@ export function resolveCiOptions(input: CiOptions = {}, field = "ci"): ResolvedC
       DEFAULT_SETUP_BUILDX_ACTION,
       /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$/,
       `"${DEFAULT_SETUP_BUILDX_ACTION}"`,
+      "an action reference (owner/name@ref)",
     ),
     kanikoImage: text(
       `${field}.kanikoImage`,
@@ -201,6 +219,7 @@ export function resolveCiOptions(input: CiOptions = {}, field = "ci"): ResolvedC
       DEFAULT_KANIKO_IMAGE,
       IMAGE,
       `"${DEFAULT_KANIKO_IMAGE}"`,
+      "an image reference",
     ),
   };
 }
