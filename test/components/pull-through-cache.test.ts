@@ -13,12 +13,12 @@ import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Service } from "kubernetes-models/v1/Service";
 import { beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
+import { MirrorDaemonConfig, PullThroughCache } from "../../components";
 import { isSecretInput, type MockHandle, plain, registered, setupMocks, unwrap } from "./mocks";
 
+// After the imports above (the package root included), before any component is made.
 const loaded = () => Object.keys(require.cache).filter((k) => /@pulumi[\\/](kubernetes|aws|alicloud)[\\/]/.test(k));
 const sdkAtImport = loaded();
-import { MirrorDaemonConfig, PullThroughCache } from "../../components";
-
 const CA = readFileSync(join(__dirname, "..", "support", "ca", "ca.pem"), "utf8");
 let mocks: MockHandle;
 beforeAll(async () => {
