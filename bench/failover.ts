@@ -12,30 +12,32 @@
  * the same as a watchdog that was running when the endpoint failed (its first probe comes at a random point of the
  * first interval).
  *
- * Clients: `ctr images pull --hosts-dir` (containerd 1.6, one containerd per lane) and `skopeo copy
- * --registries-conf` (the CRI-O/podman drop-in). Each lane starts a pull, and when it ends the next, for
+ * Clients: `ctr images pull --hosts-dir` (containerd 1.6, one containerd per lane), `skopeo copy
+ * --registries-conf` (the CRI-O/podman drop-in) and `docker pull` (dockerd 20.10, one per lane, reading the rendered
+ * daemon.json; the watchdog reloads it with SIGHUP, and each pulled image is removed again). Each lane starts a pull, and when it ends the next, for
  * --window-s; so pulls start at every point of the arm. A pull attempt is killed after --attempt-cap-s and
  * retried after 1 s (as the kubelet retries a pull containerd cancelled for lack of progress:
  * `image_pull_progress_timeout`); a pull that has not got the image --cap-s after it started counts as timed out.
  *
- * Flags: --lanes 2 --window-s 40 --cap-s 60 --attempt-cap-s 15 --stall-after-s 12 --interval-s 10
+ * Flags: --lanes 2 --window-s 40 --cap-s 60 --attempt-cap-s 20 --stall-after-s 12 --interval-s 10
  *        --arms healthy,refusing,syn-drop,silent,stall --json FILE
  * Prints figures and the goal check; asserts nothing about time.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { normalisePolicy } from "../components/core/policy";
-import { renderContainerdHosts } from "../components/core/render/containerd";
-import { REGISTRIES_CONF_DROPIN, renderRegistriesConf } from "../components/core/render/registries-conf";
+import { renderNodeConfig } from "../components/core/render/node-config";
+import { REGISTRIES_CONF_DROPIN } from "../components/core/render/registries-conf";
 import { renderWatchPlan } from "../components/core/watch-plan";
 import {
   type Containerd,
+  type Dockerd,
   freePort,
   type Registry,
   type RunResult,
   sleep,
   startContainerd,
+  startDockerd,
   startRegistry,
   tmpDir,
 } from "../test/e2e/lab";
@@ -48,7 +50,7 @@ const opts = {
   lanes: numberFlag("lanes", 2),
   windowS: numberFlag("window-s", 40),
   capS: numberFlag("cap-s", 60),
-  attemptCapS: numberFlag("attempt-cap-s", 15),
+  attemptCapS: numberFlag("attempt-cap-s", 20),
   stallAfterS: numberFlag("stall-after-s", 12),
   intervalS: numberFlag("interval-s", 10),
   arms: flag("arms", "healthy,refusing,syn-drop,silent,stall").split(","),
@@ -75,7 +77,8 @@ const ARM_LABEL: Record<string, string> = {
   stall: `stalling ${opts.stallAfterS} s into the run`,
 };
 
-type Kind = "ctr" | "skopeo";
+type Kind = "ctr" | "skopeo" | "docker";
+const KINDS: Kind[] = ["ctr", "skopeo", "docker"];
 interface Pull {
   kind: Kind;
   /** Seconds from the arm's start to this pull's start. */
@@ -147,17 +150,27 @@ function errorOf(res: RunResult): string {
     .slice(0, 200);
 }
 
-/** Writes the rendered hosts.toml and drop-in under `root` (node paths); returns the client paths and the plan. */
+/**
+ * Writes the rendered hosts.toml, drop-in and daemon.json under `root` (node paths); returns the client paths and the
+ * plan. dockerd lists all three endpoints as mirrors (it always tries Docker Hub after them: unreachable here).
+ */
 function writeNodeFiles(root: string, mirrors: string[]) {
-  const { policy } = normalisePolicy({ registries: { "docker.io": { mirrors, upstreamFallback: false } } });
-  const files = [...renderContainerdHosts(policy), renderRegistriesConf(policy)];
-  for (const f of files) {
-    mkdirSync(dirname(join(root, f.path)), { recursive: true });
-    writeFileSync(join(root, f.path), f.content, { mode: f.mode });
+  const rendered = renderNodeConfig({
+    policy: { registries: { "docker.io": { mirrors, upstreamFallback: false } } },
+    runtimes: ["docker", "containerd", "crio"],
+  });
+  for (const [path, content] of Object.entries(rendered.files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), content);
   }
   const plan = join(root, "watch-plan.json");
-  writeFileSync(plan, renderWatchPlan({ policy, files, watchdog: WATCHDOG }));
-  return { certsDir: join(root, "etc/containerd/certs.d"), registriesConf: join(root, REGISTRIES_CONF_DROPIN), plan };
+  writeFileSync(plan, renderWatchPlan({ policy: rendered.policy, files: rendered.files, watchdog: WATCHDOG }));
+  return {
+    certsDir: join(root, "etc/containerd/certs.d"),
+    registriesConf: join(root, REGISTRIES_CONF_DROPIN),
+    daemonJson: join(root, "etc/docker/daemon.json"),
+    plan,
+  };
 }
 
 /** The first endpoint of an arm; `start` is called at the arm's start (the stall's clock). */
@@ -213,10 +226,20 @@ async function runArm(
   const first = await firstEndpoint(arm, origin);
   const files = writeNodeFiles(root, [first.url, mirror.url, upstream.url]);
   const daemons: Containerd[] = [];
+  const dockerds: Dockerd[] = [];
   let dog: ChildProcess | undefined;
   const result: Arm = { arm, watchdog, pulls: [] };
   try {
-    for (let i = 0; i < opts.lanes; i++) daemons.push(await startContainerd({ dir: join(dir, `containerd-${i}`) }));
+    for (let i = 0; i < opts.lanes; i++) {
+      daemons.push(await startContainerd({ dir: join(dir, `containerd-${i}`) }));
+      dockerds.push(await startDockerd({ dir: join(dir, `dockerd-${i}`), configFile: files.daemonJson }));
+    }
+    // The watchdog's systemctl: `reload docker` is a SIGHUP to this arm's dockerds (as docker.service does).
+    const ctl = join(dir, "systemctl.sh");
+    writeFileSync(
+      ctl,
+      `for a; do last=$a; done\n[ "$1:$last" = reload:docker ] && kill -HUP ${dockerds.map((d) => d.pid).join(" ")}\nexit 0\n`,
+    );
     const t0 = performance.now();
     const since = () => (performance.now() - t0) / 1000;
     first.start?.();
@@ -224,7 +247,7 @@ async function runArm(
       const log = createWriteStream(join(dir, "watchdog.log"));
       dog = spawn("python3", [WATCHDOG_PY, "--plan", files.plan, "--root", root], {
         stdio: ["ignore", "pipe", "pipe"],
-        env: { ...process.env, RUNTIME_CTL: "true" },
+        env: { ...process.env, RUNTIME_CTL: `sh ${ctl}` },
       });
       live.add(dog);
       dog.stdout?.on("data", (d: Buffer) => {
@@ -267,25 +290,31 @@ async function runArm(
                   { timeoutMs: t },
                 ),
               )
-            : await pull("skopeo", (ns, t) => {
-                const out = join(dir, `skopeo-${ns}`);
-                return run(
-                  "skopeo",
-                  ["--registries-conf", files.registriesConf, "copy", "--quiet", `docker://${REF}`, `dir:${out}`],
-                  t,
-                ).finally(() => rmSync(out, { recursive: true, force: true }));
-              });
+            : kind === "docker"
+              ? await pull("docker", async (_ns, t) => {
+                  const res = await dockerds[i].docker(["pull", "--quiet", REF], { timeoutMs: t });
+                  await dockerds[i].docker(["rmi", "--force", REF]);
+                  return res;
+                })
+              : await pull("skopeo", (ns, t) => {
+                  const out = join(dir, `skopeo-${ns}`);
+                  return run(
+                    "skopeo",
+                    ["--registries-conf", files.registriesConf, "copy", "--quiet", `docker://${REF}`, `dir:${out}`],
+                    t,
+                  ).finally(() => rmSync(out, { recursive: true, force: true }));
+                });
         result.pulls.push(p);
       }
     };
-    await Promise.all(Array.from({ length: opts.lanes }, (_, i) => [lane("ctr", i), lane("skopeo", i)]).flat());
+    await Promise.all(Array.from({ length: opts.lanes }, (_, i) => KINDS.map((kind) => lane(kind, i))).flat());
     return result;
   } finally {
     if (dog) {
       dog.kill("SIGTERM");
       live.delete(dog);
     }
-    await Promise.all(daemons.map((d) => d.stop()));
+    await Promise.all([...daemons, ...dockerds].map((d) => d.stop()));
     await first.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -328,7 +357,7 @@ async function main(): Promise<void> {
   const s = (x: number) => fixed(x, 1);
   const rows: string[][] = [];
   for (const a of arms) {
-    for (const kind of ["ctr", "skopeo"] as const) {
+    for (const kind of KINDS) {
       const st = stats(a.pulls.filter((p) => p.kind === kind));
       rows.push([
         ARM_LABEL[a.arm] ?? a.arm,
@@ -381,7 +410,7 @@ async function main(): Promise<void> {
     for (const [e, n] of [...errors].sort((x, y) => y[1] - x[1]).slice(0, 12)) console.log(`  ${n} x ${e}`);
   }
   console.log("\nGoal: with the watchdog, 100% success and p95 <= 2 x healthy p95 + one probe interval:");
-  for (const kind of ["ctr", "skopeo"] as const) {
+  for (const kind of KINDS) {
     const healthy = arms.find((a) => a.arm === "healthy" && a.watchdog);
     if (!healthy) continue;
     const bound = 2 * stats(healthy.pulls.filter((p) => p.kind === kind)).p95 + WATCHDOG.intervalSeconds;
