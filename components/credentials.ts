@@ -15,7 +15,7 @@ export interface RegistryCredentialInput {
   password?: pulumi.Input<string>;
   /** base64 of `username:password`, as in a Docker config file. If given with username/password they must agree. */
   auth?: pulumi.Input<string>;
-  /** Read an Amazon ECR token instead (valid 12 hours, refreshed on each `pulumi up`). */
+  /** Read an Amazon ECR token instead (valid 12 hours; renewed by the `refresher`, or on each `pulumi up`). */
   ecr?: EcrTokenSource;
   /** Read an Alibaba Cloud ACR Enterprise Edition temporary token instead (valid 1 hour). */
   acr?: AcrTokenSource;

@@ -5,9 +5,9 @@ import type { RegistryCredential } from "../core/kubernetes";
 /**
  * An Alibaba Cloud Container Registry Enterprise Edition temporary credential, read with the
  * `alicloud.cs.getRegistryEnterpriseInstances` data source (`tempUsername` + `authorizationToken`). Alibaba Cloud
- * issues it for **one hour** (GetAuthorizationToken), so it suits short-lived uses only; for a long-lived pull
- * secret give a RAM user's fixed registry password as `username`/`password` instead (the only option for ACR
- * Personal Edition), or run ACK's `aliyun-acr-credential-helper`, which refreshes tokens inside the cluster.
+ * issues it for **one hour** (GetAuthorizationToken). For a long-lived pull secret set `RegistryCredentialSecret`'s
+ * `refresher` (a CronJob renews the token through RRSA every 15 minutes), or give a RAM user's fixed registry
+ * password as `username`/`password` instead (the only option for ACR Personal Edition).
  */
 export interface AcrTokenSource {
   /** Instance ID of the ACR Enterprise Edition instance, e.g. `cri-xxxxxxxxxxxx`. */

@@ -2,9 +2,10 @@ import * as pulumi from "@pulumi/pulumi";
 import type { RegistryCredential } from "../core/kubernetes";
 
 /**
- * An Amazon ECR authorization token, read with the `aws.ecr.getAuthorizationToken` data source on every
- * `pulumi up`. The token is valid for 12 hours: run `pulumi up` (or `pulumi up --target` on the secret) at least
- * every 12 hours, e.g. from a scheduled CI job, or pods that start later fail to pull.
+ * An Amazon ECR authorization token, valid for 12 hours. With `RegistryCredentialSecret`'s `refresher`, a CronJob in
+ * the cluster renews it. Without one, it is read with the `aws.ecr.getAuthorizationToken` data source on every
+ * `pulumi up`: run `pulumi up` (or `pulumi up --target` on the secret) at least every 12 hours, e.g. from a
+ * scheduled CI job, or pods that start later fail to pull.
  */
 export interface EcrTokenSource {
   /** 12-digit AWS account ID of the registry. Default: the provider's account. */

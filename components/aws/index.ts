@@ -2,5 +2,5 @@
 // paths that create resources load the SDK subpath they need when they run.
 export * from "./userdata";
 export * from "./ecr-pull-through";
-// The ECR token source of RegistryCredentialSecret (valid 12 hours; refreshed on each `pulumi up`).
+// The ECR token source of RegistryCredentialSecret (valid 12 hours; renewed by its refresher or each `pulumi up`).
 export { EcrTokenSource, ecrCredential } from "./ecr-token";
