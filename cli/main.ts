@@ -1,14 +1,14 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, realpathSync, statfsSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 import { parse as parseYaml } from "yaml";
-import { PolicyError } from "../components/core/errors";
+import { PolicyError, redact } from "../components/core/errors";
 import { DIFF_HELP, diffCommand, UnreadableInput } from "./diff";
 import { CI_RENDER_HELP, CI_RENDER_OPTIONS, renderCi } from "./render-ci";
 import { DOCTOR_HELP, doctorCommand } from "./doctor";
-import { checkInsecureRange, checkKnownFields } from "../components/core/policy";
+import { checkInsecureRange, checkKnownFields, parseMirrorUrl } from "../components/core/policy";
 import { type DockerSettingsInput, parseKeyValue } from "../components/core/render/docker";
 import {
   type NodeConfigInput,
@@ -17,6 +17,7 @@ import {
   type RenderedNodeConfig,
 } from "../components/core/render/node-config";
 import { RUNTIME_NAMES, type RuntimeName } from "../components/core/render/types";
+import { userDataSizeWarning } from "../components/core/userdata";
 import { defaultEcrPullThrough } from "../components/core/regions/aws";
 import type { CloudName, MirrorInput, NetworkKind } from "../components/core/regions/catalog";
 import { formatRegions } from "../components/core/regions/list";
@@ -106,6 +107,26 @@ function fail(message: string): never {
   throw new UsageError(message);
 }
 
+/** Pseudo filesystems (proc, sysfs, cgroup, cgroup2, debugfs, securityfs, devpts) by their statfs magic. */
+const SPECIAL_FS = new Set([0x9fa0, 0x62656572, 0x27e0eb, 0x63677270, 0x64626720, 0x73636673, 0x1cd1]);
+
+/** --out: a folder or a path still to create, on a real filesystem; refused before anything is written. */
+function checkOutDir(out: string): string {
+  if (out.trim() === "") fail("--out: an empty folder name; nothing was written. Fix: give a folder, e.g. --out out");
+  let probe = resolve(out);
+  while (!existsSync(probe) && dirname(probe) !== probe) probe = dirname(probe);
+  const real = realpathSync(probe);
+  if (existsSync(resolve(out)) && !statSync(resolve(out)).isDirectory())
+    fail(
+      `--out: ${out} exists and is not a folder; nothing was written. Fix: give a folder (it is created when missing)`,
+    );
+  if (/^\/(proc|sys|dev)(\/|$)/.test(real) || SPECIAL_FS.has(Number(statfsSync(real).type)))
+    fail(
+      `--out: ${out} is on a special filesystem (${real}); nothing was written. Fix: give a folder on a disk, e.g. --out out`,
+    );
+  return out;
+}
+
 function readPolicyFile(file: string): Record<string, unknown> {
   let text: string;
   try {
@@ -115,7 +136,9 @@ function readPolicyFile(file: string): Record<string, unknown> {
   }
   let parsed: unknown;
   try {
+    // JSON.parse keeps the last of two equal keys silently; YAML's parser (a JSON superset) refuses them.
     parsed = file.endsWith(".json") ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true });
+    if (file.endsWith(".json")) parseYaml(text, { uniqueKeys: true });
   } catch (err) {
     throw new PolicyError(
       "--policy",
@@ -302,6 +325,16 @@ export function nodeConfigFromFlags(
   if (values["restart-policy"] !== undefined)
     input.restartPolicy = values["restart-policy"] as NodeConfigInput["restartPolicy"];
 
+  if (
+    file.docker !== undefined &&
+    (typeof file.docker !== "object" || file.docker === null || Array.isArray(file.docker))
+  )
+    throw new PolicyError(
+      "docker",
+      file.docker,
+      "Docker settings must be an object",
+      'write e.g. { "execOpts": ["native.cgroupdriver=systemd"] }',
+    );
   const docker: DockerSettingsInput = { ...((file.docker as DockerSettingsInput | undefined) ?? {}) };
   let dockerFlags = false;
   if (values["insecure-registry"]?.length) {
@@ -386,7 +419,7 @@ function render(argv: string[], io: Io, write: boolean): number {
   if (values.ci !== undefined) return renderCi(values, io, write, nodeConfigFromFlags);
   const { selection, flagWarnings, ...input } = nodeConfigFromFlags(values);
   const rendered = renderNodeConfig(input);
-  for (const w of flagWarnings ?? []) io.err(`warning: ${w}`);
+  for (const w of flagWarnings ?? []) io.err(`warning: ${redact(w)}`);
   if (selection) {
     io.out(`${selection.cloud} ${selection.region} (${selection.regionName}):`);
     for (const reason of selection.reasons) io.out(`  ${reason}`);
@@ -402,12 +435,24 @@ function render(argv: string[], io: Io, write: boolean): number {
     );
     return 0;
   }
-  const outDir = values.out ?? "out";
+  const outDir = checkOutDir(values.out ?? "out");
   const files = outputFiles(rendered);
+  const userData = files["user-data.yaml"];
+  const tooBig = userData && userDataSizeWarning(join(outDir, "user-data.yaml"), userData.content);
+  if (tooBig) io.err(`warning: ${tooBig}`);
+  for (const path of Object.keys(files)) {
+    const target = join(outDir, path);
+    if (existsSync(target) && !statSync(target).isFile())
+      fail(`--out: ${target} exists and is not a file; nothing was written. Fix: move it away or choose another --out`);
+  }
   for (const [path, file] of Object.entries(files)) {
     const target = join(outDir, path);
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, file.content, { mode: file.mode });
+    try {
+      mkdirSync(dirname(target), { recursive: true });
+      writeFileSync(target, file.content, { mode: file.mode });
+    } catch (err) {
+      fail(`--out: cannot write ${target} (${(err as Error).message}). Fix: choose a folder you can write`);
+    }
     io.out(`wrote ${target}`);
   }
   if (rendered.secret)
@@ -457,6 +502,7 @@ async function probe(argv: string[], io: Io): Promise<number> {
     targets = probeTargets(selectionFromFlags(values).policy);
   } else if (values.mirror?.length) {
     targets = values.mirror;
+    values.mirror.forEach((m, i) => parseMirrorUrl(`--mirror[${i}]`, m, { allowPath: true }));
   } else {
     fail(`probe needs --cloud and --region, or --mirror URL\n\n${PROBE_HELP}`);
   }
@@ -495,7 +541,7 @@ function parseOrFail<T extends ParseArgsOptionsConfig>(argv: string[], options: 
 
 function report(err: unknown, io: Io): number {
   if (err instanceof UsageError || err instanceof UnreadableInput) {
-    io.err(`registry-mirrors: ${err.message}`);
+    io.err(`registry-mirrors: ${redact(err.message)}`);
     return 2;
   }
   if (err instanceof PolicyError) {

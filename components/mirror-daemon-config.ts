@@ -9,7 +9,7 @@ import {
   type RenderedNodeConfig,
   renderNodeConfig,
 } from "./core/render/node-config";
-import { encodeUserData } from "./core/userdata";
+import { encodeUserData, userDataSizeWarning } from "./core/userdata";
 // Loads no Kubernetes SDK at import time: createNodeConfigResources loads it when it creates resources.
 import {
   createNodeConfigResources,
@@ -138,9 +138,9 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
     this.registerOutputs({ checksum: this.checksum });
   }
 
-  /** The normalised policy (registries sorted, aliases folded, duplicates dropped). */
+  /** The normalised policy (registries sorted, aliases folded, duplicates dropped); a secret when it may hold one. */
   get policy(): pulumi.Output<RenderedNodeConfig["policy"]> {
-    return this.outputs.get("policy", () => this.rendered.apply((r) => r.policy));
+    return this.outputs.get("policy", () => this.sensitive.apply((r) => r.policy));
   }
 
   /** The daemon.json keys the apply script merges into the node's file (undefined without Docker). */
@@ -169,7 +169,14 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
    * never go into user data; deliver those with `kubernetes`.
    */
   get userData(): pulumi.Output<string | undefined> {
-    return this.outputs.get("userData", () => this.rendered.apply((r) => nodeConfigUserData(r)));
+    return this.outputs.get("userData", () =>
+      this.rendered.apply((r) => {
+        const text = nodeConfigUserData(r);
+        const tooBig = text === undefined ? undefined : userDataSizeWarning("userData", text);
+        if (tooBig) pulumi.log.warn(tooBig, this);
+        return text;
+      }),
+    );
   }
 
   /** `userData`, base64-encoded (EC2 launch templates). */

@@ -1,13 +1,20 @@
 /** Parsing and checking `host[:port]` registry addresses (IPv6 as `[::1]:5000`), host names and CIDRs. */
+import { domainToASCII } from "node:url";
 import * as ipaddr from "ipaddr.js";
-import { PolicyError } from "./errors";
+import { PolicyError, type Warnings } from "./errors";
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
-/** True for a DNS host name (labels of letters, digits and hyphens) or `localhost`. Lower-case input expected. */
+/**
+ * True for a DNS host name (labels of letters, digits and hyphens) or `localhost`. Lower-case input expected. A name
+ * whose last label is a number (`999.1.1.1`, `0x7f.0.0.1`, `2130706433`) is not one: URL parsers read it as an IPv4
+ * address in some form, so only the dotted-quad form is accepted (by the callers).
+ */
 export function isHostName(host: string): boolean {
   if (host.length === 0 || host.length > 253) return false;
-  return host.split(".").every((label) => LABEL.test(label));
+  const labels = host.split(".");
+  if (/^(\d+|0x[0-9a-f]*)$/.test(labels[labels.length - 1])) return false;
+  return labels.every((label) => LABEL.test(label));
 }
 
 /** Splits `host[:port]` (IPv6 as `[::1]:5000`) into its parts, or returns undefined when it is not one. */
@@ -31,8 +38,11 @@ function withPort(host: string, port: string | undefined): { host: string; port?
   return { host, port: n };
 }
 
-/** Validates and lower-cases a `host[:port]`, throwing a PolicyError that names `field`. */
-export function parseHostPort(field: string, value: unknown): string {
+/**
+ * Validates and lower-cases a `host[:port]`, throwing a PolicyError that names `field`. With `warnings`, an
+ * internationalised name is accepted as its punycode, with a warning.
+ */
+export function parseHostPort(field: string, value: unknown, warnings?: Warnings): string {
   if (typeof value !== "string" || value.trim() === "") {
     throw new PolicyError(
       field,
@@ -41,7 +51,27 @@ export function parseHostPort(field: string, value: unknown): string {
       "give a host name or IP address, optionally with :port, without scheme or path",
     );
   }
-  const parts = splitHostPort(value.trim());
+  let text = value.trim();
+  // An internationalised name goes in its punycode (ASCII) form, with a warning: look-alike letters are a classic trap.
+  if (/[^\x00-\x7f]/.test(text)) {
+    const [name, port] = /^([^:]*)(:\d+)?$/.exec(text)?.slice(1) ?? [text, undefined];
+    const ascii = domainToASCII(name ?? "");
+    if (ascii === "" || warnings === undefined) {
+      throw new PolicyError(
+        field,
+        value,
+        "not a valid host[:port] (an internationalised name is accepted only in a mirror policy)",
+        ascii === ""
+          ? "write the host in ASCII"
+          : `write its ASCII form "${ascii}${port ?? ""}" if it is the host you mean`,
+      );
+    }
+    text = `${ascii}${port ?? ""}`;
+    warnings.push(
+      `${field}: "${value}" is an internationalised host name, written as "${text}"; check it is the registry you mean (letters of other scripts can look like Latin ones)`,
+    );
+  }
+  const parts = splitHostPort(text);
   if (!parts) {
     throw new PolicyError(
       field,

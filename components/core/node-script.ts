@@ -131,6 +131,11 @@ function unindent(text: string): string {
   return text.replace(/^[ \t]+/gm, "");
 }
 
+/** The sh parts' end-of-line comments after a function's `{` or an `if ...; then` (no quote in the latter). */
+function stripLineEndComments(text: string): string {
+  return text.replace(/^(\w+\(\) \{) # .*$/gm, "$1").replace(/^(\s*if [^'"\n]*; then) # [^'"\n]*$/gm, "$1");
+}
+
 /** Full-line comments of the node sources (not the shebang or shellcheck directives): the sources document, the
  * rendered engine stays small enough for user data. */
 function stripComments(text: string): string {
@@ -254,10 +259,22 @@ export function renderNodeEngine(parts: EngineParts): string {
     ...(parts.ecr ? [heredoc(`  cat >"$WORK/ecr.files"`, `${ecrFiles.join("\n")}\n`)] : []),
     "}",
   ];
-  const sh = used.flatMap((p) => (p.sh ? [unindent(stripComments(nodeSource(p.sh))).trimEnd()] : []));
+  // The sh parts' shellcheck directives become one line at the top (each source is checked with its own).
+  const codes = new Set(["SC2317"]);
+  const sh = used.flatMap((p) => {
+    if (!p.sh) return [];
+    const text = stripComments(nodeSource(p.sh)).replace(
+      /^\s*# shellcheck (?:disable=(\S+)|shell=sh).*\n/gm,
+      (_, c) => {
+        for (const code of c?.split(",") ?? []) codes.add(code);
+        return "";
+      },
+    );
+    return [unindent(stripLineEndComments(text)).trimEnd()];
+  });
   const engine = [
     "#!/bin/sh",
-    "# shellcheck disable=SC2317 # functions are called from the data part",
+    `# shellcheck disable=${[...codes].sort().join(",")} # per line in the sources; SC2317: functions called from the data part`,
     "# Rendered by registry-mirrors (do not edit; change the policy and render again).",
     `# registry-mirrors node engine ${ENGINE_VERSION}${key ? ` (${key})` : ""}`,
     "# Usage: sh apply-node-config.sh [apply|restore|watch [--once]|check [--readiness]]  (restore: put back the",

@@ -178,7 +178,9 @@ describe("RegistryCredentialSecret with a refresher (mocks)", () => {
         kind: "Role",
         name: "ecr-pull-stack-refresher",
       });
-      expect(b.inputs.subjects).toEqual([{ kind: "ServiceAccount", name: "ecr-pull-stack-refresher", namespace: "apps" }]);
+      expect(b.inputs.subjects).toEqual([
+        { kind: "ServiceAccount", name: "ecr-pull-stack-refresher", namespace: "apps" },
+      ]);
     }
     expect(of("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")).toEqual([]);
     const sa = one("kubernetes:core/v1:ServiceAccount");

@@ -3,7 +3,16 @@
  * NODE_ROOT; the fake systemctl (fixtures/apply/fake-systemctl.sh) restarts it by PID.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { type NodeApplyPlan, renderApplyScript } from "../../components/core/node-script";
@@ -203,6 +212,45 @@ describe("apply script on a real containerd 1.6 with CRI", () => {
       "containerd: /etc/containerd/conf.d/20-mirrors.toml sets the deprecated inline registry.mirrors",
     );
     expect(res.calls).toEqual([]);
+    await restartWith(base);
+  });
+});
+
+describe("apply script on a real containerd: a symlinked config.toml and hosts.toml", () => {
+  it("writes through both links, containerd reads the new config_path after the restart, and restore keeps the links", async () => {
+    const target = join(root, "srv", "containerd", "config.toml");
+    const hubTarget = join(root, "srv", "containerd", "hub-hosts.toml");
+    mkdirSync(join(root, "srv", "containerd"), { recursive: true });
+    writeFileSync(target, base);
+    writeFileSync(hubTarget, 'server = "https://registry-1.docker.io"\n');
+    rmSync(configFile());
+    // Relative links: the kernel (for containerd) and the script (under NODE_ROOT) resolve them the same way.
+    symlinkSync("../../srv/containerd/config.toml", configFile());
+    mkdirSync(join(root, DIR, "docker.io"), { recursive: true });
+    symlinkSync("../../../../srv/containerd/hub-hosts.toml", join(root, HUB));
+    expect((await ctl("restart", "containerd")).code).toBe(0);
+    const links = () => [configFile(), join(root, HUB)].map((p) => [lstatSync(p).isSymbolicLink(), readlinkSync(p)]);
+    const before = links();
+
+    const res = await apply(plan("if-needed"));
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    expect(links()).toEqual(before);
+    expect(readFileSync(target, "utf8")).toContain(`config_path = "${DIR}"`);
+    expect(readFileSync(hubTarget, "utf8")).toContain("http://127.0.0.1:5000");
+    expect(await dumpedConfigPath()).toBe(DIR);
+    expect(await criStatus()).toBe("ok");
+    expect(readdirSync(join(root, "srv", "containerd")).filter((n) => /\.registry-mirrors\.\d+$/.test(n))).toEqual([]);
+
+    const back = await apply(plan("if-needed"), "restore");
+    expect(back.stderr).toBe("");
+    expect(back.code).toBe(0);
+    expect(links()).toEqual(before);
+    expect(readFileSync(target, "utf8")).toBe(base);
+    expect(readFileSync(hubTarget, "utf8")).toBe('server = "https://registry-1.docker.io"\n');
+    expect(await dumpedConfigPath()).toBe("");
+    expect(await criStatus()).toBe("ok");
+    rmSync(configFile());
     await restartWith(base);
   });
 });

@@ -3,7 +3,17 @@
  * (fixtures/apply/fake-systemctl.sh) manages that dockerd by PID: SIGHUP for reload, kill + start for restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { normalisePolicy } from "../../components/core/policy";
 import { type NodeApplyPlan, renderApplyScript } from "../../components/core/node-script";
@@ -46,7 +56,7 @@ interface LabNode {
 }
 const nodes: LabNode[] = [];
 
-async function startNode(name: string, original: string): Promise<LabNode> {
+async function startNode(name: string, original: string, link?: string): Promise<LabNode> {
   const base = join(dir, name);
   const root = join(base, "root");
   const state = join(base, "state");
@@ -54,7 +64,14 @@ async function startNode(name: string, original: string): Promise<LabNode> {
   const daemonJson = join(root, "etc", "docker", "daemon.json");
   mkdirSync(join(root, "etc", "docker"), { recursive: true });
   mkdirSync(state);
-  writeFileSync(daemonJson, original);
+  if (link) {
+    // A relative link: dockerd (through the kernel) and the script (under NODE_ROOT) resolve it the same way.
+    mkdirSync(join(root, "etc", "docker", link, ".."), { recursive: true });
+    writeFileSync(join(root, "etc", "docker", link), original);
+    symlinkSync(link, daemonJson);
+  } else {
+    writeFileSync(daemonJson, original);
+  }
   const env = { ...process.env, LAB_STATE: state, DOCKER_CONFIG: join(base, "client") };
   const ctl = (...args: string[]) => run("sh", [FAKE, ...args], { env });
   const docker = (args: string[]) => run("docker", ["-H", `unix://${sock}`, ...args], { env });
@@ -352,5 +369,58 @@ describe("apply script on a real dockerd: dropped keys and restore with a reload
     expect(node.pid()).toBe(pid);
     expect(await node.mirrors()).toEqual(["https://own.example/"]);
     expect(await insecure()).toBe('["127.0.0.0/8"]');
+  });
+});
+
+describe("apply script on a real dockerd: a symlinked daemon.json and a managed key the policy drops", () => {
+  const OWN = `{"labels": ["keep=me"], "max-concurrent-uploads": 3}\n`;
+  const LINK = "../../srv/docker/daemon.json";
+  let node: LabNode;
+  let target: string;
+  const labels = async () => (await node.docker(["info", "--format", "{{json .Labels}}"])).stdout.trim();
+
+  beforeAll(async () => {
+    node = await startNode("linked", OWN, LINK);
+    target = join(node.root, "srv", "docker", "daemon.json");
+  });
+
+  it("writes through the link (dockerd reloads the new mirrors) and a dropped labels key returns to the node's own value", async () => {
+    expect(await labels()).toBe('["keep=me"]');
+    const first = await node.apply(plan([cache.url], { labels: { pool: "ci" } }));
+    expect(first).toMatchObject({ code: 0, stderr: "" });
+    expect(lstatSync(node.daemonJson).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(node.daemonJson)).toBe(LINK);
+    expect(JSON.parse(readFileSync(target, "utf8"))).toMatchObject({
+      labels: ["pool=ci"],
+      "registry-mirrors": [cache.url],
+    });
+    expect(await node.mirrors()).toEqual([`${cache.url}/`]);
+    expect(await labels()).toBe('["pool=ci"]');
+    expect(readdirSync(join(node.root, "srv", "docker")).filter((n) => /\.registry-mirrors\.\d+$/.test(n))).toEqual([]);
+
+    // The policy stops managing labels: the node's own value (kept at the first apply) comes back, and dockerd has it.
+    const dropped = await node.apply(plan([cache.url]));
+    expect(dropped).toMatchObject({
+      code: 0,
+      stdout: "docker: wrote /etc/docker/daemon.json\ndocker: reloaded\n",
+      stderr: "",
+    });
+    expect(JSON.parse(readFileSync(target, "utf8"))).toEqual({
+      labels: ["keep=me"],
+      "max-concurrent-uploads": 3,
+      "registry-mirrors": [cache.url],
+    });
+    expect(await labels()).toBe('["keep=me"]');
+    expect(readlinkSync(node.daemonJson)).toBe(LINK);
+  });
+
+  it("restore puts the node's bytes back through the link, and the link stays", async () => {
+    const res = await node.apply(plan([cache.url]), "restore");
+    expect(res).toMatchObject({ code: 0, stderr: "" });
+    expect(lstatSync(node.daemonJson).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(node.daemonJson)).toBe(LINK);
+    expect(readFileSync(target, "utf8")).toBe(OWN);
+    expect(await node.mirrors()).toEqual([]);
+    expect(await labels()).toBe('["keep=me"]');
   });
 });

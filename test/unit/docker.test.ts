@@ -265,7 +265,12 @@ describe("renderDocker properties", () => {
       insecureRegistries: fc.array(fc.oneof(cidr, host), { maxLength: 4 }),
       execOpts: fc.constantFrom(["native.cgroupdriver=systemd"], ["native.cgroupdriver=cgroupfs"]),
       logDriver: fc.constantFrom("json-file", "local", "journald"),
-      logOpts: fc.dictionary(fc.constantFrom("max-size", "max-file", "compress", "tag"), fc.string({ maxLength: 12 })),
+      // Options every driver takes (the checks per driver have their own tests).
+      logOpts: fc.constantFrom<Record<string, string>>(
+        {},
+        { mode: "non-blocking" },
+        { mode: "blocking", "max-buffer-size": "4m" },
+      ),
       liveRestore: fc.boolean(),
       maxConcurrentDownloads: fc.integer({ min: 1, max: 50 }),
       labels: fc.dictionary(fc.stringMatching(/^[a-z][a-z.]{0,10}$/), fc.string({ maxLength: 10 })),

@@ -13,7 +13,7 @@ describe("mirror URL validation", () => {
   it.each([
     ["mirror.example.com", "no scheme", "https://mirror.example.com"],
     ["ftp://mirror.example.com", 'scheme "ftp"', "use https://"],
-    ["https://user:pass@mirror.example.com", "credentials", "remove user:pass@"],
+    ["https://user:pass@mirror.example.com", "credentials", "remove the user:password part"],
     ["https://mirror.example.com?x=1", "query", 'remove everything from "?"'],
     ["https://mirror.example.com#top", "fragment", 'remove everything from "#"'],
     ["https://mirror.example.com/dockerhub", "path", "allowMirrorPaths"],

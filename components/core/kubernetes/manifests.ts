@@ -10,6 +10,8 @@ import type { ResourceRequirements, Toleration } from "./validators";
 
 /** The script's file name in the ConfigMap, and where the init container finds it. */
 export const APPLY_SCRIPT_KEY = "apply-node-config.sh";
+/** The most a ConfigMap's or Secret's data may hold (keys and values), in bytes. */
+export const KUBERNETES_DATA_LIMIT = 1024 * 1024;
 export const CONFIG_MOUNT_PATH = "/config";
 /** Where the node's folders appear inside the init container; the script's NODE_ROOT. */
 export const NODE_ROOT_IN_POD = "/host";
@@ -267,6 +269,15 @@ export function nodeConfigManifests(
 ):
   | { configMap: ConfigMapManifest; daemonSet: DaemonSetManifest }
   | { secret: SecretManifest; daemonSet: DaemonSetManifest } {
+  const size = Buffer.byteLength(APPLY_SCRIPT_KEY) + Buffer.byteLength(spec.applyScript, "utf8");
+  if (size > KUBERNETES_DATA_LIMIT) {
+    throw new PolicyError(
+      "kubernetes",
+      `${size} bytes`,
+      `the ${options.scriptInSecret ? "Secret" : "ConfigMap"} holding the apply script would be over Kubernetes' limit of ${KUBERNETES_DATA_LIMIT} bytes (1 MiB) by ${size - KUBERNETES_DATA_LIMIT}, and the API server would refuse it`,
+      "mirror fewer registries, or split the nodes into several MirrorDaemonConfig components",
+    );
+  }
   const checksum = scriptChecksum(spec.applyScript);
   const holderName = `${spec.name}-${checksum.slice(0, 10)}`;
   const selector = {

@@ -293,7 +293,8 @@ containerd_apply() {
       changed=1
     fi
   done <"$WORK/containerd.list"
-  if [ -e "$CTD_STATE" ]; then # files of registries the policy no longer has
+  # Files of registries the policy no longer has.
+  if [ -e "$CTD_STATE" ]; then
     while read -r p; do
       if ! grep -q -x -F -e "$p" "$WORK/containerd.paths"; then
         ctd_drop "$p"

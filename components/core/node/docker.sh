@@ -7,29 +7,41 @@
 #             the library's table of dockerd keys); $WORK/docker.json (the managed keys, from the data part);
 #             $WORK/merge.py and $WORK/merge.jq (engine files).
 #   Defines:  docker_apply, docker_restore (and the helpers below). Node state: daemon.json.registry-mirrors.keys lists
-#             the keys the last run managed, so a key the policy drops is removed on the next run.
+#             the keys the last run managed: a key the policy drops gets back the node's own value (from
+#             daemon.json.registry-mirrors.bak, kept at the first change) on the next run, or is removed.
 #   Env:      DOCKER_HOST (default unix://$ROOT/var/run/docker.sock).
 DOCKER_FILE=$ROOT/etc/docker/daemon.json
 : "${DOCKER_HOST:=unix://$ROOT/var/run/docker.sock}"
 export DOCKER_HOST
-# Merges with python3, else jq; with neither it refuses (exit 3) and nothing is changed.
+# Merges with python3, else jq; with neither it refuses (exit 3) and nothing is changed. $6: the node's own file
+# (merge.py's ORIG).
 json_merge() {
   if command -v python3 >/dev/null 2>&1; then
     python3 "$WORK/merge.py" "$@"
   elif command -v jq >/dev/null 2>&1; then
     if [ "$3" = "*" ]; then all=true o=/dev/null; elif [ -e "$3" ]; then all=false o=$3; else all=false o=/dev/null; fi
-    c=/dev/null
+    c=/dev/null b=${6:-/dev/null}
     if [ -e "$1" ]; then c=$1; fi
-    if ! jq -n -r --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --argjson all "$all" --argjson changes true -f "$WORK/merge.jq" 2>"$WORK/jq.err"; then
+    if ! jq -n -r --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --slurpfile b "$b" --argjson all "$all" --argjson changes true -f "$WORK/merge.jq" 2>"$WORK/jq.err"; then
       echo "$5 is not valid JSON ($(tr '\n' ' ' <"$WORK/jq.err"))" >&2
       return 1
     fi
-    jq -n -S --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --argjson all "$all" --argjson changes false -f "$WORK/merge.jq" >"$4"
+    for f in "$c" "$b"; do
+      json_nums "$f" >"$WORK/nums.a"
+      jq -c . "$f" | json_nums - >"$WORK/nums.b"
+      cmp -s "$WORK/nums.a" "$WORK/nums.b" && continue
+      n=$(grep -m 1 -vxF -f "$WORK/nums.b" "$WORK/nums.a") || n='a duplicate key'
+      echo "${f#"$ROOT"} holds $n, which jq cannot keep exactly. Fix: install python3" >&2
+      return 1
+    done
+    jq -n -S --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --slurpfile b "$b" --argjson all "$all" --argjson changes false -f "$WORK/merge.jq" >"$4"
   else
     echo "neither python3 nor jq is installed; one of them is needed to merge $5 without losing its other keys" >&2
     return 3
   fi
 }
+# Prints the JSON file $1's number literals and bare words other than true, false and null, one a line.
+json_nums() { awk '{ gsub(/"([^"\\]|\\.)*"/, "\"\""); print }' "$1" | grep -oE -e '-?[0-9][0-9.eE+-]*' -e '[A-Za-z]+' | grep -vxE 'true|false|null' || true; }
 # Sets ACTION for the key changes in $1 ("+key"/"-key" lines): none (docker is not running), reload, restart, or
 # refuse (after saying why) when a restart is needed and restartPolicy forbids it. A reload keeps the old value of
 # most keys gone from the file: EMPTY gets those it resets when the key holds its empty value instead.
@@ -88,7 +100,9 @@ docker_up() {
   [ -z "$DOCKER_MIRRORS" ] || [ "$got" = "$DOCKER_MIRRORS" ]
 }
 docker_apply() {
-  if ! changes=$(json_merge "$DOCKER_FILE" "$WORK/docker.json" "$DOCKER_FILE.registry-mirrors.keys" "$WORK/docker.new" /etc/docker/daemon.json 2>"$WORK/err"); then
+  orig=/dev/null
+  if [ -e "$DOCKER_FILE.registry-mirrors.bak" ]; then orig=$DOCKER_FILE.registry-mirrors.bak; fi
+  if ! changes=$(json_merge "$DOCKER_FILE" "$WORK/docker.json" "$DOCKER_FILE.registry-mirrors.keys" "$WORK/docker.new" /etc/docker/daemon.json "$orig" 2>"$WORK/err"); then
     fail "docker: $(cat "$WORK/err"); nothing was changed"
     return 0
   fi
@@ -128,7 +142,8 @@ docker_restore() {
   ACTION=none EMPTY=
   if [ -n "$changes" ]; then docker_action "$changes"; fi
   [ "$ACTION" != refuse ] || return 0
-  if [ -n "$EMPTY" ]; then # reload with the empty values first; the node's own bytes go back once docker took them
+  # Reload with the empty values first; the node's own bytes go back once docker took them.
+  if [ -n "$EMPTY" ]; then
     docker_write "$WORK/docker.new"
     settle docker docker reload docker_up
     [ -n "$SETTLED" ] || return 0

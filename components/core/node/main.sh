@@ -46,6 +46,19 @@ node_file() {
 }
 ecr_token() { printf '%s %s %s\n' "$1" "$2" "$3" >>"$WORK/ecr-list"; }
 watch_plan() { (umask 077 && cat >"$WORK/watch-plan.json") && HAS_WATCH=1; }
+# node_path PATH sets P to node path PATH after its symlinks; a path that is no regular file ends the run.
+node_path() {
+  real "$ROOT$1"
+  P=${R#"$ROOT"}
+  if [ -L "$R" ] || { [ -e "$R" ] && [ ! -f "$R" ]; }; then
+    fail "$P is not a regular file; nothing was changed. Fix: move it away, or leave $1 out of the policy"
+    exit 1
+  fi
+  [ -d "${R%/*}" ] || [ "$P" = "$1" ] || {
+    fail "$1 links to $P, whose folder is missing here; nothing was changed. Fix: create or mount the folder"
+    exit 1
+  }
+}
 main() {
   DATA_N=0 HAS_DOCKER='' HAS_CONTAINERD='' HAS_FILES='' HAS_WATCH='' LOCK_FOLDERS=''
   engine_files
@@ -54,6 +67,14 @@ main() {
   # The watchdog takes the folder locks itself, for each write.
   if [ "$MODE" = watch ]; then watch_run; fi
   if [ "$MODE" = check ]; then watch_check; fi
+  # Node files are read and written where their symlinks lead; a special file is refused before anything is read.
+  for l in containerd $FILE_GROUPS; do
+    [ -e "$WORK/$l.list" ] || continue
+    while read -r w m p e; do node_path "$p" && printf '%s %s %s%s\n' "$w" "$m" "$P" "${e:+ $e}"; done <"$WORK/$l.list" >"$WORK/list"
+    mv "$WORK/list" "$WORK/$l.list"
+  done
+  if [ -n "$HAS_DOCKER" ]; then node_path /etc/docker/daemon.json && DOCKER_FILE=$ROOT$P; fi
+  if [ -n "$HAS_CONTAINERD" ]; then node_path /etc/containerd/config.toml && CTD_MAIN=$ROOT$P; fi
   fd=3
   for folder in $LOCK_FOLDERS; do
     lock "$folder" "$fd"

@@ -6,7 +6,7 @@
 #             `check --readiness`, else empty), ROOT (NODE_ROOT without its final /), RUNTIME_CTL, VERIFY_SECONDS,
 #             LOCK_SECONDS, STATUS (0, or 1 once `fail` ran), WORK (a private temp folder, removed at exit).
 #   Reads:    RESTART_POLICY (set by the data part: never | if-needed).
-#   Defines:  say, fail, warn, ctl, active, limit, wait_for, put, change, rollback, commit, has_backup, backup,
+#   Defines:  say, fail, warn, ctl, active, limit, wait_for, real (sets R), put, drop, change, rollback, commit, has_backup, backup,
 #             unapply, settle (sets SETTLED), systemd_here, lock, lock_wait, unlock.
 #   A change made with `change` is undone by `rollback` (called by `settle` on a failed reload and by the EXIT trap on
 #   an unexpected error) until `commit` ends the transaction.
@@ -54,9 +54,20 @@ wait_for() { # runs "$@" once a second until it succeeds, for at most VERIFY_SEC
     sleep 1
   done
 }
-put() { # writes $1 to node file $2 atomically; $3: mode, or "copy" ($1's mode), or empty (keep $2's mode)
-  d=${2%/*}
-  t="$d/.${2##*/}.registry-mirrors.$$"
+# real FILE sets R to the file a write of FILE goes to: FILE, or the file its symlinks lead to (an absolute link target
+# is under ROOT too).
+real() {
+  R=$1 i=0
+  while [ -L "$R" ] && [ $i -lt 40 ]; do
+    t=$(readlink "$R")
+    case $t in /*) R=$ROOT$t ;; *) R=${R%/*}/$t ;; esac
+    i=$((i + 1))
+  done
+}
+put() { # writes $1 to node file $2 atomically (through a symlink, in its target's folder); $3: mode, or "copy" ($1's mode), or empty (keep $2's mode)
+  real "$2"
+  d=${R%/*}
+  t="$d/.${R##*/}.registry-mirrors.$$"
   mkdir -p "$d"
   if [ "${3:-}" = copy ]; then
     cp -p "$1" "$t"
@@ -64,23 +75,29 @@ put() { # writes $1 to node file $2 atomically; $3: mode, or "copy" ($1's mode),
     (umask 077 && cat "$1" >"$t")
     chmod "$3" "$t"
   else
-    if [ -e "$2" ]; then cp -p "$2" "$t"; fi
+    if [ -e "$R" ]; then cp -p "$R" "$t"; fi
     cat "$1" >"$t"
   fi
   sync "$t" 2>/dev/null || sync
-  mv -f "$t" "$2"
+  if ! mv -f "$t" "$R" 2>"$WORK/mv.err"; then
+    rm -f "$t"
+    e=$(cat "$WORK/mv.err")
+    fail "cannot replace ${R#"$ROOT"} (${e##*: }); the files written before were put back. Fix: chattr -i it, or leave it out of the policy"
+    exit 1
+  fi
   sync "$d" 2>/dev/null || true
 }
+drop() { real "$1" && rm -f "$R"; }
 change() { # like put, remembering the old content for rollback; $1 "-" removes $2
   TXN=$((TXN + 1))
   if [ -e "$2" ]; then cp -p "$2" "$WORK/undo.$TXN"; fi
+  if [ "$1" = - ]; then drop "$2"; else put "$1" "$2" "${3:-}"; fi
   printf '%s %s\n' "$TXN" "$2" >>"$WORK/txn"
-  if [ "$1" = - ]; then rm -f "$2"; else put "$1" "$2" "${3:-}"; fi
 }
 rollback() {
   [ -e "$WORK/txn" ] || return 0
   while read -r n f; do
-    if [ -e "$WORK/undo.$n" ]; then put "$WORK/undo.$n" "$f" copy; else rm -f "$f"; fi
+    if [ -e "$WORK/undo.$n" ]; then put "$WORK/undo.$n" "$f" copy; else drop "$f"; fi
   done <"$WORK/txn"
   rm -f "$WORK/txn"
 }

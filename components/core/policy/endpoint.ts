@@ -25,6 +25,53 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** `checkKnownFields` for a value that must be an object: a list or a scalar is refused first. */
+export function checkKnownObject(field: string, value: unknown, allowed: readonly string[]): void {
+  if (!isPlainObject(value))
+    throw new PolicyError(
+      field,
+      value,
+      "must be an object",
+      `write { ${allowed[0]}: ... } (fields: ${allowed.join(", ")})`,
+    );
+  checkKnownFields(field, value, allowed);
+}
+
+/**
+ * Refuses, anywhere inside user input, an object key JavaScript objects already have (`__proto__`, `constructor`,
+ * `toString`, ...: a table lookup would find the built-in, an assignment would drop the key silently) and an object
+ * whose prototype is not a plain object's (`{ __proto__: ... }` in a literal). Lists and scalars pass through.
+ */
+export function checkPlainData(field: string, value: unknown, depth = 0): void {
+  if (typeof value !== "object" || value === null || depth > 64) return;
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => checkPlainData(`${field}[${i}]`, v, depth + 1));
+    return;
+  }
+  const proto = Object.getPrototypeOf(value);
+  // Pulumi Outputs and other class instances are left to the field's own check.
+  if (proto !== Object.prototype && proto !== null && Object.getPrototypeOf(proto) === Object.prototype) {
+    throw new PolicyError(
+      field,
+      "(an object with a custom prototype)",
+      "must be a plain object",
+      "write a plain { ... } object without __proto__",
+    );
+  }
+  if (proto !== Object.prototype && proto !== null) return;
+  for (const key of Object.keys(value)) {
+    if (key in Object.prototype) {
+      throw new PolicyError(
+        `${field}.${key}`,
+        key,
+        "this name is a built-in property of JavaScript objects, so it would be looked up or dropped instead of used",
+        "remove it (no daemon.json key, registry, header or setting has this name)",
+      );
+    }
+    checkPlainData(`${field}.${key}`, (value as Record<string, unknown>)[key], depth + 1);
+  }
+}
+
 const ENDPOINT_FIELDS = [
   "url",
   "insecure",
@@ -67,6 +114,21 @@ export function optionalBoolean(field: string, value: unknown, fallback: boolean
   if (typeof value !== "boolean")
     throw new PolicyError(field, value, "must be true or false", `write true or false without quotes`);
   return value;
+}
+
+const GO_UNITS: Record<string, bigint> = { ns: 1n, us: 1000n, µs: 1000n, μs: 1000n, ms: 1000000n, s: 1000000000n };
+GO_UNITS.m = 60n * GO_UNITS.s;
+GO_UNITS.h = 60n * GO_UNITS.m;
+const GO_MAX_DURATION = 2n ** 63n - 1n;
+
+/** The nanoseconds of a Go duration that matches GO_DURATION (fractions truncated as Go does). */
+export function goDurationNs(text: string): bigint {
+  let total = 0n;
+  for (const [, whole, fraction = "", unit] of text.matchAll(/(\d+)(?:\.(\d+))?(ns|us|µs|μs|ms|s|m|h)/g)) {
+    const scale = GO_UNITS[unit];
+    total += BigInt(whole) * scale + (BigInt(fraction || "0") * scale) / 10n ** BigInt(fraction.length);
+  }
+  return total;
 }
 
 /** Validates and normalises one endpoint (a URL string or an object). */
@@ -118,6 +180,14 @@ export function normaliseEndpoint(field: string, raw: unknown, options: MirrorUr
       dialTimeout,
       "not a duration",
       'write a Go duration such as "3s", "500ms" or "1m30s"',
+    );
+  }
+  if (dialTimeout !== undefined && goDurationNs(dialTimeout as string) > GO_MAX_DURATION) {
+    throw new PolicyError(
+      `${field}.dialTimeout`,
+      dialTimeout,
+      "longer than Go's longest duration (2562047h47m16.854775807s), so containerd would refuse it",
+      'write a dial timeout of seconds, such as "3s"',
     );
   }
 

@@ -3,7 +3,7 @@
  */
 import { PolicyError, type Warnings } from "../errors";
 import { checkDeadMirror } from "../regions/dead-mirrors";
-import { checkKnownFields, isPlainObject, normaliseEndpoint, optionalBoolean } from "./endpoint";
+import { checkKnownFields, checkPlainData, isPlainObject, normaliseEndpoint, optionalBoolean } from "./endpoint";
 import { checkAcrAsDockerHubMirror } from "./mistakes";
 import { ANY_REGISTRY, DOCKER_HUB, type MirrorEndpoint, type MirrorPolicy, type RegistryMirrors } from "./types";
 import { isDockerHubName, normaliseRegistryName } from "./url";
@@ -28,6 +28,7 @@ export function compareRegistries(a: string, b: string): number {
  * for what it fixed silently-but-visibly (duplicate mirrors dropped, keeping the first).
  */
 export function normalisePolicy(input: unknown, field = "policy"): { policy: MirrorPolicy; warnings: Warnings } {
+  checkPlainData(field, input);
   if (!isPlainObject(input)) {
     throw new PolicyError(
       field,
@@ -57,7 +58,7 @@ export function normalisePolicy(input: unknown, field = "policy"): { policy: Mir
   const byName = new Map<string, { entry: RegistryMirrors; key: string }>();
   for (const key of Object.keys(registries)) {
     const entryField = `${field}.registries["${key}"]`;
-    const name = normaliseRegistryName(entryField, key);
+    const name = normaliseRegistryName(entryField, key, warnings);
     const raw = registries[key];
     const entryInput = Array.isArray(raw) ? { mirrors: raw } : raw;
     if (!isPlainObject(entryInput)) {
@@ -80,7 +81,7 @@ export function normalisePolicy(input: unknown, field = "policy"): { policy: Mir
     const endpoints: MirrorEndpoint[] = [];
     entryInput.mirrors.forEach((m, i) => {
       const mirrorField = `${entryField}.mirrors[${i}]`;
-      const endpoint = normaliseEndpoint(mirrorField, m, { allowPath });
+      const endpoint = normaliseEndpoint(mirrorField, m, { allowPath, warnings });
       const kept = checkDeadMirror(mirrorField, endpoint.url, {
         allowDeprecatedMirrors,
         overrideName: `${field}.allowDeprecatedMirrors`,

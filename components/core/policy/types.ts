@@ -22,7 +22,7 @@ export const DOCKER_HUB_ALIASES = new Set([
 ]);
 export const CAPABILITY_ORDER: Capability[] = ["pull", "resolve", "push"];
 export const PULL_FROM: PullFromMirror[] = ["all", "digest-only", "tag-only"];
-export const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
+export const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|μs|ms|s|m|h))+$/;
 export const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** One mirror endpoint as a user writes it: a URL string, or this object for per-endpoint settings. */

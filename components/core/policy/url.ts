@@ -1,10 +1,12 @@
 /** Mirror URLs and registry names: parsed and checked the way dockerd does, a little stricter. */
-import { PolicyError } from "../errors";
+import { PolicyError, type Warnings } from "../errors";
 import { parseHostPort } from "../host-port";
 import { ANY_REGISTRY, DOCKER_HUB, DOCKER_HUB_ALIASES, type MirrorEndpoint } from "./types";
 export interface MirrorUrlOptions {
   /** Accept a path after the host (default false: old dockerd refuses it). */
   allowPath?: boolean;
+  /** Where an internationalised host's warning goes (without it such a host is refused). */
+  warnings?: Warnings;
 }
 
 /**
@@ -57,7 +59,7 @@ export function parseMirrorUrl(
       field,
       raw,
       "credentials in a mirror URL end up in plain-text node files and logs",
-      "remove user:pass@ and give credentials through RegistryCredentialSecret or the runtime's auth settings",
+      "remove the user:password part before the @ and give credentials through RegistryCredentialSecret or the runtime's auth settings",
     );
   }
   if (text.includes("?") || url.search !== "") {
@@ -75,6 +77,8 @@ export function parseMirrorUrl(
       "remove the path, or set allowMirrorPaths: true if every node runs dockerd 24.0.7+ or no Docker",
     );
   }
+  // The host as written must be canonical: the URL parser also reads 0x7f.0.0.1 or 2130706433 as 127.0.0.1.
+  parseHostPort(field, /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(text)?.[1], options.warnings);
   const host = parseHostPort(field, url.host);
   return { url: `${protocol}://${host}${path}`, scheme: protocol, host, path };
 }
@@ -85,7 +89,7 @@ export function isDockerHubName(name: string): boolean {
 }
 
 /** Normalises an upstream registry key: lower case, Docker Hub aliases folded into `docker.io`, `*` kept. */
-export function normaliseRegistryName(field: string, raw: unknown): string {
+export function normaliseRegistryName(field: string, raw: unknown, warnings?: Warnings): string {
   if (raw === ANY_REGISTRY) return ANY_REGISTRY;
   if (typeof raw === "string" && /^[a-z]+:\/\//i.test(raw.trim())) {
     throw new PolicyError(
@@ -98,6 +102,6 @@ export function normaliseRegistryName(field: string, raw: unknown): string {
         .replace(/\/.*$/, "")}"`,
     );
   }
-  const host = parseHostPort(field, raw);
+  const host = parseHostPort(field, raw, warnings);
   return DOCKER_HUB_ALIASES.has(host) ? DOCKER_HUB : host;
 }

@@ -2,6 +2,7 @@
 import * as ipaddr from "ipaddr.js";
 import { PolicyError, type Warnings } from "../errors";
 import { isCidr, parseInsecureRegistry } from "../host-port";
+import { checkLogOpts } from "./docker-log";
 import { checkInsecureRange, checkKnownFields } from "../policy";
 import {
   boolean,
@@ -217,7 +218,15 @@ export function typedSettings(settings: DockerSettingsInput, f: string, warnings
           'write it as name=value, e.g. "native.cgroupdriver=systemd"',
         );
       }
-      if (key.toLowerCase() === "native.cgroupdriver" && value !== "systemd" && value !== "cgroupfs") {
+      if (key.toLowerCase() !== "native.cgroupdriver") {
+        throw new PolicyError(
+          `${f}.execOpts[${i}]`,
+          opt,
+          `dockerd on Linux knows no exec-opt "${key}" and would refuse to start`,
+          'use "native.cgroupdriver=systemd" or "native.cgroupdriver=cgroupfs", or remove it',
+        );
+      }
+      if (value !== "systemd" && value !== "cgroupfs") {
         throw new PolicyError(
           `${f}.execOpts[${i}]`,
           opt,
@@ -240,7 +249,11 @@ export function typedSettings(settings: DockerSettingsInput, f: string, warnings
     }
     set("logDriver", driver);
   }
-  if (s.logOpts !== undefined) set("logOpts", stringMap(`${f}.logOpts`, s.logOpts, '{ "max-size": "100m" }'));
+  if (s.logOpts !== undefined) {
+    const opts = stringMap(`${f}.logOpts`, s.logOpts, '{ "max-size": "100m" }');
+    checkLogOpts(`${f}.logOpts`, opts, out["log-driver"] as string | undefined);
+    set("logOpts", opts);
+  }
   if (s.liveRestore !== undefined) set("liveRestore", boolean(`${f}.liveRestore`, s.liveRestore));
   if (s.debug !== undefined) set("debug", boolean(`${f}.debug`, s.debug));
   if (s.maxConcurrentDownloads !== undefined)
@@ -283,12 +296,17 @@ export function typedSettings(settings: DockerSettingsInput, f: string, warnings
   if (s.dns !== undefined) {
     const servers = stringList(`${f}.dns`, s.dns, '"10.0.0.2"');
     servers.forEach((ip, i) => {
-      if (!ipaddr.isValid(ip) || (!ipaddr.IPv4.isValidFourPartDecimal(ip) && !ipaddr.IPv6.isValid(ip))) {
+      // dockerd parses each with Go's net.ParseIP: no zone (%eth0), no port, no leading zeros.
+      if (
+        ip.includes("%") ||
+        !ipaddr.isValid(ip) ||
+        (!ipaddr.IPv4.isValidFourPartDecimal(ip) && !ipaddr.IPv6.isValid(ip))
+      ) {
         throw new PolicyError(
           `${f}.dns[${i}]`,
           ip,
-          "not an IP address",
-          'write the DNS server\'s IP address, e.g. "10.0.0.2"',
+          ip.includes("%") ? "dockerd does not accept an IPv6 zone in a DNS server address" : "not an IP address",
+          'write the DNS server\'s IP address, e.g. "10.0.0.2" or "fd00::53"',
         );
       }
     });

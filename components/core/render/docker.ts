@@ -1,5 +1,5 @@
 import { PolicyError, type Warnings } from "../errors";
-import { ANY_REGISTRY, DOCKER_HUB, type MirrorPolicy, checkKnownFields } from "../policy";
+import { ANY_REGISTRY, DOCKER_HUB, type MirrorPolicy, checkKnownFields, checkPlainData } from "../policy";
 import { extraSettings } from "./docker-extra";
 import { type DockerSettingsInput, isPlainObject, SETTINGS_FIELDS, typedSettings } from "./docker-settings";
 
@@ -128,6 +128,7 @@ export function renderDocker(policy: MirrorPolicy, settings: DockerSettingsInput
       'write e.g. { execOpts: ["native.cgroupdriver=systemd"] }',
     );
   }
+  checkPlainData(field, settings);
   checkKnownFields(field, settings, SETTINGS_FIELDS);
   const warnings: Warnings = [];
   const typed = typedSettings(settings, field, warnings);

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { PolicyError } from "../errors";
+import { PolicyError, redact } from "../errors";
 import { checkRestartPolicy } from "../restart-policy";
 import {
   ANY_REGISTRY,
@@ -7,6 +7,7 @@ import {
   isDockerHubName,
   type MirrorPolicy,
   type MirrorPolicyInput,
+  checkPlainData,
   normalisePolicy,
   policyHasHeaders,
 } from "../policy";
@@ -139,6 +140,7 @@ export function nodeConfigUserData(rendered: Pick<RenderedNodeConfig, "applyScri
  * policy. Pure and deterministic: the same input gives byte-identical output.
  */
 export function renderNodeConfig(input: NodeConfigInput): RenderedNodeConfig {
+  for (const [key, value] of Object.entries(input)) checkPlainData(key, value);
   const runtimes = checkRuntimes(input.runtimes ?? DEFAULT_RUNTIMES);
   const restartPolicy = input.restartPolicy === undefined ? "never" : checkRestartPolicy(input.restartPolicy);
   const { policy, warnings } = normalisePolicy(resolvePolicyInput(input.mirrors, input.policy));
@@ -224,6 +226,6 @@ export function renderNodeConfig(input: NodeConfigInput): RenderedNodeConfig {
     applyScript,
     checksum: createHash("sha256").update(applyScript).digest("hex"),
     secret,
-    warnings,
+    warnings: warnings.map(redact),
   };
 }

@@ -1,4 +1,4 @@
-import type { MirrorPolicy } from "../policy";
+import { checkKnownObject, type MirrorPolicy } from "../policy";
 import { renderBottlerocketSettings } from "./bottlerocket";
 import { renderBuildkitToml } from "./buildkit";
 import { renderContainerdHosts } from "./containerd";
@@ -59,6 +59,18 @@ export function renderRuntimeFiles(
   runtimes: readonly RuntimeName[],
   options: RuntimeRenderOptions = {},
 ): RuntimeFiles {
+  checkKnownObject("runtimeOptions", options, ["containerd", "k3s"]);
+  if (options.containerd !== undefined) checkKnownObject("runtimeOptions.containerd", options.containerd, ["certsDir"]);
+  if (options.k3s !== undefined) {
+    checkKnownObject("runtimeOptions.k3s", options.k3s, ["auth", "tls", "defaultEndpointDisabled"]);
+    for (const [host, tls] of Object.entries(options.k3s.tls ?? {}))
+      checkKnownObject(`runtimeOptions.k3s.tls["${host}"]`, tls, [
+        "caFile",
+        "certFile",
+        "keyFile",
+        "insecureSkipVerify",
+      ]);
+  }
   const warnings: string[] = [];
   const files: NodeFile[] = [];
   const selected = new Set(runtimes);

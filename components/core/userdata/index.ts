@@ -20,6 +20,7 @@ export {
   encodeUserData,
   fitUserData,
   USER_DATA_LIMITS,
+  userDataSizeWarning,
   Compression,
   EncodeOptions,
   UserDataLimitTarget,

@@ -103,6 +103,23 @@ export function fitUserData(
   return encoded;
 }
 
+/**
+ * A warning for user data over a cloud's limit (EC2: 16 KB before base64; ECS: 32 KB after base64), naming the sizes;
+ * undefined when it fits both. For outputs whose target cloud the library does not know (the CLI, `userData`).
+ */
+export function userDataSizeWarning(what: string, text: string): string | undefined {
+  const bytes = Buffer.byteLength(text, "utf8");
+  const over = (Object.keys(USER_DATA_LIMITS) as UserDataLimitTarget[]).filter((t) => {
+    const size = t === "ec2" ? bytes : base64Length(bytes);
+    return size > USER_DATA_LIMITS[t].bytes;
+  });
+  if (over.length === 0) return undefined;
+  const limits = over.map(
+    (t) => `${USER_DATA_LIMITS[t].cloud}'s ${USER_DATA_LIMITS[t].bytes} (${USER_DATA_LIMITS[t].counted})`,
+  );
+  return `${what} is ${bytes} bytes (${base64Length(bytes)} in base64), over ${limits.join(" and ")}: the instance would refuse it. Fix: mirror fewer registries or runtimes, or deliver the node files with the Kubernetes DaemonSet`;
+}
+
 function base64Length(bytes: number): number {
   return 4 * Math.ceil(bytes / 3);
 }

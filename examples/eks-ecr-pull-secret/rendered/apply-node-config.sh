@@ -1,5 +1,5 @@
 #!/bin/sh
-# shellcheck disable=SC2317 # functions are called from the data part
+# shellcheck disable=SC2034,SC2046,SC2086,SC2317,SC3013 # per line in the sources; SC2317: functions called from the data part
 # Rendered by registry-mirrors (do not edit; change the policy and render again).
 # registry-mirrors node engine 0.1.0 (containerd)
 # Usage: sh apply-node-config.sh [apply|restore|watch [--once]|check [--readiness]]  (restore: put back the
@@ -17,13 +17,11 @@ ECR_UNIT=registry-mirrors-ecr-token
 FILE_GROUPS='crio podman k3s rke2 buildkit files'
 WATCH_NODE_DIR=/etc/registry-mirrors
 WATCH_UNIT=registry-mirrors-watchdog
-# shellcheck shell=sh
 set -eu
 set -f
 umask 022
 MODE=${1:-apply}
 OPT=${2:-}
-# shellcheck disable=SC2034 # read by watch.sh
 case $MODE:$OPT in
 apply: | restore: | watch: | check: | watch:--once | check:--readiness) ;;
 *) echo "usage: sh $0 [apply|restore|watch [--once]|check [--readiness]]" >&2 && exit 2 ;;
@@ -34,7 +32,6 @@ RUNTIME_CTL=${RUNTIME_CTL:-systemctl}
 VERIFY_SECONDS=${VERIFY_SECONDS:-60}
 LOCK_SECONDS=${LOCK_SECONDS:-600}
 case $VERIFY_SECONDS$LOCK_SECONDS in '' | *[!0-9]*) echo "registry-mirrors: VERIFY_SECONDS and LOCK_SECONDS must be numbers" >&2 && exit 2 ;; esac
-# shellcheck disable=SC2034 # read by the parts that may restart a runtime
 RESTART_POLICY=never
 STATUS=0
 TXN=0
@@ -47,11 +44,10 @@ fail() {
 printf 'registry-mirrors: %s\n' "$*" >&2
 STATUS=1
 }
-# shellcheck disable=SC2086 # RUNTIME_CTL is word-split on purpose
 ctl() { $RUNTIME_CTL "$@" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; }
 active() { ctl is-active --quiet "$1" >/dev/null 2>&1; }
 limit() { if command -v timeout >/dev/null 2>&1; then timeout "$@"; else (shift && "$@"); fi; }
-wait_for() { # runs "$@" once a second until it succeeds, for at most VERIFY_SECONDS
+wait_for() {
 n=$VERIFY_SECONDS
 until "$@"; do
 [ "$n" -gt 0 ] || return 1
@@ -59,9 +55,18 @@ n=$((n - 1))
 sleep 1
 done
 }
-put() { # writes $1 to node file $2 atomically; $3: mode, or "copy" ($1's mode), or empty (keep $2's mode)
-d=${2%/*}
-t="$d/.${2##*/}.registry-mirrors.$$"
+real() {
+R=$1 i=0
+while [ -L "$R" ] && [ $i -lt 40 ]; do
+t=$(readlink "$R")
+case $t in /*) R=$ROOT$t ;; *) R=${R%/*}/$t ;; esac
+i=$((i + 1))
+done
+}
+put() {
+real "$2"
+d=${R%/*}
+t="$d/.${R##*/}.registry-mirrors.$$"
 mkdir -p "$d"
 if [ "${3:-}" = copy ]; then
 cp -p "$1" "$t"
@@ -69,36 +74,42 @@ elif [ -n "${3:-}" ]; then
 (umask 077 && cat "$1" >"$t")
 chmod "$3" "$t"
 else
-if [ -e "$2" ]; then cp -p "$2" "$t"; fi
+if [ -e "$R" ]; then cp -p "$R" "$t"; fi
 cat "$1" >"$t"
 fi
 sync "$t" 2>/dev/null || sync
-mv -f "$t" "$2"
+if ! mv -f "$t" "$R" 2>"$WORK/mv.err"; then
+rm -f "$t"
+e=$(cat "$WORK/mv.err")
+fail "cannot replace ${R#"$ROOT"} (${e##*: }); the files written before were put back. Fix: chattr -i it, or leave it out of the policy"
+exit 1
+fi
 sync "$d" 2>/dev/null || true
 }
-change() { # like put, remembering the old content for rollback; $1 "-" removes $2
+drop() { real "$1" && rm -f "$R"; }
+change() {
 TXN=$((TXN + 1))
 if [ -e "$2" ]; then cp -p "$2" "$WORK/undo.$TXN"; fi
+if [ "$1" = - ]; then drop "$2"; else put "$1" "$2" "${3:-}"; fi
 printf '%s %s\n' "$TXN" "$2" >>"$WORK/txn"
-if [ "$1" = - ]; then rm -f "$2"; else put "$1" "$2" "${3:-}"; fi
 }
 rollback() {
 [ -e "$WORK/txn" ] || return 0
 while read -r n f; do
-if [ -e "$WORK/undo.$n" ]; then put "$WORK/undo.$n" "$f" copy; else rm -f "$f"; fi
+if [ -e "$WORK/undo.$n" ]; then put "$WORK/undo.$n" "$f" copy; else drop "$f"; fi
 done <"$WORK/txn"
 rm -f "$WORK/txn"
 }
 commit() { rm -f "$WORK/txn"; }
 has_backup() { [ -e "$1.registry-mirrors.bak" ] || [ -e "$1.registry-mirrors.created" ]; }
-backup() { # keeps the node's own version of $1 once, before the first change
+backup() {
 if has_backup "$1"; then return 0; fi
 if [ -e "$1" ]; then change "$1" "$1.registry-mirrors.bak" copy; else
 : >"$WORK/empty"
 change "$WORK/empty" "$1.registry-mirrors.created" 600
 fi
 }
-unapply() { # puts back the node's own version of $1; $2 is the label for messages
+unapply() {
 if [ -e "$1.registry-mirrors.bak" ]; then
 change "$1.registry-mirrors.bak" "$1" copy
 change - "$1.registry-mirrors.bak"
@@ -109,7 +120,6 @@ change - "$1.registry-mirrors.created"
 say "$2: removed ${1#"$ROOT"}"
 fi
 }
-# shellcheck disable=SC2034 # SETTLED is read by the Docker section only
 settle() {
 label=$1 unit=$2 action=$3 SETTLED=1
 shift 3
@@ -130,7 +140,6 @@ lock() {
 mkdir -p "$ROOT$1"
 l=$ROOT$1/.registry-mirrors.lock n=$LOCK_SECONDS
 if command -v flock >/dev/null 2>&1; then
-# shellcheck disable=SC3013 # -ef: dash, BusyBox and bash have it
 until eval "exec $2>>\"\$l\"" && flock -n "$2" && [ "$l" -ef "/proc/$$/fd/$2" ]; do lock_wait "$l"; done
 LOCKED="$LOCKED $1/.registry-mirrors.lock"
 return 0
@@ -158,11 +167,10 @@ sleep 1
 }
 unlock() { for f in $LOCKED; do rm -rf "$ROOT$f"; done; }
 warn() { printf 'registry-mirrors: %s\n' "$*" >&2; }
-systemd_here() { # systemd runs the node (the DaemonSet reaches it through nsenter)
+systemd_here() {
 s=$(ctl is-system-running 2>/dev/null) || true
 case $s in running | degraded | starting | initializing | maintenance) return 0 ;; *) return 1 ;; esac
 }
-# shellcheck shell=sh
 CTD_MAIN=$ROOT/etc/containerd/config.toml
 CTD_DIR=
 ctd_prepare() {
@@ -218,7 +226,6 @@ bin=$(command -v containerd 2>/dev/null) || bin=
 fi
 v=''
 if [ -n "$bin" ] && out=$(limit 10 "$bin" --version 2>/dev/null); then
-# shellcheck disable=SC2086 # split into words on purpose (globbing is off)
 set -- $out
 v=${3:-}
 fi
@@ -319,13 +326,13 @@ else
 { cat "$CTD_CONFIG" && printf '\n[%s]\n  %s\n' "$table" "$line"; } >"$1"
 fi
 }
-containerd_up() { # containerd answers and, if ctr is here, its CRI plugin loaded
+containerd_up() {
 active containerd || return 1
 command -v ctr >/dev/null 2>&1 || return 0
 plugins=$(limit 20 ctr --address "${CONTAINERD_ADDRESS:-$ROOT/run/containerd/containerd.sock}" plugins ls 2>/dev/null) || return 1
 ! printf '%s\n' "$plugins" | grep -E -q '[[:space:]](cri|images)[[:space:]].*[[:space:]]error[[:space:]]*$'
 }
-ctd_drop() { # puts back the node's own hosts.toml $1 (or removes ours), and removes its ECR template
+ctd_drop() {
 if [ -e "$ROOT$1$CTD_TEMPLATE" ]; then change - "$ROOT$1$CTD_TEMPLATE"; fi
 unapply "$ROOT$1" containerd
 }
@@ -411,7 +418,7 @@ say "containerd: wrote $p"
 changed=1
 fi
 done <"$WORK/containerd.list"
-if [ -e "$CTD_STATE" ]; then # files of registries the policy no longer has
+if [ -e "$CTD_STATE" ]; then
 while read -r p; do
 if ! grep -q -x -F -e "$p" "$WORK/containerd.paths"; then
 ctd_drop "$p"
@@ -456,10 +463,9 @@ if [ -e "$CTD_STATE" ]; then change - "$CTD_STATE"; fi
 while read -r f; do unapply "$f" containerd; done <"$WORK/order"
 settle containerd containerd "$action" containerd_up
 }
-# shellcheck shell=sh
 ECR_DIR=$ROOT$ECR_NODE_DIR
 ECR_RENDER=''
-ecr_remove() { # the folder is the refresher's alone
+ecr_remove() {
 [ -d "$ECR_DIR" ] || return 0
 if systemd_here; then
 ctl stop "$ECR_UNIT.timer" "$ECR_UNIT.service" >/dev/null 2>&1 || true
@@ -509,7 +515,6 @@ warn "containerd: $ECR_UNIT.service failed ($(tr '\n' ' ' <"$WORK/ctl.out")); co
 fi
 }
 ecr_sync() { if [ -s "$WORK/ecr-list" ]; then ecr_install; else ecr_remove; fi; }
-# shellcheck shell=sh
 WATCH_DIR=$ROOT$WATCH_NODE_DIR
 watch_remove() {
 [ -e "$WATCH_DIR/$WATCH_UNIT.service" ] || [ -e "$WATCH_DIR/apply-node-config.sh" ] || return 0
@@ -528,11 +533,8 @@ fail "$MODE: this script has no watch plan. Fix: render it with the watchdog opt
 exit 1
 }
 watch_check() { watch_run; }
-# shellcheck shell=sh
-# shellcheck disable=SC2034 # RESTART_POLICY is read by the parts that may restart a runtime
 restart_policy() { RESTART_POLICY=$1; }
 lock_folders() { LOCK_FOLDERS=$*; }
-# shellcheck disable=SC2034 # CTD_DIR is read by containerd.sh
 containerd_hosts_dir() { CTD_DIR=$1 HAS_CONTAINERD=1; }
 node_file() {
 DATA_N=$((DATA_N + 1))
@@ -561,6 +563,18 @@ esac
 }
 ecr_token() { printf '%s %s %s\n' "$1" "$2" "$3" >>"$WORK/ecr-list"; }
 watch_plan() { (umask 077 && cat >"$WORK/watch-plan.json") && HAS_WATCH=1; }
+node_path() {
+real "$ROOT$1"
+P=${R#"$ROOT"}
+if [ -L "$R" ] || { [ -e "$R" ] && [ ! -f "$R" ]; }; then
+fail "$P is not a regular file; nothing was changed. Fix: move it away, or leave $1 out of the policy"
+exit 1
+fi
+[ -d "${R%/*}" ] || [ "$P" = "$1" ] || {
+fail "$1 links to $P, whose folder is missing here; nothing was changed. Fix: create or mount the folder"
+exit 1
+}
+}
 main() {
 DATA_N=0 HAS_DOCKER='' HAS_CONTAINERD='' HAS_FILES='' HAS_WATCH='' LOCK_FOLDERS=''
 engine_files
@@ -568,6 +582,13 @@ engine_files
 node_data
 if [ "$MODE" = watch ]; then watch_run; fi
 if [ "$MODE" = check ]; then watch_check; fi
+for l in containerd $FILE_GROUPS; do
+[ -e "$WORK/$l.list" ] || continue
+while read -r w m p e; do node_path "$p" && printf '%s %s %s%s\n' "$w" "$m" "$P" "${e:+ $e}"; done <"$WORK/$l.list" >"$WORK/list"
+mv "$WORK/list" "$WORK/$l.list"
+done
+if [ -n "$HAS_DOCKER" ]; then node_path /etc/docker/daemon.json && DOCKER_FILE=$ROOT$P; fi
+if [ -n "$HAS_CONTAINERD" ]; then node_path /etc/containerd/config.toml && CTD_MAIN=$ROOT$P; fi
 fd=3
 for folder in $LOCK_FOLDERS; do
 lock "$folder" "$fd"
@@ -582,7 +603,6 @@ if [ "$MODE" = apply ]; then containerd_apply; else containerd_restore; fi
 fi
 for group in $FILE_GROUPS; do
 [ -e "$WORK/$group.list" ] || continue
-# shellcheck disable=SC2046 # "ACTION UNIT..." is split into words on purpose
 set -- $(group_action "$group")
 if [ "$MODE" = apply ]; then group_apply "$group" "$@"; else group_restore "$group" "$@"; fi
 done

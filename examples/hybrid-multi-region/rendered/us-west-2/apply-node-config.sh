@@ -1,5 +1,5 @@
 #!/bin/sh
-# shellcheck disable=SC2317 # functions are called from the data part
+# shellcheck disable=SC2034,SC2046,SC2086,SC2317,SC3013 # per line in the sources; SC2317: functions called from the data part
 # Rendered by registry-mirrors (do not edit; change the policy and render again).
 # registry-mirrors node engine 0.1.0 (docker)
 # Usage: sh apply-node-config.sh [apply|restore|watch [--once]|check [--readiness]]  (restore: put back the
@@ -14,13 +14,11 @@ DOCKER_EMPTY=' allow-nondistributable-artifacts=[] debug=false insecure-registri
 FILE_GROUPS='crio podman k3s rke2 buildkit files'
 WATCH_NODE_DIR=/etc/registry-mirrors
 WATCH_UNIT=registry-mirrors-watchdog
-# shellcheck shell=sh
 set -eu
 set -f
 umask 022
 MODE=${1:-apply}
 OPT=${2:-}
-# shellcheck disable=SC2034 # read by watch.sh
 case $MODE:$OPT in
 apply: | restore: | watch: | check: | watch:--once | check:--readiness) ;;
 *) echo "usage: sh $0 [apply|restore|watch [--once]|check [--readiness]]" >&2 && exit 2 ;;
@@ -31,7 +29,6 @@ RUNTIME_CTL=${RUNTIME_CTL:-systemctl}
 VERIFY_SECONDS=${VERIFY_SECONDS:-60}
 LOCK_SECONDS=${LOCK_SECONDS:-600}
 case $VERIFY_SECONDS$LOCK_SECONDS in '' | *[!0-9]*) echo "registry-mirrors: VERIFY_SECONDS and LOCK_SECONDS must be numbers" >&2 && exit 2 ;; esac
-# shellcheck disable=SC2034 # read by the parts that may restart a runtime
 RESTART_POLICY=never
 STATUS=0
 TXN=0
@@ -44,11 +41,10 @@ fail() {
 printf 'registry-mirrors: %s\n' "$*" >&2
 STATUS=1
 }
-# shellcheck disable=SC2086 # RUNTIME_CTL is word-split on purpose
 ctl() { $RUNTIME_CTL "$@" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; }
 active() { ctl is-active --quiet "$1" >/dev/null 2>&1; }
 limit() { if command -v timeout >/dev/null 2>&1; then timeout "$@"; else (shift && "$@"); fi; }
-wait_for() { # runs "$@" once a second until it succeeds, for at most VERIFY_SECONDS
+wait_for() {
 n=$VERIFY_SECONDS
 until "$@"; do
 [ "$n" -gt 0 ] || return 1
@@ -56,9 +52,18 @@ n=$((n - 1))
 sleep 1
 done
 }
-put() { # writes $1 to node file $2 atomically; $3: mode, or "copy" ($1's mode), or empty (keep $2's mode)
-d=${2%/*}
-t="$d/.${2##*/}.registry-mirrors.$$"
+real() {
+R=$1 i=0
+while [ -L "$R" ] && [ $i -lt 40 ]; do
+t=$(readlink "$R")
+case $t in /*) R=$ROOT$t ;; *) R=${R%/*}/$t ;; esac
+i=$((i + 1))
+done
+}
+put() {
+real "$2"
+d=${R%/*}
+t="$d/.${R##*/}.registry-mirrors.$$"
 mkdir -p "$d"
 if [ "${3:-}" = copy ]; then
 cp -p "$1" "$t"
@@ -66,36 +71,42 @@ elif [ -n "${3:-}" ]; then
 (umask 077 && cat "$1" >"$t")
 chmod "$3" "$t"
 else
-if [ -e "$2" ]; then cp -p "$2" "$t"; fi
+if [ -e "$R" ]; then cp -p "$R" "$t"; fi
 cat "$1" >"$t"
 fi
 sync "$t" 2>/dev/null || sync
-mv -f "$t" "$2"
+if ! mv -f "$t" "$R" 2>"$WORK/mv.err"; then
+rm -f "$t"
+e=$(cat "$WORK/mv.err")
+fail "cannot replace ${R#"$ROOT"} (${e##*: }); the files written before were put back. Fix: chattr -i it, or leave it out of the policy"
+exit 1
+fi
 sync "$d" 2>/dev/null || true
 }
-change() { # like put, remembering the old content for rollback; $1 "-" removes $2
+drop() { real "$1" && rm -f "$R"; }
+change() {
 TXN=$((TXN + 1))
 if [ -e "$2" ]; then cp -p "$2" "$WORK/undo.$TXN"; fi
+if [ "$1" = - ]; then drop "$2"; else put "$1" "$2" "${3:-}"; fi
 printf '%s %s\n' "$TXN" "$2" >>"$WORK/txn"
-if [ "$1" = - ]; then rm -f "$2"; else put "$1" "$2" "${3:-}"; fi
 }
 rollback() {
 [ -e "$WORK/txn" ] || return 0
 while read -r n f; do
-if [ -e "$WORK/undo.$n" ]; then put "$WORK/undo.$n" "$f" copy; else rm -f "$f"; fi
+if [ -e "$WORK/undo.$n" ]; then put "$WORK/undo.$n" "$f" copy; else drop "$f"; fi
 done <"$WORK/txn"
 rm -f "$WORK/txn"
 }
 commit() { rm -f "$WORK/txn"; }
 has_backup() { [ -e "$1.registry-mirrors.bak" ] || [ -e "$1.registry-mirrors.created" ]; }
-backup() { # keeps the node's own version of $1 once, before the first change
+backup() {
 if has_backup "$1"; then return 0; fi
 if [ -e "$1" ]; then change "$1" "$1.registry-mirrors.bak" copy; else
 : >"$WORK/empty"
 change "$WORK/empty" "$1.registry-mirrors.created" 600
 fi
 }
-unapply() { # puts back the node's own version of $1; $2 is the label for messages
+unapply() {
 if [ -e "$1.registry-mirrors.bak" ]; then
 change "$1.registry-mirrors.bak" "$1" copy
 change - "$1.registry-mirrors.bak"
@@ -106,7 +117,6 @@ change - "$1.registry-mirrors.created"
 say "$2: removed ${1#"$ROOT"}"
 fi
 }
-# shellcheck disable=SC2034 # SETTLED is read by the Docker section only
 settle() {
 label=$1 unit=$2 action=$3 SETTLED=1
 shift 3
@@ -127,7 +137,6 @@ lock() {
 mkdir -p "$ROOT$1"
 l=$ROOT$1/.registry-mirrors.lock n=$LOCK_SECONDS
 if command -v flock >/dev/null 2>&1; then
-# shellcheck disable=SC3013 # -ef: dash, BusyBox and bash have it
 until eval "exec $2>>\"\$l\"" && flock -n "$2" && [ "$l" -ef "/proc/$$/fd/$2" ]; do lock_wait "$l"; done
 LOCKED="$LOCKED $1/.registry-mirrors.lock"
 return 0
@@ -155,11 +164,10 @@ sleep 1
 }
 unlock() { for f in $LOCKED; do rm -rf "$ROOT$f"; done; }
 warn() { printf 'registry-mirrors: %s\n' "$*" >&2; }
-systemd_here() { # systemd runs the node (the DaemonSet reaches it through nsenter)
+systemd_here() {
 s=$(ctl is-system-running 2>/dev/null) || true
 case $s in running | degraded | starting | initializing | maintenance) return 0 ;; *) return 1 ;; esac
 }
-# shellcheck shell=sh
 DOCKER_FILE=$ROOT/etc/docker/daemon.json
 : "${DOCKER_HOST:=unix://$ROOT/var/run/docker.sock}"
 export DOCKER_HOST
@@ -168,18 +176,27 @@ if command -v python3 >/dev/null 2>&1; then
 python3 "$WORK/merge.py" "$@"
 elif command -v jq >/dev/null 2>&1; then
 if [ "$3" = "*" ]; then all=true o=/dev/null; elif [ -e "$3" ]; then all=false o=$3; else all=false o=/dev/null; fi
-c=/dev/null
+c=/dev/null b=${6:-/dev/null}
 if [ -e "$1" ]; then c=$1; fi
-if ! jq -n -r --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --argjson all "$all" --argjson changes true -f "$WORK/merge.jq" 2>"$WORK/jq.err"; then
+if ! jq -n -r --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --slurpfile b "$b" --argjson all "$all" --argjson changes true -f "$WORK/merge.jq" 2>"$WORK/jq.err"; then
 echo "$5 is not valid JSON ($(tr '\n' ' ' <"$WORK/jq.err"))" >&2
 return 1
 fi
-jq -n -S --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --argjson all "$all" --argjson changes false -f "$WORK/merge.jq" >"$4"
+for f in "$c" "$b"; do
+json_nums "$f" >"$WORK/nums.a"
+jq -c . "$f" | json_nums - >"$WORK/nums.b"
+cmp -s "$WORK/nums.a" "$WORK/nums.b" && continue
+n=$(grep -m 1 -vxF -f "$WORK/nums.b" "$WORK/nums.a") || n='a duplicate key'
+echo "${f#"$ROOT"} holds $n, which jq cannot keep exactly. Fix: install python3" >&2
+return 1
+done
+jq -n -S --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --slurpfile b "$b" --argjson all "$all" --argjson changes false -f "$WORK/merge.jq" >"$4"
 else
 echo "neither python3 nor jq is installed; one of them is needed to merge $5 without losing its other keys" >&2
 return 3
 fi
 }
+json_nums() { awk '{ gsub(/"([^"\\]|\\.)*"/, "\"\""); print }' "$1" | grep -oE -e '-?[0-9][0-9.eE+-]*' -e '[A-Za-z]+' | grep -vxE 'true|false|null' || true; }
 docker_action() {
 ACTION=none EMPTY='' keys=''
 active docker || return 0
@@ -230,7 +247,9 @@ got=$(limit 20 docker info --format '{{json .RegistryConfig.Mirrors}}' 2>/dev/nu
 [ -z "$DOCKER_MIRRORS" ] || [ "$got" = "$DOCKER_MIRRORS" ]
 }
 docker_apply() {
-if ! changes=$(json_merge "$DOCKER_FILE" "$WORK/docker.json" "$DOCKER_FILE.registry-mirrors.keys" "$WORK/docker.new" /etc/docker/daemon.json 2>"$WORK/err"); then
+orig=/dev/null
+if [ -e "$DOCKER_FILE.registry-mirrors.bak" ]; then orig=$DOCKER_FILE.registry-mirrors.bak; fi
+if ! changes=$(json_merge "$DOCKER_FILE" "$WORK/docker.json" "$DOCKER_FILE.registry-mirrors.keys" "$WORK/docker.new" /etc/docker/daemon.json "$orig" 2>"$WORK/err"); then
 fail "docker: $(cat "$WORK/err"); nothing was changed"
 return 0
 fi
@@ -270,7 +289,7 @@ fi
 ACTION=none EMPTY=
 if [ -n "$changes" ]; then docker_action "$changes"; fi
 [ "$ACTION" != refuse ] || return 0
-if [ -n "$EMPTY" ]; then # reload with the empty values first; the node's own bytes go back once docker took them
+if [ -n "$EMPTY" ]; then
 docker_write "$WORK/docker.new"
 settle docker docker reload docker_up
 [ -n "$SETTLED" ] || return 0
@@ -289,7 +308,6 @@ else
 jq -c 'keys' "$1"
 fi
 }
-# shellcheck shell=sh
 WATCH_DIR=$ROOT$WATCH_NODE_DIR
 watch_remove() {
 [ -e "$WATCH_DIR/$WATCH_UNIT.service" ] || [ -e "$WATCH_DIR/apply-node-config.sh" ] || return 0
@@ -308,11 +326,8 @@ fail "$MODE: this script has no watch plan. Fix: render it with the watchdog opt
 exit 1
 }
 watch_check() { watch_run; }
-# shellcheck shell=sh
-# shellcheck disable=SC2034 # RESTART_POLICY is read by the parts that may restart a runtime
 restart_policy() { RESTART_POLICY=$1; }
 lock_folders() { LOCK_FOLDERS=$*; }
-# shellcheck disable=SC2034 # CTD_DIR is read by containerd.sh
 containerd_hosts_dir() { CTD_DIR=$1 HAS_CONTAINERD=1; }
 node_file() {
 DATA_N=$((DATA_N + 1))
@@ -341,6 +356,18 @@ esac
 }
 ecr_token() { printf '%s %s %s\n' "$1" "$2" "$3" >>"$WORK/ecr-list"; }
 watch_plan() { (umask 077 && cat >"$WORK/watch-plan.json") && HAS_WATCH=1; }
+node_path() {
+real "$ROOT$1"
+P=${R#"$ROOT"}
+if [ -L "$R" ] || { [ -e "$R" ] && [ ! -f "$R" ]; }; then
+fail "$P is not a regular file; nothing was changed. Fix: move it away, or leave $1 out of the policy"
+exit 1
+fi
+[ -d "${R%/*}" ] || [ "$P" = "$1" ] || {
+fail "$1 links to $P, whose folder is missing here; nothing was changed. Fix: create or mount the folder"
+exit 1
+}
+}
 main() {
 DATA_N=0 HAS_DOCKER='' HAS_CONTAINERD='' HAS_FILES='' HAS_WATCH='' LOCK_FOLDERS=''
 engine_files
@@ -348,6 +375,13 @@ engine_files
 node_data
 if [ "$MODE" = watch ]; then watch_run; fi
 if [ "$MODE" = check ]; then watch_check; fi
+for l in containerd $FILE_GROUPS; do
+[ -e "$WORK/$l.list" ] || continue
+while read -r w m p e; do node_path "$p" && printf '%s %s %s%s\n' "$w" "$m" "$P" "${e:+ $e}"; done <"$WORK/$l.list" >"$WORK/list"
+mv "$WORK/list" "$WORK/$l.list"
+done
+if [ -n "$HAS_DOCKER" ]; then node_path /etc/docker/daemon.json && DOCKER_FILE=$ROOT$P; fi
+if [ -n "$HAS_CONTAINERD" ]; then node_path /etc/containerd/config.toml && CTD_MAIN=$ROOT$P; fi
 fd=3
 for folder in $LOCK_FOLDERS; do
 lock "$folder" "$fd"
@@ -362,7 +396,6 @@ if [ "$MODE" = apply ]; then containerd_apply; else containerd_restore; fi
 fi
 for group in $FILE_GROUPS; do
 [ -e "$WORK/$group.list" ] || continue
-# shellcheck disable=SC2046 # "ACTION UNIT..." is split into words on purpose
 set -- $(group_action "$group")
 if [ "$MODE" = apply ]; then group_apply "$group" "$@"; else group_restore "$group" "$@"; fi
 done
@@ -384,38 +417,61 @@ engine_files() {
   cat >"$WORK/merge.py" <<'REGISTRY_MIRRORS_EOF'
 import json, os, sys
 node, desired, managed, out, name = sys.argv[1:6]
+orig = sys.argv[6] if len(sys.argv) > 6 else os.devnull
+class Num(str):
+    pass
+def nan(c):
+    raise ValueError(c + " is not JSON")
 def load(path, what, kind=dict):
     if not os.path.exists(path):
         return kind()
     try:
         with open(path, encoding="utf-8-sig") as f:
             text = f.read()
-        value = json.loads(text) if text.strip() else kind()
+        value = json.loads(text, parse_float=Num, parse_int=Num, parse_constant=nan) if text.strip() else kind()
     except ValueError as e:
         sys.exit("%s is not valid JSON (%s)" % (what, e))
     if not isinstance(value, kind):
         sys.exit("%s does not hold a JSON %s" % (what, "object" if kind is dict else "list"))
     return value
-cur = load(node, name)
-want = load(desired, "the desired configuration")
-old = list(cur) if managed == "*" else load(managed, managed, list)
-merged = {k: v for k, v in cur.items() if k in want or k not in old}
-merged.update(want)
-same = lambda a, b: json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-for k in sorted(set(cur) | set(merged)):
-    if k not in merged:
-        print("-" + k)
-    elif k not in cur or not same(cur[k], merged[k]):
-        print("+" + k)
-with open(out, "w", encoding="utf-8") as f:
-    f.write(json.dumps(merged, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+def dump(v, ind="\n"):
+    if isinstance(v, Num):
+        return v
+    i = ind + "  "
+    if isinstance(v, dict) and v:
+        return "{" + ",".join(i + json.dumps(k, ensure_ascii=False) + ": " + dump(v[k], i) for k in sorted(v)) + ind + "}"
+    if isinstance(v, list) and v:
+        return "[" + ",".join(i + dump(x, i) for x in v) + ind + "]"
+    return json.dumps(v, ensure_ascii=False)
+try:
+    cur = load(node, name)
+    want = load(desired, "the desired configuration")
+    old = list(cur) if managed == "*" else load(managed, managed, list)
+    back = load(orig, name + ".registry-mirrors.bak")
+    merged = {k: v for k, v in cur.items() if k in want or k not in old}
+    merged.update({k: back[k] for k in old if k in back and k not in want})
+    merged.update(want)
+    text = dump(merged) + "\n"
+    for k in sorted(set(cur) | set(merged)):
+        if k not in merged:
+            print("-" + k)
+        elif k not in cur or dump(cur[k]) != dump(merged[k]):
+            print("+" + k)
+except RecursionError:
+    sys.exit("%s nests too deeply to merge" % name)
+with open(out, "w", encoding="utf-8", errors="backslashreplace") as f:
+    f.write(text)
 REGISTRY_MIRRORS_EOF
   cat >"$WORK/merge.jq" <<'REGISTRY_MIRRORS_EOF'
-($c[0] // {}) as $cur
-| if ($cur | type) != "object" then error("does not hold a JSON object") else . end
+if ($c | length) > 1 or ($b | length) > 1 then error("holds more than one JSON value") else . end
+| ($c[0] // {}) as $cur
+| ($b[0] // {}) as $back
+| if ($cur | type) != "object" or ($back | type) != "object" then error("does not hold a JSON object") else . end
 | ($w[0] // {}) as $want
 | (if $all then ($cur | keys) else ($o[0] // []) end) as $old
-| ($cur | with_entries(select(.key as $k | ($want | has($k)) or ([$old[] | select(. == $k)] | length == 0)))) + $want
+| ($cur | with_entries(select(.key as $k | ($want | has($k)) or ([$old[] | select(. == $k)] | length == 0))))
+  + ($back | with_entries(select(.key as $k | ($want | has($k) | not) and ([$old[] | select(. == $k)] | length > 0))))
+  + $want
 | . as $m
 | if $changes then
     ([$cur, $m] | map(keys) | add | unique[]) as $k
