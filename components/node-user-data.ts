@@ -44,15 +44,20 @@ export function nodeUserData(target: UserDataLimitTarget, args: NodeUserDataInpu
     })
     .apply((v) => {
       refuseSecretApplyScript(v.secret);
-      return fitUserData(target, v.compress ?? "auto", (compress) =>
-        renderNodeUserData({
-          applyScript: v.applyScript,
-          format: v.format,
-          userData: v.userData,
-          userParts: v.userParts,
-          scriptPath: v.scriptPath,
-          compress,
-        }),
+      return fitUserData(
+        target,
+        v.compress ?? "auto",
+        (compress) =>
+          renderNodeUserData({
+            applyScript: v.applyScript,
+            format: v.format,
+            userData: v.userData,
+            userParts: v.userParts,
+            scriptPath: v.scriptPath,
+            compress,
+          }),
+        // cloud-config and shell scripts are read by cloud-init, which takes a gzipped document.
+        { gzipReader: true },
       );
     });
 }

@@ -106,19 +106,24 @@ export function eksNodeUserData(args: EksNodeUserDataArgs): pulumi.Output<string
       const family = eksAmiFamily(v.amiType, v.amiFamily);
       // Bottlerocket settings are a few hundred bytes of TOML: nothing to compress.
       const compress = family === "bottlerocket" ? false : (v.compress ?? "auto");
-      return fitUserData("ec2", compress, (compressed) =>
-        renderEksUserData({
-          family,
-          applyScript: v.applyScript,
-          scriptPath: v.scriptPath,
-          containerdConfig: v.containerdConfig,
-          cluster: v.cluster,
-          bottlerocketSettings: v.bottlerocketSettings,
-          userSettings: v.userSettings,
-          userData: v.userData,
-          userParts: v.userParts,
-          compress: compressed,
-        }),
+      return fitUserData(
+        "ec2",
+        compress,
+        (compressed) =>
+          renderEksUserData({
+            family,
+            applyScript: v.applyScript,
+            scriptPath: v.scriptPath,
+            containerdConfig: v.containerdConfig,
+            cluster: v.cluster,
+            bottlerocketSettings: v.bottlerocketSettings,
+            userSettings: v.userSettings,
+            userData: v.userData,
+            userParts: v.userParts,
+            compress: compressed,
+          }),
+        // AL2 reads its MIME document with cloud-init (gzip taken); AL2023's nodeadm and Bottlerocket do not.
+        { gzipReader: family === "al2" },
       );
     });
 }

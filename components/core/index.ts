@@ -161,6 +161,7 @@ export {
   checkUserDataSize,
   eksAmiFamily,
   fitUserData,
+  type FitOptions,
   userDataFiles,
   splitUserData,
   encodeUserData,

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
 import { createHash } from "node:crypto";
+import { gunzipSync } from "node:zlib";
 import YAML from "yaml";
 import { PolicyError } from "../../components/core/errors";
 import {
@@ -144,6 +145,31 @@ describe("fitUserData", () => {
       expect(err.fix).not.toContain("compress");
       expect(err.fix).toContain("DaemonSet");
     }
+  });
+});
+
+describe("fitUserData with a reader that takes gzip (cloud-init)", () => {
+  const render = (script: string) => (compress: boolean | "all") =>
+    renderCloudConfig({ applyScript: script, compress });
+
+  test("auto falls back to the whole document gzipped when even the compressed files are over", () => {
+    const script = noisyScript(25_000);
+    expect(Buffer.byteLength(render(script)("all"))).toBeGreaterThan(16384);
+    const encoded = fitUserData("ec2", "auto", render(script), { gzipReader: true });
+    const bytes = Buffer.from(encoded, "base64");
+    expect(bytes.length).toBeLessThanOrEqual(16384);
+    expect([bytes[0], bytes[1]]).toEqual([0x1f, 0x8b]);
+    expect(gunzipSync(bytes).toString("utf8")).toBe(renderCloudConfig({ applyScript: script }));
+  });
+
+  test("without it, the same script is refused with the size", () => {
+    expect(() => fitUserData("ec2", "auto", render(noisyScript(25_000)))).toThrow(/bytes over/);
+  });
+
+  test("a document that fits compressed keeps its readable form", () => {
+    const script = bigScript(17_000);
+    const text = Buffer.from(fitUserData("ec2", "auto", render(script), { gzipReader: true }), "base64").toString();
+    expect(YAML.parse(text).write_files[0].encoding).toBe("gz+b64");
   });
 });
 

@@ -19,6 +19,7 @@ export {
   encodeCheckedUserData,
   encodeUserData,
   fitUserData,
+  type FitOptions,
   USER_DATA_LIMITS,
   userDataSizeWarning,
   Compression,

@@ -75,9 +75,20 @@ export function encodeCheckedUserData(target: UserDataLimitTarget, text: string,
 
 /**
  * When user data is compressed: always (`true`: files and the apply script's engine; its data part stays readable),
- * `"all"` (the data part too), never, or (`"auto"`) the first of plain, `true`, `"all"` that fits the limit.
+ * `"all"` (the data part too), never, or (`"auto"`) the first of plain, `true`, `"all"` that fits the limit, and last
+ * the whole document gzipped where the reader takes that (see {@link FitOptions.gzipReader}).
  */
 export type Compression = boolean | "all" | "auto";
+
+/** Options of {@link fitUserData}. */
+export interface FitOptions {
+  /**
+   * The instance reads user data with cloud-init, which takes a gzipped document: `"auto"` then falls back to the
+   * whole document gzipped (no readable part left; `registry-mirrors diff` and the component's `nodeFiles` still show
+   * a change) when even `"all"` is over the limit. Not for EKS AL2023 (nodeadm) or Bottlerocket.
+   */
+  gzipReader?: boolean;
+}
 
 /**
  * Renders user data plain or compressed (see {@link Compression}), checks it against the target's limit and returns
@@ -87,13 +98,17 @@ export function fitUserData(
   target: UserDataLimitTarget,
   compress: Compression,
   render: (compress: boolean | "all") => string,
+  options: FitOptions = {},
 ): string {
+  const fits = (bytes: number) => (target === "ec2" ? bytes : base64Length(bytes)) <= USER_DATA_LIMITS[target].bytes;
   if (compress === "auto") {
-    for (const form of [false, true] as const) {
+    for (const form of [false, true, "all"] as const) {
       const text = render(form);
-      const bytes = Buffer.byteLength(text, "utf8");
-      const size = target === "ec2" ? bytes : base64Length(bytes);
-      if (size <= USER_DATA_LIMITS[target].bytes) return encodeUserData(text);
+      if (fits(Buffer.byteLength(text, "utf8"))) return encodeUserData(text);
+    }
+    if (options.gzipReader) {
+      const whole = gzipBytes(render(false));
+      if (fits(whole.length)) return whole.toString("base64");
     }
   }
   const form = compress === "auto" ? "all" : compress;
