@@ -37,3 +37,4 @@ export {
   resolveStaticCredential,
   scriptChecksum,
 } from "../core/kubernetes";
+export { type SpegelRelease, type SpegelReleaseArgs, createSpegelRelease } from "./spegel";
