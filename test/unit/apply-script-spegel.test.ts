@@ -205,4 +205,28 @@ describe("apply script beside Spegel (one hosts folder, two writers)", { timeout
       "leave the watchdog out",
     );
   });
+
+  it("a policy change while Spegel runs replaces our hosts behind Spegel's, and Spegel's restart keeps them", () => {
+    const node = freshNode();
+    run(node, "apply");
+    run(node, "spegel-start");
+    const { policy: changed } = normalisePolicy({
+      registries: { "docker.io": { mirrors: ["https://m3.example"] }, "ghcr.io": { mirrors: ["https://g2.example"] } },
+    });
+    const plan2: NodeApplyPlan = {
+      restartPolicy: "never",
+      containerd: { hostsDir: DIR, files: renderContainerdHosts(changed, { certsDir: DIR }), spegel: true },
+    };
+    const res = node.run(plan2, "apply");
+    expect(res.stderr).toBe("");
+    const expected = (host: string) => ({
+      server: expect.any(String),
+      hosts: [...spegelHosts, [host, { capabilities: ["pull", "resolve"] }]],
+    });
+    expect(meaning(node.read(HUB))).toEqual(expected("https://m3.example"));
+    expect(meaning(node.read(GHCR))).toEqual(expected("https://g2.example"));
+    spegelConfigure(node.path(DIR), SPEGEL_REGISTRIES, SPEGEL_TARGETS);
+    expect(meaning(node.read(HUB))).toEqual(expected("https://m3.example"));
+    expect(node.run(plan2, "apply").stdout).toBe("containerd: unchanged\n");
+  });
 });

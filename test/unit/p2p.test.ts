@@ -8,6 +8,7 @@ import { DRAGONFLY_PROXY, SPEGEL_CHART_VERSION, spegelValues, withDragonfly } fr
 import { normalisePolicy } from "../../components/core/policy";
 import { renderContainerdHosts } from "../../components/core/render/containerd";
 import { renderK3sEmbeddedRegistry, renderK3sRegistries } from "../../components/core/render/k3s";
+import { renderNodeConfig } from "../../components/core/render/node-config";
 import { renderRuntimeFiles } from "../../components/core/render/runtimes";
 import { errorOf, expectPolicyError } from "./policy-error";
 
@@ -263,5 +264,20 @@ describe("k3s/RKE2 embedded registry (Spegel inside k3s)", () => {
       "yes",
       '"server" or "agent"',
     );
+  });
+});
+
+describe("renderNodeConfig with Spegel on the nodes", () => {
+  it("carries the Spegel part of the engine only with runtimeOptions.containerd.spegel", () => {
+    const withSpegel = renderNodeConfig({
+      policy: POLICY,
+      runtimes: ["containerd"],
+      runtimeOptions: { containerd: { spegel: true } },
+    });
+    expect(withSpegel.applyScript).toContain("# registry-mirrors node engine 0.1.0 (containerd spegel)");
+    const without = renderNodeConfig({ policy: POLICY, runtimes: ["containerd"] });
+    expect(without.applyScript).toContain("# registry-mirrors node engine 0.1.0 (containerd)\n");
+    // The hosts.toml files themselves are the same: Spegel's part is added on the node.
+    expect(withSpegel.containerdHosts).toEqual(without.containerdHosts);
   });
 });
