@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { rmSync } from "node:fs";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "smol-toml";
@@ -9,7 +10,8 @@ import { FakeNode, cleanupNodes } from "../support/apply-harness";
 import { expectPolicyError } from "./policy-error";
 import { spegelCleanup, spegelConfigure } from "../support/spegel-node";
 
-afterAll(cleanupNodes);
+// Many nodes (one per property run): give the clean-up room on a loaded machine.
+afterAll(cleanupNodes, 120_000);
 
 const DIR = "/etc/containerd/certs.d";
 const HUB = `${DIR}/docker.io/hosts.toml`;
@@ -103,6 +105,7 @@ describe("apply script beside Spegel (one hosts folder, two writers)", { timeout
             expect(res.stdout).toBe("containerd: unchanged\n");
             expect([node.exists(HUB) && node.read(HUB), node.exists(GHCR) && node.read(GHCR)]).toEqual(before);
           }
+          rmSync(node.dir, { recursive: true, force: true });
         },
       ),
       { numRuns: 25, seed: 12 },

@@ -1,9 +1,10 @@
 /**
- * containerd 1.6 pulling through a hosts folder shared by Spegel and the apply script: Spegel's part written as
+ * P2P on real containerd 1.6. Spegel: a hosts folder shared by Spegel and the apply script: Spegel's part written as
  * Spegel v0.7.4 writes it (test/support/spegel-node.ts), ours by the real apply script (containerd spegel), in both
  * orders. Spegel's node-local registry is stood in for by a counting HTTP endpoint that answers 404 (no peer has the
  * image, as Spegel answers then) or forwards to the upstream (a peer has it). docker.io is unreachable here, so a pull
- * that succeeds was served by the stand-in or our mirror.
+ * that succeeds was served by the stand-in or our mirror. Dragonfly: the policy withDragonfly renders, written by the
+ * apply script, with the same stand-in as dfdaemon's proxy (which must get the X-Dragonfly-Registry header).
  */
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
 import { rmSync } from "node:fs";
@@ -11,6 +12,7 @@ import { join } from "node:path";
 import { parse } from "smol-toml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NodeApplyPlan } from "../../components/core/node-script";
+import { withDragonfly } from "../../components/core/p2p";
 import { normalisePolicy } from "../../components/core/policy";
 import { renderContainerdHosts } from "../../components/core/render/containerd";
 import { FakeNode, cleanupNodes } from "../support/apply-harness";
@@ -26,7 +28,7 @@ let cache: Registry;
 let containerd: Containerd;
 
 /** The stand-in for Spegel's registry on the node: counts requests; 404 ("miss") or forwards to the upstream ("hit"). */
-const standIn = { mode: "miss" as "miss" | "hit", paths: [] as string[], url: "" };
+const standIn = { mode: "miss" as "miss" | "hit", paths: [] as string[], registries: [] as string[], url: "" };
 let server: Server;
 
 beforeAll(async () => {
@@ -34,12 +36,13 @@ beforeAll(async () => {
   dirs.push(dir);
   upstream = await startRegistry({ dir: join(dir, "upstream") });
   stops.push(() => upstream.stop());
-  for (const name of ["first", "second", "third", "fourth"])
+  for (const name of ["first", "second", "third", "fourth", "fifth", "sixth"])
     await pushTestImage(upstream.hostPort, `library/${name}`, "v1");
   cache = await startRegistry({ dir: join(dir, "cache"), proxyRemote: upstream.url });
   stops.push(() => cache.stop());
   server = createServer((req: IncomingMessage, res: ServerResponse) => {
     standIn.paths.push(req.url ?? "");
+    standIn.registries.push(String(req.headers["x-dragonfly-registry"] ?? ""));
     if (standIn.mode === "miss") {
       res.writeHead(404, { "content-type": "application/json" }).end('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}');
       return;
@@ -154,5 +157,42 @@ describe("Spegel's hosts first, then our mirror, then the upstream, on real cont
     expect(hit.code, hit.stderr).toBe(0);
     expect(standIn.paths.some((p) => p.startsWith(`/v2/library/${hitImage}/blobs/`))).toBe(true);
     expect(cache.requests(`/v2/library/${hitImage}/`)).toBe(0);
+  });
+});
+
+describe("Dragonfly's proxy first (withDragonfly), then our mirror, then the upstream, on real containerd", () => {
+  it("sends the registry header to the proxy, falls through to our mirror on a miss, and is served by it on a hit", async () => {
+    const { policy } = normalisePolicy(
+      withDragonfly({ registries: { "docker.io": { mirrors: [cache.url] } } }, { proxy: standIn.url }),
+    );
+    const n = node();
+    const res = n.run(
+      {
+        restartPolicy: "never",
+        containerd: { hostsDir: DIR, files: renderContainerdHosts(policy, { certsDir: DIR }) },
+      },
+      "apply",
+    );
+    expect(res.code, res.stderr).toBe(0);
+    expect(Object.keys((parse(n.read(HUB)) as { host: Record<string, unknown> }).host)).toEqual([
+      standIn.url,
+      cache.url,
+    ]);
+
+    standIn.mode = "miss";
+    standIn.paths.length = 0;
+    standIn.registries.length = 0;
+    const miss = await pull(n, "fifth");
+    expect(miss.code, miss.stderr).toBe(0);
+    expect(standIn.paths.some((p) => p.startsWith("/v2/library/fifth/manifests/v1"))).toBe(true);
+    expect(new Set(standIn.registries)).toEqual(new Set(["https://registry-1.docker.io"]));
+    expect(cache.requests("/v2/library/fifth/manifests/v1")).toBeGreaterThan(0);
+
+    standIn.mode = "hit";
+    standIn.paths.length = 0;
+    const hit = await pull(n, "sixth");
+    expect(hit.code, hit.stderr).toBe(0);
+    expect(standIn.paths.some((p) => p.startsWith("/v2/library/sixth/blobs/"))).toBe(true);
+    expect(cache.requests("/v2/library/sixth/")).toBe(0);
   });
 });
