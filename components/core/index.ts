@@ -52,8 +52,22 @@ export {
   type K3sRegistriesOptions,
   type K3sRegistryAuth,
   type K3sRegistryTls,
+  renderK3sEmbeddedRegistry,
   renderK3sRegistries,
 } from "./render/k3s";
+export {
+  DRAGONFLY_PROXY,
+  DRAGONFLY_REGISTRY_HEADER,
+  type DragonflyOptions,
+  SPEGEL_CHART,
+  SPEGEL_CHART_VERSION,
+  type SpegelChartValues,
+  type SpegelMirrorDelivery,
+  type SpegelOptions,
+  spegelRegistry,
+  spegelValues,
+  withDragonfly,
+} from "./p2p";
 export { type BuildkitTomlOptions, renderBuildkitToml } from "./render/buildkit";
 export { type BottlerocketSettingsOptions, renderBottlerocketSettings } from "./render/bottlerocket";
 // CI pipelines: the DinD service, GitLab Runner's config.toml, buildx's buildkitd.toml, Kaniko's flags.

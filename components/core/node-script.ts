@@ -47,7 +47,16 @@ export interface NodeApplyPlan {
    * containerd `hosts.toml` files, with absolute paths under `hostsDir` (the folder `config_path` points at). A file
    * with `ecrAuth` mirrors gets their ECR token on the node from a refresher the script installs (with a systemd timer).
    */
-  containerd?: { hostsDir: string; files: ContainerdHostsFile[] };
+  containerd?: {
+    hostsDir: string;
+    files: ContainerdHostsFile[];
+    /**
+     * Spegel (P2P) shares `hostsDir` (see core/p2p/spegel.ts): while it manages the folder the script keeps its files
+     * in Spegel's `_backup/` and each live file as Spegel writes it, Spegel's hosts first. Without it the script
+     * refuses to touch a folder Spegel manages.
+     */
+    spegel?: boolean;
+  };
   /** Other drop-in files: CRI-O/podman registries.conf.d, k3s/RKE2 registries.yaml, buildkitd.toml, ... */
   files?: ManagedFile[];
   /**
@@ -77,6 +86,8 @@ export interface EngineParts {
   files: boolean;
   /** The node watchdog (the plan has a watch plan). */
   watchdog: boolean;
+  /** containerd's hosts folder shared with Spegel (`containerd.spegel`). */
+  spegel?: boolean;
 }
 
 /** Each engine part: its sh source and the helper programs it writes into $WORK (name there, source file). */
@@ -100,6 +111,7 @@ const PARTS: Array<{ part: keyof EngineParts | "always"; sh?: string; helpers: A
   },
   // containerd always needs ecr.sh: a policy without ECR mirrors removes a refresher an earlier one installed.
   { part: "containerd", sh: "ecr.sh", helpers: [] },
+  { part: "spegel", sh: "spegel.sh", helpers: [] },
   {
     part: "ecr",
     helpers: [
@@ -319,6 +331,15 @@ export function renderNodeData(plan: NodeApplyPlan): string {
 
   if (plan.containerd) {
     const dir = checkPath("containerd.hostsDir", plan.containerd.hostsDir);
+    const spegel = plan.containerd.spegel;
+    if (spegel !== undefined && typeof spegel !== "boolean") {
+      throw new PolicyError(
+        "containerd.spegel",
+        spegel,
+        "must be true or false",
+        "write true when Spegel runs on the nodes",
+      );
+    }
     seen.add("/etc/containerd/config.toml");
     written.push("/etc/containerd/config.toml");
     lines.push(`  containerd_hosts_dir ${word(dir)}`);
@@ -336,6 +357,14 @@ export function renderNodeData(plan: NodeApplyPlan): string {
         );
       }
       const tokens = ecrTokens(field, file);
+      if (tokens.length > 0 && spegel === true) {
+        throw new PolicyError(
+          `${field}.ecrAuth`,
+          file.path,
+          "Spegel copies each mirror's headers once, so the ECR token the node refreshes would expire in its copy",
+          "leave ECR mirrors out of a policy for nodes that run Spegel",
+        );
+      }
       const command = `  node_file containerd ${word(file.path)} ${file.mode.toString(8)}${tokens.length > 0 ? " ecr" : ""}`;
       lines.push(heredoc(command, file.content));
       for (const [region, table] of tokens) lines.push(`  ecr_token ${region} ${word(file.path)} ${word(table)}`);
@@ -362,6 +391,14 @@ export function renderNodeData(plan: NodeApplyPlan): string {
     }
   }
 
+  if (plan.watch !== undefined && plan.containerd?.spegel === true) {
+    throw new PolicyError(
+      "watch",
+      "a watchdog plan",
+      "the watchdog rewrites the live hosts.toml files, which Spegel owns when containerd spegel is set",
+      "leave the watchdog out on nodes that run Spegel (Spegel's own endpoint already falls through in 200 ms)",
+    );
+  }
   if (plan.watch !== undefined) lines.push(heredoc("  watch_plan", checkWatchPlan(plan.watch)));
 
   const folders = [...new Set(written.map(lockFolder))].sort();
@@ -412,6 +449,7 @@ export function engineParts(plan: NodeApplyPlan): EngineParts {
     ecr: containerdFiles.some((f) => (f.ecrAuth ?? []).length > 0),
     files: (plan.files ?? []).length > 0,
     watchdog: plan.watch !== undefined,
+    ...(plan.containerd?.spegel === true ? { spegel: true } : {}),
   };
 }
 

@@ -74,3 +74,4 @@ export {
   renderCacheConfig,
   resolveCacheSettings,
 } from "../core/cache";
+export { type SpegelRelease, type SpegelReleaseArgs, createSpegelRelease } from "./spegel";

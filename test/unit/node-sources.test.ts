@@ -30,7 +30,7 @@ function run(cmd: string, args: string[], input?: string) {
 
 describe("the node code as source files", () => {
   it("holds the parts of the engine, each starting with its contract", () => {
-    for (const name of ["prelude.sh", "docker.sh", "containerd.sh", "ecr.sh", "files.sh", "main.sh"]) {
+    for (const name of ["prelude.sh", "docker.sh", "containerd.sh", "ecr.sh", "spegel.sh", "files.sh", "main.sh"]) {
       expect(sources).toContain(name);
       const text = nodeSource(name);
       expect(text.startsWith("# shellcheck shell=sh\n"), name).toBe(true);

@@ -10,7 +10,8 @@
 #             data part: CTD_DIR (the folder config_path must include) and $WORK/containerd.list ("NAME MODE PATH
 #             [ecr]" lines, content in $WORK/NAME); the engine files $WORK/inspect.py and $WORK/scan.awk.
 #   Defines:  containerd_apply, containerd_restore (and the ctd_* helpers). Node state: CTD_DIR/.registry-mirrors.files
-#             lists the hosts.toml files the last run wrote, so a registry the policy drops loses its file.
+#             lists the hosts.toml files the last run wrote, so a registry the policy drops loses its file. A folder
+#             Spegel manages (it has _backup) is refused; spegel.sh replaces ctd_prepare and ctd_drop to share it.
 #   Env:      CONTAINERD_ADDRESS (default $ROOT/run/containerd/containerd.sock), used by ctr to check the CRI plugin;
 #             CONTAINERD_BIN (default: containerd under NODE_ROOT's /usr/bin, /usr/local/bin, /bin, or on PATH when
 #             NODE_ROOT is /), run with --version to learn the node's containerd version; without an answer,
@@ -21,10 +22,10 @@ CTD_DIR=
 # ctd_prepare: the state file's path, and the paths of this plan's files in $WORK/containerd.paths (the data part
 # lists them sorted).
 ctd_prepare() {
+  if [ -d "$ROOT$CTD_DIR/_backup" ]; then fail "containerd: Spegel manages $CTD_DIR. Fix: render with containerd spegel: true" && exit 1; fi
   CTD_STATE=$ROOT$CTD_DIR/.registry-mirrors.files
   : >>"$WORK/containerd.list"
-  : >"$WORK/containerd.paths"
-  while read -r w m p a; do printf '%s\n' "$p" >>"$WORK/containerd.paths"; done <"$WORK/containerd.list"
+  awk '{ print $3 }' "$WORK/containerd.list" >"$WORK/containerd.paths"
 }
 # ctd_inspect FILE sets CTD_VERSION, CTD_PATH (and CTD_HASPATH when the file sets config_path), CTD_CONFLICT,
 # CTD_CRIOFF, CTD_ERROR, CTD_MISSING, CTD_LOCALREG, CTD_S_LOCAL/DISCARD/DSA/MCD/SYNC (the pull-path settings the file

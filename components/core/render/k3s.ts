@@ -52,6 +52,13 @@ export interface K3sRegistriesOptions {
    * has no per-registry switch.
    */
   defaultEndpointDisabled?: boolean;
+  /**
+   * The cluster runs k3s/RKE2's embedded registry mirror (Spegel inside k3s, servers started with
+   * `embedded-registry: true`, see {@link renderK3sEmbeddedRegistry}). It shares a registry between nodes only when
+   * the registry is listed under `mirrors`, so every registry of the policy is listed, one without mirrors with no
+   * endpoint: containerd then tries the peers first, the policy's mirrors next, the upstream last.
+   */
+  embeddedRegistry?: boolean;
   /** Receives a note for every setting k3s/RKE2 has no place for (`dialTimeout`, `capabilities`, `pullFromMirror`). */
   warnings?: string[];
 }
@@ -156,6 +163,9 @@ export function renderK3sRegistries(policy: MirrorPolicy, options: K3sRegistries
     throw new PolicyError("flavour", flavour, "unknown k3s flavour", 'use "k3s" or "rke2"');
   }
   const format = flavour === "k3s" ? "k3s" : "RKE2";
+  if (options.embeddedRegistry !== undefined && typeof options.embeddedRegistry !== "boolean") {
+    throw new PolicyError("embeddedRegistry", options.embeddedRegistry, "must be true or false", "write true or false");
+  }
   const hasCatchAll = policy.registries.some((r) => r.registry === ANY_REGISTRY && r.endpoints.length > 0);
   // Maps keep insertion order for every key (a plain object would move integer-like keys first).
   const mirrors = new Map<string, { endpoint: string[] }>();
@@ -178,6 +188,10 @@ export function renderK3sRegistries(policy: MirrorPolicy, options: K3sRegistries
         `with --disable-default-registry-endpoint (defaultEndpointDisabled: true) ${format} never pulls a listed registry from its upstream`,
         "set upstreamFallback: false for this registry, or drop defaultEndpointDisabled",
       );
+    }
+    if (entry.endpoints.length === 0 && options.embeddedRegistry === true) {
+      mirrors.set(entry.registry, {} as { endpoint: string[] });
+      continue;
     }
     if (entry.endpoints.length === 0) {
       if (hasCatchAll && entry.registry !== ANY_REGISTRY) {
@@ -286,4 +300,21 @@ export function renderK3sRegistries(policy: MirrorPolicy, options: K3sRegistries
   };
   if (secret) file.secret = true;
   return file;
+}
+
+/**
+ * The server drop-in that turns on k3s/RKE2's embedded registry mirror: `/etc/rancher/<flavour>/config.yaml.d/
+ * registry-mirrors.yaml` with `embedded-registry: true` (a drop-in, so the node's own config.yaml stays as it is). It
+ * is a server option that enables the mirror for the whole cluster; agents only need the registries.yaml entries
+ * (render it with `embeddedRegistry: true`). Takes effect after a k3s/RKE2 restart.
+ */
+export function renderK3sEmbeddedRegistry(flavour: "k3s" | "rke2"): NodeFile {
+  if (flavour !== "k3s" && flavour !== "rke2") {
+    throw new PolicyError("flavour", flavour, "unknown k3s flavour", 'use "k3s" or "rke2"');
+  }
+  return {
+    path: `/etc/rancher/${flavour}/config.yaml.d/registry-mirrors.yaml`,
+    content: `${GENERATED_HEADER}embedded-registry: true\n`,
+    mode: 0o644,
+  };
 }

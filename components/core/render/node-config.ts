@@ -200,6 +200,7 @@ export function renderNodeConfig(input: NodeConfigInput): RenderedNodeConfig {
   if (runtimes.includes("containerd")) {
     const hosts = others.files.filter((f) => f.runtime === "containerd").map(({ runtime, ...f }) => f);
     plan.containerd = { hostsDir: certsDir, files: hosts };
+    if (input.runtimeOptions?.containerd?.spegel === true) plan.containerd.spegel = true;
   }
   if (managed.length > 0) plan.files = managed;
   if (input.watchdog !== undefined) {

@@ -2,7 +2,8 @@ import { checkKnownObject, type MirrorPolicy } from "../policy";
 import { renderBottlerocketSettings } from "./bottlerocket";
 import { renderBuildkitToml } from "./buildkit";
 import { renderContainerdHosts } from "./containerd";
-import { type K3sRegistryAuth, type K3sRegistryTls, renderK3sRegistries } from "./k3s";
+import { PolicyError } from "../errors";
+import { type K3sRegistryAuth, type K3sRegistryTls, renderK3sEmbeddedRegistry, renderK3sRegistries } from "./k3s";
 import { renderRegistriesConf } from "./registries-conf";
 import type { NodeFile, RuntimeName } from "./types";
 
@@ -15,6 +16,12 @@ export interface ContainerdRenderOptions {
    * Default `"5s"` (`DEFAULT_CONTAINERD_DIAL_TIMEOUT`; containerd 2.0+ uses it, 1.6/1.7 ignore it).
    */
   dialTimeout?: string | false;
+  /**
+   * Spegel (P2P, e.g. deployed with `registry-mirrors/kubernetes`' spegelRelease) shares the certs folder on these
+   * nodes: the apply script keeps Spegel's hosts first in each hosts.toml and its own files in Spegel's `_backup/`
+   * (see core/p2p/spegel.ts). Without it the script refuses to touch a folder Spegel manages.
+   */
+  spegel?: boolean;
 }
 
 /** k3s/RKE2 options (the same for both flavours). */
@@ -25,6 +32,12 @@ export interface K3sRenderOptions {
   tls?: Record<string, K3sRegistryTls>;
   /** The nodes run with `--disable-default-registry-endpoint`; needed for `upstreamFallback: false`. */
   defaultEndpointDisabled?: boolean;
+  /**
+   * The embedded registry mirror (Spegel inside k3s/RKE2): `"server"` writes the server drop-in
+   * (`embedded-registry: true`) and lists every registry in registries.yaml; `"agent"` only lists them (agents refuse
+   * the server option).
+   */
+  embeddedRegistry?: "server" | "agent";
 }
 
 /** Options of the non-Docker renderers. */
@@ -103,14 +116,22 @@ export function renderRuntimeFiles(
       ),
     );
   }
+  const embedded = options.k3s?.embeddedRegistry;
+  if (embedded !== undefined && embedded !== "server" && embedded !== "agent") {
+    throw new PolicyError("k3s.embeddedRegistry", embedded, "unknown node role", 'use "server" or "agent"');
+  }
   for (const flavour of ["k3s", "rke2"] as const) {
     if (selected.has(flavour)) {
+      const { embeddedRegistry: _, ...k3s } = options.k3s ?? {};
       files.push(
         tag(
-          collect(flavour, (w) => renderK3sRegistries(policy, { ...options.k3s, flavour, warnings: w })),
+          collect(flavour, (w) =>
+            renderK3sRegistries(policy, { ...k3s, embeddedRegistry: embedded !== undefined, flavour, warnings: w }),
+          ),
           flavour,
         ),
       );
+      if (embedded === "server") files.push(tag(renderK3sEmbeddedRegistry(flavour), flavour));
     }
   }
   if (selected.has("buildkit")) {

@@ -317,10 +317,10 @@ fi
 CTD_MAIN=$ROOT/etc/containerd/config.toml
 CTD_DIR=
 ctd_prepare() {
+if [ -d "$ROOT$CTD_DIR/_backup" ]; then fail "containerd: Spegel manages $CTD_DIR. Fix: render with containerd spegel: true" && exit 1; fi
 CTD_STATE=$ROOT$CTD_DIR/.registry-mirrors.files
 : >>"$WORK/containerd.list"
-: >"$WORK/containerd.paths"
-while read -r w m p a; do printf '%s\n' "$p" >>"$WORK/containerd.paths"; done <"$WORK/containerd.list"
+awk '{ print $3 }' "$WORK/containerd.list" >"$WORK/containerd.paths"
 }
 ctd_inspect() {
 CTD_VERSION='' CTD_PATH='' CTD_HASPATH='' CTD_CONFLICT='' CTD_CRIOFF='' CTD_ERROR='' CTD_MISSING='' CTD_LOCALREG=''
