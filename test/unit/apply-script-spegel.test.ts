@@ -224,7 +224,7 @@ describe("apply script beside Spegel (one hosts folder, two writers)", { timeout
     expect(res.stderr).toBe("");
     const expected = (host: string) => ({
       server: expect.any(String),
-      hosts: [...spegelHosts, [host, { capabilities: ["pull", "resolve"] }]],
+      hosts: [...spegelHosts, [host, { capabilities: ["pull", "resolve"], dial_timeout: "5s" }]],
     });
     expect(meaning(node.read(HUB))).toEqual(expected("https://m3.example"));
     expect(meaning(node.read(GHCR))).toEqual(expected("https://g2.example"));

@@ -136,7 +136,7 @@ const API_TABLE: Array<[string, string, string, string]> = [
     "mirror object with an unknown field",
     'policy.registries["docker.io"].mirrors[0].bogus',
     '"bogus"',
-    "remove it, or use one of: url, insecure, caFile, clientCertFile, clientKeyFile, capabilities, overridePath, dialTimeout, headers, pullFromMirror, auth",
+    "remove it, or use one of: url, insecure, caFile, ca, clientCertFile, clientKeyFile, capabilities, overridePath, dialTimeout, headers, pullFromMirror, auth, harborProject",
   ],
   [
     "empty capabilities",
@@ -602,7 +602,7 @@ const API_TABLE: Array<[string, string, string, string]> = [
     "runtimeOptions.containerd typo",
     "runtimeOptions.containerd.certDir",
     '"certDir"',
-    "remove it, or use one of: certsDir",
+    "remove it, or use one of: certsDir, dialTimeout, spegel",
   ],
   [
     "relative containerd certsDir",
@@ -614,7 +614,7 @@ const API_TABLE: Array<[string, string, string, string]> = [
     "runtimeOptions.k3s typo",
     "runtimeOptions.k3s.defaultEndpointDisable",
     '"defaultEndpointDisable"',
-    "remove it, or use one of: auth, tls, defaultEndpointDisabled",
+    "remove it, or use one of: auth, tls, defaultEndpointDisabled, embeddedRegistry",
   ],
   [
     "k3s tls typo",
@@ -631,13 +631,13 @@ const API_TABLE: Array<[string, string, string, string]> = [
   [
     "k3s auth without a password",
     'auth["r.example"]',
-    "(redacted)",
+    '"(fields: username)"',
     "give either username and password, or auth (base64 of user:password)",
   ],
   [
     "k3s auth password over two lines",
     'auth["r.example"]',
-    "(redacted)",
+    '"(fields: password,username)"',
     "give either username and password, or auth (base64 of user:password)",
   ],
   ["watchdog a string", "watchdog", '"yes"', "write e.g. { intervalSeconds: 30 }"],

@@ -278,9 +278,10 @@ describe("gitlab-dind", () => {
         ),
       'policy.registries["docker.io"].mirrors[0]',
       "m.example.com",
-      "remove user:pass@",
+      "remove the user:password part",
     );
     expect(err.message).toContain("credentials in a mirror URL");
+    expect(err.message).not.toContain("hunter2");
   });
 });
 

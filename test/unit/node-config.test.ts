@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import * as fc from "fast-check";
 import { nodeConfigUserData, renderNodeConfig, resolvePolicyInput } from "../../components/core/render/node-config";
-import { USER_DATA_LIMITS, userDataFiles } from "../../components/core/userdata";
+import { fitUserData, renderCloudConfig, USER_DATA_LIMITS, userDataFiles } from "../../components/core/userdata";
+import { gunzipSync } from "node:zlib";
 import { RUNTIME_NAMES } from "../../components/core/render/types";
 import { errorOf } from "./policy-error";
 
@@ -77,7 +78,7 @@ describe("renderNodeConfig", () => {
     },
   );
 
-  it("keeps user data within EC2's limit for every runtime combination, carrying the script intact", () => {
+  it("keeps user data within EC2's limit for every runtime combination (as cloud-init's gzipped document where the readable forms are over), carrying the script intact", () => {
     fc.assert(
       fc.property(fc.subarray([...RUNTIME_NAMES], { minLength: 1 }), (runtimes) => {
         const registries = {
@@ -87,8 +88,16 @@ describe("renderNodeConfig", () => {
         };
         const rendered = renderNodeConfig({ policy: { registries }, runtimes });
         const userData = nodeConfigUserData(rendered)!;
-        expect(Buffer.byteLength(userData)).toBeLessThanOrEqual(USER_DATA_LIMITS.ec2.bytes);
         expect(userDataFiles(userData).map((f) => f.content)).toEqual([rendered.applyScript]);
+        const fitted = Buffer.from(
+          fitUserData("ec2", "auto", (compress) => renderCloudConfig({ applyScript: rendered.applyScript, compress }), {
+            gzipReader: true,
+          }),
+          "base64",
+        );
+        expect(fitted.length).toBeLessThanOrEqual(USER_DATA_LIMITS.ec2.bytes);
+        const text = fitted[0] === 0x1f ? gunzipSync(fitted).toString("utf8") : fitted.toString("utf8");
+        expect(userDataFiles(text).map((f) => f.content)).toEqual([rendered.applyScript]);
         // Same input, same bytes: a preview shows no diff unless a node file changes.
         expect(renderNodeConfig({ policy: { registries }, runtimes })).toEqual(rendered);
       }),

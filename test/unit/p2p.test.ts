@@ -196,6 +196,7 @@ describe("Dragonfly", () => {
     expect(Object.keys(hub.host)).toEqual([DRAGONFLY_PROXY, "https://m1.example", "http://10.0.0.9:5000"]);
     expect(hub.host[DRAGONFLY_PROXY]).toEqual({
       capabilities: ["pull", "resolve"],
+      dial_timeout: "5s",
       header: { "X-Dragonfly-Registry": "https://registry-1.docker.io" },
     });
     const ghcr = parseToml(files[1].content) as { host: Record<string, Record<string, unknown>> };

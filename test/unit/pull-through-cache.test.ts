@@ -202,7 +202,7 @@ describe("pullThroughCacheManifests: bad input", () => {
           upstreams: [{ registry: "ghcr.io", clusterIP: "10.96.0.51", credentials: "user:pass" as never }],
         }),
       "upstreams[0].credentials",
-      "(hidden)",
+      "(redacted)",
       "username: { name",
     );
   });

@@ -73,9 +73,10 @@ export function renderRuntimeFiles(
   options: RuntimeRenderOptions = {},
 ): RuntimeFiles {
   checkKnownObject("runtimeOptions", options, ["containerd", "k3s"]);
-  if (options.containerd !== undefined) checkKnownObject("runtimeOptions.containerd", options.containerd, ["certsDir"]);
+  if (options.containerd !== undefined)
+    checkKnownObject("runtimeOptions.containerd", options.containerd, ["certsDir", "dialTimeout", "spegel"]);
   if (options.k3s !== undefined) {
-    checkKnownObject("runtimeOptions.k3s", options.k3s, ["auth", "tls", "defaultEndpointDisabled"]);
+    checkKnownObject("runtimeOptions.k3s", options.k3s, ["auth", "tls", "defaultEndpointDisabled", "embeddedRegistry"]);
     for (const [host, tls] of Object.entries(options.k3s.tls ?? {}))
       checkKnownObject(`runtimeOptions.k3s.tls["${host}"]`, tls, [
         "caFile",
