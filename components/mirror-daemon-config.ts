@@ -3,9 +3,11 @@ import type { MirrorPolicyArgs, RuntimeRenderOptionsArgs } from "./args";
 import type { DockerSettingsInput } from "./core/render/docker";
 import type { RestartPolicy, RuntimeName } from "./core/render/types";
 import type { WatchdogSettingsInput } from "./core/watch-plan";
+import { isPlainObject, normalisePolicy } from "./core/policy";
 import {
   type NodeConfigInput,
   nodeConfigUserData,
+  resolvePolicyInput,
   type RenderedNodeConfig,
   renderNodeConfig,
 } from "./core/render/node-config";
@@ -68,6 +70,36 @@ export interface MirrorDaemonConfigArgs {
 }
 
 /**
+ * Checks, at construction, the registries of a policy that are known while others are Outputs (and the `mirrors`
+ * list when only the policy is an Output), with the field paths and messages of the full check that runs when the
+ * Outputs resolve. Entries not known yet stand in as empty entries; overrides not known yet allow (the full check
+ * decides).
+ */
+function checkKnownParts(args: MirrorDaemonConfigArgs): void {
+  const policy = args.policy;
+  if (args.mirrors !== undefined && isKnown(args.mirrors) && policy !== undefined && !isKnown(policy)) {
+    normalisePolicy(resolvePolicyInput(args.mirrors as string[], undefined));
+  }
+  const plainObject = (v: unknown): v is Record<string, unknown> =>
+    isPlainObject(v) && !pulumi.Output.isInstance(v) && !(v instanceof Promise);
+  if (!plainObject(policy)) return;
+  const registries = policy.registries;
+  if (!plainObject(registries)) return;
+  const partial: Record<string, unknown> = {};
+  for (const key of Object.keys(registries)) {
+    const entry = registries[key];
+    partial[key] = isKnown(entry) ? entry : { mirrors: [] };
+  }
+  const flag = (value: unknown) => (isKnown(value) ? value : true);
+  normalisePolicy({
+    ...policy,
+    registries: partial,
+    allowMirrorPaths: flag(policy.allowMirrorPaths),
+    allowDeprecatedMirrors: flag(policy.allowDeprecatedMirrors),
+  });
+}
+
+/**
  * Renders one mirror policy into every selected runtime's node files, the node apply script and cloud-init
  * user data; optionally rolls them out to a running cluster through a DaemonSet.
  */
@@ -96,6 +128,7 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
       settingsKnown && isKnown(policyArgs)
         ? renderNodeConfig({ ...policyArgs, ...settings } as NodeConfigInput)
         : undefined;
+    if (!known) checkKnownParts(args);
     if (known?.secret && args.kubernetes?.scriptInSecret === false) refuseScriptInConfigMap();
     let rendered: pulumi.Output<RenderedNodeConfig> | undefined;
     if (!known) {
