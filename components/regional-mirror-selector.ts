@@ -130,17 +130,31 @@ export class RegionalMirrorSelector extends pulumi.ComponentResource {
   constructor(name: string, args: RegionalMirrorSelectorArgs, opts?: pulumi.ComponentResourceOptions) {
     super("registry-mirrors:index:RegionalMirrorSelector", name, {}, opts);
 
-    // Validate every input already known, so a bad value fails here rather than inside an apply.
-    const known: Partial<RegionSelectionInput> = {};
-    for (const field of SELECTION_FIELDS) {
-      const value = args[field];
-      if (value !== undefined && isKnown(value)) (known as Record<string, unknown>)[field] = value;
+    const given: Record<string, unknown> = {};
+    for (const field of SELECTION_FIELDS) if (args[field] !== undefined) given[field] = args[field];
+    const wantsEcr = args.createPullThroughCache || args.ecrPullThrough !== undefined;
+    // Everything known and nothing to wait for (no probe, no provider lookups): select now, as MirrorDaemonConfig
+    // renders known inputs now, instead of wrapping every argument in Outputs and selecting in an apply.
+    const fast =
+      !args.probe?.enabled &&
+      !args.createPullThroughCache &&
+      args.region !== undefined &&
+      (!wantsEcr || args.awsAccountId !== undefined) &&
+      isKnown(given);
+    // Otherwise validate every input already known, so a bad value fails here rather than inside an apply (the
+    // selection itself validates them all when they are all known).
+    if (!fast) {
+      const known: Partial<RegionSelectionInput> = {};
+      for (const field of SELECTION_FIELDS) {
+        const value = args[field];
+        if (value !== undefined && isKnown(value)) (known as Record<string, unknown>)[field] = value;
+      }
+      validateSelectionFields(known, {
+        checkDeadMirrors: args.allowDeprecatedMirrors === undefined || isKnown(args.allowDeprecatedMirrors),
+        checkInsecureRanges:
+          args.allowPublicInsecureRegistries === undefined || isKnown(args.allowPublicInsecureRegistries),
+      });
     }
-    validateSelectionFields(known, {
-      checkDeadMirrors: args.allowDeprecatedMirrors === undefined || isKnown(args.allowDeprecatedMirrors),
-      checkInsecureRanges:
-        args.allowPublicInsecureRegistries === undefined || isKnown(args.allowPublicInsecureRegistries),
-    });
     const probe = args.probe ?? {};
     if (isKnown(probe.order) && isKnown(probe.latencyMarginMs))
       checkProbeOrderOptions({
@@ -155,19 +169,8 @@ export class RegionalMirrorSelector extends pulumi.ComponentResource {
     }
 
     const region: pulumi.Input<string> = args.region ?? this.providerRegion(args.cloud);
-    const wantsEcr = args.createPullThroughCache || args.ecrPullThrough !== undefined;
     const awsAccountId = args.awsAccountId ?? (wantsEcr ? this.providerAccountId() : undefined);
 
-    // Everything known and nothing to wait for (no probe, no provider lookups): select now, as MirrorDaemonConfig
-    // renders known inputs now, instead of wrapping every argument in Outputs and selecting in an apply.
-    const given: Record<string, unknown> = {};
-    for (const field of SELECTION_FIELDS) if (args[field] !== undefined) given[field] = args[field];
-    const fast =
-      !args.probe?.enabled &&
-      !args.createPullThroughCache &&
-      args.region !== undefined &&
-      (!wantsEcr || args.awsAccountId !== undefined) &&
-      isKnown(given);
     if (fast) {
       // One Output per value read, made from the plain selection: no apply chain to wait for.
       const chosen = { ...selectMirrors(given as unknown as RegionSelectionInput), probeResults: [] as ProbeResult[] };
