@@ -8,7 +8,12 @@
  * Variants and sizes run interleaved, --repeats times; medians. Every variant must send identical launch templates
  * (a digest of all user data is compared).
  *
+ *   baseline    (with --baseline-dir DIR) the components variant with the components loaded from DIR, e.g. a
+ *               checkout of the previous version, measured interleaved with the others.
+ * Time is wall-clock and CPU (user + system of the process); on a shared machine the CPU figures are the steadier.
+ *
  * Flags: --sizes 1,100,1000 --repeats 3 --components-dir DIR (measure a modified copy of components/)
+ *        --baseline-dir DIR
  */
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
@@ -25,11 +30,12 @@ interface Sample {
   userDataDigest: string;
 }
 
-const VARIANTS = ["raw", "floor", "components"] as const;
-type Variant = (typeof VARIANTS)[number];
+type Variant = "raw" | "floor" | "components" | "baseline";
 const sizes = flag("sizes", "1,100,1000").split(",").map(Number);
 const repeats = numberFlag("repeats", 3);
 const componentsDir = flag("components-dir", "");
+const baselineDir = flag("baseline-dir", "");
+const VARIANTS: Variant[] = baselineDir ? ["raw", "floor", "components", "baseline"] : ["raw", "floor", "components"];
 
 function measure(variant: Variant, groups: number): Sample {
   const args = [
@@ -38,18 +44,19 @@ function measure(variant: Variant, groups: number): Sample {
     "tsx",
     join(__dirname, "scale-stack.ts"),
     "--variant",
-    variant,
+    variant === "baseline" ? "components" : variant,
     "--groups",
     String(groups),
   ];
-  if (componentsDir) args.push("--components-dir", componentsDir);
+  const dir = variant === "baseline" ? baselineDir : componentsDir;
+  if (dir) args.push("--components-dir", dir);
   const out = execFileSync(process.execPath, args, {
     encoding: "utf8",
     timeout: 600_000,
     maxBuffer: 64 * 1024 * 1024,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  return JSON.parse(out.trim().split("\n").pop() as string) as Sample;
+  return { ...(JSON.parse(out.trim().split("\n").pop() as string) as Sample), variant };
 }
 
 const samples: Sample[] = [];
@@ -68,13 +75,23 @@ const of = (variant: Variant, groups: number) => samples.filter((s) => s.variant
 const med = (variant: Variant, groups: number, key: "totalMs" | "cpuMs" | "peakRssBytes" | "retainedHeapBytes") =>
   median(of(variant, groups).map((s) => s[key]));
 
+const ratio = (a: Variant, b: Variant, g: number, key: "totalMs" | "cpuMs") =>
+  `${fixed(med(a, g, key) / med(b, g, key))}x`;
 const timeRows = sizes.map((g) => [
   String(g),
   VARIANTS.map((v) => of(v, g)[0].resources).join(" / "),
   ...VARIANTS.map((v) => fixed(med(v, g, "totalMs") / 1000)),
-  `${fixed(med("components", g, "totalMs") / med("raw", g, "totalMs"))}x`,
-  `${fixed(med("floor", g, "totalMs") / med("raw", g, "totalMs"))}x`,
-  `${fixed(med("components", g, "cpuMs") / med("raw", g, "cpuMs"))}x`,
+  ratio("components", "raw", g, "totalMs"),
+  ratio("floor", "raw", g, "totalMs"),
+  ratio("components", "floor", g, "totalMs"),
+]);
+const cpuRows = sizes.map((g) => [
+  String(g),
+  ...VARIANTS.map((v) => fixed(med(v, g, "cpuMs") / 1000)),
+  ratio("components", "raw", g, "cpuMs"),
+  ratio("floor", "raw", g, "cpuMs"),
+  ratio("components", "floor", g, "cpuMs"),
+  ...(baselineDir ? [ratio("baseline", "raw", g, "cpuMs"), ratio("baseline", "floor", g, "cpuMs")] : []),
 ]);
 const memRows = sizes.map((g) => [
   String(g),
@@ -91,32 +108,40 @@ console.log(
   table(
     [
       "node groups",
-      "resources raw / floor / components",
-      "raw s",
-      "floor s",
-      "components s",
+      `resources ${VARIANTS.join(" / ")}`,
+      ...VARIANTS.map((v) => `${v} s`),
       "components/raw",
       "floor/raw",
-      "components/raw CPU",
+      "components/floor",
     ],
     timeRows,
-    ["r", "r", "r", "r", "r", "r", "r", "r"],
+    timeRows[0].map(() => "r"),
   ),
 );
 console.log(
   `\n${table(
     [
       "node groups",
-      "raw peak RSS",
-      "floor peak RSS",
-      "components peak RSS",
-      "raw heap after GC",
-      "floor heap after GC",
-      "components heap after GC",
+      ...VARIANTS.map((v) => `${v} CPU s`),
+      "components/raw CPU",
+      "floor/raw CPU",
+      "components/floor CPU",
+      ...(baselineDir ? ["baseline/raw CPU", "baseline/floor CPU"] : []),
+    ],
+    cpuRows,
+    cpuRows[0].map(() => "r"),
+  )}`,
+);
+console.log(
+  `\n${table(
+    [
+      "node groups",
+      ...VARIANTS.map((v) => `${v} peak RSS`),
+      ...VARIANTS.map((v) => `${v} heap after GC`),
       "same launch templates",
     ],
     memRows,
-    ["r", "r", "r", "r", "r", "r", "r", "r"],
+    memRows[0].map(() => "r"),
   )}`,
 );
 if (sizes.includes(1000)) {
@@ -127,5 +152,9 @@ if (sizes.includes(1000)) {
   );
   console.log(
     `Target at 1,000 groups: peak RSS <= 1.5 GB -> ${fixed(rss / 1e9)} GB (${rss <= 1.5e9 ? "met" : "MISSED"})`,
+  );
+  const cpu = med("components", 1000, "cpuMs") / med("floor", 1000, "cpuMs");
+  console.log(
+    `Goal at 1,000 groups: components within 1.10x of the floor (CPU) -> ${fixed(cpu)} (${cpu <= 1.1 ? "met" : "MISSED"})`,
   );
 }

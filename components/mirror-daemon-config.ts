@@ -3,9 +3,11 @@ import type { MirrorPolicyArgs, RuntimeRenderOptionsArgs } from "./args";
 import type { DockerSettingsInput } from "./core/render/docker";
 import type { RestartPolicy, RuntimeName } from "./core/render/types";
 import type { WatchdogSettingsInput } from "./core/watch-plan";
+import { isPlainObject, normalisePolicy } from "./core/policy";
 import {
   type NodeConfigInput,
   nodeConfigUserData,
+  resolvePolicyInput,
   type RenderedNodeConfig,
   renderNodeConfig,
 } from "./core/render/node-config";
@@ -68,19 +70,46 @@ export interface MirrorDaemonConfigArgs {
 }
 
 /**
+ * Checks, at construction, the registries of a policy that are known while others are Outputs (and the `mirrors`
+ * list when only the policy is an Output), with the field paths and messages of the full check that runs when the
+ * Outputs resolve. Entries not known yet stand in as empty entries; overrides not known yet allow (the full check
+ * decides).
+ */
+function checkKnownParts(args: MirrorDaemonConfigArgs): void {
+  const policy = args.policy;
+  if (args.mirrors !== undefined && isKnown(args.mirrors) && policy !== undefined && !isKnown(policy)) {
+    normalisePolicy(resolvePolicyInput(args.mirrors as string[], undefined));
+  }
+  const plainObject = (v: unknown): v is Record<string, unknown> =>
+    isPlainObject(v) && !pulumi.Output.isInstance(v) && !(v instanceof Promise);
+  if (!plainObject(policy)) return;
+  const registries = policy.registries;
+  if (!plainObject(registries)) return;
+  const partial: Record<string, unknown> = {};
+  for (const key of Object.keys(registries)) {
+    const entry = registries[key];
+    partial[key] = isKnown(entry) ? entry : { mirrors: [] };
+  }
+  const flag = (value: unknown) => (isKnown(value) ? value : true);
+  normalisePolicy({
+    ...policy,
+    registries: partial,
+    allowMirrorPaths: flag(policy.allowMirrorPaths),
+    allowDeprecatedMirrors: flag(policy.allowDeprecatedMirrors),
+  });
+}
+
+/**
  * Renders one mirror policy into every selected runtime's node files, the node apply script and cloud-init
  * user data; optionally rolls them out to a running cluster through a DaemonSet.
  */
 export class MirrorDaemonConfig extends pulumi.ComponentResource {
-  /** The POSIX sh script that applies the files on a node: `sh apply-node-config.sh [apply|restore|watch]`. */
-  public readonly applyScript: pulumi.Output<string>;
-  /** sha256 of the apply script: changes exactly when a node file changes. */
-  public readonly checksum: pulumi.Output<string>;
-
-  private readonly rendered: pulumi.Output<RenderedNodeConfig>;
-  /** The rendering, as a Pulumi secret when a file may hold a credential (mirror headers, registry auth). */
-  private readonly sensitive: pulumi.Output<RenderedNodeConfig>;
-  // The other outputs are made on first use (`userData` alone costs as much as the rest of the rendering).
+  /** The rendering, when every input was known at construction. */
+  private readonly known: RenderedNodeConfig | undefined;
+  /** The rendering, when an input is an Output (not a secret: `pick` makes the credential-bearing parts secret). */
+  private readonly rendered: pulumi.Output<RenderedNodeConfig> | undefined;
+  // Outputs are made on first use: every Output costs the SDK a dozen promises, and a fleet of node groups reads one
+  // or two of each component (`userData` alone costs as much as the rest of the rendering).
   private readonly outputs = new OutputsOnDemand();
 
   constructor(name: string, args: MirrorDaemonConfigArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -92,41 +121,49 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
       runtimeOptions: args.runtimeOptions,
       watchdog: args.watchdog,
     };
+    const settingsKnown = isKnown(settings);
     // Known inputs are rendered now, so a bad value fails the constructor (and the preview) with its message;
     // Outputs are rendered when they resolve, a failure then being an error on this component with the same text.
     const known =
-      isKnown(policyArgs) && isKnown(settings)
+      settingsKnown && isKnown(policyArgs)
         ? renderNodeConfig({ ...policyArgs, ...settings } as NodeConfigInput)
         : undefined;
+    if (!known) checkKnownParts(args);
     if (known?.secret && args.kubernetes?.scriptInSecret === false) refuseScriptInConfigMap();
-    const rendered: pulumi.Output<RenderedNodeConfig> = known
-      ? pulumi.output(known)
-      : // The policy's own secretness is dropped: a secret mirror URL is not a credential. The rendering is a secret
-        // exactly when a file holds one (a header, k3s/RKE2 auth); the other arguments keep their secretness.
-        pulumi.all([pulumi.unsecret(pulumi.output(policyArgs)), pulumi.output(settings)]).apply(([p, s]) =>
-          onResource(
-            () => this,
-            () => {
-              const r = renderNodeConfig({ ...p, ...s } as NodeConfigInput);
-              r.warnings.forEach((w) => pulumi.log.warn(w, this));
-              return r;
-            },
-          ),
+    let rendered: pulumi.Output<RenderedNodeConfig> | undefined;
+    if (!known) {
+      // The policy's own secretness is dropped: a secret mirror URL is not a credential. The rendering is a secret
+      // exactly when a file holds one (a header, k3s/RKE2 auth); the other arguments keep their secretness.
+      const policyOnly = args.mirrors === undefined && pulumi.Output.isInstance(args.policy);
+      const policy = pulumi.unsecret(policyOnly ? (args.policy as pulumi.Output<unknown>) : pulumi.output(policyArgs));
+      const render = (p: unknown, s: unknown) =>
+        onResource(
+          () => this,
+          () => {
+            const r = renderNodeConfig({ ...(policyOnly ? { policy: p } : (p as object)), ...(s as object) });
+            r.warnings.forEach((w) => pulumi.log.warn(w, this));
+            return r;
+          },
         );
-    const sensitive = rendered.apply((r) => (r.secret ? pulumi.secret(r) : r)) as pulumi.Output<RenderedNodeConfig>;
+      rendered = settingsKnown
+        ? policy.apply((p) => render(p, settings))
+        : pulumi.all([policy, pulumi.output(settings)]).apply(([p, s]) => render(p, s));
+    }
     // The node files are the component's inputs as the engine records them: `pulumi preview --diff` prints a changed
     // multi-line input as a line diff, so a policy change shows as the lines of the node files that change (outputs
     // are not shown in a preview). Secret files stay secret.
-    super("registry-mirrors:index:MirrorDaemonConfig", name, { nodeFiles: sensitive.apply((r) => r.files) }, opts);
+    const nodeFiles = known
+      ? known.secret
+        ? pulumi.secret(known.files)
+        : known.files
+      : (rendered as pulumi.Output<RenderedNodeConfig>).apply((r) => (r.secret ? pulumi.secret(r.files) : r.files));
+    super("registry-mirrors:index:MirrorDaemonConfig", name, { nodeFiles }, opts);
+    this.known = known;
     this.rendered = rendered;
-    this.sensitive = sensitive;
     known?.warnings.forEach((w) => pulumi.log.warn(w, this));
 
-    this.applyScript = this.sensitive.apply((r) => r.applyScript);
-    this.checksum = this.rendered.apply((r) => r.checksum);
-
     if (args.kubernetes) {
-      const content = this.sensitive.apply((r) => ({
+      const content = this.pick("kubernetes", (r) => ({
         applyScript: r.applyScript,
         paths: Object.keys(r.files),
         runtimes: r.runtimes,
@@ -135,32 +172,54 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
       createNodeConfigResources(this, name, { ...args.kubernetes, scriptInSecret }, content);
     }
 
-    this.registerOutputs({ checksum: this.checksum });
+    this.registerOutputs({});
+  }
+
+  /**
+   * A part of the rendering as an Output, made once; `secret` when the part may hold a credential and the node
+   * files do (mirror headers, registry auth).
+   */
+  private pick<T>(key: string, part: (r: RenderedNodeConfig) => T, secret = true): pulumi.Output<T> {
+    return this.outputs.get(key, () => {
+      const wrap = (r: RenderedNodeConfig): pulumi.Input<T> =>
+        secret && r.secret ? (pulumi.secret(part(r)) as pulumi.Output<T>) : part(r);
+      return (this.known ? pulumi.output(wrap(this.known)) : this.rendered?.apply(wrap)) as pulumi.Output<T>;
+    });
+  }
+
+  /** The POSIX sh script that applies the files on a node: `sh apply-node-config.sh [apply|restore|watch]`. */
+  get applyScript(): pulumi.Output<string> {
+    return this.pick("applyScript", (r) => r.applyScript);
+  }
+
+  /** sha256 of the apply script: changes exactly when a node file changes. */
+  get checksum(): pulumi.Output<string> {
+    return this.pick("checksum", (r) => r.checksum, false);
   }
 
   /** The normalised policy (registries sorted, aliases folded, duplicates dropped); a secret when it may hold one. */
   get policy(): pulumi.Output<RenderedNodeConfig["policy"]> {
-    return this.outputs.get("policy", () => this.sensitive.apply((r) => r.policy));
+    return this.pick("policy", (r) => r.policy);
   }
 
   /** The daemon.json keys the apply script merges into the node's file (undefined without Docker). */
   get daemonJson(): pulumi.Output<string | undefined> {
-    return this.outputs.get("daemonJson", () => this.rendered.apply((r) => r.daemonJson));
+    return this.pick("daemonJson", (r) => r.daemonJson, false);
   }
 
   /** containerd hosts.toml files by node path. */
   get containerdHosts(): pulumi.Output<Record<string, string>> {
-    return this.outputs.get("containerdHosts", () => this.sensitive.apply((r) => r.containerdHosts));
+    return this.pick("containerdHosts", (r) => r.containerdHosts);
   }
 
   /** Every rendered node file by node path. */
   get files(): pulumi.Output<Record<string, string>> {
-    return this.outputs.get("files", () => this.sensitive.apply((r) => r.files));
+    return this.pick("files", (r) => r.files);
   }
 
   /** Bottlerocket settings TOML, when `bottlerocket` is among the runtimes. */
   get bottlerocketSettings(): pulumi.Output<string | undefined> {
-    return this.outputs.get("bottlerocketSettings", () => this.rendered.apply((r) => r.bottlerocketSettings));
+    return this.pick("bottlerocketSettings", (r) => r.bottlerocketSettings, false);
   }
 
   /**
@@ -169,13 +228,15 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
    * never go into user data; deliver those with `kubernetes`.
    */
   get userData(): pulumi.Output<string | undefined> {
-    return this.outputs.get("userData", () =>
-      this.rendered.apply((r) => {
+    return this.pick(
+      "userData",
+      (r) => {
         const text = nodeConfigUserData(r);
         const tooBig = text === undefined ? undefined : userDataSizeWarning("userData", text);
         if (tooBig) pulumi.log.warn(tooBig, this);
         return text;
-      }),
+      },
+      false,
     );
   }
 
@@ -195,6 +256,6 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
 
   /** Warnings met while rendering (also logged). */
   get warnings(): pulumi.Output<string[]> {
-    return this.outputs.get("warnings", () => this.rendered.apply((r) => r.warnings));
+    return this.pick("warnings", (r) => r.warnings, false);
   }
 }

@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
  */
 export function stackUniqueName(base: string, maxLength: number): string {
   const stack = pulumi.getStack();
+  if (!stack) return base;
   const slug = stack
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, "-")

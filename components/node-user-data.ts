@@ -8,6 +8,7 @@ import {
   refuseSecretApplyScript,
   renderNodeUserData,
 } from "./core/userdata";
+import { isKnown } from "./outputs";
 
 /** The user data of a cloud-init node that runs the apply script: what the AWS and Alibaba Cloud helpers share. */
 export interface NodeUserDataInputs {
@@ -31,33 +32,41 @@ export interface NodeUserDataInputs {
 
 /** Base64 user data for `target`'s limit, from the shared inputs; refuses a secret apply script. */
 export function nodeUserData(target: UserDataLimitTarget, args: NodeUserDataInputs): pulumi.Output<string> {
-  const script = pulumi.output(args.applyScript);
+  const script = (
+    pulumi.Output.isInstance(args.applyScript) ? args.applyScript : pulumi.output(args.applyScript)
+  ) as pulumi.Output<string>;
+  const rest = {
+    format: args.format,
+    userData: args.userData,
+    userParts: args.userParts,
+    compress: args.compress,
+    scriptPath: args.scriptPath,
+  };
+  const render = (applyScript: string, secret: boolean, v: pulumi.Unwrap<typeof rest>) => {
+    refuseSecretApplyScript(secret);
+    return fitUserData(
+      target,
+      v.compress ?? "auto",
+      (compress) =>
+        renderNodeUserData({
+          applyScript,
+          format: v.format,
+          userData: v.userData,
+          userParts: v.userParts,
+          scriptPath: v.scriptPath,
+          compress,
+        }),
+      // cloud-config and shell scripts are read by cloud-init, which takes a gzipped document.
+      { gzipReader: true },
+    );
+  };
+  // The common case (a script Output, the rest plain) in one apply: fleets call this once per node group.
+  if (isKnown(rest)) {
+    return script.apply(async (applyScript) =>
+      render(applyScript, await pulumi.isSecret(script), rest as pulumi.Unwrap<typeof rest>),
+    );
+  }
   return pulumi
-    .output({
-      applyScript: script,
-      secret: pulumi.isSecret(script),
-      format: args.format,
-      userData: args.userData,
-      userParts: args.userParts,
-      compress: args.compress,
-      scriptPath: args.scriptPath,
-    })
-    .apply((v) => {
-      refuseSecretApplyScript(v.secret);
-      return fitUserData(
-        target,
-        v.compress ?? "auto",
-        (compress) =>
-          renderNodeUserData({
-            applyScript: v.applyScript,
-            format: v.format,
-            userData: v.userData,
-            userParts: v.userParts,
-            scriptPath: v.scriptPath,
-            compress,
-          }),
-        // cloud-config and shell scripts are read by cloud-init, which takes a gzipped document.
-        { gzipReader: true },
-      );
-    });
+    .output({ applyScript: script, secret: pulumi.isSecret(script), ...rest })
+    .apply((v) => render(v.applyScript, v.secret, v));
 }

@@ -119,28 +119,42 @@ const SELECTION_FIELDS = [
 export class RegionalMirrorSelector extends pulumi.ComponentResource {
   /** The ordered mirror policy for the region. */
   public readonly policy: pulumi.Output<MirrorPolicyInput>;
-  /** The region the mirrors were chosen for. */
-  public readonly region: pulumi.Output<string>;
   /** The ECR pull-through cache rules and secrets created with `createPullThroughCache`. */
   public readonly pullThroughCacheResources: pulumi.CustomResource[];
 
-  private readonly selection: pulumi.Output<RegionSelection & { probeResults: ProbeResult[] }>;
+  /** The selection, when it was made at construction (every argument known, nothing to look up or probe). */
+  private readonly chosen: (RegionSelection & { probeResults: ProbeResult[] }) | undefined;
+  private readonly selection: pulumi.Output<RegionSelection & { probeResults: ProbeResult[] }> | undefined;
   private readonly outputs = new OutputsOnDemand();
 
   constructor(name: string, args: RegionalMirrorSelectorArgs, opts?: pulumi.ComponentResourceOptions) {
     super("registry-mirrors:index:RegionalMirrorSelector", name, {}, opts);
 
-    // Validate every input already known, so a bad value fails here rather than inside an apply.
-    const known: Partial<RegionSelectionInput> = {};
-    for (const field of SELECTION_FIELDS) {
-      const value = args[field];
-      if (value !== undefined && isKnown(value)) (known as Record<string, unknown>)[field] = value;
+    const given: Record<string, unknown> = {};
+    for (const field of SELECTION_FIELDS) if (args[field] !== undefined) given[field] = args[field];
+    const wantsEcr = args.createPullThroughCache || args.ecrPullThrough !== undefined;
+    // Everything known and nothing to wait for (no probe, no provider lookups): select now, as MirrorDaemonConfig
+    // renders known inputs now, instead of wrapping every argument in Outputs and selecting in an apply.
+    const fast =
+      !args.probe?.enabled &&
+      !args.createPullThroughCache &&
+      args.region !== undefined &&
+      (!wantsEcr || args.awsAccountId !== undefined) &&
+      isKnown(given);
+    // Otherwise validate every input already known, so a bad value fails here rather than inside an apply (the
+    // selection itself validates them all when they are all known).
+    if (!fast) {
+      const known: Partial<RegionSelectionInput> = {};
+      for (const field of SELECTION_FIELDS) {
+        const value = args[field];
+        if (value !== undefined && isKnown(value)) (known as Record<string, unknown>)[field] = value;
+      }
+      validateSelectionFields(known, {
+        checkDeadMirrors: args.allowDeprecatedMirrors === undefined || isKnown(args.allowDeprecatedMirrors),
+        checkInsecureRanges:
+          args.allowPublicInsecureRegistries === undefined || isKnown(args.allowPublicInsecureRegistries),
+      });
     }
-    validateSelectionFields(known, {
-      checkDeadMirrors: args.allowDeprecatedMirrors === undefined || isKnown(args.allowDeprecatedMirrors),
-      checkInsecureRanges:
-        args.allowPublicInsecureRegistries === undefined || isKnown(args.allowPublicInsecureRegistries),
-    });
     const probe = args.probe ?? {};
     if (isKnown(probe.order) && isKnown(probe.latencyMarginMs))
       checkProbeOrderOptions({
@@ -155,77 +169,86 @@ export class RegionalMirrorSelector extends pulumi.ComponentResource {
     }
 
     const region: pulumi.Input<string> = args.region ?? this.providerRegion(args.cloud);
-    const wantsEcr = args.createPullThroughCache || args.ecrPullThrough !== undefined;
     const awsAccountId = args.awsAccountId ?? (wantsEcr ? this.providerAccountId() : undefined);
 
-    // Everything known and nothing to wait for (no probe, no provider lookups): select now, as MirrorDaemonConfig
-    // renders known inputs now, instead of wrapping every argument in Outputs and selecting in an apply.
-    const given: Record<string, unknown> = {};
-    for (const field of SELECTION_FIELDS) if (args[field] !== undefined) given[field] = args[field];
-    const fast =
-      !args.probe?.enabled &&
-      !args.createPullThroughCache &&
-      args.region !== undefined &&
-      (!wantsEcr || args.awsAccountId !== undefined) &&
-      isKnown(given);
-    const selection: pulumi.Output<RegionSelection & { probeResults: ProbeResult[] }> = fast
-      ? pulumi.output({ ...selectMirrors(given as unknown as RegionSelectionInput), probeResults: [] as ProbeResult[] })
-      : pulumi
-          .all([
-            pulumi.output({
-              ...args,
-              ecrPullThrough,
-              awsAccountId,
-              region,
-              createPullThroughCache: undefined,
-              pullThroughCredentials: undefined,
-              pullThroughCredentialArns: undefined,
-              probe: undefined,
-            }),
-            pulumi.output(probe),
-          ])
-          .apply(async ([resolved, probeArgs]) => {
-            const input: Record<string, unknown> = {};
-            for (const field of SELECTION_FIELDS) if (resolved[field] !== undefined) input[field] = resolved[field];
-            const chosen = onResource(
-              () => this,
-              () => {
-                checkProbeOrderOptions({ order: probeArgs.order, latencyMarginMs: probeArgs.latencyMarginMs });
-                return selectMirrors(input as unknown as RegionSelectionInput);
-              },
-            );
-            const run = probeArgs.enabled === true && (!pulumi.runtime.isDryRun() || probeArgs.duringPreview === true);
-            if (!run) return { ...chosen, probeResults: [] as ProbeResult[] };
-            return this.probe(chosen, probeArgs).catch((error: unknown) => {
-              throw resourceError(error, this);
-            });
-          });
+    if (fast) {
+      // One Output per value read, made from the plain selection: no apply chain to wait for.
+      const chosen = { ...selectMirrors(given as unknown as RegionSelectionInput), probeResults: [] as ProbeResult[] };
+      this.chosen = chosen;
+      this.policy = pulumi.output(chosen.policy);
+      chosen.warnings.forEach((w) => pulumi.log.warn(w, this));
+      this.registerOutputs({});
+      return;
+    }
+    const selection: pulumi.Output<RegionSelection & { probeResults: ProbeResult[] }> = pulumi
+      .all([
+        pulumi.output({
+          ...args,
+          ecrPullThrough,
+          awsAccountId,
+          region,
+          createPullThroughCache: undefined,
+          pullThroughCredentials: undefined,
+          pullThroughCredentialArns: undefined,
+          probe: undefined,
+        }),
+        pulumi.output(probe),
+      ])
+      .apply(async ([resolved, probeArgs]) => {
+        const input: Record<string, unknown> = {};
+        for (const field of SELECTION_FIELDS) if (resolved[field] !== undefined) input[field] = resolved[field];
+        const chosen = onResource(
+          () => this,
+          () => {
+            checkProbeOrderOptions({ order: probeArgs.order, latencyMarginMs: probeArgs.latencyMarginMs });
+            return selectMirrors(input as unknown as RegionSelectionInput);
+          },
+        );
+        const run = probeArgs.enabled === true && (!pulumi.runtime.isDryRun() || probeArgs.duringPreview === true);
+        if (!run) return { ...chosen, probeResults: [] as ProbeResult[] };
+        return this.probe(chosen, probeArgs).catch((error: unknown) => {
+          throw resourceError(error, this);
+        });
+      });
 
     this.selection = selection;
     this.policy = selection.apply((s) => s.policy);
-    this.region = selection.apply((s) => s.region);
     selection.apply((s) => s.warnings.forEach((w) => pulumi.log.warn(w, this)));
-    this.registerOutputs({ region: this.region });
+    this.registerOutputs({});
+  }
+
+  /** A part of the selection as an Output, made on first use. */
+  private part<T>(key: string, pick: (s: RegionSelection & { probeResults: ProbeResult[] }) => T): pulumi.Output<T> {
+    return this.outputs.get(key, () =>
+      this.chosen
+        ? (pulumi.output(pick(this.chosen)) as pulumi.Output<T>)
+        : (this.selection as pulumi.Output<RegionSelection & { probeResults: ProbeResult[] }>).apply(pick),
+    );
+  }
+
+  /** The region the mirrors were chosen for. */
+  get region(): pulumi.Output<string> {
+    return this.part("region", (s) => s.region);
   }
 
   /** One plain line per chosen endpoint saying why it was chosen (shown in previews). */
   get reasons(): pulumi.Output<string[]> {
-    return this.outputs.get("reasons", () => this.selection.apply((s) => s.reasons));
+    return this.part("reasons", (s) => s.reasons);
   }
 
   /** Docker `insecure-registries` entries from the user catalog (e.g. `10.0.0.0/8`). */
   get insecureRegistries(): pulumi.Output<string[]> {
-    return this.outputs.get("insecureRegistries", () => this.selection.apply((s) => s.insecureRegistries));
+    return this.part("insecureRegistries", (s) => s.insecureRegistries);
   }
 
   /** Probe results, best first; empty when the probe did not run. */
   get probeResults(): pulumi.Output<ProbeResult[]> {
-    return this.outputs.get("probeResults", () => this.selection.apply((s) => s.probeResults));
+    return this.part("probeResults", (s) => s.probeResults);
   }
 
   /** Warnings (also logged): deprecated mirrors kept, duplicates dropped, probe fallbacks. */
   get warnings(): pulumi.Output<string[]> {
-    return this.outputs.get("warnings", () => this.selection.apply((s) => s.warnings));
+    return this.part("warnings", (s) => s.warnings);
   }
 
   private async probe(

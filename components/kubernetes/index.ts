@@ -10,7 +10,6 @@ export {
   type ResolvedNodeConfigKubernetesArgs,
   createNodeConfigResources,
   nodeConfigDirs,
-  refuseScriptInConfigMap,
   resolveNodeConfigArgs,
 } from "./node-config";
 export {

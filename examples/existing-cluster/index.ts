@@ -12,9 +12,12 @@ const mode = config.get("mode") ?? "apply";
 if (mode !== "apply" && mode !== "restore") throw new Error(`mode: expected "apply" or "restore", got "${mode}"`);
 
 const mirrors = new MirrorDaemonConfig("cluster-mirrors", {
+  // Any value may be an Output, e.g. a mirror URL kept as a secret in an ESC environment (a URL is not a credential:
+  // it is written in the clear). Node files computed from Outputs go in a Secret; known ones without a credential,
+  // as here by default, in a ConfigMap.
   policy: {
     registries: {
-      "docker.io": { mirrors: [config.get("dockerHubMirror") ?? "https://mirror.gcr.io"] },
+      "docker.io": { mirrors: [config.getSecret("dockerHubMirror") ?? "https://mirror.gcr.io"] },
       "ghcr.io": { mirrors: [config.get("ghcrMirror") ?? "https://ghcr-mirror.example.com"] },
     },
   },
@@ -39,6 +42,8 @@ const pullSecret = new RegistryCredentialSecret("registry-pull", {
   },
   namespaces: ["default", "apps"],
   serviceAccounts: ["default"],
+  // Pods and service accounts reference the Secret by name: the default, `registry-pull-<stack>`, keeps two stacks
+  // apart; read it from `secretName`.
 });
 
 export const checksum = mirrors.checksum;

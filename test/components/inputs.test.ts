@@ -81,6 +81,37 @@ describe("MirrorDaemonConfig takes Outputs inside the policy", () => {
     expect(await pulumi.isSecret(config.applyScript)).toBe(false);
   });
 
+  it("checks the known registries of a policy that also holds Outputs at construction, with the full check's text", () => {
+    const dead = "https://registry.docker-cn.com";
+    let full: unknown;
+    try {
+      renderNodeConfig({
+        policy: { registries: { "docker.io": { mirrors: [dead] }, "ghcr.io": { mirrors: ["https://g.example.com"] } } },
+      });
+    } catch (error) {
+      full = error;
+    }
+    expect(full).toBeInstanceOf(PolicyError);
+    expect(
+      () =>
+        new MirrorDaemonConfig("partial", {
+          policy: {
+            registries: {
+              "docker.io": { mirrors: [dead] },
+              "ghcr.io": { mirrors: [pulumi.output("https://g.example.com")] },
+            },
+          },
+        }),
+    ).toThrow((full as Error).message);
+    // An override that is an Output lets the known part through: the full check decides when it resolves.
+    expect(
+      () =>
+        new MirrorDaemonConfig("partial-override", {
+          policy: { registries: { "docker.io": { mirrors: [dead] } }, allowDeprecatedMirrors: pulumi.output(true) },
+        }),
+    ).not.toThrow();
+  });
+
   it("keeps a credential header given as a secret Output secret: the script, the files and the component's inputs", async () => {
     const config = new MirrorDaemonConfig("header", {
       policy: {

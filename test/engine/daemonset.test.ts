@@ -48,10 +48,11 @@ describe("the DaemonSet path with a YAML-rendering Kubernetes provider", () => {
     const outputs = stack.outputs() as Record<string, string>;
     // The script holders are named after the script's checksum, so a changed script is a new object.
     expect(docs.map((d) => `${d.kind}/${d.metadata.name}`).sort()).toEqual([
-      `ConfigMap/nodes-node-config-${outputs.checksum.slice(0, 10)}`,
-      "DaemonSet/nodes-node-config",
-      "DaemonSet/private-node-config",
-      `Secret/private-node-config-${outputs.privateChecksum.slice(0, 10)}`,
+      `ConfigMap/nodes-node-config-engine-daemonset-${outputs.checksum.slice(0, 10)}`,
+      // Default DaemonSet names carry the stack, so two stacks of one program share nothing in a cluster.
+      "DaemonSet/nodes-node-config-engine-daemonset",
+      "DaemonSet/private-node-config-engine-daemonset",
+      `Secret/private-node-config-engine-daemonset-${outputs.privateChecksum.slice(0, 10)}`,
     ]);
     for (const doc of docs) {
       expect(doc.metadata.namespace).toBe("kube-system");

@@ -5,14 +5,14 @@ import { MirrorDaemonConfig } from "registry-mirrors";
 const config = new pulumi.Config();
 const provider = new k8s.Provider("render", { renderYamlToDirectory: config.require("renderDir") });
 
-// Public mirrors: the apply script goes in a ConfigMap.
+// Public mirrors, known when the program runs: the apply script goes in a ConfigMap.
 const nodes = new MirrorDaemonConfig("nodes", {
   mirrors: ["https://mirror.gcr.io"],
   runtimes: ["docker", "containerd"],
   kubernetes: { namespace: "kube-system", provider },
 });
 
-// A mirror that wants a token: the apply script goes in a Secret.
+// A mirror that wants a token: the apply script goes in a Secret (the default for node files computed from Outputs).
 const token = config.requireSecret("mirrorToken");
 const privateNodes = new MirrorDaemonConfig("private", {
   policy: token.apply((t) => ({
@@ -21,7 +21,7 @@ const privateNodes = new MirrorDaemonConfig("private", {
     },
   })),
   runtimes: ["containerd"],
-  kubernetes: { namespace: "kube-system", provider, scriptInSecret: true },
+  kubernetes: { namespace: "kube-system", provider },
 });
 
 export const checksum = nodes.checksum;
