@@ -437,6 +437,16 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
     this.warnings = rendered.apply((r) => r.warnings);
 
     if (args.kubernetes) {
+      try {
+        require.resolve("@pulumi/kubernetes");
+      } catch {
+        throw new PolicyError(
+          "kubernetes",
+          args.kubernetes,
+          "the DaemonSet delivery needs @pulumi/kubernetes, which this package folder does not install",
+          'add "@pulumi/kubernetes" to the dependencies in provider/package.json and run `pulumi install`',
+        );
+      }
       const content = sensitive.apply((r: RenderedNodeConfig) => ({
         applyScript: r.applyScript,
         paths: Object.keys(r.files),

@@ -9,6 +9,7 @@
  * `pulumi` package at the pinned version; Go resolves github.com/pulumi/pulumi/sdk/v3 from the module proxy.
  */
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -117,11 +118,14 @@ describe("the multi-language package under the real engine", () => {
     const expected = typescriptNodeFiles();
     // What the stack exported, as recorded in the checkpoint.
     expect(byUrn.get(stackUrn)?.outputs?.nodeFiles).toEqual(expected);
-    // What each component recorded: its apply script and daemon.json, the same bytes.
+    // What each component recorded: its node files as its inputs, the apply script's sha256 as its output.
     for (const pool of POOLS) {
-      const outputs = byUrn.get(urn(DAEMON, `${pool}-nodes`))?.outputs ?? {};
-      expect(outputs.applyScript).toBe(expected[`${pool}/apply-node-config.sh`]);
-      expect(outputs.files).toEqual({ "/etc/docker/daemon.json": expected[`${pool}/node/etc/docker/daemon.json`] });
+      const daemon = byUrn.get(urn(DAEMON, `${pool}-nodes`));
+      const script = expected[`${pool}/apply-node-config.sh`];
+      expect(daemon?.outputs).toEqual({ checksum: createHash("sha256").update(script).digest("hex") });
+      expect(daemon?.inputs?.nodeFiles).toEqual({
+        "/etc/docker/daemon.json": expected[`${pool}/node/etc/docker/daemon.json`],
+      });
       expect(byUrn.get(urn(SELECTOR, `${pool}-mirrors`))?.outputs?.region).toBe(pool);
     }
   }
