@@ -115,24 +115,24 @@ build_cli() {
 }
 
 # Builds the old host of language $1 (pulumi-language-$1-base) from github.com/pulumi/pulumi/sdk/v3 at version
-# $2, package path $3 inside that module.
+# $2, package path $3 inside that module, into folder $4.
 build_base_host() {
-  local lang=$1 ver=$2 pkg=github.com/pulumi/pulumi/sdk/v3/$3 src="$tools/src/host-$1"
+  local lang=$1 ver=$2 pkg=github.com/pulumi/pulumi/sdk/v3/$3 out=$4 src="$tools/src/host-$1"
   # Called in `if` too, where `set -e` does not apply: every step is chained.
   wrapper "$src" github.com/pulumi/pulumi/sdk/v3 "$ver" &&
     (
       cd "$src" &&
         go get "$pkg@v$ver" &&
         pinned github.com/pulumi/pulumi/sdk/v3 "$ver" &&
-        go build -trimpath -ldflags "$ldflags" -o "$tools/bin/pulumi-language-$lang-base" "$pkg" &&
+        go build -trimpath -ldflags "$ldflags" -o "$out/pulumi-language-$lang-base" "$pkg" &&
         if [[ "$lang" == python ]]; then
-          install -m 0755 "$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)/python/cmd/pulumi-language-python-exec" "$tools/bin/"
+          install -m 0755 "$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)/python/cmd/pulumi-language-python-exec" "$out/"
         fi
     )
 }
 
 build_hosts() {
-  local bin="$tools/bin" stamp="$tools/hosts-built" start=$SECONDS ldflags key lang hosts=() bridge
+  local bin="$tools/bin" stamp="$tools/hosts-built" start=$SECONDS ldflags key lang hosts=() bridge new="$tools/src/hosts-bin" f
   [[ -z "${PULUMI_BIN:-}" ]] || return 0
   key="bridge $(sha256sum "$root/scripts/langhost-bridge/main.go" | cut -c1-16) on pkg v$version; nodejs, python from sdk v$hosts_version; go from sdk v$go_hosts_version"
   if [[ -f "$stamp" && "$(<"$stamp")" == "$key" ]]; then
@@ -141,18 +141,19 @@ build_hosts() {
   fi
   go_env
   ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$version"
-  rm -f "$stamp" "$bin"/pulumi-language-* "$bin/langhost-bridge"
-  mkdir -p "$bin"
+  # Built aside and moved in at the end (one rename per file), so runs using $bin meanwhile keep working hosts.
+  rm -rf "$stamp" "$new"
+  mkdir -p "$bin" "$new"
 
   log "building the language hosts: nodejs and python from github.com/pulumi/pulumi/sdk/v3@v$hosts_version, go from v$go_hosts_version"
-  build_base_host nodejs "$hosts_version" nodejs/cmd/pulumi-language-nodejs || exit 1
+  build_base_host nodejs "$hosts_version" nodejs/cmd/pulumi-language-nodejs "$new" || exit 1
   hosts+=(nodejs)
-  if build_base_host python "$hosts_version" python/cmd/pulumi-language-python; then
+  if build_base_host python "$hosts_version" python/cmd/pulumi-language-python "$new"; then
     hosts+=(python)
   else
     log "the Python language host did not build; continuing without it"
   fi
-  if build_base_host go "$go_hosts_version" go/pulumi-language-go; then
+  if build_base_host go "$go_hosts_version" go/pulumi-language-go "$new"; then
     hosts+=(go)
   else
     log "the Go language host did not build; continuing without it"
@@ -167,9 +168,14 @@ build_hosts() {
     go get "github.com/pulumi/pulumi/pkg/v3@v$version"
     pinned github.com/pulumi/pulumi/pkg/v3 "$version"
     pinned github.com/pulumi/pulumi/sdk/v3 "$version"
-    go build -trimpath -ldflags "-s -w" -o "$bin/langhost-bridge" .
+    go build -trimpath -ldflags "-s -w" -o "$new/langhost-bridge" .
   )
-  for lang in "${hosts[@]}"; do ln -f "$bin/langhost-bridge" "$bin/pulumi-language-$lang"; done
+  for lang in "${hosts[@]}"; do cp "$new/langhost-bridge" "$new/pulumi-language-$lang"; done
+  # The old hosts first, then the bridges that start them.
+  for f in "$new"/*-base "$new"/pulumi-language-python-exec "$new"/langhost-bridge "$new"/pulumi-language-*; do
+    [[ -e "$f" ]] && mv -f "$f" "$bin/"
+  done
+  rm -rf "$new"
 
   printf '%s\n' "$key" >"$stamp"
   log "built the ${hosts[*]} language hosts and the bridge into $bin in $((SECONDS - start))s"
