@@ -1,8 +1,9 @@
 // Command langhost-bridge stands in for pulumi-language-nodejs, -python and -go (by the name it is installed
 // under) where the language hosts of the pinned Pulumi version cannot be built: the Go module proxy refuses their
-// modules, and the newest hosts it serves (inside github.com/pulumi/pulumi/sdk/v3@v3.68.0 and v3.60.0) predate
-// component packages. It starts that older host (installed beside it as <name>-base) and forwards every call to it,
-// except the two that host lacks and a component package needs:
+// modules, and the newest hosts it serves (in github.com/pulumi/pulumi/sdk/v3@v3.68.0, Go's in v3.66.0) predate
+// component packages. It starts that older host (installed beside it as <name>-base) and forwards to it the calls
+// that host implements (filling the older request fields it reads); it answers two that host lacks and a component
+// package needs itself, and leaves the rest unimplemented, as the older host would (the engine falls back):
 //
 //   - RunPlugin (nodejs): runs a PulumiPlugin.yaml package through its own @pulumi/pulumi's cmd/run-plugin, the
 //     script that serves the exported components with componentProviderHost.
