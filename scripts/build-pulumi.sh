@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds, from the Go module proxy, what test/engine runs: the Pulumi CLI at the version of @pulumi/pulumi in
-# package-lock.json with its Node.js and Python language hosts (.tools/pulumi-<version>/bin), and the Kubernetes
+# package-lock.json with its Node.js, Python and Go language hosts (.tools/pulumi-<version>/bin), and the Kubernetes
 # provider plugin (.tools/pulumi-kubernetes-<version>/bin). Each part is skipped when it is already built.
 #
-#   PULUMI_BIN=/path/to/pulumi             use an installed CLI of that version (pulumi-language-nodejs beside it
+#   PULUMI_BIN=/path/to/pulumi             use an installed CLI of that version (its own language hosts beside it
 #                                          or on PATH) instead of building one
 #   PULUMI_KUBERNETES_BIN=/path/to/plugin  use an installed pulumi-resource-kubernetes instead of building one
 #   PULUMI_TOOLS_DIR=/path                 keep the builds (and Go's build cache) there instead of .tools/, e.g.
@@ -11,11 +11,14 @@
 #
 # The CLI's module (github.com/pulumi/pulumi/pkg/v3) carries replace directives, so `go install pkg@version`
 # refuses it; a small wrapper module requires it at the pinned version and repeats its non-local replaces.
-# The language hosts have been modules of their own (sdk/{nodejs,python}/cmd/pulumi-language-*) since v3.69,
-# and those modules are not published with version tags, so the proxy has no version of them. The newest
-# published module that contains them is github.com/pulumi/pulumi/sdk/v3 at HOSTS_VERSION: those hosts speak
-# the same language-host protocol (the engine falls back for the newer calls) and start the pinned SDK's own
-# run script from the program's node_modules, so the program runs on the pinned SDK.
+# The language hosts have been modules of their own (sdk/nodejs/cmd/pulumi-language-nodejs/v3, ...) since v3.69
+# (Go's since v3.67), and the proxy refuses those modules at every version (403), so the pinned hosts cannot be
+# had. The newest published modules that contain hosts are github.com/pulumi/pulumi/sdk/v3 at HOSTS_VERSION
+# (nodejs, python) and GO_HOSTS_VERSION (go): they speak the same language-host protocol (the engine falls back
+# for the newer calls) and start the pinned SDK's own run script, so programs run on the pinned SDK. What they
+# lack for a component package (provider/) is bridged: scripts/langhost-bridge, built against the pinned CLI's
+# module, is installed as pulumi-language-<lang> and forwards to the old host (pulumi-language-<lang>-base),
+# running Node.js plugins and generating Python and Go SDKs itself.
 # The Kubernetes provider's module is published only as pseudo-versions, and its command embeds a schema file
 # that its release build generates (go generate), which the module does not hold: the module is copied, the file
 # generated from the schema.json beside it, and the copy built through a replace directive.
@@ -24,6 +27,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 version=${PULUMI_VERSION:-$(node -p 'require(process.argv[1]).packages["node_modules/@pulumi/pulumi"].version' "$root/package-lock.json")}
 hosts_version=${PULUMI_HOSTS_VERSION:-3.68.0}
+go_hosts_version=${PULUMI_GO_HOSTS_VERSION:-3.66.0}
 k8s_version=${PULUMI_KUBERNETES_VERSION:-4.0.0-20260115033456-f47bc2d6f199}
 tools_dir=${PULUMI_TOOLS_DIR:-$root/.tools}
 tools="$tools_dir/pulumi-$version"
@@ -68,7 +72,7 @@ go_env() {
 }
 
 build_cli() {
-  local bin="$tools/bin" stamp="$tools/built" start=$SECONDS hosts ldflags have
+  local bin="$tools/bin" stamp="$tools/built" start=$SECONDS ldflags have
   if [[ -n "${PULUMI_BIN:-}" ]]; then
     have=$("$PULUMI_BIN" version 2>/dev/null || true)
     if [[ "$have" != "v$version" ]]; then
@@ -82,13 +86,13 @@ build_cli() {
     log "using PULUMI_BIN=$PULUMI_BIN ($have); no CLI to build"
     return
   fi
-  if [[ -f "$stamp" && -x "$bin/pulumi" && -x "$bin/pulumi-language-nodejs" ]]; then
+  if [[ -f "$stamp" && -x "$bin/pulumi" ]]; then
     log "pulumi v$version already built in $bin ($(<"$stamp")); nothing to do"
     return
   fi
   go_env
   ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$version"
-  rm -rf "$bin" "$stamp"
+  rm -f "$bin/pulumi" "$stamp"
   mkdir -p "$bin"
 
   log "building pulumi v$version (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)"
@@ -101,35 +105,80 @@ build_cli() {
     go build -trimpath -ldflags "$ldflags" -o "$bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
   )
 
-  log "building the language hosts from github.com/pulumi/pulumi/sdk/v3@v$hosts_version"
-  wrapper "$tools/src/hosts" github.com/pulumi/pulumi/sdk/v3 "$hosts_version"
-  (
-    cd "$tools/src/hosts"
-    go get "github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs@v$hosts_version"
-    pinned github.com/pulumi/pulumi/sdk/v3 "$hosts_version"
-    go build -trimpath -ldflags "$ldflags" -o "$bin/pulumi-language-nodejs" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
-  )
-  hosts="nodejs"
-  if (
-    cd "$tools/src/hosts"
-    go get "github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python@v$hosts_version" &&
-      pinned github.com/pulumi/pulumi/sdk/v3 "$hosts_version" &&
-      go build -trimpath -ldflags "$ldflags" -o "$bin/pulumi-language-python" github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python &&
-      install -m 0755 "$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)/python/cmd/pulumi-language-python-exec" "$bin/"
-  ); then
-    hosts="$hosts and python"
-  else
-    log "the Python language host did not build; continuing without it"
-    rm -f "$bin/pulumi-language-python" "$bin/pulumi-language-python-exec"
-  fi
-
   have=$("$bin/pulumi" version)
   [[ "$have" == "v$version" ]] || {
     log "built pulumi reports $have, expected v$version"
     exit 1
   }
-  printf 'cli v%s, hosts (%s) from sdk v%s\n' "$version" "$hosts" "$hosts_version" >"$stamp"
-  log "built pulumi $have and the $hosts language hosts into $bin in $((SECONDS - start))s"
+  printf 'cli v%s\n' "$version" >"$stamp"
+  log "built pulumi $have into $bin in $((SECONDS - start))s"
+}
+
+# Builds the old host of language $1 (pulumi-language-$1-base) from github.com/pulumi/pulumi/sdk/v3 at version
+# $2, package path $3 inside that module, into folder $4.
+build_base_host() {
+  local lang=$1 ver=$2 pkg=github.com/pulumi/pulumi/sdk/v3/$3 out=$4 src="$tools/src/host-$1"
+  # Called in `if` too, where `set -e` does not apply: every step is chained.
+  wrapper "$src" github.com/pulumi/pulumi/sdk/v3 "$ver" &&
+    (
+      cd "$src" &&
+        go get "$pkg@v$ver" &&
+        pinned github.com/pulumi/pulumi/sdk/v3 "$ver" &&
+        go build -trimpath -ldflags "$ldflags" -o "$out/pulumi-language-$lang-base" "$pkg" &&
+        if [[ "$lang" == python ]]; then
+          install -m 0755 "$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)/python/cmd/pulumi-language-python-exec" "$out/"
+        fi
+    )
+}
+
+build_hosts() {
+  local bin="$tools/bin" stamp="$tools/hosts-built" start=$SECONDS ldflags key lang hosts=() bridge new="$tools/src/hosts-bin" f
+  [[ -z "${PULUMI_BIN:-}" ]] || return 0
+  key="bridge $(sha256sum "$root/scripts/langhost-bridge/main.go" | cut -c1-16) on pkg v$version; nodejs, python from sdk v$hosts_version; go from sdk v$go_hosts_version"
+  if [[ -f "$stamp" && "$(<"$stamp")" == "$key" ]]; then
+    log "the language hosts are already built in $bin ($key); nothing to do"
+    return
+  fi
+  go_env
+  ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$version"
+  # Built aside and moved in at the end (one rename per file), so runs using $bin meanwhile keep working hosts.
+  rm -rf "$stamp" "$new"
+  mkdir -p "$bin" "$new"
+
+  log "building the language hosts: nodejs and python from github.com/pulumi/pulumi/sdk/v3@v$hosts_version, go from v$go_hosts_version"
+  build_base_host nodejs "$hosts_version" nodejs/cmd/pulumi-language-nodejs "$new" || exit 1
+  hosts+=(nodejs)
+  if build_base_host python "$hosts_version" python/cmd/pulumi-language-python "$new"; then
+    hosts+=(python)
+  else
+    log "the Python language host did not build; continuing without it"
+  fi
+  if build_base_host go "$go_hosts_version" go/pulumi-language-go "$new"; then
+    hosts+=(go)
+  else
+    log "the Go language host did not build; continuing without it"
+  fi
+
+  log "building the language-host bridge (scripts/langhost-bridge) against github.com/pulumi/pulumi/pkg/v3@v$version"
+  bridge="$tools/src/bridge"
+  wrapper "$bridge" github.com/pulumi/pulumi/pkg/v3 "$version"
+  cp "$root/scripts/langhost-bridge/main.go" "$bridge/"
+  (
+    cd "$bridge"
+    go get "github.com/pulumi/pulumi/pkg/v3@v$version"
+    pinned github.com/pulumi/pulumi/pkg/v3 "$version"
+    pinned github.com/pulumi/pulumi/sdk/v3 "$version"
+    go build -trimpath -ldflags "-s -w" -o "$new/langhost-bridge" .
+  )
+  for lang in "${hosts[@]}"; do cp "$new/langhost-bridge" "$new/pulumi-language-$lang"; done
+  # The old hosts first, then the bridges that start them.
+  for f in "$new"/*-base "$new"/pulumi-language-python-exec "$new"/langhost-bridge "$new"/pulumi-language-*; do
+    [[ -e "$f" ]] && mv -f "$f" "$bin/"
+  done
+  rm -rf "$new"
+
+  printf '%s\n' "$key" >"$stamp"
+  log "built the ${hosts[*]} language hosts and the bridge into $bin in $((SECONDS - start))s"
 }
 
 build_kubernetes() {
@@ -180,4 +229,5 @@ build_kubernetes() {
 }
 
 build_cli
+build_hosts
 build_kubernetes

@@ -1,0 +1,210 @@
+/**
+ * The multi-language package (provider/) under the real engine: `pulumi package get-schema` serves the schema
+ * componentProviderHost infers (descriptions from the TSDoc), `pulumi package gen-sdk` writes the Python and Go
+ * SDKs, and a Python and a Go program configure the seed's hybrid fleet. The node files they record in the state
+ * must be byte for byte the TypeScript example's (examples/hybrid-multi-region/rendered).
+ *
+ * The package is installed as a user installs it: the library packed (`npm pack`, of the built dist) and the
+ * package folder's dependencies installed by the CLI from its package.json. Python runs in a virtualenv with the
+ * `pulumi` package at the pinned version; Go resolves github.com/pulumi/pulumi/sdk/v3 from the module proxy.
+ */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type CheckpointResource,
+  EngineStack,
+  EngineWorkspace,
+  PROGRAMS,
+  pinnedPulumiVersion,
+  REPO_ROOT,
+} from "./harness";
+
+const RENDERED = join(REPO_ROOT, "examples/hybrid-multi-region/rendered");
+// The example's TEST_CONFIG value (scripts/example-runner.ts); usWest2Proxy keeps its default in both projects.
+const ACCELERATOR_ID = "a1b2c3d4";
+const POOLS = ["us-west-2", "cn-north-1", "cn-hangzhou"];
+const SELECTOR = "registry-mirrors:index:RegionalMirrorSelector";
+const DAEMON = "registry-mirrors:index:MirrorDaemonConfig";
+
+interface SchemaProperty {
+  type?: string;
+  $ref?: string;
+  description?: string;
+}
+interface Schema {
+  name: string;
+  resources: Record<
+    string,
+    {
+      isComponent: boolean;
+      description: string;
+      inputProperties: Record<string, SchemaProperty>;
+      properties: Record<string, SchemaProperty>;
+    }
+  >;
+  types: Record<string, { properties: Record<string, SchemaProperty> }>;
+}
+
+function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): string {
+  const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** The example's node files and apply scripts (its user data needs the cloud providers, so it is not compared). */
+function typescriptNodeFiles(): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const pool of POOLS) {
+    files[`${pool}/apply-node-config.sh`] = readFileSync(join(RENDERED, pool, "apply-node-config.sh"), "utf8");
+    files[`${pool}/node/etc/docker/daemon.json`] = readFileSync(
+      join(RENDERED, pool, "node/etc/docker/daemon.json"),
+      "utf8",
+    );
+  }
+  return files;
+}
+
+describe("the multi-language package under the real engine", () => {
+  let ws: EngineWorkspace;
+  let pluginDir: string;
+  let schemaFile: string;
+  let schema: Schema;
+  const sdks = () => join(ws.dir, "sdks");
+
+  beforeAll(() => {
+    ws = new EngineWorkspace();
+    // The package folder as a user gets it, with the library packed from this checkout's dist.
+    pluginDir = join(ws.dir, "provider");
+    for (const file of ["PulumiPlugin.yaml", "package.json", "tsconfig.json", "index.ts"])
+      cpSync(join(REPO_ROOT, "provider", file), join(pluginDir, file));
+    const tarball = sh("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", pluginDir], REPO_ROOT)
+      .trim()
+      .split("\n")
+      .pop() as string;
+    const manifest = JSON.parse(readFileSync(join(pluginDir, "package.json"), "utf8"));
+    expect(manifest.dependencies["registry-mirrors"]).toBe(`file:${tarball}`);
+    expect(manifest.dependencies["@pulumi/pulumi"]).toBe(pinnedPulumiVersion());
+  });
+  afterAll(() => ws?.dispose());
+
+  /** A copy of a program in the workspace, its Pulumi.yaml naming the package folder. */
+  function programCopy(name: string): string {
+    const dir = join(ws.dir, name);
+    cpSync(join(PROGRAMS, name), dir, { recursive: true });
+    const project = join(dir, "Pulumi.yaml");
+    writeFileSync(project, `${readFileSync(project, "utf8")}packages:\n  registry-mirrors: ${pluginDir}\n`);
+    return dir;
+  }
+
+  function checkFleet(stack: EngineStack, project: string): void {
+    const state = stack.exportState().deployment.resources ?? [];
+    const stackUrn = `urn:pulumi:${stack.name}::${project}::pulumi:pulumi:Stack::${project}-${stack.name}`;
+    const components = state
+      .filter((r) => r.type === SELECTOR || r.type === DAEMON)
+      .map((r) => [r.urn, r.parent])
+      .sort();
+    const urn = (type: string, name: string) => `urn:pulumi:${stack.name}::${project}::${type}::${name}`;
+    expect(components).toEqual(
+      POOLS.flatMap((pool) => [
+        [urn(SELECTOR, `${pool}-mirrors`), stackUrn],
+        [urn(DAEMON, `${pool}-nodes`), stackUrn],
+      ]).sort(),
+    );
+    const byUrn = new Map<string, CheckpointResource>(state.map((r) => [r.urn, r]));
+    const expected = typescriptNodeFiles();
+    // What the stack exported, as recorded in the checkpoint.
+    expect(byUrn.get(stackUrn)?.outputs?.nodeFiles).toEqual(expected);
+    // What each component recorded: its node files as its inputs, the apply script's sha256 as its output.
+    for (const pool of POOLS) {
+      const daemon = byUrn.get(urn(DAEMON, `${pool}-nodes`));
+      const script = expected[`${pool}/apply-node-config.sh`];
+      expect(daemon?.outputs).toEqual({ checksum: createHash("sha256").update(script).digest("hex") });
+      expect(daemon?.inputs?.nodeFiles).toEqual({
+        "/etc/docker/daemon.json": expected[`${pool}/node/etc/docker/daemon.json`],
+      });
+      expect(byUrn.get(urn(SELECTOR, `${pool}-mirrors`))?.outputs?.region).toBe(pool);
+    }
+  }
+
+  it("get-schema infers every component and input, with the TSDoc as descriptions", () => {
+    const out = ws.must(["package", "get-schema", pluginDir], ws.dir).stdout;
+    schemaFile = join(ws.dir, "schema.json");
+    writeFileSync(schemaFile, out);
+    schema = JSON.parse(out) as Schema;
+    expect(schema.name).toBe("registry-mirrors");
+    expect(Object.keys(schema.resources).sort()).toEqual([DAEMON, SELECTOR]);
+    const selector = schema.resources[SELECTOR];
+    expect(selector.isComponent).toBe(true);
+    expect(selector.inputProperties.cloud).toEqual({
+      type: "string",
+      description: "The cloud the nodes run in: `aws` or `alicloud`.",
+    });
+    expect(selector.properties.policy.$ref).toBe("#/types/registry-mirrors:index:MirrorPolicy");
+    const daemon = schema.resources[DAEMON];
+    expect(daemon.description).toMatch(/^Renders one mirror policy into every selected runtime's node files/);
+    expect(daemon.inputProperties.restartPolicy.description).toMatch(/^`never` \(default\)/);
+    expect(schema.types["registry-mirrors:index:MirrorEndpoint"].properties.pullFromMirror.description).toBe(
+      "Which pulls CRI-O/podman send to this mirror: `all` (default), `digest-only` or `tag-only`.",
+    );
+    // Every property of every component and type has its description.
+    const undocumented = [
+      ...Object.entries(schema.resources).flatMap(([name, r]) =>
+        [...Object.entries(r.inputProperties), ...Object.entries(r.properties)].map(([p, d]) => [`${name}.${p}`, d]),
+      ),
+      ...Object.entries(schema.types).flatMap(([name, t]) =>
+        Object.entries(t.properties).map(([p, d]) => [`${name}.${p}`, d]),
+      ),
+    ]
+      .filter(([, d]) => !(d as SchemaProperty).description)
+      .map(([p]) => p);
+    expect(undocumented).toEqual([]);
+  });
+
+  it("gen-sdk writes the Python and Go SDKs", () => {
+    ws.must(["package", "gen-sdk", schemaFile, "--language", "python", "--out", sdks()], ws.dir);
+    ws.must(["package", "gen-sdk", schemaFile, "--language", "go", "--local", "--out", sdks()], ws.dir);
+    const python = join(sdks(), "python/pulumi_registry_mirrors");
+    expect(readFileSync(join(python, "regional_mirror_selector.py"), "utf8")).toContain(
+      ":param pulumi.Input[_builtins.str] cloud: The cloud the nodes run in: `aws` or `alicloud`.",
+    );
+    expect(readFileSync(join(sdks(), "go/go.mod"), "utf8")).toMatch(
+      /^module example\.com\/pulumi-registry-mirrors\/sdk\/go$/m,
+    );
+    expect(readFileSync(join(sdks(), "go/registrymirrors/regionalMirrorSelector.go"), "utf8")).toContain(
+      "\t// The cloud the nodes run in: `aws` or `alicloud`.\n\tCloud pulumi.StringInput",
+    );
+  });
+
+  it("a Python program renders the TypeScript example's node files, byte for byte", () => {
+    const venv = join(ws.dir, "venv");
+    sh("python3", ["-m", "venv", venv], ws.dir);
+    sh(
+      join(venv, "bin/pip"),
+      ["install", "--quiet", `pulumi==${pinnedPulumiVersion()}`, join(sdks(), "python")],
+      ws.dir,
+    );
+    ws.env.PATH = `${join(venv, "bin")}:${ws.env.PATH}`;
+    const stack = new EngineStack(ws, programCopy("hybrid-python"), "py");
+    stack.setConfig("acceleratorId", ACCELERATOR_ID);
+    expect(stack.must(["up", "--yes", "--skip-preview"]).stdout).toContain("+ 7 created");
+    checkFleet(stack, "engine-hybrid-python");
+    expect(stack.must(["destroy", "--yes", "--skip-preview"]).stdout).toContain("- 7 deleted");
+  });
+
+  it("a Go program renders the TypeScript example's node files, byte for byte", () => {
+    const dir = programCopy("hybrid-go");
+    const gomod = readFileSync(join(dir, "go.mod"), "utf8");
+    expect(gomod).toContain(`github.com/pulumi/pulumi/sdk/v3 v${pinnedPulumiVersion()}`);
+    cpSync(join(sdks(), "go"), join(dir, "sdks/go"), { recursive: true });
+    sh("go", ["mod", "tidy"], dir, { ...process.env, GOFLAGS: "-mod=mod" });
+    const stack = new EngineStack(ws, dir, "go");
+    stack.setConfig("acceleratorId", ACCELERATOR_ID);
+    expect(stack.must(["up", "--yes", "--skip-preview"]).stdout).toContain("+ 7 created");
+    checkFleet(stack, "engine-hybrid-go");
+    expect(stack.must(["destroy", "--yes", "--skip-preview"]).stdout).toContain("- 7 deleted");
+  });
+});
