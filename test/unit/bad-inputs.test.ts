@@ -631,13 +631,13 @@ const API_TABLE: Array<[string, string, string, string]> = [
   [
     "k3s auth without a password",
     'auth["r.example"]',
-    "(redacted)",
+    '"(fields: username)"',
     "give either username and password, or auth (base64 of user:password)",
   ],
   [
     "k3s auth password over two lines",
     'auth["r.example"]',
-    "(redacted)",
+    '"(fields: password,username)"',
     "give either username and password, or auth (base64 of user:password)",
   ],
   ["watchdog a string", "watchdog", '"yes"', "write e.g. { intervalSeconds: 30 }"],

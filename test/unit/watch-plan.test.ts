@@ -221,7 +221,7 @@ describe("watchdog settings", () => {
     [{ failuresToDown: 1.5 }, "watchdog.failuresToDown", "1.5", "e.g. 2"],
     [{ successesToUp: 0 }, "watchdog.successesToUp", "0", "in that range"],
     [{ jitter: 0.9 }, "watchdog.jitter", "0.9", "in that range"],
-    [{ connectTimeoutSeconds: Number.NaN }, "watchdog.connectTimeoutSeconds", "null", "in that range"],
+    [{ connectTimeoutSeconds: Number.NaN }, "watchdog.connectTimeoutSeconds", "NaN", "in that range"],
     [{ stateDir: "var/lib/x" }, "watchdog.stateDir", '"var/lib/x"', "/var/lib/registry-mirrors/watchdog"],
     [{ stateDir: "/var/../x" }, "watchdog.stateDir", '"/var/../x"', "/var/lib/registry-mirrors/watchdog"],
     [{ metricsFile: "/var/lib/x.txt" }, "watchdog.metricsFile", '"/var/lib/x.txt"', ".prom"],
