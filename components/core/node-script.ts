@@ -286,15 +286,11 @@ export function renderNodeEngine(parts: EngineParts): string {
   });
   const engine = [
     "#!/bin/sh",
-    `# shellcheck disable=${[...codes].sort().join(",")} # per line in the sources; SC2317: functions called from the data part`,
+    `# shellcheck disable=${[...codes].sort().join(",")}`,
     "# Rendered by registry-mirrors (do not edit; change the policy and render again).",
     `# registry-mirrors node engine ${ENGINE_VERSION}${key ? ` (${key})` : ""}`,
-    "# Usage: sh apply-node-config.sh [apply|restore|watch [--once]|check [--readiness]]  (restore: put back the",
-    "#        node's own files, then reload; watch: run the node watchdog in the foreground; check: does the node",
-    "#        use the rendered mirrors, one line per problem with its fix; watch and check need the watchdog)",
-    "# Env: NODE_ROOT (node paths' prefix, default /), RUNTIME_CTL (instead of systemctl), VERIFY_SECONDS (60),",
-    "#      LOCK_SECONDS (600), DOCKER_HOST, CONTAINERD_ADDRESS. Exit: 0 done, 1 refused or rolled back, 2 bad usage.",
-    "# The sources, each with its contract: components/core/node/ in the registry-mirrors package.",
+    "# sh apply-node-config.sh [apply|restore|watch [--once]|check [--readiness]]; env NODE_ROOT RUNTIME_CTL VERIFY_SECONDS",
+    "# LOCK_SECONDS DOCKER_HOST CONTAINERD_ADDRESS; docs: components/core/node/ in the package",
     constants.join("\n"),
     ...sh,
     groupAction.join("\n"),

@@ -26,14 +26,13 @@ json_merge() {
       echo "$5 is not valid JSON ($(tr '\n' ' ' <"$WORK/jq.err"))" >&2
       return 1
     fi
-    for f in "$c" "$b"; do
-      json_nums "$f" >"$WORK/nums.a"
-      jq -c . "$f" | json_nums - >"$WORK/nums.b"
-      cmp -s "$WORK/nums.a" "$WORK/nums.b" && continue
+    json_nums "$c" >"$WORK/nums.a"
+    jq -c . "$c" | json_nums - >"$WORK/nums.b"
+    if ! cmp -s "$WORK/nums.a" "$WORK/nums.b"; then
       n=$(grep -m 1 -vxF -f "$WORK/nums.b" "$WORK/nums.a") || n='a duplicate key'
-      echo "${f#"$ROOT"} holds $n, which jq cannot keep exactly. Fix: install python3" >&2
+      echo "$5 holds $n, which jq cannot keep exactly. Fix: install python3" >&2
       return 1
-    done
+    fi
     jq -n -S --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --slurpfile b "$b" --argjson all "$all" --argjson changes false -f "$WORK/merge.jq" >"$4"
   else
     echo "neither python3 nor jq is installed; one of them is needed to merge $5 without losing its other keys" >&2

@@ -2,10 +2,10 @@
 # o MANAGED, b ORIG; --argjson all (true: every key of NODE counts as managed), changes (true: print "+key"/"-key"
 # lines, false: print the merged object). jq keeps numbers as doubles: docker.sh refuses a file whose numbers jq would
 # not write back with the same text before it runs this.
-if ($c | length) > 1 or ($b | length) > 1 then error("holds more than one JSON value") else . end
+if ($c | length) > 1 then error("holds more than one JSON value") else . end
 | ($c[0] // {}) as $cur
 | ($b[0] // {}) as $back
-| if ($cur | type) != "object" or ($back | type) != "object" then error("does not hold a JSON object") else . end
+| if ($cur | type) != "object" then error("does not hold a JSON object") else . end
 | ($w[0] // {}) as $want
 | (if $all then ($cur | keys) else ($o[0] // []) end) as $old
 | ($cur | with_entries(select(.key as $k | ($want | has($k)) or ([$old[] | select(. == $k)] | length == 0))))

@@ -82,7 +82,7 @@ put() { # writes $1 to node file $2 atomically (through a symlink, in its target
   if ! mv -f "$t" "$R" 2>"$WORK/mv.err"; then
     rm -f "$t"
     e=$(cat "$WORK/mv.err")
-    fail "cannot replace ${R#"$ROOT"} (${e##*: }); the files written before were put back. Fix: chattr -i it, or leave it out of the policy"
+    fail "cannot replace ${R#"$ROOT"} (${e##*: }); nothing was changed. Fix: chattr -i it"
     exit 1
   fi
   sync "$d" 2>/dev/null || true

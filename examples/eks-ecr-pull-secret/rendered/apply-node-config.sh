@@ -1,13 +1,9 @@
 #!/bin/sh
-# shellcheck disable=SC2034,SC2046,SC2086,SC2317,SC3013 # per line in the sources; SC2317: functions called from the data part
+# shellcheck disable=SC2034,SC2046,SC2086,SC2317,SC3013
 # Rendered by registry-mirrors (do not edit; change the policy and render again).
 # registry-mirrors node engine 0.1.0 (containerd)
-# Usage: sh apply-node-config.sh [apply|restore|watch [--once]|check [--readiness]]  (restore: put back the
-#        node's own files, then reload; watch: run the node watchdog in the foreground; check: does the node
-#        use the rendered mirrors, one line per problem with its fix; watch and check need the watchdog)
-# Env: NODE_ROOT (node paths' prefix, default /), RUNTIME_CTL (instead of systemctl), VERIFY_SECONDS (60),
-#      LOCK_SECONDS (600), DOCKER_HOST, CONTAINERD_ADDRESS. Exit: 0 done, 1 refused or rolled back, 2 bad usage.
-# The sources, each with its contract: components/core/node/ in the registry-mirrors package.
+# sh apply-node-config.sh [apply|restore|watch [--once]|check [--readiness]]; env NODE_ROOT RUNTIME_CTL VERIFY_SECONDS
+# LOCK_SECONDS DOCKER_HOST CONTAINERD_ADDRESS; docs: components/core/node/ in the package
 CTD_TEMPLATE=.registry-mirrors.template
 CTD_TABLE_1='plugins.cri.registry'
 CTD_TABLE_2='plugins."io.containerd.grpc.v1.cri".registry'
@@ -81,7 +77,7 @@ sync "$t" 2>/dev/null || sync
 if ! mv -f "$t" "$R" 2>"$WORK/mv.err"; then
 rm -f "$t"
 e=$(cat "$WORK/mv.err")
-fail "cannot replace ${R#"$ROOT"} (${e##*: }); the files written before were put back. Fix: chattr -i it, or leave it out of the policy"
+fail "cannot replace ${R#"$ROOT"} (${e##*: }); nothing was changed. Fix: chattr -i it"
 exit 1
 fi
 sync "$d" 2>/dev/null || true
@@ -567,13 +563,9 @@ node_path() {
 real "$ROOT$1"
 P=${R#"$ROOT"}
 if [ -L "$R" ] || { [ -e "$R" ] && [ ! -f "$R" ]; }; then
-fail "$P is not a regular file; nothing was changed. Fix: move it away, or leave $1 out of the policy"
+fail "$P is not a regular file; nothing was changed. Fix: move it away"
 exit 1
 fi
-[ -d "${R%/*}" ] || [ "$P" = "$1" ] || {
-fail "$1 links to $P, whose folder is missing here; nothing was changed. Fix: create or mount the folder"
-exit 1
-}
 }
 main() {
 DATA_N=0 HAS_DOCKER='' HAS_CONTAINERD='' HAS_FILES='' HAS_WATCH='' LOCK_FOLDERS=''

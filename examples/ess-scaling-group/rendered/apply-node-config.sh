@@ -1,13 +1,9 @@
 #!/bin/sh
-# shellcheck disable=SC2034,SC2046,SC2086,SC2317,SC3013 # per line in the sources; SC2317: functions called from the data part
+# shellcheck disable=SC2034,SC2046,SC2086,SC2317,SC3013
 # Rendered by registry-mirrors (do not edit; change the policy and render again).
 # registry-mirrors node engine 0.1.0 (docker)
-# Usage: sh apply-node-config.sh [apply|restore|watch [--once]|check [--readiness]]  (restore: put back the
-#        node's own files, then reload; watch: run the node watchdog in the foreground; check: does the node
-#        use the rendered mirrors, one line per problem with its fix; watch and check need the watchdog)
-# Env: NODE_ROOT (node paths' prefix, default /), RUNTIME_CTL (instead of systemctl), VERIFY_SECONDS (60),
-#      LOCK_SECONDS (600), DOCKER_HOST, CONTAINERD_ADDRESS. Exit: 0 done, 1 refused or rolled back, 2 bad usage.
-# The sources, each with its contract: components/core/node/ in the registry-mirrors package.
+# sh apply-node-config.sh [apply|restore|watch [--once]|check [--readiness]]; env NODE_ROOT RUNTIME_CTL VERIFY_SECONDS
+# LOCK_SECONDS DOCKER_HOST CONTAINERD_ADDRESS; docs: components/core/node/ in the package
 DOCKER_RELOADABLE=' allow-nondistributable-artifacts debug default-runtime default-shm-size insecure-registries labels live-restore max-concurrent-downloads max-concurrent-uploads max-download-attempts registry-mirrors runtimes shutdown-timeout '
 DOCKER_RESETS=' max-concurrent-downloads max-concurrent-uploads max-download-attempts '
 DOCKER_EMPTY=' allow-nondistributable-artifacts=[] debug=false insecure-registries=[] labels=[] live-restore=false registry-mirrors=[] '
@@ -78,7 +74,7 @@ sync "$t" 2>/dev/null || sync
 if ! mv -f "$t" "$R" 2>"$WORK/mv.err"; then
 rm -f "$t"
 e=$(cat "$WORK/mv.err")
-fail "cannot replace ${R#"$ROOT"} (${e##*: }); the files written before were put back. Fix: chattr -i it, or leave it out of the policy"
+fail "cannot replace ${R#"$ROOT"} (${e##*: }); nothing was changed. Fix: chattr -i it"
 exit 1
 fi
 sync "$d" 2>/dev/null || true
@@ -182,14 +178,13 @@ if ! jq -n -r --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --slurpfi
 echo "$5 is not valid JSON ($(tr '\n' ' ' <"$WORK/jq.err"))" >&2
 return 1
 fi
-for f in "$c" "$b"; do
-json_nums "$f" >"$WORK/nums.a"
-jq -c . "$f" | json_nums - >"$WORK/nums.b"
-cmp -s "$WORK/nums.a" "$WORK/nums.b" && continue
+json_nums "$c" >"$WORK/nums.a"
+jq -c . "$c" | json_nums - >"$WORK/nums.b"
+if ! cmp -s "$WORK/nums.a" "$WORK/nums.b"; then
 n=$(grep -m 1 -vxF -f "$WORK/nums.b" "$WORK/nums.a") || n='a duplicate key'
-echo "${f#"$ROOT"} holds $n, which jq cannot keep exactly. Fix: install python3" >&2
+echo "$5 holds $n, which jq cannot keep exactly. Fix: install python3" >&2
 return 1
-done
+fi
 jq -n -S --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --slurpfile b "$b" --argjson all "$all" --argjson changes false -f "$WORK/merge.jq" >"$4"
 else
 echo "neither python3 nor jq is installed; one of them is needed to merge $5 without losing its other keys" >&2
@@ -360,13 +355,9 @@ node_path() {
 real "$ROOT$1"
 P=${R#"$ROOT"}
 if [ -L "$R" ] || { [ -e "$R" ] && [ ! -f "$R" ]; }; then
-fail "$P is not a regular file; nothing was changed. Fix: move it away, or leave $1 out of the policy"
+fail "$P is not a regular file; nothing was changed. Fix: move it away"
 exit 1
 fi
-[ -d "${R%/*}" ] || [ "$P" = "$1" ] || {
-fail "$1 links to $P, whose folder is missing here; nothing was changed. Fix: create or mount the folder"
-exit 1
-}
 }
 main() {
 DATA_N=0 HAS_DOCKER='' HAS_CONTAINERD='' HAS_FILES='' HAS_WATCH='' LOCK_FOLDERS=''
@@ -463,10 +454,10 @@ with open(out, "w", encoding="utf-8", errors="backslashreplace") as f:
     f.write(text)
 REGISTRY_MIRRORS_EOF
   cat >"$WORK/merge.jq" <<'REGISTRY_MIRRORS_EOF'
-if ($c | length) > 1 or ($b | length) > 1 then error("holds more than one JSON value") else . end
+if ($c | length) > 1 then error("holds more than one JSON value") else . end
 | ($c[0] // {}) as $cur
 | ($b[0] // {}) as $back
-| if ($cur | type) != "object" or ($back | type) != "object" then error("does not hold a JSON object") else . end
+| if ($cur | type) != "object" then error("does not hold a JSON object") else . end
 | ($w[0] // {}) as $want
 | (if $all then ($cur | keys) else ($o[0] // []) end) as $old
 | ($cur | with_entries(select(.key as $k | ($want | has($k)) or ([$old[] | select(. == $k)] | length == 0))))
