@@ -2,7 +2,7 @@
  * An input the library refuses. The message always names the field, the value and the fix, so a
  * platform engineer reading a failed `pulumi preview` knows what to change without opening the source.
  * Credentials never show: URL userinfo becomes `***@` anywhere in the message, and the value of a field that holds
- * credentials (a header's value, password, token, secret) is shown as {@link REDACTED}.
+ * credentials (a header's value, password, token, secret) is shown as `(redacted)`.
  */
 export class PolicyError extends Error {
   readonly field: string;

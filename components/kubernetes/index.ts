@@ -16,6 +16,7 @@ export {
   CHECKSUM_ANNOTATION,
   type ConfigMapManifest,
   type ContainerManifest,
+  type ReadinessProbeManifest,
   type DaemonSetManifest,
   type NodeConfigManifestOptions,
   type ObjectMeta,
