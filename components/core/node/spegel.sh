@@ -21,7 +21,7 @@ ctd_prepare() {
   awk '{ print $3 }' "$WORK/containerd.list" >"$WORK/containerd.paths"
   : >"$WORK/lives"
   [ -n "$CTD_SPEGEL" ] || return 0
-  while read -r w m p a; do
+  while read -r w m p _; do
     f=$ROOT$CTD_HOME${p#"$CTD_DIR"}
     # Spegel's live file as it will be, from our file as it is now (the lines to keep end at its first host).
     if [ "$MODE" = apply ] && ctd_live "$p" "$f" "$WORK/$w" "$WORK/$w.live"; then
