@@ -4,7 +4,8 @@
  *   plain       the text as rendered (EC2 counts it; ECS counts its base64);
  *   engine gz   the apply script's engine carried gzip+base64, its data part (the policy's files) readable (`compress: true`);
  *   all gz      every file inside carried gzip+base64 (`compress: "all"`; the user data stays text, every reader takes it);
- *   whole gzip  the whole document gzipped (cloud-init reads it; EKS, which must parse the MIME document, does not).
+ *   whole gzip  the whole document gzipped (cloud-init reads it; EKS, which must parse the MIME document, does not);
+ *   engine URL  the engine fetched by the node from `engineUrl` (the data part readable, a 1.5 KB fetcher beside it).
  */
 import { gzipSync } from "node:zlib";
 import type { MirrorPolicyInput } from "../components/core/policy";
@@ -22,7 +23,11 @@ interface Case {
   policy: string;
   runtimes: RuntimeName[];
   input: MirrorPolicyInput;
+  watchdog?: true;
 }
+
+/** A realistic folder URL for the engine (an S3 bucket in a region). */
+const ENGINE_URL = "https://platform-artifacts.s3.eu-west-1.amazonaws.com/registry-mirrors/";
 
 const SIX = ["docker.io", "ghcr.io", "quay.io", "registry.k8s.io", "gcr.io", "public.ecr.aws"];
 const sixByThree: MirrorPolicyInput = {
@@ -39,6 +44,8 @@ const cases: Case[] = [
   },
   { policy: "6 registries x 3 mirrors", runtimes: ["docker", "containerd"], input: sixByThree },
   { policy: "6 registries x 3 mirrors", runtimes: [...RUNTIME_NAMES], input: sixByThree },
+  { policy: "6 x 3 + watchdog", runtimes: ["docker", "containerd"], input: sixByThree, watchdog: true },
+  { policy: "6 x 3 + watchdog", runtimes: ["containerd"], input: sixByThree, watchdog: true },
 ];
 
 const EC2 = USER_DATA_LIMITS.ec2.bytes;
@@ -50,14 +57,24 @@ const judge = (size: number, limit: number) =>
 
 const rows: string[][] = [];
 for (const c of cases) {
-  const rendered = renderNodeConfig({ policy: c.input, runtimes: c.runtimes });
+  const rendered = renderNodeConfig({
+    policy: c.input,
+    runtimes: c.runtimes,
+    ...(c.watchdog ? { watchdog: c.watchdog } : {}),
+  });
   const applyScript = rendered.applyScript;
-  const forms: Array<[string, (compress: boolean | "all") => string, boolean]> = [
-    ["cloud-config", (compress) => renderCloudConfig({ applyScript, compress }), true],
-    ["shell script", (compress) => renderShellUserData({ applyScript, compress }), true],
-    ["EKS AL2023 MIME", (compress) => renderEksUserData({ family: "al2023", applyScript, compress }), false],
+  type Render = (compress: boolean | "all", engineUrl?: string) => string;
+  const forms: Array<[string, Render, boolean]> = [
+    ["cloud-config", (compress, engineUrl) => renderCloudConfig({ applyScript, compress, engineUrl }), true],
+    ["shell script", (compress, engineUrl) => renderShellUserData({ applyScript, compress, engineUrl }), true],
+    [
+      "EKS AL2023 MIME",
+      (compress, engineUrl) => renderEksUserData({ family: "al2023", applyScript, compress, engineUrl }),
+      false,
+    ],
   ];
   for (const [form, render, gzipReadable] of forms) {
+    const byUrl = Buffer.byteLength(render(false, ENGINE_URL), "utf8");
     const plain = Buffer.byteLength(render(false), "utf8");
     const engineGz = Buffer.byteLength(render(true), "utf8");
     const filesGz = Buffer.byteLength(render("all"), "utf8");
@@ -66,10 +83,12 @@ for (const c of cases) {
       c.policy,
       c.runtimes.length === RUNTIME_NAMES.length ? "all 8" : c.runtimes.join("+"),
       form,
+      judge(byUrl, EC2),
       judge(plain, EC2),
       judge(engineGz, EC2),
       judge(filesGz, EC2),
       gzipReadable ? judge(wholeGz, EC2) : "n/a",
+      judge(b64(byUrl), ECS),
       judge(b64(plain), ECS),
       judge(b64(engineGz), ECS),
       judge(b64(filesGz), ECS),
@@ -82,7 +101,9 @@ for (const c of cases) {
       c.policy,
       "all 8",
       "Bottlerocket TOML",
+      "-",
       judge(n, EC2),
+      "-",
       "-",
       "-",
       "-",
@@ -103,17 +124,19 @@ console.log(
       "Policy",
       "Runtimes",
       "Form",
+      "EC2 engine URL",
       "EC2 plain",
       "EC2 engine gz",
       "EC2 all gz",
       "EC2 whole gzip",
+      "ECS engine URL b64",
       "ECS plain b64",
       "ECS engine gz b64",
       "ECS all gz b64",
       "ECS whole gzip b64",
     ],
     rows,
-    ["l", "l", "l", "r", "r", "r", "r", "r", "r", "r", "r"],
+    ["l", "l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
   ),
 );
 console.log("\nn/a: EKS managed node groups must parse the MIME document, so it cannot be gzipped as a whole.");

@@ -186,6 +186,8 @@ export {
   renderMimeMultipart,
   renderNodeUserData,
   renderShellUserData,
+  nodeEngineFile,
+  type NodeEngineFile,
 } from "./userdata";
 export {
   type NodeConfigMode,

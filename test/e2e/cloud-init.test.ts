@@ -5,13 +5,17 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { run, runOk, tmpDir } from "./lab";
 import { renderNodeConfig } from "../../components/core/render/node-config";
 import {
   type MimePart,
+  type NodeEngineFile,
   encodeUserData,
+  nodeEngineFile,
   renderCloudConfig,
   renderEksUserData,
   renderNodeUserData,
@@ -193,6 +197,39 @@ describe("cloud-config", () => {
       expect(runcmd[1]).toEqual([expected.path]);
       expect(expected.content).toBe(REAL_SCRIPT);
     } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the engine by URL", () => {
+  test("cloud-init writes the data part and the fetcher; runcmd fetches the engine over HTTP and joins the real apply script", async () => {
+    const engine = nodeEngineFile(REAL_SCRIPT) as NodeEngineFile;
+    const server = createServer((req, res) => {
+      if (req.url === `/rm/${engine.name}`) res.end(engine.content);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const root = tmpDir("root");
+    try {
+      const engineUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/rm`;
+      const text = renderCloudConfig({ applyScript: REAL_SCRIPT, engineUrl });
+      await expectValidCloudConfig(text);
+      expect(text).not.toContain(engine.content.split("\n")[8]);
+      await runOk(PYTHON, [helper, "apply", file("cloud-config.yaml", text), root]);
+      const runcmd = (parseYaml(text) as { runcmd: string[][] }).runcmd;
+      expect(runcmd).toHaveLength(1);
+      const [sh, flag, command] = runcmd[0];
+      expect([sh, flag]).toEqual(["sh", "-c"]);
+      // The fetcher's run, with the node paths moved under the test's root; the apply script itself is not run.
+      const fetch = command.replaceAll("'/var/lib/", `'${root}/var/lib/`).replace(/ && '[^']*'$/, "");
+      await runOk("sh", ["-c", fetch]);
+      const [read] = userDataFiles(text);
+      expect(readFileSync(join(root, read.path), "utf8")).toBe(REAL_SCRIPT);
+      expect(read.engine?.sha256).toBe(engine.sha256);
+      await expectShellcheckClean(readFileSync(join(root, `${read.path}.fetch`), "utf8"));
+    } finally {
+      server.close();
       rmSync(root, { recursive: true, force: true });
     }
   });

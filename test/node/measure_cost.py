@@ -21,7 +21,7 @@ from socketserver import ThreadingMixIn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WATCHDOG = os.path.join(HERE, "..", "..", "components", "core", "node", "watchdog.py")
-HEADER = "# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.\n"
+HEADER = "# Written by registry-mirrors; edit the mirror policy, not this file.\n"
 COUNT = {"n": 0}
 
 

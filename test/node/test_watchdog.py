@@ -34,7 +34,7 @@ TIMINGS = {
     "successesToUp": 3,
     "jitter": 0.2,
 }
-HEADER = "# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.\n"
+HEADER = "# Written by registry-mirrors; edit the mirror policy, not this file.\n"
 A = "http://a.example:5000"
 B = "http://b.example:5000"
 HOSTS_CHUNKS = [

@@ -59,7 +59,7 @@ describe("harborProxyPolicy", () => {
     const r = renderNodeConfig({ policy, runtimes: ["containerd", "crio"] });
     expect(r.files["/etc/containerd/certs.d/ghcr.io/hosts.toml"]).toBe(
       [
-        "# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.",
+        "# Written by registry-mirrors; edit the mirror policy, not this file.",
         'server = "https://ghcr.io"',
         "",
         `[host."${HARBOR}/v2/ghcr-proxy"]`,

@@ -83,8 +83,7 @@ export function containerdHostDir(registry: string): string {
 type TomlTable = Record<string, unknown>;
 
 /** First line of every rendered file, so whoever opens it on a node knows where it comes from. */
-export const GENERATED_HEADER =
-  "# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.\n";
+export const GENERATED_HEADER = "# Written by registry-mirrors; edit the mirror policy, not this file.\n";
 
 /**
  * The path containerd sends registry API calls under for this endpoint (`/v2` for a bare host). This is what

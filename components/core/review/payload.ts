@@ -4,7 +4,14 @@
  */
 import { DATA_MARKER } from "../node-script";
 import { type MimePart, splitUserData, userDataFiles } from "../userdata";
-import { type EngineFacts, isApplyScript, readApplyScript, settingsLines } from "./node-data";
+import {
+  type EngineFacts,
+  isApplyScript,
+  type NodeData,
+  parseNodeData,
+  readApplyScript,
+  settingsLines,
+} from "./node-data";
 
 /** A file of a payload. */
 export interface PayloadFile {
@@ -30,11 +37,15 @@ export const SETTINGS_LABEL = "(apply script settings)";
 export function payloadFromApplyScript(script: string, path = "(apply script)"): NodePayload {
   const read = readApplyScript(script);
   if (read === undefined) return { files: [{ path, content: script, mode: 0o700 }] };
-  const settings = settingsLines(read.data.settings);
+  return dataPayload(read.data, read.engine);
+}
+
+function dataPayload(data: NodeData, engine: EngineFacts): NodePayload {
+  const settings = settingsLines(data.settings);
   return {
-    engine: read.engine,
+    engine,
     files: [
-      ...read.data.files.map((f) => ({ path: f.path, content: f.content, mode: f.mode, runtime: f.runtime })),
+      ...data.files.map((f) => ({ path: f.path, content: f.content, mode: f.mode, runtime: f.runtime })),
       ...(settings ? [{ path: SETTINGS_LABEL, content: settings }] : []),
     ],
   };
@@ -55,7 +66,13 @@ export function payloadFromUserData(text: string): NodePayload {
   const files: PayloadFile[] = [];
   let engine: EngineFacts | undefined;
   for (const file of userDataFiles(text)) {
-    if (isApplyScript(file.content)) {
+    if (file.engine) {
+      // The node fetches the engine: its hash is what the reference pins.
+      const { sha256, version, parts: engineParts } = file.engine;
+      const payload = dataPayload(parseNodeData(file.content), { version, parts: engineParts, hash: sha256 });
+      engine = payload.engine;
+      files.push(...payload.files);
+    } else if (isApplyScript(file.content)) {
       const payload = payloadFromApplyScript(file.content, file.path);
       engine = payload.engine;
       files.push(...payload.files);

@@ -67,6 +67,8 @@ export interface EksUserDataArgs {
   userParts?: MimePart[];
   /** AL2, AL2023: carry the apply script gzip+base64 inside its part (see {@link UserDataArgs.compress}). */
   compress?: boolean | "all";
+  /** AL2, AL2023: fetch the apply script's engine from this folder URL (see {@link UserDataArgs.engineUrl}). */
+  engineUrl?: string;
 }
 
 /**
@@ -85,6 +87,14 @@ export function renderEksUserData(args: EksUserDataArgs): string {
         userParts.map((p) => p.contentType),
         "Bottlerocket user data is TOML settings only; it reads no MIME parts or scripts",
         "put your own settings in userSettings (TOML)",
+      );
+    }
+    if (args.engineUrl !== undefined) {
+      throw new PolicyError(
+        "engineUrl",
+        args.engineUrl,
+        "Bottlerocket nodes run no apply script, so there is no engine to fetch",
+        "leave engineUrl out for Bottlerocket node groups",
       );
     }
     if (args.bottlerocketSettings === undefined) {
@@ -128,7 +138,12 @@ export function renderEksUserData(args: EksUserDataArgs): string {
     });
   }
   parts.push(
-    scriptPart({ applyScript: args.applyScript, scriptPath: args.scriptPath, compress: args.compress }),
+    scriptPart({
+      applyScript: args.applyScript,
+      scriptPath: args.scriptPath,
+      compress: args.compress,
+      engineUrl: args.engineUrl,
+    }),
     ...userParts,
   );
   return renderMimeMultipart(parts, { target });

@@ -2,6 +2,7 @@
 import { PolicyError } from "../errors";
 import { checkNodeFile, type NodeFileFields } from "../node-file";
 import { splitApplyScript } from "../node-script";
+import { checkEngineUrl, engineFetcher, engineReference, nodeEngineFile } from "./engine-url";
 import type { NodeFile } from "../render/types";
 import { shellQuote } from "../shell";
 
@@ -24,6 +25,14 @@ export interface UserDataArgs {
    * whole script in one piece (smallest, for when the readable form is over the cloud's limit).
    */
   compress?: boolean | "all";
+  /**
+   * Fetch the apply script's engine from this folder URL instead of carrying it: user data then holds the readable
+   * data part, a small fetcher and the engine's URL and sha256 (about 2 KB plus the policy's files, whatever the
+   * runtimes), and the node downloads `engineUrl` + {@link nodeEngineFile}'s name, checks its sha256 and joins the
+   * two. Upload that file there first (it is the library's code, the same for every policy with the same runtimes).
+   * The node retries for `FETCH_SECONDS` (300) and then leaves its runtimes' settings alone.
+   */
+  engineUrl?: string;
 }
 
 /** A checked node file, with the input field it came from. */
@@ -116,26 +125,59 @@ export interface WrittenFile extends PlacedFile {
 /**
  * The files user data writes for the apply script and extra files. An apply script with a data part goes as two
  * files, `SCRIPT.engine` (compressed when asked) and `SCRIPT.data` (always plain), which {@link joinScriptCommand}
- * joins into SCRIPT on the node before it runs; with `"all"` it goes whole, compressed, like every other file.
+ * joins into SCRIPT on the node before it runs; with `"all"` it goes whole, compressed, like every other file. With
+ * an engine URL the engine stays out: `SCRIPT.fetch` (the fetcher) and `SCRIPT.engine-url` (what to fetch) go instead.
  */
 export function writtenFiles(
   script: PlacedFile,
   files: PlacedFile[],
   mode: boolean | "all" | undefined,
+  engineUrl?: string,
 ): WrittenFile[] {
   const compress = mode === true || mode === "all";
+  const extra = files.map((f) => ({ ...f, compress }));
+  const plain = (path: string, content: string): WrittenFile => ({
+    ...script,
+    path,
+    content,
+    mode: 0o600,
+    compress: false,
+  });
+  if (engineUrl !== undefined) {
+    const base = checkEngineUrl("engineUrl", engineUrl);
+    const parts = splitApplyScript(script.content);
+    const engine = nodeEngineFile(script.content);
+    if (parts === undefined || engine === undefined)
+      throw new PolicyError(
+        "engineUrl",
+        engineUrl,
+        "this apply script has no engine/data split, so there is no engine to fetch",
+        "pass the script rendered by renderApplyScript, or leave engineUrl out",
+      );
+    return [
+      ...extra,
+      plain(`${script.path}.fetch`, engineFetcher()),
+      plain(`${script.path}.engine-url`, engineReference(base, engine)),
+      plain(`${script.path}.data`, parts.data),
+    ];
+  }
   const parts = mode === "all" ? undefined : splitApplyScript(script.content);
   const scriptFiles: WrittenFile[] = parts
-    ? [
-        { ...script, path: `${script.path}.engine`, content: parts.engine, mode: 0o600, compress },
-        { ...script, path: `${script.path}.data`, content: parts.data, mode: 0o600, compress: false },
-      ]
+    ? [{ ...plain(`${script.path}.engine`, parts.engine), compress }, plain(`${script.path}.data`, parts.data)]
     : [{ ...script, compress }];
-  return [...files.map((f) => ({ ...f, compress })), ...scriptFiles];
+  return [...extra, ...scriptFiles];
 }
 
-/** The sh command that joins the engine and data files into the apply script (nothing when it is written whole). */
-export function joinScriptCommand(script: PlacedFile, mode: boolean | "all" | undefined): string | undefined {
+/**
+ * The sh command that joins the engine and data files into the apply script (nothing when it is written whole); with
+ * an engine URL, the fetcher's run, which downloads and checks the engine first.
+ */
+export function joinScriptCommand(
+  script: PlacedFile,
+  mode: boolean | "all" | undefined,
+  engineUrl?: string,
+): string | undefined {
+  if (engineUrl !== undefined) return `sh ${shellQuote(`${script.path}.fetch`)} ${shellQuote(script.path)}`;
   if (mode === "all" || !splitApplyScript(script.content)) return undefined;
   const [path, engine, data] = [script.path, `${script.path}.engine`, `${script.path}.data`].map(shellQuote);
   return `cat ${engine} ${data} > ${path}.tmp && chmod 0700 ${path}.tmp && mv -f ${path}.tmp ${path}`;

@@ -14,6 +14,7 @@ export {
   EksUserDataArgs,
 } from "./eks";
 export { DEFAULT_APPLY_SCRIPT_PATH, refuseSecretApplyScript, UserDataArgs } from "./files";
+export { nodeEngineFile, NodeEngineFile } from "./engine-url";
 export {
   checkUserDataSize,
   encodeCheckedUserData,

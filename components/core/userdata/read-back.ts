@@ -1,5 +1,6 @@
 import { gunzipSync } from "node:zlib";
 import { yaml } from "../lazy-yaml";
+import { readEngineReference } from "./engine-url";
 import { splitUserData } from "./mime";
 
 /** A file that user data writes on the node. */
@@ -10,6 +11,11 @@ export interface UserDataFile {
   content: string;
   /** Unix permission bits. */
   mode: number;
+  /**
+   * For an apply script whose engine the node fetches (`engineUrl`): what it fetches. `content` is then the data part
+   * alone (the engine is not in the user data).
+   */
+  engine?: { url: string; sha256: string; version?: string; parts: string[] };
 }
 
 /**
@@ -27,14 +33,27 @@ export function userDataFiles(text: string): UserDataFile[] {
   return joinScripts(files);
 }
 
-/** The apply script travels as SCRIPT.engine and SCRIPT.data, joined on the node: read back as SCRIPT. */
+/**
+ * The apply script travels as SCRIPT.engine and SCRIPT.data, joined on the node: read back as SCRIPT. With a fetched
+ * engine it travels as SCRIPT.data, SCRIPT.engine-url and the fetcher SCRIPT.fetch: read back as SCRIPT holding the
+ * data part, with `engine` telling what the node fetches (the fetcher, the library's code, is left out).
+ */
 function joinScripts(files: UserDataFile[]): UserDataFile[] {
   const byPath = new Map(files.map((f) => [f.path, f]));
+  const reference = (script: string) => {
+    const ref = byPath.get(`${script}.engine-url`);
+    return ref && byPath.has(`${script}.data`) ? readEngineReference(ref.content) : undefined;
+  };
   const out: UserDataFile[] = [];
   for (const f of files) {
-    if (f.path.endsWith(".engine") && byPath.has(`${f.path.slice(0, -7)}.data`)) continue;
-    const engine = f.path.endsWith(".data") ? byPath.get(`${f.path.slice(0, -5)}.engine`) : undefined;
-    if (engine) out.push({ path: f.path.slice(0, -5), content: engine.content + f.content, mode: 0o700 });
+    const base = f.path.replace(/\.(engine|engine-url|fetch)$/, "");
+    if (base !== f.path && byPath.has(`${base}.data`) && (f.path.endsWith(".engine") || reference(base))) continue;
+    const script = f.path.endsWith(".data") ? f.path.slice(0, -5) : undefined;
+    const engine = script !== undefined ? byPath.get(`${script}.engine`) : undefined;
+    const fetched = script !== undefined ? reference(script) : undefined;
+    if (script !== undefined && engine) out.push({ path: script, content: engine.content + f.content, mode: 0o700 });
+    else if (script !== undefined && fetched)
+      out.push({ path: script, content: f.content, mode: 0o700, engine: fetched });
     else out.push(f);
   }
   return out;

@@ -28,7 +28,7 @@ export interface ShellUserDataArgs extends UserDataArgs {
  */
 export function renderShellUserData(args: ShellUserDataArgs): string {
   const { script, files } = placeFiles(args);
-  const placed = writtenFiles(script, files, args.compress);
+  const placed = writtenFiles(script, files, args.compress, args.engineUrl);
   if (args.userScript !== undefined) {
     if (!args.userScript.startsWith("#!")) {
       throw new PolicyError(
@@ -74,13 +74,16 @@ export function renderShellUserData(args: ShellUserDataArgs): string {
     }
     lines.push(`chmod ${formatMode(f.mode)} ${shellQuote(tmp)}`, `mv -f ${shellQuote(tmp)} ${shellQuote(f.path)}`);
   }
-  const join = joinScriptCommand(script, args.compress);
-  if (join) lines.push(join);
-  if (args.userScript === undefined) lines.push(shellQuote(script.path));
+  const join = joinScriptCommand(script, args.compress, args.engineUrl);
+  // A fetched engine can fail to come: that is the apply's failure, not the user data's (the user's script still runs).
+  const fetch = args.engineUrl !== undefined && join ? `${join} && ` : "";
+  if (join && !fetch) lines.push(join);
+  if (args.userScript === undefined) lines.push(`${fetch}${shellQuote(script.path)}`);
   else {
     // The user's script (often what joins the node to its cluster) runs even when the mirrors failed;
     // the user data still exits non-zero so the failure shows in the boot log.
-    lines.push("rc=0", `${shellQuote(script.path)} || rc=$?`, shellQuote(placed[placed.length - 1].path), 'exit "$rc"');
+    const user = shellQuote(placed[placed.length - 1].path);
+    lines.push("rc=0", `${fetch}${shellQuote(script.path)} || rc=$?`, user, 'exit "$rc"');
   }
   return `${lines.join("\n")}\n`;
 }

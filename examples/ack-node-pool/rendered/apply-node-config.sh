@@ -784,7 +784,7 @@ node_data() {
   lock_folders /etc/containerd
   containerd_hosts_dir /etc/containerd/certs.d
   node_file containerd /etc/containerd/certs.d/docker.io/hosts.toml 644 <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+# Written by registry-mirrors; edit the mirror policy, not this file.
 server = "https://registry-1.docker.io"
 
 [host."https://a1b2c3d4.mirror.aliyuncs.com"]
@@ -792,7 +792,7 @@ capabilities = [ "pull", "resolve" ]
 dial_timeout = "5s"
 REGISTRY_MIRRORS_EOF
   node_file containerd /etc/containerd/certs.d/registry.cn-hangzhou.aliyuncs.com/hosts.toml 644 <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+# Written by registry-mirrors; edit the mirror policy, not this file.
 server = "https://registry.cn-hangzhou.aliyuncs.com"
 
 [host."https://registry-vpc.cn-hangzhou.aliyuncs.com"]

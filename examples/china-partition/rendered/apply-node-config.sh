@@ -905,7 +905,7 @@ node_data() {
   lock_folders /etc/containerd
   containerd_hosts_dir /etc/containerd/certs.d
   node_file containerd /etc/containerd/certs.d/docker.io/hosts.toml 644 <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+# Written by registry-mirrors; edit the mirror policy, not this file.
 server = "https://registry-1.docker.io"
 
 [host."https://a1b2c3d4.mirror.aliyuncs.com"]
@@ -913,7 +913,7 @@ capabilities = [ "pull", "resolve" ]
 dial_timeout = "5s"
 REGISTRY_MIRRORS_EOF
   node_file containerd /etc/containerd/certs.d/public.ecr.aws/hosts.toml 600 ecr <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+# Written by registry-mirrors; edit the mirror policy, not this file.
 server = "https://public.ecr.aws"
 
 [host."https://123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/v2/ecr-public"]
@@ -923,7 +923,7 @@ dial_timeout = "5s"
 REGISTRY_MIRRORS_EOF
   ecr_token cn-north-1 /etc/containerd/certs.d/public.ecr.aws/hosts.toml 'host."https://123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/v2/ecr-public".header'
   node_file containerd /etc/containerd/certs.d/quay.io/hosts.toml 600 ecr <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+# Written by registry-mirrors; edit the mirror policy, not this file.
 server = "https://quay.io"
 
 [host."https://123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/v2/quay"]
@@ -933,7 +933,7 @@ dial_timeout = "5s"
 REGISTRY_MIRRORS_EOF
   ecr_token cn-north-1 /etc/containerd/certs.d/quay.io/hosts.toml 'host."https://123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/v2/quay".header'
   node_file containerd /etc/containerd/certs.d/registry.k8s.io/hosts.toml 600 ecr <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+# Written by registry-mirrors; edit the mirror policy, not this file.
 server = "https://registry.k8s.io"
 
 [host."https://123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/v2/k8s"]

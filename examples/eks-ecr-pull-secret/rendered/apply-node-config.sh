@@ -784,7 +784,7 @@ node_data() {
   lock_folders /etc/containerd
   containerd_hosts_dir /etc/containerd/certs.d
   node_file containerd /etc/containerd/certs.d/docker.io/hosts.toml 644 <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+# Written by registry-mirrors; edit the mirror policy, not this file.
 server = "https://registry-1.docker.io"
 
 [host."https://mirror.gcr.io"]

@@ -905,7 +905,7 @@ node_data() {
   lock_folders /etc/containerd
   containerd_hosts_dir /etc/containerd/certs.d
   node_file containerd /etc/containerd/certs.d/docker.io/hosts.toml 600 ecr <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+# Written by registry-mirrors; edit the mirror policy, not this file.
 server = "https://registry-1.docker.io"
 
 [host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/docker-hub-example"]
@@ -919,7 +919,7 @@ dial_timeout = "5s"
 REGISTRY_MIRRORS_EOF
   ecr_token us-west-2 /etc/containerd/certs.d/docker.io/hosts.toml 'host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/docker-hub-example".header'
   node_file containerd /etc/containerd/certs.d/public.ecr.aws/hosts.toml 600 ecr <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+# Written by registry-mirrors; edit the mirror policy, not this file.
 server = "https://public.ecr.aws"
 
 [host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/ecr-public-example"]
@@ -929,7 +929,7 @@ dial_timeout = "5s"
 REGISTRY_MIRRORS_EOF
   ecr_token us-west-2 /etc/containerd/certs.d/public.ecr.aws/hosts.toml 'host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/ecr-public-example".header'
   node_file containerd /etc/containerd/certs.d/quay.io/hosts.toml 600 ecr <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+# Written by registry-mirrors; edit the mirror policy, not this file.
 server = "https://quay.io"
 
 [host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/quay-example"]
@@ -939,7 +939,7 @@ dial_timeout = "5s"
 REGISTRY_MIRRORS_EOF
   ecr_token us-west-2 /etc/containerd/certs.d/quay.io/hosts.toml 'host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/quay-example".header'
   node_file containerd /etc/containerd/certs.d/registry.k8s.io/hosts.toml 600 ecr <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+# Written by registry-mirrors; edit the mirror policy, not this file.
 server = "https://registry.k8s.io"
 
 [host."https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/k8s-example"]

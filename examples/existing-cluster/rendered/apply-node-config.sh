@@ -999,7 +999,7 @@ node_data() {
 REGISTRY_MIRRORS_EOF
   containerd_hosts_dir /etc/containerd/certs.d
   node_file containerd /etc/containerd/certs.d/docker.io/hosts.toml 644 <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+# Written by registry-mirrors; edit the mirror policy, not this file.
 server = "https://registry-1.docker.io"
 
 [host."https://mirror.gcr.io"]
@@ -1007,7 +1007,7 @@ capabilities = [ "pull", "resolve" ]
 dial_timeout = "5s"
 REGISTRY_MIRRORS_EOF
   node_file containerd /etc/containerd/certs.d/ghcr.io/hosts.toml 644 <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+# Written by registry-mirrors; edit the mirror policy, not this file.
 server = "https://ghcr.io"
 
 [host."https://ghcr-mirror.example.com"]

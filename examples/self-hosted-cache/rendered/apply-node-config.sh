@@ -1050,7 +1050,7 @@ node_data() {
 REGISTRY_MIRRORS_EOF
   containerd_hosts_dir /etc/containerd/certs.d
   node_file containerd /etc/containerd/certs.d/docker.io/hosts.toml 644 <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+# Written by registry-mirrors; edit the mirror policy, not this file.
 server = "https://registry-1.docker.io"
 
 [host."https://10.96.0.50:5000"]
@@ -1059,7 +1059,7 @@ ca = "/etc/containerd/certs.d/docker.io/10.96.0.50:5000.crt"
 dial_timeout = "5s"
 REGISTRY_MIRRORS_EOF
   node_file containerd /etc/containerd/certs.d/ghcr.io/hosts.toml 644 <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+# Written by registry-mirrors; edit the mirror policy, not this file.
 server = "https://ghcr.io"
 
 [host."https://10.96.0.51:5000"]
@@ -1068,7 +1068,7 @@ ca = "/etc/containerd/certs.d/ghcr.io/10.96.0.51:5000.crt"
 dial_timeout = "5s"
 REGISTRY_MIRRORS_EOF
   node_file containerd /etc/containerd/certs.d/quay.io/hosts.toml 644 <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+# Written by registry-mirrors; edit the mirror policy, not this file.
 server = "https://quay.io"
 
 [host."https://10.96.0.52:5000"]
@@ -1077,7 +1077,7 @@ ca = "/etc/containerd/certs.d/quay.io/10.96.0.52:5000.crt"
 dial_timeout = "5s"
 REGISTRY_MIRRORS_EOF
   node_file containerd /etc/containerd/certs.d/registry.k8s.io/hosts.toml 644 <<'REGISTRY_MIRRORS_EOF'
-# Written by registry-mirrors. Changes here are overwritten; edit the mirror policy instead.
+# Written by registry-mirrors; edit the mirror policy, not this file.
 server = "https://registry.k8s.io"
 
 [host."https://10.96.0.53:5000"]
