@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, realpathSync, statfsSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { nodeConfigUserData, type RenderedNodeConfig } from "../components/core/render/node-config";
-import { userDataSizeWarning } from "../components/core/userdata";
+import { nodeEngineFile, userDataSizeWarning } from "../components/core/userdata";
 import { fail, type Io } from "./args";
 
 /** Pseudo filesystems (proc, sysfs, cgroup, cgroup2, debugfs, securityfs, devpts) by their statfs magic. */
@@ -26,23 +26,29 @@ function checkOutDir(out: string): string {
 }
 
 /** Every file `render` writes, by path relative to the output folder. */
-export function outputFiles(rendered: RenderedNodeConfig): Record<string, { content: string; mode: number }> {
+export function outputFiles(
+  rendered: RenderedNodeConfig,
+  engineUrl?: string,
+): Record<string, { content: string; mode: number }> {
   const files: Record<string, { content: string; mode: number }> = {};
   for (const [path, content] of Object.entries(rendered.files)) {
     files[join("node", path)] = { content, mode: 0o644 };
   }
   files["apply-node-config.sh"] = { content: rendered.applyScript, mode: 0o755 };
-  const userData = nodeConfigUserData(rendered);
+  const userData = nodeConfigUserData(rendered, { engineUrl });
   if (userData !== undefined) files["user-data.yaml"] = { content: userData, mode: 0o644 };
+  const engine = engineUrl !== undefined ? nodeEngineFile(rendered.applyScript) : undefined;
+  // The file to upload where --engine-url points.
+  if (engine) files[join("engine", engine.name)] = { content: engine.content, mode: 0o644 };
   if (rendered.bottlerocketSettings !== undefined)
     files["bottlerocket.toml"] = { content: rendered.bottlerocketSettings, mode: 0o644 };
   return files;
 }
 
 /** Writes every output file under `out`, after checking the folder and that no file's path is taken by a folder. */
-export function writeOutput(out: string, rendered: RenderedNodeConfig, io: Io): void {
+export function writeOutput(out: string, rendered: RenderedNodeConfig, io: Io, engineUrl?: string): void {
   const outDir = checkOutDir(out);
-  const files = outputFiles(rendered);
+  const files = outputFiles(rendered, engineUrl);
   const userData = files["user-data.yaml"];
   const tooBig = userData && userDataSizeWarning(join(outDir, "user-data.yaml"), userData.content);
   if (tooBig) io.err(`warning: ${tooBig}`);

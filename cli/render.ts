@@ -10,6 +10,7 @@ import type { MirrorInput } from "../components/core/regions/catalog";
 import type { RegionSelection } from "../components/core/regions/select";
 import { fail, type Io, type ParsedArgs, parseOrFail } from "./args";
 import { writeOutput } from "./output";
+import { checkEngineUrl } from "../components/core/userdata/engine-url";
 import { REGION_OPTIONS, selectionFromFlags } from "./regions";
 import { CI_RENDER_HELP, CI_RENDER_OPTIONS, renderCi } from "./render-ci";
 
@@ -58,7 +59,11 @@ Output:
                                   DIR/node/<path on the node>   e.g. DIR/node/etc/docker/daemon.json
                                   DIR/apply-node-config.sh      the node apply script
                                   DIR/user-data.yaml            #cloud-config running the script
+                                  DIR/engine/<name>.sh          with --engine-url: the engine file to upload there
                                   DIR/bottlerocket.toml         Bottlerocket settings (with --runtime bottlerocket)
+  --engine-url URL              user-data.yaml fetches the script's engine from this folder URL (the
+                                files DIR/engine/ holds go there) instead of carrying it: a few KB
+                                whatever the runtimes, the policy's files readable
   -h, --help                    this help
 
 Errors go to stderr with the field, the value and the fix; nothing is written when an input is invalid.`;
@@ -112,6 +117,7 @@ const RENDER_OPTIONS = {
   "live-restore": { type: "boolean" },
   "max-concurrent-downloads": { type: "string" },
   out: { type: "string" },
+  "engine-url": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -297,6 +303,7 @@ export function render(argv: string[], io: Io, write: boolean): number {
   }
   if (values.ci !== undefined) return renderCi(values, io, write, nodeConfigFromFlags);
   const { selection, flagWarnings, ...input } = nodeConfigFromFlags(values);
+  if (values["engine-url"] !== undefined) checkEngineUrl("--engine-url", values["engine-url"]);
   const rendered = renderNodeConfig(input);
   for (const w of flagWarnings ?? []) io.err(`warning: ${redact(w)}`);
   if (selection) {
@@ -314,7 +321,7 @@ export function render(argv: string[], io: Io, write: boolean): number {
     );
     return 0;
   }
-  writeOutput(values.out ?? "out", rendered, io);
+  writeOutput(values.out ?? "out", rendered, io, values["engine-url"]);
   if (rendered.secret)
     io.err(
       "note: a rendered file holds a credential; no user data was written (deliver it with the Kubernetes DaemonSet)",

@@ -11,7 +11,7 @@ import {
   type RenderedNodeConfig,
   renderNodeConfig,
 } from "./core/render/node-config";
-import { encodeUserData, userDataSizeWarning } from "./core/userdata";
+import { encodeUserData, type NodeEngineFile, nodeEngineFile, userDataSizeWarning } from "./core/userdata";
 // Loads no Kubernetes SDK at import time: createNodeConfigResources loads it when it creates resources.
 import {
   createNodeConfigResources,
@@ -252,6 +252,14 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
     return this.outputs.get("userDataGzipBase64", () =>
       this.userData.apply((u) => (u === undefined ? undefined : encodeUserData(u, { gzip: true }))),
     );
+  }
+
+  /**
+   * The apply script's engine as a file to upload where the user-data helpers' `engineUrl` points (`name`, `content`,
+   * `sha256`): the library's own code, the same for every policy with the same runtimes.
+   */
+  get engineFile(): pulumi.Output<NodeEngineFile | undefined> {
+    return this.pick("engineFile", (r) => nodeEngineFile(r.applyScript), false);
   }
 
   /** Warnings met while rendering (also logged). */

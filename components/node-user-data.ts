@@ -7,8 +7,13 @@ import {
   fitUserData,
   refuseSecretApplyScript,
   renderNodeUserData,
+  nodeEngineFile,
+  type NodeEngineFile,
 } from "./core/userdata";
+import { PolicyError } from "./core/errors";
 import { isKnown } from "./outputs";
+
+const firstLine = (text: string) => text.split("\n", 1)[0];
 
 /** The user data of a cloud-init node that runs the apply script: what the AWS and Alibaba Cloud helpers share. */
 export interface NodeUserDataInputs {
@@ -28,6 +33,13 @@ export interface NodeUserDataInputs {
   compress?: pulumi.Input<Compression>;
   /** Where the apply script is written on the node; default `/var/lib/registry-mirrors/apply-node-config.sh`. */
   scriptPath?: pulumi.Input<string>;
+  /**
+   * Fetch the apply script's engine from this folder URL instead of carrying it in the user data (see
+   * `nodeEngineFileOf`: upload that file there, e.g. as an S3 or OSS object). The user data then holds the readable
+   * policy files, a 1.3 KB fetcher and the engine's URL and sha256: small whatever the runtimes, and a policy change
+   * shows in a review as the lines that changed.
+   */
+  engineUrl?: pulumi.Input<string>;
 }
 
 /** Base64 user data for `target`'s limit, from the shared inputs; refuses a secret apply script. */
@@ -41,6 +53,7 @@ export function nodeUserData(target: UserDataLimitTarget, args: NodeUserDataInpu
     userParts: args.userParts,
     compress: args.compress,
     scriptPath: args.scriptPath,
+    engineUrl: args.engineUrl,
   };
   const render = (applyScript: string, secret: boolean, v: pulumi.Unwrap<typeof rest>) => {
     refuseSecretApplyScript(secret);
@@ -54,6 +67,7 @@ export function nodeUserData(target: UserDataLimitTarget, args: NodeUserDataInpu
           userData: v.userData,
           userParts: v.userParts,
           scriptPath: v.scriptPath,
+          engineUrl: v.engineUrl,
           compress,
         }),
       // cloud-config and shell scripts are read by cloud-init, which takes a gzipped document.
@@ -69,4 +83,27 @@ export function nodeUserData(target: UserDataLimitTarget, args: NodeUserDataInpu
   return pulumi
     .output({ applyScript: script, secret: pulumi.isSecret(script), ...rest })
     .apply((v) => render(v.applyScript, v.secret, v));
+}
+
+/**
+ * The engine file of an apply script, to upload where `engineUrl` points: its `name` (version and hash), `content`
+ * and `sha256`. The same file for every policy with the same runtimes and library version.
+ *
+ * ```ts
+ * const engine = nodeEngineFileOf(mirrors.applyScript);
+ * new aws.s3.BucketObjectv2("engine", { bucket, key: engine.name.apply((n) => `registry-mirrors/${n}`), content: engine.content });
+ * ```
+ */
+export function nodeEngineFileOf(applyScript: pulumi.Input<string>): pulumi.Output<NodeEngineFile> {
+  return pulumi.output(applyScript).apply((script) => {
+    const file = nodeEngineFile(script);
+    if (file === undefined)
+      throw new PolicyError(
+        "applyScript",
+        firstLine(script),
+        "this apply script has no engine/data split, so there is no engine file",
+        "pass MirrorDaemonConfig.applyScript (rendered by this library)",
+      );
+    return file;
+  });
 }

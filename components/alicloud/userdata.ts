@@ -2,6 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { type Compression, fitUserData, refuseSecretApplyScript, renderShellUserData } from "../core/userdata";
 import { type NodeUserDataInputs, nodeUserData } from "../node-user-data";
 
+export { nodeEngineFileOf } from "../node-user-data";
+
 /**
  * Arguments of {@link ecsUserData}: user data for `alicloud.ecs.Instance`, `alicloud.ess.ScalingConfiguration`
  * and `alicloud.ecs.EcsLaunchTemplate` (Linux images run it with cloud-init).
@@ -36,6 +38,8 @@ export interface AckNodePoolUserDataArgs {
    * limit is then an error).
    */
   compress?: pulumi.Input<Compression>;
+  /** Fetch the engine from this folder URL (see {@link NodeUserDataInputs.engineUrl}), e.g. an OSS bucket's. */
+  engineUrl?: pulumi.Input<string>;
 }
 
 /**
@@ -58,6 +62,7 @@ export function ackNodePoolUserData(args: AckNodePoolUserDataArgs): pulumi.Outpu
       userScript: args.userScript,
       scriptPath: args.scriptPath,
       compress: args.compress,
+      engineUrl: args.engineUrl,
     })
     .apply((v) => {
       refuseSecretApplyScript(v.secret);
@@ -66,6 +71,7 @@ export function ackNodePoolUserData(args: AckNodePoolUserDataArgs): pulumi.Outpu
           applyScript: v.applyScript,
           userScript: v.userScript,
           scriptPath: v.scriptPath,
+          engineUrl: v.engineUrl,
           compress,
         }),
       );

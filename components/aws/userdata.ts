@@ -12,6 +12,8 @@ import {
 } from "../core/userdata";
 import { type NodeUserDataInputs, nodeUserData } from "../node-user-data";
 
+export { nodeEngineFileOf } from "../node-user-data";
+
 /**
  * Arguments of {@link launchTemplateUserData}: user data for an `aws.ec2.LaunchTemplate` (or
  * `aws.ec2.Instance`) of plain EC2 nodes. For EKS node groups use {@link eksNodeUserData}.
@@ -65,6 +67,8 @@ export interface EksNodeUserDataArgs {
    * the whole document is never gzipped.)
    */
   compress?: pulumi.Input<Compression>;
+  /** AL2, AL2023: fetch the engine from this folder URL (see {@link NodeUserDataInputs.engineUrl}). */
+  engineUrl?: pulumi.Input<string>;
 }
 
 /**
@@ -100,6 +104,7 @@ export function eksNodeUserData(args: EksNodeUserDataArgs): pulumi.Output<string
       userParts: args.userParts,
       scriptPath: args.scriptPath,
       compress: args.compress,
+      engineUrl: args.engineUrl,
     })
     .apply((v) => {
       refuseSecretApplyScript(v.secret);
@@ -120,6 +125,7 @@ export function eksNodeUserData(args: EksNodeUserDataArgs): pulumi.Output<string
             userSettings: v.userSettings,
             userData: v.userData,
             userParts: v.userParts,
+            engineUrl: v.engineUrl,
             compress: compressed,
           }),
         // AL2 reads its MIME document with cloud-init (gzip taken); AL2023's nodeadm and Bottlerocket do not.

@@ -5,7 +5,7 @@ import * as eks from "@pulumi/aws/eks";
 import { parse as parseToml } from "smol-toml";
 import YAML from "yaml";
 import { type MockHandle, plain, registered, setupMocks, unwrap } from "./mocks";
-import { eksNodeUserData, launchTemplateUserData } from "../../components/aws";
+import { eksNodeUserData, launchTemplateUserData, nodeEngineFileOf } from "../../components/aws";
 import { MirrorDaemonConfig } from "../../components/mirror-daemon-config";
 import { PolicyError } from "../../components/core/errors";
 import { DEFAULT_APPLY_SCRIPT_PATH, splitUserData, userDataFiles } from "../../components/core/userdata";
@@ -96,6 +96,28 @@ describe("launchTemplateUserData", () => {
     expect(YAML.parse(text).write_files[0].encoding).toBe("gz+b64");
     expect(userDataFiles(text)).toEqual([{ path: DEFAULT_APPLY_SCRIPT_PATH, content: script, mode: 0o700 }]);
     expect(script).toContain("https://mirror.example.com");
+  });
+
+  test("with engineUrl: the readable data part and the engine's URL; the engine file to upload is the component's engineFile", async () => {
+    const mirrors = new MirrorDaemonConfig("by-url", { mirrors: ["https://mirror.example.com"] });
+    const engineUrl = "https://artifacts.s3.eu-west-1.amazonaws.com/registry-mirrors/";
+    const lt = new ec2.LaunchTemplate("by-url", {
+      imageId: "ami-123",
+      userData: launchTemplateUserData({ applyScript: mirrors.applyScript, engineUrl }),
+    });
+    const text = await launchTemplateText(lt, "by-url");
+    const engine = await unwrap(mirrors.engineFile);
+    expect(engine).toEqual(await unwrap(nodeEngineFileOf(mirrors.applyScript)));
+    const [file] = userDataFiles(text);
+    expect(file.engine).toMatchObject({ url: `${engineUrl}${engine?.name}`, sha256: engine?.sha256 });
+    expect(`${engine?.content}${file.content}`).toBe(await unwrap(mirrors.applyScript));
+    expect(text).toContain('"https://mirror.example.com"');
+    expect(Buffer.byteLength(text)).toBeLessThan(4096);
+
+    const bad = await failure(launchTemplateUserData({ applyScript: mirrors.applyScript, engineUrl: "ftp://x/" }));
+    expect((bad as PolicyError).field).toBe("engineUrl");
+    const noEngine = await failure(nodeEngineFileOf(SCRIPT));
+    expect((noEngine as PolicyError).message).toMatch(/^applyScript: this apply script has no engine\/data split/);
   });
 
   test("refuses a secret apply script, and user data over 16 KB when compression is off", async () => {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { parse as parseYaml } from "yaml";
 import { main } from "../../cli/main";
-import { userDataSizeWarning } from "../../components/core/userdata";
+import { userDataFiles, userDataSizeWarning } from "../../components/core/userdata";
 
 function cli(args: string[]) {
   const out: string[] = [];
@@ -101,6 +101,26 @@ describe("registry-mirrors render", () => {
     expect(files.some((f) => f.startsWith("node/etc/containers/registries.conf.d/"))).toBe(true);
     const daemon = JSON.parse(readFileSync(join(dir, "node/etc/docker/daemon.json"), "utf8"));
     expect(daemon["registry-mirrors"]).toEqual(["https://hub-1.example.com", "https://hub-2.example.com"]);
+  });
+
+  it("--engine-url: user-data.yaml fetches the engine, which is written under engine/ to upload", () => {
+    const dir = tmp();
+    const url = "https://artifacts.example.com/registry-mirrors/";
+    const result = cli(["render", "--mirror", "https://m.example.com", "--engine-url", url, "--out", dir]);
+    expect(result.err).toBe("");
+    expect(result.code).toBe(0);
+    const [engine] = listFiles(dir).filter((f) => f.startsWith("engine/"));
+    expect(engine).toMatch(/^engine\/registry-mirrors-engine-0\.1\.0-[0-9a-f]{16}\.sh$/);
+    const script = readFileSync(join(dir, "apply-node-config.sh"), "utf8");
+    const engineText = readFileSync(join(dir, engine), "utf8");
+    expect(script.startsWith(engineText)).toBe(true);
+    const [file] = userDataFiles(readFileSync(join(dir, "user-data.yaml"), "utf8"));
+    expect(file.engine?.url).toBe(`${url}${engine.slice("engine/".length)}`);
+    expect(engineText + file.content).toBe(script);
+
+    const bad = cli(["render", "--mirror", "https://m.example.com", "--engine-url", "s3://bucket/x", "--out", tmp()]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toMatch(/--engine-url: .*s3: is not http\(s\).*Fix: /);
   });
 
   it("reads a YAML policy file with the component's argument shape", () => {

@@ -126,8 +126,13 @@ function checkRuntimes(runtimes: unknown): RuntimeName[] {
  * carrying the script's engine gzip+base64 (its data part readable), else all of it compressed. Undefined when a file holds a credential (credentials never go into user data).
  * Apart from `renderNodeConfig` because it costs as much as the rest of the rendering and many programs never use it.
  */
-export function nodeConfigUserData(rendered: Pick<RenderedNodeConfig, "applyScript" | "secret">): string | undefined {
+export function nodeConfigUserData(
+  rendered: Pick<RenderedNodeConfig, "applyScript" | "secret">,
+  options: { engineUrl?: string } = {},
+): string | undefined {
   if (rendered.secret) return undefined;
+  if (options.engineUrl !== undefined)
+    return renderCloudConfig({ applyScript: rendered.applyScript, engineUrl: options.engineUrl });
   for (const compress of [false, true] as const) {
     const text = renderCloudConfig({ applyScript: rendered.applyScript, compress });
     if (Buffer.byteLength(text, "utf8") <= USER_DATA_LIMITS.ec2.bytes) return text;
