@@ -71,7 +71,10 @@ export interface WatchFile {
   action: "rewrite" | "report";
   /** Endpoints the file mentions that the watchdog may take out of it (rewrite) or reports on (report). */
   endpoints: string[];
-  /** Rewrite only: the content the apply script writes (daemon.json: only the keys it manages). */
+  /**
+   * daemon.json: the keys the apply script writes (only those it manages). TOML files leave it out: it is `prefix` +
+   * the chunks of no down-set, which the watchdog assembles.
+   */
   content?: string;
   /** Rewrite only: the node folder whose `.registry-mirrors.lock` the apply script takes for this file. */
   lock?: string;
@@ -200,7 +203,6 @@ function hostsTomlFile(path: string, content: string, entry: RegistryMirrors, di
     format: "containerd-hosts",
     action: "rewrite",
     endpoints: urls,
-    content,
     prefix,
     chunks,
   };
@@ -234,7 +236,6 @@ function registriesConfFile(path: string, content: string, policy: MirrorPolicy)
     format: "registries-conf",
     action: "rewrite",
     endpoints: urls,
-    content,
     prefix,
     chunks,
     reload: "crio",
@@ -356,7 +357,16 @@ export function buildWatchPlan(input: WatchPlanInput): WatchPlan {
   return sortKeys({ version: 1, endpoints, files, timings, stateDir, metricsFile }) as WatchPlan;
 }
 
-/** The plan as the JSON file the watchdog reads: sorted keys, two-space indent, final newline. */
+/**
+ * The plan as the JSON file the watchdog reads: sorted keys, one line per endpoint and per file (a review diff shows
+ * which changed; indenting every chunk would double the plan's share of user data), final newline.
+ */
 export function renderWatchPlan(input: WatchPlanInput): string {
-  return `${JSON.stringify(buildWatchPlan(input), null, 2)}\n`;
+  const plan = buildWatchPlan(input) as unknown as Record<string, unknown>;
+  const members = Object.entries(plan).map(([key, value]) =>
+    Array.isArray(value) && value.length > 0
+      ? `${JSON.stringify(key)}: [\n${value.map((v) => JSON.stringify(v)).join(",\n")}\n]`
+      : `${JSON.stringify(key)}: ${JSON.stringify(value)}`,
+  );
+  return `{\n${members.join(",\n")}\n}\n`;
 }

@@ -50,7 +50,7 @@ describe("MirrorDaemonConfig", () => {
     const script = await unwrap(config.applyScript);
     expect(script).toBe(renderNodeConfig(args).applyScript);
     expect(script).toMatch(/^ {2}watch_plan <<'/m);
-    expect(script).toContain('"intervalSeconds": 10');
+    expect(script).toContain('"intervalSeconds":10');
     await mocks.settle();
     const daemonSet = mocks.resources.find(
       (r) => r.type === "kubernetes:apps/v1:DaemonSet" && r.name === "watched-node-config",

@@ -176,7 +176,8 @@ def load_plan(text):
             elif f.get("format") in ("containerd-hosts", "registries-conf"):
                 if not isinstance(f.get("prefix"), str) or not isinstance(f.get("chunks"), list):
                     raise PlanError("files[%d] (%s) needs prefix and chunks" % (i, f["path"]))
-                if assemble(f["prefix"], f["chunks"], set()) != f.get("content"):
+                content = assemble(f["prefix"], f["chunks"], set())
+                if f.setdefault("content", content) != content:
                     raise PlanError("files[%d] (%s): its chunks do not make up its content" % (i, f["path"]))
             else:
                 raise PlanError("files[%d] has an unknown format %r" % (i, f.get("format")))
