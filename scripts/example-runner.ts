@@ -62,6 +62,8 @@ export const TEST_CONFIG: Record<string, Record<string, string>> = {
   "eks-node-group": {
     dockerHubAccessToken: "dckr_pat_example-not-a-real-token",
     dockerHubUsername: "platform-bot",
+    engineBucket: "platform-node-engine-123456789012",
+    s3EndpointId: "vpce-0example0123456789",
     nodeRoleArn: "arn:aws:iam::123456789012:role/eks-nodes",
   },
   "ess-scaling-group": {

@@ -4,11 +4,14 @@
  *
  * RegionalMirrorSelector creates the pull-through cache rules (and the Secrets Manager secret ECR needs for Docker
  * Hub) and picks the mirrors; MirrorDaemonConfig renders containerd's hosts.toml files and the apply script;
- * eksNodeUserData wraps the script as the MIME part EKS merges in front of its own bootstrap.
+ * eksNodeUserData wraps the script as the MIME part EKS merges in front of its own bootstrap. The script's engine
+ * (the library's node code) is an S3 object the nodes fetch through the VPC's S3 gateway endpoint, so the user data
+ * carries only the policy's files, readable in a review.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as ec2 from "@pulumi/aws/ec2";
 import * as eks from "@pulumi/aws/eks";
+import * as s3 from "@pulumi/aws/s3";
 import { MirrorDaemonConfig, RegionalMirrorSelector } from "registry-mirrors";
 import { eksNodeUserData } from "registry-mirrors/aws";
 
@@ -36,15 +39,53 @@ const selector = new RegionalMirrorSelector("mirrors", {
 // AL2023 runs containerd only, and already points its config_path at /etc/containerd/certs.d.
 const mirrors = new MirrorDaemonConfig("nodes", { policy: selector.policy, runtimes: ["containerd"] });
 
-const userData = eksNodeUserData({ amiType, applyScript: mirrors.applyScript });
-
-const launchTemplate = new ec2.LaunchTemplate("nodes", {
-  description: "EKS nodes with registry mirrors (registry-mirrors)",
-  userData,
-  // IMDSv2 only; hop limit 2 so pods that need the node role's credentials still reach it.
-  metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2 },
-  updateDefaultVersion: true,
+// The engine: the same file for every policy with these runtimes, named by its hash. Nodes download it without
+// credentials, only through the VPC's S3 gateway endpoint (a policy limited to one aws:SourceVpce is not public), and
+// check its sha256 before running it.
+const engineBucket = new s3.Bucket("node-engine", { bucket: config.require("engineBucket"), forceDestroy: true });
+new s3.BucketPolicy("node-engine", {
+  bucket: engineBucket.id,
+  policy: pulumi.jsonStringify({
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "NodesFetchTheEngineThroughTheVpcEndpoint",
+        Effect: "Allow",
+        Principal: "*",
+        Action: "s3:GetObject",
+        Resource: pulumi.interpolate`${engineBucket.arn}/registry-mirrors/*`,
+        Condition: { StringEquals: { "aws:SourceVpce": config.require("s3EndpointId") } },
+      },
+    ],
+  }),
 });
+const engine = mirrors.engineFile.apply((f) => f as NonNullable<typeof f>);
+const engineObject = new s3.BucketObjectv2(
+  "node-engine",
+  {
+    bucket: engineBucket.id,
+    key: pulumi.interpolate`registry-mirrors/${engine.name}`,
+    content: engine.content,
+    contentType: "text/x-shellscript",
+  },
+  // A new engine is a new object; the old one stays for nodes of launch template versions still in use.
+  { retainOnDelete: true },
+);
+const engineUrl = pulumi.interpolate`https://${engineBucket.bucket}.s3.${region}.amazonaws.com/registry-mirrors/`;
+
+const userData = eksNodeUserData({ amiType, applyScript: mirrors.applyScript, engineUrl });
+
+const launchTemplate = new ec2.LaunchTemplate(
+  "nodes",
+  {
+    description: "EKS nodes with registry mirrors (registry-mirrors)",
+    userData,
+    // IMDSv2 only; hop limit 2 so pods that need the node role's credentials still reach it.
+    metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2 },
+    updateDefaultVersion: true,
+  },
+  { dependsOn: [engineObject] },
+);
 
 const cluster = eks.getClusterOutput({ name: config.require("clusterName") });
 
@@ -76,3 +117,5 @@ export const nodeFiles = pulumi
     "apply-node-config.sh": applyScript,
     "user-data.mime": Buffer.from(encoded, "base64").toString("utf8"),
   }));
+/** The engine file the nodes fetch (its name holds its hash; upload nothing by hand). */
+export const engineObjectKey = engineObject.key;

@@ -20,6 +20,7 @@ import {
   renderShellUserData,
   userDataFiles,
 } from "../../components/core/userdata";
+import { engineFetcher } from "../../components/core/userdata/engine-url";
 
 const NODE_DIR = join(__dirname, "../../components/core/node");
 const sources = readdirSync(NODE_DIR).sort();
@@ -45,6 +46,17 @@ describe("the node code as source files", () => {
     expect(res.error).toBeUndefined();
     expect(res.stdout).toBe("");
     expect(res.status).toBe(0);
+  });
+
+  it("the engine fetcher as user data carries it, and the shell user data that runs it, pass shellcheck", () => {
+    const script = renderNodeConfig({ mirrors: ["https://m.example.com"] }).applyScript;
+    const userData = renderShellUserData({ applyScript: script, engineUrl: "https://artifacts.example.com/rm/" });
+    expect(userData).toContain(engineFetcher());
+    for (const text of [userData, engineFetcher()]) {
+      const res = run("shellcheck", ["-s", "sh", "-S", "style", "-"], text);
+      expect(res.stdout).toBe("");
+      expect(res.status).toBe(0);
+    }
   });
 
   it.each(sources.filter((f) => f.endsWith(".py")))("%s compiles with python3", (name) => {
