@@ -336,7 +336,9 @@ describe("ECR token refresher on a node", () => {
     try {
       const res = await apply();
       expect(res.code, res.stderr).toBe(0);
-      expect(res.stdout).toContain(`containerd: wrote ${target}.registry-mirrors.template`);
+      expect(res.stdout).toContain(
+        `containerd: wrote ${DIR}/docker.io/${link}.registry-mirrors.template (hosts.toml gets the ECR token)\necr-token: wrote ${HUB}\n`,
+      );
       expect(lstatSync(node(HUB)).isSymbolicLink()).toBe(true);
       expect(readlinkSync(node(HUB))).toBe(link);
       expect(readFileSync(node(`${target}.registry-mirrors.template`), "utf8")).toBe(plan.containerd!.files[0].content);
