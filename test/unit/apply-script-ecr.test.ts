@@ -27,6 +27,7 @@ import { nodeSource } from "../../components/core/node-script";
 
 const ECR_REFRESHER = nodeSource("ecr-token-refresh.sh");
 import { type ContainerdHostsFile, renderContainerdHosts } from "../../components/core/render/containerd";
+import { renderNodeConfig } from "../../components/core/render/node-config";
 import { FakeNode, cleanupNodes, toolPath } from "../support/apply-harness";
 
 afterAll(cleanupNodes);
@@ -360,6 +361,23 @@ describe("apply script with ECR mirrors", { timeout: 60_000 }, () => {
       ECR_DIR,
     ])
       expect(node.exists(path), path).toBe(false);
+  });
+
+  it("check reads a symlinked hosts.toml's template where apply keeps it, beside the link's target", async () => {
+    const node = ecrNode(false);
+    const hubFile = "/etc/containerd/hosts/docker.io.toml";
+    node.write(hubFile, "# the node's own docker.io file\n");
+    mkdirSync(node.path(`${DIR}/docker.io`), { recursive: true });
+    symlinkSync(hubFile, node.path(HUB));
+    const script = renderNodeConfig({
+      policy: { allowMirrorPaths: true, registries: { "docker.io": POLICY.registries["docker.io"] } },
+      runtimes: ["containerd"],
+      watchdog: { failuresToDown: 1, metricsFile: false },
+    }).applyScript;
+    expect(node.run(script, undefined, { env: node.env }).code).toBe(0);
+    const res = await node.start(script, "check", { env: node.env }).done;
+    expect(res.stdout).toContain(`ok: ${hubFile}.registry-mirrors.template is the rendered file\n`);
+    expect(res.stdout).not.toContain("missing");
   });
 
   it.each([

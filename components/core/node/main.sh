@@ -70,7 +70,6 @@ main() {
   node_data
   # The watchdog takes the folder locks itself, for each write.
   if [ "$MODE" = watch ]; then watch_run; fi
-  if [ "$MODE" = check ]; then watch_check; fi
   # Node files are read and written where their symlinks lead; a special file is refused before anything is read.
   for l in containerd $FILE_GROUPS; do
     [ -e "$WORK/$l.list" ] || continue
@@ -79,6 +78,8 @@ main() {
   done
   if [ -n "$HAS_DOCKER" ]; then node_path /etc/docker/daemon.json && DOCKER_FILE=$ROOT$P; fi
   if [ -n "$HAS_CONTAINERD" ]; then node_path /etc/containerd/config.toml && CTD_MAIN=$ROOT$P; fi
+  # check reads the files (and an ECR file's template, beside its target) where apply writes them.
+  if [ "$MODE" = check ]; then watch_check; fi
   fd=3
   for folder in $LOCK_FOLDERS; do
     lock "$folder" "$fd"

@@ -579,7 +579,6 @@ engine_files
 : >"$WORK/ecr-list"
 node_data
 if [ "$MODE" = watch ]; then watch_run; fi
-if [ "$MODE" = check ]; then watch_check; fi
 for l in containerd $FILE_GROUPS; do
 [ -e "$WORK/$l.list" ] || continue
 while read -r w m p e; do node_path "$p" && printf '%s %s %s%s\n' "$w" "$m" "$P" "${e:+ $e}"; done <"$WORK/$l.list" >"$WORK/list"
@@ -587,6 +586,7 @@ mv "$WORK/list" "$WORK/$l.list"
 done
 if [ -n "$HAS_DOCKER" ]; then node_path /etc/docker/daemon.json && DOCKER_FILE=$ROOT$P; fi
 if [ -n "$HAS_CONTAINERD" ]; then node_path /etc/containerd/config.toml && CTD_MAIN=$ROOT$P; fi
+if [ "$MODE" = check ]; then watch_check; fi
 fd=3
 for folder in $LOCK_FOLDERS; do
 lock "$folder" "$fd"
