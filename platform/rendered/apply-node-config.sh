@@ -178,9 +178,9 @@ if command -v python3 >/dev/null 2>&1; then
 python3 "$WORK/merge.py" "$@"
 elif command -v jq >/dev/null 2>&1; then
 if [ "$3" = "*" ]; then all=true o=/dev/null; elif [ -e "$3" ]; then all=false o=$3; else all=false o=/dev/null; fi
-c=/dev/null b=${6:-/dev/null}
+c=/dev/null b=${6:-/dev/null} w=$2
 if [ -e "$1" ]; then c=$1; fi
-if ! jq -n -r --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --slurpfile b "$b" --argjson all "$all" --argjson changes true -f "$WORK/merge.jq" 2>"$WORK/jq.err"; then
+if ! merge_jq -r true 2>"$WORK/jq.err"; then
 echo "$5 is not valid JSON ($(tr '\n' ' ' <"$WORK/jq.err"))" >&2
 return 1
 fi
@@ -191,12 +191,21 @@ n=$(grep -m 1 -vxF -f "$WORK/nums.b" "$WORK/nums.a") || n='a duplicate key'
 echo "$5 holds $n, which jq cannot keep exactly. Fix: install python3" >&2
 return 1
 fi
-jq -n -S --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --slurpfile b "$b" --argjson all "$all" --argjson changes false -f "$WORK/merge.jq" >"$4"
+json_nums "$b" >"$WORK/nums.a"
+n=$(merge_jq -r '"nums"' | awk 'NR == FNR { a[NR] = $0; n = NR; next }
+FNR == 1 { d = $0 != n; next }
+NF > 1 && (d || a[FNR - 1] != $1 "") { print (d ? "a duplicate key" : a[FNR - 1]) substr($0, length($1) + 1); exit }' "$WORK/nums.a" -)
+if [ -n "$n" ]; then
+echo "${b#"$ROOT"} holds $n, which jq cannot keep exactly. Fix: install python3" >&2
+return 1
+fi
+merge_jq -S false >"$4"
 else
 echo "neither python3 nor jq is installed; one of them is needed to merge $5 without losing its other keys" >&2
 return 3
 fi
 }
+merge_jq() { jq -n "$1" --slurpfile c "$c" --slurpfile w "$w" --slurpfile o "$o" --slurpfile b "$b" --argjson all "$all" --argjson changes "$2" -f "$WORK/merge.jq"; }
 json_nums() { awk '{ gsub(/"([^"\\]|\\.)*"/, "\"\""); print }' "$1" | grep -oE -e '-?[0-9][0-9.eE+-]*' -e '[A-Za-z]+' | grep -vxE 'true|false|null' || true; }
 docker_action() {
 ACTION=none EMPTY='' keys=''
@@ -708,6 +717,12 @@ if [ -L "$R" ] || { [ -e "$R" ] && [ ! -f "$R" ]; }; then
 fail "$P is not a regular file; nothing was changed. Fix: move it away"
 exit 1
 fi
+[ -n "$ROOT" ] && [ "$R" != "$ROOT$1" ] || return 0
+r=$(cd -P "$ROOT/" && pwd -P)
+d=$(cd -P "${R%/*}" 2>/dev/null && pwd -P) || d=$r${P%/*}
+for f in $LOCK_FOLDERS; do case $d/ in */../*) ;; "$r$f"/*) return 0 ;; esac; done
+fail "$1 leads to ${d#"$r"}/${R##*/}, outside the folders this run writes under NODE_ROOT ($LOCK_FOLDERS); nothing was changed. Fix: point the link into one of them, or make it a regular file"
+exit 1
 }
 main() {
 DATA_N=0 HAS_DOCKER='' HAS_CONTAINERD='' HAS_FILES='' HAS_WATCH='' LOCK_FOLDERS=''
@@ -715,7 +730,6 @@ engine_files
 : >"$WORK/ecr-list"
 node_data
 if [ "$MODE" = watch ]; then watch_run; fi
-if [ "$MODE" = check ]; then watch_check; fi
 for l in containerd $FILE_GROUPS; do
 [ -e "$WORK/$l.list" ] || continue
 while read -r w m p e; do node_path "$p" && printf '%s %s %s%s\n' "$w" "$m" "$P" "${e:+ $e}"; done <"$WORK/$l.list" >"$WORK/list"
@@ -723,6 +737,7 @@ mv "$WORK/list" "$WORK/$l.list"
 done
 if [ -n "$HAS_DOCKER" ]; then node_path /etc/docker/daemon.json && DOCKER_FILE=$ROOT$P; fi
 if [ -n "$HAS_CONTAINERD" ]; then node_path /etc/containerd/config.toml && CTD_MAIN=$ROOT$P; fi
+if [ "$MODE" = check ]; then watch_check; fi
 fd=3
 for folder in $LOCK_FOLDERS; do
 lock "$folder" "$fd"
@@ -810,9 +825,11 @@ if ($c | length) > 1 then error("holds more than one JSON value") else . end
 | if ($cur | type) != "object" then error("does not hold a JSON object") else . end
 | ($w[0] // {}) as $want
 | (if $all then ($cur | keys) else ($o[0] // []) end) as $old
-| ($cur | with_entries(select(.key as $k | ($want | has($k)) or ([$old[] | select(. == $k)] | length == 0))))
-  + ($back | with_entries(select(.key as $k | ($want | has($k) | not) and ([$old[] | select(. == $k)] | length > 0))))
-  + $want
+| ($back | with_entries(select(.key as $k | ($want | has($k) | not) and ([$old[] | select(. == $k)] | length > 0)))) as $given
+| if $changes == "nums" then
+    [$back | paths(numbers)] | length, (.[] as $p | "\($back | getpath($p))\(if $given | has($p[0]) then " in \($p[0] | tojson)" else "" end)")
+  else ($cur | with_entries(select(.key as $k | ($want | has($k)) or ([$old[] | select(. == $k)] | length == 0))))
+  + $given + $want
 | . as $m
 | if $changes then
     ([$cur, $m] | map(keys) | add | unique[]) as $k
@@ -820,6 +837,7 @@ if ($c | length) > 1 then error("holds more than one JSON value") else . end
       elif ($cur | has($k) | not) or $cur[$k] != $m[$k] then "+" + $k
       else empty end
   else $m end
+  end
 REGISTRY_MIRRORS_EOF
   cat >"$WORK/inspect.py" <<'REGISTRY_MIRRORS_EOF'
 import sys

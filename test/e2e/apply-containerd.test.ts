@@ -218,16 +218,18 @@ describe("apply script on a real containerd 1.6 with CRI", () => {
 
 describe("apply script on a real containerd: a symlinked config.toml and hosts.toml", () => {
   it("writes through both links, containerd reads the new config_path after the restart, and restore keeps the links", async () => {
-    const target = join(root, "srv", "containerd", "config.toml");
-    const hubTarget = join(root, "srv", "containerd", "hub-hosts.toml");
-    mkdirSync(join(root, "srv", "containerd"), { recursive: true });
+    // Under NODE_ROOT a link must lead into a folder the run writes (all the DaemonSet mounts): /etc/containerd.
+    const own = join(root, "etc", "containerd", "own");
+    const target = join(own, "config.toml");
+    const hubTarget = join(own, "hub-hosts.toml");
+    mkdirSync(own, { recursive: true });
     writeFileSync(target, base);
     writeFileSync(hubTarget, 'server = "https://registry-1.docker.io"\n');
     rmSync(configFile());
     // Relative links: the kernel (for containerd) and the script (under NODE_ROOT) resolve them the same way.
-    symlinkSync("../../srv/containerd/config.toml", configFile());
+    symlinkSync("own/config.toml", configFile());
     mkdirSync(join(root, DIR, "docker.io"), { recursive: true });
-    symlinkSync("../../../../srv/containerd/hub-hosts.toml", join(root, HUB));
+    symlinkSync("../../own/hub-hosts.toml", join(root, HUB));
     expect((await ctl("restart", "containerd")).code).toBe(0);
     const links = () => [configFile(), join(root, HUB)].map((p) => [lstatSync(p).isSymbolicLink(), readlinkSync(p)]);
     const before = links();
@@ -240,7 +242,7 @@ describe("apply script on a real containerd: a symlinked config.toml and hosts.t
     expect(readFileSync(hubTarget, "utf8")).toContain("http://127.0.0.1:5000");
     expect(await dumpedConfigPath()).toBe(DIR);
     expect(await criStatus()).toBe("ok");
-    expect(readdirSync(join(root, "srv", "containerd")).filter((n) => /\.registry-mirrors\.\d+$/.test(n))).toEqual([]);
+    expect(readdirSync(own).filter((n) => /\.registry-mirrors\.\d+$/.test(n))).toEqual([]);
 
     const back = await apply(plan("if-needed"), "restore");
     expect(back.stderr).toBe("");

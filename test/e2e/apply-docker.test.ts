@@ -374,14 +374,15 @@ describe("apply script on a real dockerd: dropped keys and restore with a reload
 
 describe("apply script on a real dockerd: a symlinked daemon.json and a managed key the policy drops", () => {
   const OWN = `{"labels": ["keep=me"], "max-concurrent-uploads": 3}\n`;
-  const LINK = "../../srv/docker/daemon.json";
+  // Under NODE_ROOT a link must lead into a folder the run writes (all the DaemonSet mounts): /etc/docker.
+  const LINK = "own/daemon.json";
   let node: LabNode;
   let target: string;
   const labels = async () => (await node.docker(["info", "--format", "{{json .Labels}}"])).stdout.trim();
 
   beforeAll(async () => {
     node = await startNode("linked", OWN, LINK);
-    target = join(node.root, "srv", "docker", "daemon.json");
+    target = join(node.root, "etc", "docker", "own", "daemon.json");
   });
 
   it("writes through the link (dockerd reloads the new mirrors) and a dropped labels key returns to the node's own value", async () => {
@@ -396,7 +397,9 @@ describe("apply script on a real dockerd: a symlinked daemon.json and a managed 
     });
     expect(await node.mirrors()).toEqual([`${cache.url}/`]);
     expect(await labels()).toBe('["pool=ci"]');
-    expect(readdirSync(join(node.root, "srv", "docker")).filter((n) => /\.registry-mirrors\.\d+$/.test(n))).toEqual([]);
+    expect(
+      readdirSync(join(node.root, "etc", "docker", "own")).filter((n) => /\.registry-mirrors\.\d+$/.test(n)),
+    ).toEqual([]);
 
     // The policy stops managing labels: the node's own value (kept at the first apply) comes back, and dockerd has it.
     const dropped = await node.apply(plan([cache.url]));

@@ -15,8 +15,10 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   statSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from "node:fs";
@@ -323,5 +325,41 @@ describe("ECR token refresher on a node", () => {
       expect(present(path), path).toBe(false);
     }
     expect(res.stdout).not.toContain(TOKEN);
+  });
+
+  it("a symlinked hosts.toml: the template sits beside the link's target, the token is written through the link and containerd pulls with it; restore keeps the link", async () => {
+    const target = "/etc/containerd/own/docker.io.toml";
+    const link = "../../own/docker.io.toml"; // relative: containerd (the kernel) and the script resolve it alike
+    mkdirSync(node("/etc/containerd/own"), { recursive: true });
+    mkdirSync(node(`${DIR}/docker.io`), { recursive: true });
+    symlinkSync(link, node(HUB));
+    try {
+      const res = await apply();
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stdout).toContain(
+        `containerd: wrote ${DIR}/docker.io/${link}.registry-mirrors.template (hosts.toml gets the ECR token)\necr-token: wrote ${HUB}\n`,
+      );
+      expect(lstatSync(node(HUB)).isSymbolicLink()).toBe(true);
+      expect(readlinkSync(node(HUB))).toBe(link);
+      expect(readFileSync(node(`${target}.registry-mirrors.template`), "utf8")).toBe(plan.containerd!.files[0].content);
+      expect(present(`${HUB}.registry-mirrors.template`)).toBe(false);
+      const doc = parseToml(readFileSync(node(target), "utf8")) as Record<string, any>;
+      expect(doc.host[ecr.url].header).toEqual({ Authorization: `Basic ${TOKEN}` });
+      expect(statSync(node(target)).mode & 0o777).toBe(0o600);
+
+      const before = answered(ecr, MANIFEST, 200);
+      const pulled = await pull();
+      expect(pulled.code, pulled.stderr).toBe(0);
+      expect(answered(ecr, MANIFEST, 200)).toBeGreaterThan(before);
+      expect(pulled.stderr).not.toContain("msg=Unauthorized");
+
+      const back = await apply("restore");
+      expect(back.code, back.stderr).toBe(0);
+      expect(readlinkSync(node(HUB))).toBe(link);
+      for (const path of [target, `${target}.registry-mirrors.template`, `${target}.registry-mirrors.created`, ECR_DIR])
+        expect(present(path), path).toBe(false);
+    } finally {
+      rmSync(node(`${DIR}/docker.io`), { recursive: true, force: true });
+    }
   });
 });

@@ -21,7 +21,7 @@ const numberText = fc.oneof(
   fc.constantFrom("-0", "0.0", "1e400", "-1e400", "4.9e-325", "9007199254740993", "1.10", "100000000000000000000"),
 );
 /** A JSON value as source text: numbers from numberText, unicode strings, nesting. */
-const valueText: fc.Arbitrary<string> = fc.letrec<{ v: string }>((tie) => ({
+export const valueText: fc.Arbitrary<string> = fc.letrec<{ v: string }>((tie) => ({
   v: fc.oneof(
     { depthSize: "small", withCrossShrink: true },
     numberText,

@@ -5,7 +5,19 @@
 import { afterAll, describe, expect, it } from "vitest";
 import * as fc from "fast-check";
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { PolicyError } from "../../components/core/errors";
@@ -15,6 +27,7 @@ import { nodeSource } from "../../components/core/node-script";
 
 const ECR_REFRESHER = nodeSource("ecr-token-refresh.sh");
 import { type ContainerdHostsFile, renderContainerdHosts } from "../../components/core/render/containerd";
+import { renderNodeConfig } from "../../components/core/render/node-config";
 import { FakeNode, cleanupNodes, toolPath } from "../support/apply-harness";
 
 afterAll(cleanupNodes);
@@ -297,6 +310,74 @@ describe("apply script with ECR mirrors", { timeout: 60_000 }, () => {
       stdout: "containerd: unchanged\n",
       calls: [],
     });
+  });
+
+  it("a symlinked hosts.toml: its template goes beside the file the link leads to, the refresher renders the token there through the link, and restore removes the template and keeps the link", () => {
+    const node = ecrNode();
+    // Absolute (under NODE_ROOT) and relative links, into the folder the run writes; quay.io's target is not there yet.
+    const hubFile = "/etc/containerd/hosts/docker.io.toml";
+    const quayFile = "/etc/containerd/hosts/quay.toml";
+    node.write(hubFile, "# the node's own docker.io file\n");
+    mkdirSync(node.path(`${DIR}/docker.io`), { recursive: true });
+    mkdirSync(node.path(`${DIR}/quay.io`), { recursive: true });
+    symlinkSync(hubFile, node.path(HUB));
+    symlinkSync("../../hosts/quay.toml", node.path(QUAY));
+    const links = () => [HUB, QUAY].map((p) => [lstatSync(node.path(p)).isSymbolicLink(), readlinkSync(node.path(p))]);
+    const before = links();
+    const header = (path: string) => parseToml(node.read(path)) as Record<string, any>;
+
+    const res = node.run(PLAN, undefined, { env: node.env });
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain(
+      `containerd: wrote ${hubFile}.registry-mirrors.template (hosts.toml gets the ECR token)`,
+    );
+    expect(res.stdout).toContain(`ecr-token: wrote ${HUB}\n`);
+    expect(links()).toEqual(before);
+    expect(node.read(`${hubFile}.registry-mirrors.template`)).toBe(PLAN.containerd!.files[0].content);
+    expect(node.exists(`${HUB}.registry-mirrors.template`)).toBe(false);
+    expect(header(hubFile).host[ECR_HUB].header).toEqual({ Authorization: `Basic ${TOKEN}` });
+    expect(header(quayFile).header).toEqual({ Authorization: `Basic ${TOKEN}` });
+    expect(mode(node, hubFile)).toBe(0o600);
+
+    // The timer's run with a renewed token writes through the links too.
+    ageToken(node, "us-west-2", 7);
+    node.aws("ok", TOKEN_2);
+    expect(refresh(node)).toMatchObject({ code: 0, stderr: "" });
+    expect(links()).toEqual(before);
+    expect(header(hubFile).host[ECR_HUB].header).toEqual({ Authorization: `Basic ${TOKEN_2}` });
+    expect(node.run(PLAN, undefined, { env: node.env })).toMatchObject({ code: 0, stdout: "containerd: unchanged\n" });
+
+    const back = node.run(PLAN, "restore", { env: node.env });
+    expect(back.stderr).toBe("");
+    expect(back.code).toBe(0);
+    expect(links()).toEqual(before);
+    expect(node.read(hubFile)).toBe("# the node's own docker.io file\n");
+    for (const path of [
+      quayFile,
+      `${hubFile}.registry-mirrors.template`,
+      `${quayFile}.registry-mirrors.template`,
+      `${hubFile}.registry-mirrors.bak`,
+      ECR_DIR,
+    ])
+      expect(node.exists(path), path).toBe(false);
+  });
+
+  it("check reads a symlinked hosts.toml's template where apply keeps it, beside the link's target", async () => {
+    const node = ecrNode(false);
+    const hubFile = "/etc/containerd/hosts/docker.io.toml";
+    node.write(hubFile, "# the node's own docker.io file\n");
+    mkdirSync(node.path(`${DIR}/docker.io`), { recursive: true });
+    symlinkSync(hubFile, node.path(HUB));
+    const script = renderNodeConfig({
+      policy: { allowMirrorPaths: true, registries: { "docker.io": POLICY.registries["docker.io"] } },
+      runtimes: ["containerd"],
+      watchdog: { failuresToDown: 1, metricsFile: false },
+    }).applyScript;
+    expect(node.run(script, undefined, { env: node.env }).code).toBe(0);
+    const res = await node.start(script, "check", { env: node.env }).done;
+    expect(res.stdout).toContain(`ok: ${hubFile}.registry-mirrors.template is the rendered file\n`);
+    expect(res.stdout).not.toContain("missing");
   });
 
   it.each([

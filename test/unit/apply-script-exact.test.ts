@@ -2,10 +2,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import * as fc from "fast-check";
 import { spawnSync } from "node:child_process";
 import { lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync } from "node:fs";
-import { basename, dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { NodeApplyPlan } from "../../components/core/node-script";
 import { FakeNode, cleanupNodes } from "../support/apply-harness";
-import { daemonJsonText, MANAGED_BY_FUZZ, valuesAsText } from "../support/daemon-json-arb";
+import { daemonJsonText, MANAGED_BY_FUZZ, valueText, valuesAsText } from "../support/daemon-json-arb";
 
 afterAll(cleanupNodes);
 
@@ -70,6 +70,37 @@ describe("apply script: exact merges", { timeout: 120_000 }, () => {
       expect(node.read(DAEMON)).toBe(text);
       expect(node.exists(`${DAEMON}.registry-mirrors.bak`)).toBe(false);
     }
+  });
+
+  it("jq refuses to give back a dropped key whose backed-up number it cannot keep, naming the key; python3 gives it back", () => {
+    const MCD = "max-concurrent-downloads";
+    for (const value of ["9007199254740993", "1e400", "1.0", "-0.0", '{"a": [2, 1.10]}']) {
+      const node = new FakeNode();
+      const own = `{"${MCD}": ${value}, "debug": true}\n`;
+      node.write(DAEMON, own);
+      expect(node.run(dockerPlan({ ...MIRRORS, [MCD]: 3 })).code).toBe(0);
+      const live = node.read(DAEMON);
+      const literal = value.startsWith("{") ? "1.10" : value;
+      const res = node.run(dockerPlan(MIRRORS), undefined, { without: ["python3"] });
+      expect(res.code).toBe(1);
+      expect(res.stderr).toBe(
+        `registry-mirrors: docker: ${DAEMON}.registry-mirrors.bak holds ${literal} in "${MCD}", which jq cannot keep exactly. Fix: install python3; nothing was changed\n`,
+      );
+      expect(node.read(DAEMON)).toBe(live);
+      expect(node.run(dockerPlan(MIRRORS)).code).toBe(0);
+      expect(valuesAsText(node.path(DAEMON))[MCD]).toBe(valuesAsText(`${node.path(DAEMON)}.registry-mirrors.bak`)[MCD]);
+    }
+  });
+
+  it("jq gives back a dropped key whose backed-up numbers it keeps exactly, though the backup holds others it cannot", () => {
+    const node = new FakeNode();
+    node.write(DAEMON, '{"max-concurrent-downloads": [5, 0.5], "mtu": 9007199254740993}\n');
+    expect(node.run(dockerPlan({ ...MIRRORS, "max-concurrent-downloads": 3, mtu: 1500 })).code).toBe(0);
+    // mtu stays managed: only max-concurrent-downloads goes back from the backup.
+    const res = node.run(dockerPlan({ ...MIRRORS, mtu: 1500 }), undefined, { without: ["python3"] });
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    expect(JSON.parse(node.read(DAEMON))).toEqual({ ...MIRRORS, "max-concurrent-downloads": [5, 0.5], mtu: 1500 });
   });
 
   for (const [tool, without] of ENGINES) {
@@ -139,15 +170,19 @@ describe("apply script: symlinks and special files", { timeout: 120_000 }, () =>
       const node = new FakeNode();
       const own = '{"data-root": "/data/docker"}\n';
       const ownToml = 'version = 2\nroot = "/var/lib/containerd"\n';
-      node.write("/srv/cfg/daemon.json", own);
-      node.write("/srv/cfg/config.toml", ownToml);
-      node.write("/srv/cfg/registries.yaml", "configs: {}\n");
-      mkdirSync(node.path("/etc/docker"), { recursive: true });
-      mkdirSync(node.path("/etc/containerd"), { recursive: true });
+      // Under NODE_ROOT a link must lead into a folder the run writes (all the DaemonSet mounts).
+      const targets = {
+        daemon: "/etc/docker/cfg/daemon.json",
+        toml: "/etc/containerd/cfg/config.toml",
+        yaml: "/etc/rancher/cfg/registries.yaml",
+      };
+      node.write(targets.daemon, own);
+      node.write(targets.toml, ownToml);
+      node.write(targets.yaml, "configs: {}\n");
       mkdirSync(node.path("/etc/rancher/k3s"), { recursive: true });
-      symlinkSync("/srv/cfg/daemon.json", node.path(DAEMON)); // absolute: under NODE_ROOT on the node
-      symlinkSync("../../srv/cfg/config.toml", node.path(CONFIG));
-      symlinkSync("/srv/cfg/registries.yaml", node.path("/etc/rancher/k3s/registries.yaml"));
+      symlinkSync(targets.daemon, node.path(DAEMON)); // absolute: under NODE_ROOT on the node
+      symlinkSync("../containerd/cfg/config.toml", node.path(CONFIG));
+      symlinkSync(targets.yaml, node.path("/etc/rancher/k3s/registries.yaml"));
       const opts = { without: [...without] };
       const links = () =>
         [DAEMON, CONFIG, "/etc/rancher/k3s/registries.yaml"].map((p) => [
@@ -158,31 +193,71 @@ describe("apply script: symlinks and special files", { timeout: 120_000 }, () =>
       const res = node.run(fullPlan, undefined, opts);
       expect(res.code, res.stderr).toBe(0);
       expect(links()).toEqual(before);
-      expect(JSON.parse(node.read("/srv/cfg/daemon.json"))).toEqual({ "data-root": "/data/docker", ...MIRRORS });
-      expect(node.read("/srv/cfg/config.toml")).toContain('config_path = "/etc/containerd/certs.d"');
-      expect(node.read("/srv/cfg/registries.yaml")).toBe("mirrors: {}\n");
-      expect(temps(node, "/srv/cfg")).toEqual([]);
+      expect(JSON.parse(node.read(targets.daemon))).toEqual({ "data-root": "/data/docker", ...MIRRORS });
+      expect(node.read(targets.toml)).toContain('config_path = "/etc/containerd/certs.d"');
+      expect(node.read(targets.yaml)).toBe("mirrors: {}\n");
+      for (const folder of ["/etc/docker/cfg", "/etc/containerd/cfg", "/etc/rancher/cfg"])
+        expect(temps(node, folder)).toEqual([]);
       expect(node.run(fullPlan, undefined, opts).stdout).toContain("docker: unchanged");
       const back = node.run(fullPlan, "restore", opts);
       expect(back.code, back.stderr).toBe(0);
       expect(links()).toEqual(before);
-      expect(node.read("/srv/cfg/daemon.json")).toBe(own);
-      expect(node.read("/srv/cfg/config.toml")).toBe(ownToml);
-      expect(node.read("/srv/cfg/registries.yaml")).toBe("configs: {}\n");
+      expect(node.read(targets.daemon)).toBe(own);
+      expect(node.read(targets.toml)).toBe(ownToml);
+      expect(node.read(targets.yaml)).toBe("configs: {}\n");
     });
   }
 
   it("a dangling symlink: apply creates its target, restore removes the target and keeps the link", () => {
     const node = new FakeNode();
     mkdirSync(node.path("/etc/docker"), { recursive: true });
-    mkdirSync(node.path("/srv"), { recursive: true });
-    symlinkSync("/srv/daemon.json", node.path(DAEMON));
+    symlinkSync("/etc/docker/own/daemon.json", node.path(DAEMON));
     expect(node.run(dockerPlan(MIRRORS)).code).toBe(0);
-    expect(JSON.parse(node.read("/srv/daemon.json"))).toEqual(MIRRORS);
+    expect(JSON.parse(node.read("/etc/docker/own/daemon.json"))).toEqual(MIRRORS);
     expect(node.run(dockerPlan(MIRRORS), "restore").code).toBe(0);
-    expect(node.exists("/srv/daemon.json")).toBe(false);
-    expect(readlinkSync(node.path(DAEMON))).toBe("/srv/daemon.json");
+    expect(node.exists("/etc/docker/own/daemon.json")).toBe(false);
+    expect(readlinkSync(node.path(DAEMON))).toBe("/etc/docker/own/daemon.json");
   });
+
+  // The DaemonSet mounts only the folders the plan writes: a link out of them would be followed inside the pod.
+  const outside: Array<[string, string, string, string]> = [
+    ["an absolute link", DAEMON, "/opt/cfg/daemon.json", "/opt/cfg/daemon.json"],
+    ["a relative link with ..", CONFIG, "../../opt/cfg/config.toml", "/opt/cfg/config.toml"],
+    // The folder link is absolute: the pod follows it in its own filesystem (here: a folder beside NODE_ROOT).
+    ["a link through a folder link", HUB, "hub/hosts.toml", "<pod>/hosts.toml"],
+    [
+      "a relative link into a folder that is not there",
+      "/etc/rancher/k3s/registries.yaml",
+      "../../../opt/none/registries.yaml",
+      "/etc/rancher/k3s/../../../opt/none/registries.yaml",
+    ],
+  ];
+  for (const [what, path, target, shown] of outside) {
+    it(`refuses ${what} out of the folders the run writes (${path}) in one line, before writing anything`, () => {
+      const node = new FakeNode();
+      const pod = join(node.dir, "pod");
+      mkdirSync(pod);
+      mkdirSync(dirname(node.path(path)), { recursive: true });
+      mkdirSync(dirname(node.path(HUB)), { recursive: true });
+      mkdirSync(node.path("/opt/cfg"), { recursive: true });
+      symlinkSync(pod, node.path(`${dirname(HUB)}/hub`));
+      symlinkSync(target, node.path(path));
+      for (const mode of ["apply", "restore"]) {
+        const res = node.run(fullPlan, mode);
+        expect(res.code).toBe(1);
+        expect(res.stdout).toBe("");
+        expect(res.stderr).toBe(
+          `registry-mirrors: ${path} leads to ${shown.replace("<pod>", pod)}, outside the folders this run writes under NODE_ROOT (/etc/containerd /etc/docker /etc/rancher); nothing was changed. Fix: point the link into one of them, or make it a regular file\n`,
+        );
+        expect(res.calls).toEqual([]);
+      }
+      expect(readdirSync(node.path("/opt/cfg"))).toEqual([]);
+      expect(readdirSync(pod)).toEqual([]);
+      expect(node.exists("/opt/none")).toBe(false);
+      expect(readdirSync(node.path(dirname(path))).filter((n) => n.includes(".registry-mirrors"))).toEqual([]);
+      expect(lstatSync(node.path(path)).isSymbolicLink()).toBe(true);
+    });
+  }
 
   const specials: Array<[string, (node: FakeNode, path: string) => void]> = [
     ["a folder", (node, path) => mkdirSync(node.path(path), { recursive: true })],
@@ -251,6 +326,8 @@ describe("apply script: symlinks and special files", { timeout: 120_000 }, () =>
 });
 
 const FUZZ_RUNS = Number(process.env.MERGE_FUZZ_RUNS ?? 75);
+// Three or four script runs a case: a third as many by default.
+const GIVEN_RUNS = process.env.MERGE_FUZZ_RUNS ? FUZZ_RUNS : 25;
 
 describe("apply script: fuzzed daemon.json through both merge engines", () => {
   for (const [tool, without] of ENGINES) {
@@ -283,4 +360,38 @@ describe("apply script: fuzzed daemon.json through both merge engines", () => {
       if (process.env.MERGE_FUZZ_RUNS) console.log(`${tool}: ${FUZZ_RUNS} cases, ${refused} refused`);
     }, 3_600_000);
   }
+
+  it(`a managed key the policy drops goes back from the backup byte-identical, or jq refuses naming it (${GIVEN_RUNS} cases)`, () => {
+    const GIVEN = "max-concurrent-downloads";
+    let refused = 0;
+    fc.assert(
+      fc.property(daemonJsonText, valueText, ({ entries }, own) => {
+        const node = new FakeNode();
+        const kept = entries.filter(([k]) => k !== GIVEN);
+        const text = `{${[...kept, [GIVEN, own]].map(([k, v]) => `${JSON.stringify(k)}: ${v}`).join(", ")}}\n`;
+        node.write(DAEMON, text);
+        // python3 keeps the node's file as the backup, byte for byte; then jq merges without the key.
+        expect(node.run(dockerPlan({ ...MANAGED_BY_FUZZ, [GIVEN]: 3 })).code).toBe(0);
+        const live = node.read(DAEMON);
+        const res = node.run(dockerPlan(MANAGED_BY_FUZZ), undefined, { without: ["python3"] });
+        if (res.code !== 0) {
+          refused++;
+          expect(res.stderr).toMatch(
+            new RegExp(
+              `^registry-mirrors: docker: /etc/docker/daemon\\.json( holds .+|\\.registry-mirrors\\.bak holds .+ in "${GIVEN}"), which jq cannot keep exactly\\. Fix: install python3; nothing was changed\n$`,
+            ),
+          );
+          expect(node.read(DAEMON)).toBe(live);
+          return;
+        }
+        const after = valuesAsText(node.path(DAEMON));
+        const source = valuesAsText(`${node.path(DAEMON)}.registry-mirrors.bak`);
+        for (const [k] of [...kept, [GIVEN]]) expect(after[k], k).toBe(source[k]);
+        expect(node.run(dockerPlan(MANAGED_BY_FUZZ), "restore", { without: ["python3"] }).code).toBe(0);
+        expect(node.read(DAEMON)).toBe(text);
+      }),
+      { numRuns: GIVEN_RUNS },
+    );
+    if (process.env.MERGE_FUZZ_RUNS) console.log(`given back by jq: ${GIVEN_RUNS} cases, ${refused} refused`);
+  }, 3_600_000);
 });

@@ -20,9 +20,9 @@ json_merge() {
     python3 "$WORK/merge.py" "$@"
   elif command -v jq >/dev/null 2>&1; then
     if [ "$3" = "*" ]; then all=true o=/dev/null; elif [ -e "$3" ]; then all=false o=$3; else all=false o=/dev/null; fi
-    c=/dev/null b=${6:-/dev/null}
+    c=/dev/null b=${6:-/dev/null} w=$2
     if [ -e "$1" ]; then c=$1; fi
-    if ! jq -n -r --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --slurpfile b "$b" --argjson all "$all" --argjson changes true -f "$WORK/merge.jq" 2>"$WORK/jq.err"; then
+    if ! merge_jq -r true 2>"$WORK/jq.err"; then
       echo "$5 is not valid JSON ($(tr '\n' ' ' <"$WORK/jq.err"))" >&2
       return 1
     fi
@@ -33,12 +33,22 @@ json_merge() {
       echo "$5 holds $n, which jq cannot keep exactly. Fix: install python3" >&2
       return 1
     fi
-    jq -n -S --slurpfile c "$c" --slurpfile w "$2" --slurpfile o "$o" --slurpfile b "$b" --argjson all "$all" --argjson changes false -f "$WORK/merge.jq" >"$4"
+    # The values that go back from ORIG: each number's source text against jq's, in document order (string compare).
+    json_nums "$b" >"$WORK/nums.a"
+    n=$(merge_jq -r '"nums"' | awk 'NR == FNR { a[NR] = $0; n = NR; next }
+      FNR == 1 { d = $0 != n; next }
+      NF > 1 && (d || a[FNR - 1] != $1 "") { print (d ? "a duplicate key" : a[FNR - 1]) substr($0, length($1) + 1); exit }' "$WORK/nums.a" -)
+    if [ -n "$n" ]; then
+      echo "${b#"$ROOT"} holds $n, which jq cannot keep exactly. Fix: install python3" >&2
+      return 1
+    fi
+    merge_jq -S false >"$4"
   else
     echo "neither python3 nor jq is installed; one of them is needed to merge $5 without losing its other keys" >&2
     return 3
   fi
 }
+merge_jq() { jq -n "$1" --slurpfile c "$c" --slurpfile w "$w" --slurpfile o "$o" --slurpfile b "$b" --argjson all "$all" --argjson changes "$2" -f "$WORK/merge.jq"; }
 # Prints the JSON file $1's number literals and bare words other than true, false and null, one a line.
 json_nums() { awk '{ gsub(/"([^"\\]|\\.)*"/, "\"\""); print }' "$1" | grep -oE -e '-?[0-9][0-9.eE+-]*' -e '[A-Za-z]+' | grep -vxE 'true|false|null' || true; }
 # Sets ACTION for the key changes in $1 ("+key"/"-key" lines): none (docker is not running), reload, restart, or

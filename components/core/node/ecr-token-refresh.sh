@@ -4,7 +4,9 @@
 # ecr-token.list beside it has one "REGION HOSTS_TOML TABLE" line per ECR mirror. Per region it keeps a token
 # (token.REGION, mode 0600) from `aws ecr get-authorization-token` with the node's instance role, renewed once it is
 # 6 hours old (it lasts 12). Each HOSTS_TOML becomes HOSTS_TOML.registry-mirrors.template plus an Authorization header in TABLE,
-# written atomically, mode 0600. A failed renewal keeps the previous token, says why on stderr and exits 1.
+# written atomically, mode 0600. A HOSTS_TOML that is a symlink is written through it (the link stays), and its
+# template is the one beside the file it leads to, where the apply script writes it (an absolute link target is under
+# NODE_ROOT too). A failed renewal keeps the previous token, says why on stderr and exits 1.
 # Env: NODE_ROOT (prefix of node paths, default /), AWS_CLI (default aws).
 set -eu
 set -f
@@ -56,7 +58,12 @@ if [ "${1:-}" != --render-only ]; then
 fi
 awk '!seen[$2]++ { print $2 }' "$LIST" >"$WORK/files"
 while read -r path; do
-  file=$ROOT$path
+  file=$ROOT$path i=0
+  while [ -L "$file" ] && [ $i -lt 40 ]; do
+    t=$(readlink "$file")
+    case $t in /*) file=$ROOT$t ;; *) file=${file%/*}/$t ;; esac
+    i=$((i + 1))
+  done
   [ -e "$file.registry-mirrors.template" ] || continue
   : >"$WORK/headers"
   while read -r region p table; do

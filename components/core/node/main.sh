@@ -46,7 +46,9 @@ node_file() {
 }
 ecr_token() { printf '%s %s %s\n' "$1" "$2" "$3" >>"$WORK/ecr-list"; }
 watch_plan() { (umask 077 && cat >"$WORK/watch-plan.json") && HAS_WATCH=1; }
-# node_path PATH sets P to node path PATH after its symlinks; a path that is no regular file ends the run.
+# node_path PATH sets P to node path PATH after its symlinks; a path that is no regular file ends the run. Under a
+# NODE_ROOT (the DaemonSet mounts only the folders the plan writes, LOCK_FOLDERS) a link must lead into one of them:
+# the folder it leads to is taken as the kernel sees it (.. and folder links resolved) when it exists.
 node_path() {
   real "$ROOT$1"
   P=${R#"$ROOT"}
@@ -54,6 +56,12 @@ node_path() {
     fail "$P is not a regular file; nothing was changed. Fix: move it away"
     exit 1
   fi
+  [ -n "$ROOT" ] && [ "$R" != "$ROOT$1" ] || return 0
+  r=$(cd -P "$ROOT/" && pwd -P)
+  d=$(cd -P "${R%/*}" 2>/dev/null && pwd -P) || d=$r${P%/*}
+  for f in $LOCK_FOLDERS; do case $d/ in */../*) ;; "$r$f"/*) return 0 ;; esac; done
+  fail "$1 leads to ${d#"$r"}/${R##*/}, outside the folders this run writes under NODE_ROOT ($LOCK_FOLDERS); nothing was changed. Fix: point the link into one of them, or make it a regular file"
+  exit 1
 }
 main() {
   DATA_N=0 HAS_DOCKER='' HAS_CONTAINERD='' HAS_FILES='' HAS_WATCH='' LOCK_FOLDERS=''
@@ -62,7 +70,6 @@ main() {
   node_data
   # The watchdog takes the folder locks itself, for each write.
   if [ "$MODE" = watch ]; then watch_run; fi
-  if [ "$MODE" = check ]; then watch_check; fi
   # Node files are read and written where their symlinks lead; a special file is refused before anything is read.
   for l in containerd $FILE_GROUPS; do
     [ -e "$WORK/$l.list" ] || continue
@@ -71,6 +78,8 @@ main() {
   done
   if [ -n "$HAS_DOCKER" ]; then node_path /etc/docker/daemon.json && DOCKER_FILE=$ROOT$P; fi
   if [ -n "$HAS_CONTAINERD" ]; then node_path /etc/containerd/config.toml && CTD_MAIN=$ROOT$P; fi
+  # check reads the files (and an ECR file's template, beside its target) where apply writes them.
+  if [ "$MODE" = check ]; then watch_check; fi
   fd=3
   for folder in $LOCK_FOLDERS; do
     lock "$folder" "$fd"

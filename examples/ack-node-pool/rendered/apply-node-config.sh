@@ -566,6 +566,12 @@ if [ -L "$R" ] || { [ -e "$R" ] && [ ! -f "$R" ]; }; then
 fail "$P is not a regular file; nothing was changed. Fix: move it away"
 exit 1
 fi
+[ -n "$ROOT" ] && [ "$R" != "$ROOT$1" ] || return 0
+r=$(cd -P "$ROOT/" && pwd -P)
+d=$(cd -P "${R%/*}" 2>/dev/null && pwd -P) || d=$r${P%/*}
+for f in $LOCK_FOLDERS; do case $d/ in */../*) ;; "$r$f"/*) return 0 ;; esac; done
+fail "$1 leads to ${d#"$r"}/${R##*/}, outside the folders this run writes under NODE_ROOT ($LOCK_FOLDERS); nothing was changed. Fix: point the link into one of them, or make it a regular file"
+exit 1
 }
 main() {
 DATA_N=0 HAS_DOCKER='' HAS_CONTAINERD='' HAS_FILES='' HAS_WATCH='' LOCK_FOLDERS=''
@@ -573,7 +579,6 @@ engine_files
 : >"$WORK/ecr-list"
 node_data
 if [ "$MODE" = watch ]; then watch_run; fi
-if [ "$MODE" = check ]; then watch_check; fi
 for l in containerd $FILE_GROUPS; do
 [ -e "$WORK/$l.list" ] || continue
 while read -r w m p e; do node_path "$p" && printf '%s %s %s%s\n' "$w" "$m" "$P" "${e:+ $e}"; done <"$WORK/$l.list" >"$WORK/list"
@@ -581,6 +586,7 @@ mv "$WORK/list" "$WORK/$l.list"
 done
 if [ -n "$HAS_DOCKER" ]; then node_path /etc/docker/daemon.json && DOCKER_FILE=$ROOT$P; fi
 if [ -n "$HAS_CONTAINERD" ]; then node_path /etc/containerd/config.toml && CTD_MAIN=$ROOT$P; fi
+if [ "$MODE" = check ]; then watch_check; fi
 fd=3
 for folder in $LOCK_FOLDERS; do
 lock "$folder" "$fd"
