@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PolicyError } from "../errors";
-import { DEFAULT_NODE_CONFIG_IMAGE } from "./manifests";
+import { DEFAULT_NODE_CONFIG_IMAGE } from "./node-config-spec";
 
 /** File names in the refresher's ConfigMap, mounted at {@link REFRESHER_MOUNT_PATH}. */
 export const REFRESHER_SCRIPT_KEY = "pull-secret-refresher.py";

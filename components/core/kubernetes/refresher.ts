@@ -5,7 +5,7 @@
  * in refresher-config.ts, its IAM/RAM policy documents in refresher-policies.ts.
  */
 import { createHash } from "node:crypto";
-import type { ObjectMeta } from "./manifests";
+import type { ObjectMeta } from "./manifest-types";
 import {
   REFRESHER_CONFIG_KEY,
   REFRESHER_MOUNT_PATH,
