@@ -14,7 +14,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { nodeSource, renderNodeEngine } from "../components/core/node-script";
+import { nodeSource, renderNodeEngine } from "../components/core/node-engine";
 import { daemonJsonText, MANAGED_BY_FUZZ } from "../test/support/daemon-json-arb";
 
 const cases = Number(process.argv[2] ?? 10000);

@@ -1,5 +1,5 @@
 // Copies the node code (components/core/node: sh, Python, jq, awk, systemd units) next to the compiled core in dist/,
-// where node-script.js reads it.
+// where node-engine.js reads it.
 const { cpSync } = require("node:fs");
 const { join } = require("node:path");
 

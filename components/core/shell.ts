@@ -12,3 +12,9 @@ export function heredocDelimiter(content: string): string {
   for (let i = 2; lines.has(delimiter); i++) delimiter = `REGISTRY_MIRRORS_EOF_${i}`;
   return delimiter;
 }
+
+/** `command <<'DELIMITER'` followed by `content` and the delimiter (a delimiter `content` does not contain). */
+export function heredoc(command: string, content: string): string {
+  const delimiter = heredocDelimiter(content);
+  return `${command} <<'${delimiter}'\n${content}${delimiter}`;
+}

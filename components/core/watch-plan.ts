@@ -12,7 +12,7 @@
  * renderer gives for the policy without those endpoints, byte for byte.
  */
 import type { MirrorEndpoint, MirrorPolicy, RegistryMirrors } from "./policy";
-import { ECR_DIR, TEMPLATE_SUFFIX } from "./node-script";
+import { ECR_DIR, TEMPLATE_SUFFIX } from "./node-ecr";
 import { lockFolder } from "./node-file";
 import { RUNTIMES } from "./runtimes";
 import {

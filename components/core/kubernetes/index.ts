@@ -7,3 +7,5 @@ export * from "./credentials";
 export * from "./manifests";
 export * from "./validators";
 export * from "./refresher";
+export * from "./refresher-config";
+export * from "./refresher-policies";

@@ -1,7 +1,8 @@
 /** The raw `extra` daemon.json keys of the Docker settings: checked against the keys dockerd accepts. */
 import { PolicyError, type Warnings } from "../errors";
 import { DOCKERD_FLAG_SPELLINGS, DOCKERD_KEYS, closestDockerKey } from "./docker-keys";
-import { isPlainObject, SETTING_KEYS } from "./docker-settings";
+import { SETTING_KEYS } from "./docker-settings-input";
+import { isPlainObject } from "./docker-values";
 
 function isJsonValue(value: unknown): boolean {
   if (value === null || typeof value === "string" || typeof value === "boolean") return true;

@@ -1,7 +1,9 @@
 import { PolicyError, type Warnings } from "../errors";
 import { ANY_REGISTRY, DOCKER_HUB, type MirrorPolicy, checkKnownFields, checkPlainData } from "../policy";
 import { extraSettings } from "./docker-extra";
-import { type DockerSettingsInput, isPlainObject, SETTINGS_FIELDS, typedSettings } from "./docker-settings";
+import { type DockerSettingsInput, SETTINGS_FIELDS } from "./docker-settings-input";
+import { typedSettings } from "./docker-settings";
+import { isPlainObject } from "./docker-values";
 
 export {
   DOCKER_RELOADABLE_KEYS,
@@ -10,8 +12,8 @@ export {
   DOCKERD_KEYS,
 } from "./docker-keys";
 
-export type { DockerAddressPoolInput, DockerSettingsInput, DockerUlimitInput } from "./docker-settings";
-export { parseKeyValue } from "./docker-settings";
+export type { DockerAddressPoolInput, DockerSettingsInput, DockerUlimitInput } from "./docker-settings-input";
+export { parseKeyValue } from "./docker-values";
 
 /** What `renderDocker` returns. */
 export interface DockerRender {

@@ -12,7 +12,8 @@ import {
   policyHasHeaders,
 } from "../policy";
 import { type DockerSettingsInput, renderDocker } from "./docker";
-import { fileGroupOf, type ManagedFile, type NodeApplyPlan, renderApplyScript } from "../node-script";
+import { fileGroupOf, type ManagedFile, type NodeApplyPlan } from "../node-plan";
+import { renderApplyScript } from "../node-script";
 import { renderRuntimeFiles, type RuntimeRenderOptions } from "./runtimes";
 import { DEFAULT_CONTAINERD_CERTS_DIR } from "./containerd";
 import { renderCaFiles } from "./ca-files";
