@@ -78,6 +78,11 @@ const PARTS: Array<{ part: keyof EngineParts | "always"; sh?: string; helpers: A
     sh: "watch.sh",
     helpers: [
       ["watchdog.py", "watchdog.py"],
+      ["wd_plan.py", "wd_plan.py"],
+      ["wd_state.py", "wd_state.py"],
+      ["wd_probe.py", "wd_probe.py"],
+      ["wd_files.py", "wd_files.py"],
+      ["wd_dog.py", "wd_dog.py"],
       ["check.py", "check.py"],
       ["watchdog-service", `${WATCH_UNIT}.service`],
     ],

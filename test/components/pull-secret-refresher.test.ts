@@ -31,7 +31,8 @@ const OIDC = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazona
 const RRSA_PROVIDER = "acs:ram::1234567890123456:oidc-provider/ack-rrsa-c0123";
 const RRSA_ISSUER = "https://oidc-ack-cn-hangzhou.oss-cn-hangzhou-internal.aliyuncs.com/c0123";
 const ECR_TOKEN = "ecr-password-Kq93xT";
-const SCRIPT = readFileSync(join(__dirname, "../../components/core/kubernetes/pull-secret-refresher.py"), "utf8");
+const source = (name: string) => readFileSync(join(__dirname, "../../components/core/kubernetes", name), "utf8");
+const SCRIPT = source("pull-secret-refresher.py");
 
 interface Recorded {
   type: string;
@@ -187,11 +188,21 @@ describe("RegistryCredentialSecret with a refresher (mocks)", () => {
     expect(sa.inputs.metadata).toMatchObject({ name: "ecr-pull-stack-refresher", namespace: "apps" });
     expect(sa.inputs.metadata.annotations).toBeUndefined();
 
-    // The ConfigMap: the script as committed and the config it reads.
+    // The ConfigMap: the script and its modules as committed, and the config it reads.
     const cm = one("kubernetes:core/v1:ConfigMap");
     expect(cm.inputs.immutable).toBe(true);
     expect(cm.inputs.metadata.name).toMatch(/^ecr-pull-stack-refresher-[0-9a-f]{10}$/);
     expect(cm.inputs.data["pull-secret-refresher.py"]).toBe(SCRIPT);
+    expect(Object.keys(cm.inputs.data).sort()).toEqual([
+      "config.json",
+      "pull-secret-refresher.py",
+      "refresher_clouds.py",
+      "refresher_common.py",
+      "refresher_kube.py",
+    ]);
+    for (const name of ["refresher_clouds.py", "refresher_common.py", "refresher_kube.py"]) {
+      expect(cm.inputs.data[name]).toBe(source(name));
+    }
     expect(JSON.parse(cm.inputs.data["config.json"])).toEqual({
       secretName: "ecr-pull-stack",
       namespaces: ["apps", "jobs"],

@@ -23,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "components", "core", "node"))
 
 import watchdog as w  # noqa: E402
+import wd_probe  # noqa: E402
 
 TIMINGS = {
     "intervalSeconds": 30,
@@ -377,7 +378,7 @@ class ProbeTest(unittest.TestCase):
     def test_a_hanging_probe_counts_as_failed_and_others_go_on(self):
         prober = w.Prober(dict(TIMINGS, connectTimeoutSeconds=10, firstByteTimeoutSeconds=10), "/")
         prober.limit = 2
-        original = w.probe
+        original = wd_probe.probe
         release = threading.Event()
 
         def hang(endpoint, timings, root):
@@ -385,7 +386,7 @@ class ProbeTest(unittest.TestCase):
                 release.wait(30)
             return original(endpoint, timings, root)
 
-        w.probe = hang
+        wd_probe.probe = hang
         try:
             prober.start({"url": "hang", "probeUrl": "http://127.0.0.1:1/v2/"})
             prober.start({"url": "good", "probeUrl": "%s/200/v2/" % self.base})
@@ -395,7 +396,7 @@ class ProbeTest(unittest.TestCase):
                     results[url] = (ok, error)
         finally:
             release.set()
-            w.probe = original
+            wd_probe.probe = original
         self.assertEqual(results["good"], (True, None))
         self.assertFalse(results["hang"][0])
         self.assertIn("in all", results["hang"][1])

@@ -28,6 +28,8 @@ from socketserver import ThreadingMixIn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "..", "..", "components", "core", "kubernetes", "pull-secret-refresher.py")
+# Its modules, as `python3 pull-secret-refresher.py` finds them (the script's folder first on sys.path).
+sys.path.insert(0, os.path.dirname(SCRIPT))
 _spec = importlib.util.spec_from_file_location("pull_secret_refresher", SCRIPT)
 r = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(r)

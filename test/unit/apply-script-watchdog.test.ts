@@ -64,21 +64,24 @@ describe("the watchdog in the apply script", { timeout: 60_000 }, () => {
     }
   });
 
-  it("carries watchdog.py without its whole-line comments, and Python reads the same program", () => {
-    const engine = splitApplyScript(WATCHED)?.engine ?? "";
-    const m = /cat >"\$WORK\/watchdog\.py" <<'(\S+)'\n([\s\S]*?)\n\1\n/.exec(engine);
-    expect(m).not.toBeNull();
-    const shipped = `${m?.[2]}\n`;
-    expect(shipped.length).toBeLessThan(nodeSource("watchdog.py").length);
-    const dump = (source: string) =>
-      spawnSync("python3", ["-c", "import ast, sys; print(ast.dump(ast.parse(sys.stdin.read())))"], {
-        input: source,
-        encoding: "utf8",
-      });
-    const original = dump(nodeSource("watchdog.py"));
-    expect(original.status).toBe(0);
-    expect(dump(shipped).stdout).toBe(original.stdout);
-  });
+  it.each(["watchdog.py", "wd_plan.py", "wd_state.py", "wd_probe.py", "wd_files.py", "wd_dog.py"])(
+    "carries %s without its whole-line comments, and Python reads the same program",
+    (name) => {
+      const engine = splitApplyScript(WATCHED)?.engine ?? "";
+      const m = new RegExp(`cat >"\\$WORK/${name.replace(".", "\\.")}" <<'(\\S+)'\n([\\s\\S]*?)\n\\1\n`).exec(engine);
+      expect(m).not.toBeNull();
+      const shipped = `${m?.[2]}\n`;
+      expect(shipped.length).toBeLessThan(nodeSource(name).length);
+      const dump = (source: string) =>
+        spawnSync("python3", ["-c", "import ast, sys; print(ast.dump(ast.parse(sys.stdin.read())))"], {
+          input: source,
+          encoding: "utf8",
+        });
+      const original = dump(nodeSource(name));
+      expect(original.status).toBe(0);
+      expect(dump(shipped).stdout).toBe(original.stdout);
+    },
+  );
 
   it("refuses a watch plan that is not one", () => {
     expect(() => renderApplyScript({ restartPolicy: "never", watch: "not json" })).toThrow(PolicyError);

@@ -12,6 +12,8 @@ import { DEFAULT_NODE_CONFIG_IMAGE } from "./node-config-spec";
 export const REFRESHER_SCRIPT_KEY = "pull-secret-refresher.py";
 export const REFRESHER_CONFIG_KEY = "config.json";
 export const REFRESHER_MOUNT_PATH = "/refresher";
+/** The script's modules, keys of the same ConfigMap: Python finds them in the script's folder. */
+export const REFRESHER_MODULE_KEYS = ["refresher_common.py", "refresher_clouds.py", "refresher_kube.py"] as const;
 
 /**
  * Default image of the refresher: the same pinned Python Alpine image as the node-config DaemonSet, so one copy in a
@@ -32,6 +34,11 @@ export const SAFE_AGE_SECONDS = { ecr: TOKEN_VALIDITY_SECONDS.ecr / 2, acr: TOKE
 /** The refresher program (Python 3.8+, standard library only). */
 export function refresherScript(): string {
   return readFileSync(join(__dirname, REFRESHER_SCRIPT_KEY), "utf8");
+}
+
+/** The refresher's modules by file name ({@link REFRESHER_MODULE_KEYS}). */
+export function refresherModules(): Record<string, string> {
+  return Object.fromEntries(REFRESHER_MODULE_KEYS.map((key) => [key, readFileSync(join(__dirname, key), "utf8")]));
 }
 
 /** One registry the refresher renews, as its config gives it. */

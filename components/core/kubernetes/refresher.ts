@@ -11,6 +11,7 @@ import {
   REFRESHER_MOUNT_PATH,
   REFRESHER_SCRIPT_KEY,
   type RefresherConfig,
+  refresherModules,
   refresherScript,
 } from "./refresher-config";
 
@@ -84,7 +85,7 @@ export function refresherManifests(spec: RefresherSpec): RefresherManifests {
     "app.kubernetes.io/part-of": "registry-mirrors",
   };
   const configJson = `${JSON.stringify(spec.config, null, 2)}\n`;
-  const data = { [REFRESHER_CONFIG_KEY]: configJson, [REFRESHER_SCRIPT_KEY]: refresherScript() };
+  const data = { [REFRESHER_CONFIG_KEY]: configJson, [REFRESHER_SCRIPT_KEY]: refresherScript(), ...refresherModules() };
   const configHash = createHash("sha256").update(JSON.stringify(data)).digest("hex");
   const configMapName = `${spec.name}-${configHash.slice(0, 10)}`;
 

@@ -5,8 +5,8 @@
 #
 # Contract:
 #   Needs:    prelude.sh, watchdog.sh (WATCH_DIR, watch_remove), containerd.sh (its ctd_* helpers, with containerd);
-#             the engine files $WORK/watchdog.py, $WORK/check.py and $WORK/watchdog-service; from the data part
-#             $WORK/watch-plan.json (HAS_WATCH=1).
+#             the engine files $WORK/watchdog.py (with its wd_*.py modules), $WORK/check.py and $WORK/watchdog-service;
+#             from the data part $WORK/watch-plan.json (HAS_WATCH=1).
 #   Env:      WATCHDOG_SERVICE=0: the caller runs the watchdog itself (the DaemonSet's container): apply installs no
 #             service and removes one an earlier apply installed.
 #   Defines:  watch_sync (apply: installs the service when systemd runs the node, else says how to run it),
