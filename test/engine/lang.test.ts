@@ -8,7 +8,6 @@
  * package folder's dependencies installed by the CLI from its package.json. Python runs in a virtualenv with the
  * `pulumi` package at the pinned version; Go resolves github.com/pulumi/pulumi/sdk/v3 from the module proxy.
  */
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,9 +16,12 @@ import {
   type CheckpointResource,
   EngineStack,
   EngineWorkspace,
-  PROGRAMS,
+  packageFolder,
   pinnedPulumiVersion,
+  programWithPackage,
+  pythonVenv,
   REPO_ROOT,
+  sh,
 } from "./harness";
 
 const RENDERED = join(REPO_ROOT, "examples/hybrid-multi-region/rendered");
@@ -48,13 +50,6 @@ interface Schema {
   types: Record<string, { properties: Record<string, SchemaProperty> }>;
 }
 
-function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): string {
-  const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-  if (r.error) throw r.error;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
-
 /** The example's node files and apply scripts (its user data needs the cloud providers, so it is not compared). */
 function typescriptNodeFiles(): Record<string, string> {
   const files: Record<string, string> = {};
@@ -77,28 +72,11 @@ describe("the multi-language package under the real engine", () => {
 
   beforeAll(() => {
     ws = new EngineWorkspace();
-    // The package folder as a user gets it, with the library packed from this checkout's dist.
-    pluginDir = join(ws.dir, "provider");
-    for (const file of ["PulumiPlugin.yaml", "package.json", "tsconfig.json", "index.ts"])
-      cpSync(join(REPO_ROOT, "provider", file), join(pluginDir, file));
-    const tarball = sh("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", pluginDir], REPO_ROOT)
-      .trim()
-      .split("\n")
-      .pop() as string;
-    const manifest = JSON.parse(readFileSync(join(pluginDir, "package.json"), "utf8"));
-    expect(manifest.dependencies["registry-mirrors"]).toBe(`file:${tarball}`);
-    expect(manifest.dependencies["@pulumi/pulumi"]).toBe(pinnedPulumiVersion());
+    pluginDir = packageFolder(ws);
   });
   afterAll(() => ws?.dispose());
 
-  /** A copy of a program in the workspace, its Pulumi.yaml naming the package folder. */
-  function programCopy(name: string): string {
-    const dir = join(ws.dir, name);
-    cpSync(join(PROGRAMS, name), dir, { recursive: true });
-    const project = join(dir, "Pulumi.yaml");
-    writeFileSync(project, `${readFileSync(project, "utf8")}packages:\n  registry-mirrors: ${pluginDir}\n`);
-    return dir;
-  }
+  const programCopy = (name: string) => programWithPackage(ws, name, pluginDir);
 
   function checkFleet(stack: EngineStack, project: string): void {
     const state = stack.exportState().deployment.resources ?? [];
@@ -180,14 +158,7 @@ describe("the multi-language package under the real engine", () => {
   });
 
   it("a Python program renders the TypeScript example's node files, byte for byte", () => {
-    const venv = join(ws.dir, "venv");
-    sh("python3", ["-m", "venv", venv], ws.dir);
-    sh(
-      join(venv, "bin/pip"),
-      ["install", "--quiet", `pulumi==${pinnedPulumiVersion()}`, join(sdks(), "python")],
-      ws.dir,
-    );
-    ws.env.PATH = `${join(venv, "bin")}:${ws.env.PATH}`;
+    pythonVenv(ws, [join(sdks(), "python")]);
     const stack = new EngineStack(ws, programCopy("hybrid-python"), "py");
     stack.setConfig("acceleratorId", ACCELERATOR_ID);
     expect(stack.must(["up", "--yes", "--skip-preview"]).stdout).toContain("+ 7 created");
