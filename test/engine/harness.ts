@@ -248,10 +248,16 @@ export function packageFolder(ws: EngineWorkspace): string {
   return dir;
 }
 
-/** A copy of a program in the workspace, its Pulumi.yaml naming the package folder. */
-export function programWithPackage(ws: EngineWorkspace, name: string, pluginDir: string): string {
+/** A copy of a program (test/engine/programs/NAME) in the workspace. */
+export function programCopy(ws: EngineWorkspace, name: string): string {
   const dir = join(ws.dir, name);
   cpSync(join(PROGRAMS, name), dir, { recursive: true });
+  return dir;
+}
+
+/** A copy of a program in the workspace, its Pulumi.yaml naming the package folder (what `pulumi package add` adds). */
+export function programWithPackage(ws: EngineWorkspace, name: string, pluginDir: string): string {
+  const dir = programCopy(ws, name);
   const project = join(dir, "Pulumi.yaml");
   writeFileSync(project, `${readFileSync(project, "utf8")}packages:\n  registry-mirrors: ${pluginDir}\n`);
   return dir;

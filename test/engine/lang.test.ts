@@ -1,15 +1,16 @@
 /**
  * The multi-language package (provider/) under the real engine: `pulumi package get-schema` serves the schema
  * componentProviderHost infers (descriptions from the TSDoc), `pulumi package gen-sdk` writes the Python and Go
- * SDKs, and a Python and a Go program configure the seed's hybrid fleet. The node files they record in the state
- * must be byte for byte the TypeScript example's (examples/hybrid-multi-region/rendered).
+ * SDKs, and `pulumi package add` generates and links them into a Python and a Go program that configure the seed's
+ * hybrid fleet. The node files they record in the state must be byte for byte the TypeScript example's
+ * (examples/hybrid-multi-region/rendered).
  *
  * The package is installed as a user installs it: the library packed (`npm pack`, of the built dist) and the
  * package folder's dependencies installed by the CLI from its package.json. Python runs in a virtualenv with the
  * `pulumi` package at the pinned version; Go resolves github.com/pulumi/pulumi/sdk/v3 from the module proxy.
  */
 import { createHash } from "node:crypto";
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -18,10 +19,9 @@ import {
   EngineWorkspace,
   packageFolder,
   pinnedPulumiVersion,
-  programWithPackage,
+  programCopy,
   pythonVenv,
   REPO_ROOT,
-  sh,
 } from "./harness";
 
 const RENDERED = join(REPO_ROOT, "examples/hybrid-multi-region/rendered");
@@ -30,11 +30,14 @@ const ACCELERATOR_ID = "a1b2c3d4";
 const POOLS = ["us-west-2", "cn-north-1", "cn-hangzhou"];
 const SELECTOR = "registry-mirrors:index:RegionalMirrorSelector";
 const DAEMON = "registry-mirrors:index:MirrorDaemonConfig";
+const CREDENTIALS = "registry-mirrors:index:RegistryCredentialSecret";
 
 interface SchemaProperty {
   type?: string;
   $ref?: string;
   description?: string;
+  items?: SchemaProperty;
+  additionalProperties?: SchemaProperty;
 }
 interface Schema {
   name: string;
@@ -45,6 +48,7 @@ interface Schema {
       description: string;
       inputProperties: Record<string, SchemaProperty>;
       properties: Record<string, SchemaProperty>;
+      requiredInputs?: string[];
     }
   >;
   types: Record<string, { properties: Record<string, SchemaProperty> }>;
@@ -75,8 +79,6 @@ describe("the multi-language package under the real engine", () => {
     pluginDir = packageFolder(ws);
   });
   afterAll(() => ws?.dispose());
-
-  const programCopy = (name: string) => programWithPackage(ws, name, pluginDir);
 
   function checkFleet(stack: EngineStack, project: string): void {
     const state = stack.exportState().deployment.resources ?? [];
@@ -114,7 +116,7 @@ describe("the multi-language package under the real engine", () => {
     writeFileSync(schemaFile, out);
     schema = JSON.parse(out) as Schema;
     expect(schema.name).toBe("registry-mirrors");
-    expect(Object.keys(schema.resources).sort()).toEqual([DAEMON, SELECTOR]);
+    expect(Object.keys(schema.resources).sort()).toEqual([DAEMON, SELECTOR, CREDENTIALS]);
     const selector = schema.resources[SELECTOR];
     expect(selector.isComponent).toBe(true);
     expect(selector.inputProperties.cloud).toEqual({
@@ -128,6 +130,29 @@ describe("the multi-language package under the real engine", () => {
     expect(schema.types["registry-mirrors:index:MirrorEndpoint"].properties.pullFromMirror.description).toBe(
       "Which pulls CRI-O/podman send to this mirror: `all` (default), `digest-only` or `tag-only`.",
     );
+    const credentials = schema.resources[CREDENTIALS];
+    expect(credentials.isComponent).toBe(true);
+    expect(credentials.description).toMatch(/^A `kubernetes\.io\/dockerconfigjson` pull secret/);
+    expect(credentials.requiredInputs).toEqual(["registries"]);
+    expect(credentials.inputProperties.registries.additionalProperties).toEqual({
+      $ref: "#/types/registry-mirrors:index:RegistryCredential",
+    });
+    expect(credentials.inputProperties.namespaces.items).toEqual({ type: "string" });
+    expect(Object.keys(credentials.properties).sort()).toEqual([
+      "dockerConfigJson",
+      "namespaces",
+      "registries",
+      "secretName",
+    ]);
+    const credential = schema.types["registry-mirrors:index:RegistryCredential"].properties;
+    expect(Object.keys(credential).sort()).toEqual(["acr", "auth", "ecr", "password", "username"]);
+    // Credentials are inputs (a secret Output is accepted as is), not plain values.
+    expect(credential.password).toEqual({
+      type: "string",
+      description:
+        "Password or access token (with `username`). Pass it as a Pulumi secret (e.g. a secret config value).",
+    });
+    expect(credential.ecr.$ref).toBe("#/types/registry-mirrors:index:EcrToken");
     // Every property of every component and type has its description.
     const undocumented = [
       ...Object.entries(schema.resources).flatMap(([name, r]) =>
@@ -149,6 +174,13 @@ describe("the multi-language package under the real engine", () => {
     expect(readFileSync(join(python, "regional_mirror_selector.py"), "utf8")).toContain(
       ":param pulumi.Input[_builtins.str] cloud: The cloud the nodes run in: `aws` or `alicloud`.",
     );
+    expect(readFileSync(join(python, "registry_credential_secret.py"), "utf8")).toContain(
+      ":param pulumi.Input[Mapping[str, pulumi.Input['RegistryCredentialArgs']]] registries: Credentials by registry host",
+    );
+    // A credential field takes an Output, so a secret config value goes in as is.
+    expect(readFileSync(join(python, "_inputs.py"), "utf8")).toContain(
+      "        :param pulumi.Input[_builtins.str] password: Password or access token (with `username`).",
+    );
     expect(readFileSync(join(sdks(), "go/go.mod"), "utf8")).toMatch(
       /^module example\.com\/pulumi-registry-mirrors\/sdk\/go$/m,
     );
@@ -157,21 +189,32 @@ describe("the multi-language package under the real engine", () => {
     );
   });
 
-  it("a Python program renders the TypeScript example's node files, byte for byte", () => {
-    pythonVenv(ws, [join(sdks(), "python")]);
-    const stack = new EngineStack(ws, programCopy("hybrid-python"), "py");
+  it("`pulumi package add` links the SDK into a Python program, which renders the TypeScript example's node files", () => {
+    pythonVenv(ws, []);
+    const dir = programCopy(ws, "hybrid-python");
+    const requirements = join(dir, "requirements.txt");
+    expect(readFileSync(requirements, "utf8")).toBe(`pulumi==${pinnedPulumiVersion()}\n`);
+    const added = ws.must(["package", "add", pluginDir], dir).stdout;
+    expect(added).toContain("import pulumi_registry_mirrors as registry_mirrors");
+    // The SDK in the program's sdks/ folder, as a requirement installed into the program's Python.
+    expect(readFileSync(requirements, "utf8")).toBe(`pulumi==${pinnedPulumiVersion()}\nsdks/registry-mirrors\n`);
+    expect(readFileSync(join(dir, "Pulumi.yaml"), "utf8")).toContain(`packages:\n  registry-mirrors: ${pluginDir}\n`);
+    const stack = new EngineStack(ws, dir, "py");
     stack.setConfig("acceleratorId", ACCELERATOR_ID);
     expect(stack.must(["up", "--yes", "--skip-preview"]).stdout).toContain("+ 7 created");
     checkFleet(stack, "engine-hybrid-python");
     expect(stack.must(["destroy", "--yes", "--skip-preview"]).stdout).toContain("- 7 deleted");
   });
 
-  it("a Go program renders the TypeScript example's node files, byte for byte", () => {
-    const dir = programCopy("hybrid-go");
-    const gomod = readFileSync(join(dir, "go.mod"), "utf8");
-    expect(gomod).toContain(`github.com/pulumi/pulumi/sdk/v3 v${pinnedPulumiVersion()}`);
-    cpSync(join(sdks(), "go"), join(dir, "sdks/go"), { recursive: true });
-    sh("go", ["mod", "tidy"], dir, { ...process.env, GOFLAGS: "-mod=mod" });
+  it("`pulumi package add` links the SDK into a Go program, which renders the TypeScript example's node files", () => {
+    const dir = programCopy(ws, "hybrid-go");
+    const gomod = join(dir, "go.mod");
+    expect(readFileSync(gomod, "utf8")).toContain(`github.com/pulumi/pulumi/sdk/v3 v${pinnedPulumiVersion()}`);
+    const added = ws.must(["package", "add", pluginDir], dir).stdout;
+    expect(added).toContain('"example.com/pulumi-registry-mirrors/sdk/go/registrymirrors"');
+    expect(readFileSync(gomod, "utf8")).toMatch(
+      /^replace example\.com\/pulumi-registry-mirrors\/sdk\/go => \.\/sdks\/registry-mirrors$/m,
+    );
     const stack = new EngineStack(ws, dir, "go");
     stack.setConfig("acceleratorId", ACCELERATOR_ID);
     expect(stack.must(["up", "--yes", "--skip-preview"]).stdout).toContain("+ 7 created");

@@ -117,17 +117,17 @@ describe("the package's Kubernetes resources from Python under the real engine",
       ["default", "team-a"],
     ]);
 
+    assertNoCredential(
+      python.backendFiles(),
+      [GHCR_PASSWORD, `ci-bot:${GHCR_PASSWORD}`, REGISTRY_PASSWORD, REGISTRY_AUTH],
+      "the backend's files",
+    );
     const state = python.exportState().deployment.resources ?? [];
     const component = state.find((r) => r.type === CREDENTIAL_TYPE && r.urn.endsWith(`::${CREDENTIAL_TYPE}::pull`));
     // The document is an output of the component, recorded encrypted.
     expect(component?.outputs?.dockerConfigJson).toMatchObject({ ciphertext: expect.any(String) });
     const k8sSecrets = state.filter((r) => r.type === "kubernetes:core/v1:Secret" && r.urn.endsWith(`::pull-default`));
     expect(k8sSecrets).toHaveLength(1);
-    assertNoCredential(
-      python.backendFiles(),
-      [GHCR_PASSWORD, `ci-bot:${GHCR_PASSWORD}`, REGISTRY_PASSWORD, REGISTRY_AUTH],
-      "the backend's files",
-    );
   });
 
   it("destroy removes every manifest", () => {
