@@ -7,6 +7,7 @@
  * the same core renderers, so it writes byte for byte the node files a TypeScript program gets.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { RegistryCredentialSecret as CredentialSecretComponent, type RegistryCredentialInput } from "registry-mirrors";
 import {
   type DockerSettingsInput,
   encodeUserData,
@@ -415,9 +416,17 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
   public readonly warnings: pulumi.Output<string[]>;
 
   constructor(name: string, args: MirrorDaemonConfigArgs, opts?: pulumi.ComponentResourceOptions) {
-    const rendered = pulumi
-      .output({ ...args, kubernetes: undefined })
-      .apply((a) => renderNodeConfig(nodeConfigInput(a as pulumi.Unwrap<MirrorDaemonConfigArgs>)));
+    const { kubernetes, ...renderArgs } = args;
+    // As the TypeScript component: arguments that arrive as plain values (no secret, no unknown, no dependency) are
+    // rendered now, and their script goes in a ConfigMap unless a file holds a credential.
+    const known = holdsOutput(renderArgs)
+      ? undefined
+      : renderNodeConfig(nodeConfigInput(renderArgs as pulumi.Unwrap<MirrorDaemonConfigArgs>));
+    const rendered = known
+      ? pulumi.output(known)
+      : pulumi
+          .output(renderArgs)
+          .apply((a) => renderNodeConfig(nodeConfigInput(a as pulumi.Unwrap<MirrorDaemonConfigArgs>)));
     const sensitive = rendered.apply((r) => (r.secret ? pulumi.secret(r) : pulumi.output(r)));
     // As the TypeScript component: the node files are the component's recorded inputs, so a preview --diff shows
     // the lines that change.
@@ -436,13 +445,13 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
     );
     this.warnings = rendered.apply((r) => r.warnings);
 
-    if (args.kubernetes) {
+    if (kubernetes) {
       try {
         require.resolve("@pulumi/kubernetes");
       } catch {
         throw new PolicyError(
           "kubernetes",
-          args.kubernetes,
+          kubernetes,
           "the DaemonSet delivery needs @pulumi/kubernetes, which this package folder does not install",
           'add "@pulumi/kubernetes" to the dependencies in provider/package.json and run `pulumi install`',
         );
@@ -452,10 +461,157 @@ export class MirrorDaemonConfig extends pulumi.ComponentResource {
         paths: Object.keys(r.files),
         runtimes: r.runtimes,
       }));
-      createNodeConfigResources(this, name, kubernetesArgs(args.kubernetes), content);
+      const scriptInSecret = kubernetes.scriptInSecret ?? known?.secret ?? true;
+      createNodeConfigResources(this, name, { ...kubernetesArgs(kubernetes), scriptInSecret }, content);
     }
     this.registerOutputs({ checksum: this.checksum });
   }
+}
+
+/** One registry's credential: `username` and `password`, `auth`, or a cloud token source (`ecr` or `acr`). */
+export interface RegistryCredential {
+  /** User name (with `password`). */
+  username?: pulumi.Input<string>;
+  /** Password or access token (with `username`). Pass it as a Pulumi secret (e.g. a secret config value). */
+  password?: pulumi.Input<string>;
+  /**
+   * base64 of `username:password`, as in a Docker config file (instead of `username`/`password`, or agreeing with
+   * them). Pass it as a Pulumi secret.
+   */
+  auth?: pulumi.Input<string>;
+  /**
+   * Read an Amazon ECR token instead (valid 12 hours, renewed on each `pulumi up`). Needs `@pulumi/aws` in this
+   * package's dependencies and an AWS provider (the resource option `providers`, or the default one).
+   */
+  ecr?: EcrToken;
+  /**
+   * Read an Alibaba Cloud ACR Enterprise Edition temporary token instead (valid 1 hour). Needs `@pulumi/alicloud` in
+   * this package's dependencies and an Alibaba Cloud provider.
+   */
+  acr?: AcrToken;
+}
+
+/** Where an Amazon ECR token is read. */
+export interface EcrToken {
+  /** 12-digit AWS account ID of the registry. Default: the provider's account. */
+  registryId?: pulumi.Input<string>;
+  /** Region of the registry. Default: the AWS provider's region. */
+  region?: pulumi.Input<string>;
+}
+
+/** Which ACR Enterprise Edition instance's temporary token is read. */
+export interface AcrToken {
+  /** Instance ID of the ACR Enterprise Edition instance, e.g. `cri-xxxxxxxxxxxx`. */
+  instanceId: pulumi.Input<string>;
+}
+
+/** Arguments of {@link RegistryCredentialSecret}. */
+export interface RegistryCredentialSecretArgs {
+  /**
+   * Credentials by registry host (`host[:port]`, e.g. `ghcr.io`, `123456789012.dkr.ecr.us-east-1.amazonaws.com`,
+   * `docker.io`). Pass passwords and `auth` values as Pulumi secrets; the Secret's data and `dockerConfigJson` are
+   * Pulumi secrets either way.
+   */
+  registries: pulumi.Input<Record<string, RegistryCredential>>;
+  /**
+   * Namespaces to create the Secret in (each must exist). The list itself is plain (one Secret per entry); an entry
+   * may be an output, e.g. a Namespace's name. Default `["default"]`.
+   */
+  namespaces?: pulumi.Input<string>[];
+  /**
+   * Name of the Secret in every namespace: pods and service accounts reference it (read it from `secretName`).
+   * Default `<component name>-<stack>`, so two stacks of one program never share (and fight over) one Secret.
+   */
+  secretName?: string;
+  /**
+   * Service accounts (in every namespace) whose `imagePullSecrets` get this Secret, by a server-side apply patch.
+   * `imagePullSecrets` is an atomic list: the patch sets the whole list (this Secret plus `keepImagePullSecrets`)
+   * and fails with a field-manager conflict, changing nothing, if another tool owns the list.
+   */
+  serviceAccounts?: string[];
+  /** Other pull secrets the patched service accounts must keep (the list is replaced as a whole). */
+  keepImagePullSecrets?: string[];
+}
+
+/**
+ * A `kubernetes.io/dockerconfigjson` pull secret for one or more registries, in one or more namespaces, from static
+ * credentials or a cloud token source (ECR, ACR); always a Pulumi secret. Optionally added to service accounts'
+ * `imagePullSecrets`. The Secrets are created with the component's Kubernetes provider (the resource option
+ * `providers`) or the default one.
+ */
+export class RegistryCredentialSecret extends pulumi.ComponentResource {
+  /** Name of the Secret (the same in every namespace). */
+  public readonly secretName: pulumi.Output<string>;
+  /** Namespaces holding the Secret. */
+  public readonly namespaces: pulumi.Output<string[]>;
+  /** The keys of `auths` in the Secret, sorted (Docker Hub as `https://index.docker.io/v1/`). */
+  public readonly registries: pulumi.Output<string[]>;
+  /** The `.dockerconfigjson` document (a Pulumi secret). */
+  public readonly dockerConfigJson: pulumi.Output<string>;
+
+  constructor(name: string, args: RegistryCredentialSecretArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("registry-mirrors:index:RegistryCredentialSecret", name, {}, opts);
+    requirePackage("@pulumi/kubernetes", "RegistryCredentialSecret", name);
+    const registries = pulumi.Output.isInstance(args.registries)
+      ? args.registries.apply(credentialsInput)
+      : credentialsInput(args.registries as Record<string, RegistryCredential>);
+    // The TypeScript component itself, as this component's only child: the same checks, names and Secrets.
+    const secret = new CredentialSecretComponent(
+      name,
+      {
+        registries,
+        ...defined({
+          namespaces: args.namespaces,
+          secretName: args.secretName,
+          serviceAccounts: args.serviceAccounts,
+          keepImagePullSecrets: args.keepImagePullSecrets,
+        }),
+      },
+      { parent: this },
+    );
+    this.secretName = secret.secretName;
+    this.namespaces = secret.namespaces;
+    this.registries = secret.registries;
+    this.dockerConfigJson = secret.dockerConfigJson;
+    this.registerOutputs({
+      secretName: this.secretName,
+      namespaces: this.namespaces,
+      registries: this.registries,
+      dockerConfigJson: this.dockerConfigJson,
+    });
+  }
+}
+
+/** A clear error when an optional SDK the arguments need is not installed beside this package. */
+function requirePackage(pkg: string, field: string, value: unknown): void {
+  try {
+    require.resolve(pkg);
+  } catch {
+    throw new PolicyError(
+      field,
+      value,
+      `needs ${pkg}, which this package folder does not install`,
+      `add "${pkg}" to the dependencies in provider/package.json and run \`pulumi install\``,
+    );
+  }
+}
+
+function credentialsInput(map: Record<string, RegistryCredential>): Record<string, RegistryCredentialInput> {
+  return Object.fromEntries(
+    Object.entries(map ?? {}).map(([host, entry]) => {
+      const given = defined(entry ?? {});
+      if (given.ecr !== undefined) requirePackage("@pulumi/aws", `registries["${host}"].ecr`, given.ecr);
+      if (given.acr !== undefined) requirePackage("@pulumi/alicloud", `registries["${host}"].acr`, given.acr);
+      return [host, { ...given, ...(given.ecr === undefined ? {} : { ecr: defined(given.ecr) }) }];
+    }),
+  );
+}
+
+/** Whether a value holds an Output anywhere (the engine sends secret, unknown and dependent values as Outputs). */
+function holdsOutput(value: unknown): boolean {
+  if (pulumi.Output.isInstance(value)) return true;
+  if (Array.isArray(value)) return value.some(holdsOutput);
+  return typeof value === "object" && value !== null && Object.values(value).some(holdsOutput);
 }
 
 /** Drops the fields left out (the engine sends them as undefined or null). */

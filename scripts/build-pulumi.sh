@@ -18,7 +18,8 @@
 # for the newer calls) and start the pinned SDK's own run script, so programs run on the pinned SDK. What they
 # lack for a component package (provider/) is bridged: scripts/langhost-bridge, built against the pinned CLI's
 # module, is installed as pulumi-language-<lang> and forwards to the old host (pulumi-language-<lang>-base),
-# running Node.js plugins and generating Python and Go SDKs itself.
+# running Node.js plugins, generating Python and Go SDKs and linking them into programs (`pulumi package add`), and
+# installing Python programs' requirements itself.
 # The Kubernetes provider's module is published only as pseudo-versions, and its command embeds a schema file
 # that its release build generates (go generate), which the module does not hold: the module is copied, the file
 # generated from the schema.json beside it, and the copy built through a replace directive.

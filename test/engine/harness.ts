@@ -8,9 +8,20 @@
  * gets it. `npm run test:engine` builds dist first.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, join, resolve } from "node:path";
+import { basename, delimiter, dirname, join, resolve } from "node:path";
 
 export const REPO_ROOT = resolve(__dirname, "../..");
 export const PROGRAMS = join(__dirname, "programs");
@@ -81,6 +92,17 @@ export class EngineWorkspace {
     this.must(["login", `file://${this.backend}`]);
   }
 
+  /**
+   * Makes the Kubernetes provider plugin the installed plugin of `version` in PULUMI_HOME, the layout `pulumi plugin
+   * install --file` writes (linked, not copied): the CLI installs the plugins a package folder's SDKs name before it
+   * runs the package, and would otherwise download them.
+   */
+  installKubernetesPlugin(version: string): void {
+    const dir = join(this.dir, "home/plugins", `resource-kubernetes-v${version}`);
+    mkdirSync(dir, { recursive: true });
+    symlinkSync(kubernetesProviderBin(), join(dir, "pulumi-resource-kubernetes"));
+  }
+
   /** Runs `pulumi ARGS` in `cwd` (default the repository root). */
   run(args: string[], cwd = REPO_ROOT): RunResult {
     const r = spawnSync(this.bin, [...args, "--non-interactive", "--color", "never"], {
@@ -115,7 +137,8 @@ export class EngineStack {
     readonly programDir: string,
     readonly name: string,
   ) {
-    this.configFile = join(ws.dir, `${name}.config.yaml`);
+    // Named after the program too: two projects may have stacks of one name in the backend.
+    this.configFile = join(ws.dir, `${basename(programDir)}.${name}.config.yaml`);
     // `stack init` takes no --config-file: it writes Pulumi.<stack>.yaml (the passphrase salt) beside the
     // program, and the file moves to the workspace at once.
     ws.must(["stack", "init", name, "--secrets-provider", "passphrase"], programDir);
@@ -194,4 +217,59 @@ export function assertNoCredential(text: string, credentials: string[], where: s
     for (const [form, needle] of forms)
       if (text.includes(needle)) throw new Error(`a credential appears ${form} in ${where}`);
   }
+}
+
+/** Runs a command, failing with its output when it exits non-zero; returns its stdout. */
+export function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): string {
+  const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/**
+ * The multi-language package (provider/) as a user gets it, in the workspace: its files, and the library packed
+ * (`npm pack`, of the built dist) where its package.json expects it. The CLI installs its dependencies on first use.
+ */
+export function packageFolder(ws: EngineWorkspace): string {
+  const dir = join(ws.dir, "provider");
+  for (const file of ["PulumiPlugin.yaml", "package.json", "tsconfig.json", "index.ts"])
+    cpSync(join(REPO_ROOT, "provider", file), join(dir, file));
+  const tarball = sh("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", dir], REPO_ROOT)
+    .trim()
+    .split("\n")
+    .pop() as string;
+  const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+  if (manifest.dependencies["registry-mirrors"] !== `file:${tarball}`)
+    throw new Error(`provider/package.json must depend on registry-mirrors as file:${tarball}`);
+  if (manifest.dependencies["@pulumi/pulumi"] !== pinnedPulumiVersion())
+    throw new Error(`provider/package.json must depend on @pulumi/pulumi ${pinnedPulumiVersion()}`);
+  ws.installKubernetesPlugin(manifest.dependencies["@pulumi/kubernetes"]);
+  return dir;
+}
+
+/** A copy of a program (test/engine/programs/NAME) in the workspace. */
+export function programCopy(ws: EngineWorkspace, name: string): string {
+  const dir = join(ws.dir, name);
+  cpSync(join(PROGRAMS, name), dir, { recursive: true });
+  return dir;
+}
+
+/** A copy of a program in the workspace, its Pulumi.yaml naming the package folder (what `pulumi package add` adds). */
+export function programWithPackage(ws: EngineWorkspace, name: string, pluginDir: string): string {
+  const dir = programCopy(ws, name);
+  const project = join(dir, "Pulumi.yaml");
+  writeFileSync(project, `${readFileSync(project, "utf8")}packages:\n  registry-mirrors: ${pluginDir}\n`);
+  return dir;
+}
+
+/**
+ * A Python virtualenv in the workspace with the `pulumi` package at the pinned version and `packages` (pip
+ * requirements or paths), put first on the workspace's PATH so the Python language host uses it.
+ */
+export function pythonVenv(ws: EngineWorkspace, packages: string[]): void {
+  const venv = join(ws.dir, "venv");
+  sh("python3", ["-m", "venv", venv], ws.dir);
+  sh(join(venv, "bin/pip"), ["install", "--quiet", `pulumi==${pinnedPulumiVersion()}`, ...packages], ws.dir);
+  ws.env.PATH = `${join(venv, "bin")}${delimiter}${ws.env.PATH}`;
 }

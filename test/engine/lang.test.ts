@@ -1,24 +1,26 @@
 /**
  * The multi-language package (provider/) under the real engine: `pulumi package get-schema` serves the schema
  * componentProviderHost infers (descriptions from the TSDoc), `pulumi package gen-sdk` writes the Python and Go
- * SDKs, and a Python and a Go program configure the seed's hybrid fleet. The node files they record in the state
- * must be byte for byte the TypeScript example's (examples/hybrid-multi-region/rendered).
+ * SDKs, and `pulumi package add` generates and links them into a Python and a Go program that configure the seed's
+ * hybrid fleet. The node files they record in the state must be byte for byte the TypeScript example's
+ * (examples/hybrid-multi-region/rendered).
  *
  * The package is installed as a user installs it: the library packed (`npm pack`, of the built dist) and the
  * package folder's dependencies installed by the CLI from its package.json. Python runs in a virtualenv with the
  * `pulumi` package at the pinned version; Go resolves github.com/pulumi/pulumi/sdk/v3 from the module proxy.
  */
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type CheckpointResource,
   EngineStack,
   EngineWorkspace,
-  PROGRAMS,
+  packageFolder,
   pinnedPulumiVersion,
+  programCopy,
+  pythonVenv,
   REPO_ROOT,
 } from "./harness";
 
@@ -28,11 +30,14 @@ const ACCELERATOR_ID = "a1b2c3d4";
 const POOLS = ["us-west-2", "cn-north-1", "cn-hangzhou"];
 const SELECTOR = "registry-mirrors:index:RegionalMirrorSelector";
 const DAEMON = "registry-mirrors:index:MirrorDaemonConfig";
+const CREDENTIALS = "registry-mirrors:index:RegistryCredentialSecret";
 
 interface SchemaProperty {
   type?: string;
   $ref?: string;
   description?: string;
+  items?: SchemaProperty;
+  additionalProperties?: SchemaProperty;
 }
 interface Schema {
   name: string;
@@ -43,16 +48,10 @@ interface Schema {
       description: string;
       inputProperties: Record<string, SchemaProperty>;
       properties: Record<string, SchemaProperty>;
+      requiredInputs?: string[];
     }
   >;
   types: Record<string, { properties: Record<string, SchemaProperty> }>;
-}
-
-function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): string {
-  const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-  if (r.error) throw r.error;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
 }
 
 /** The example's node files and apply scripts (its user data needs the cloud providers, so it is not compared). */
@@ -77,28 +76,9 @@ describe("the multi-language package under the real engine", () => {
 
   beforeAll(() => {
     ws = new EngineWorkspace();
-    // The package folder as a user gets it, with the library packed from this checkout's dist.
-    pluginDir = join(ws.dir, "provider");
-    for (const file of ["PulumiPlugin.yaml", "package.json", "tsconfig.json", "index.ts"])
-      cpSync(join(REPO_ROOT, "provider", file), join(pluginDir, file));
-    const tarball = sh("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", pluginDir], REPO_ROOT)
-      .trim()
-      .split("\n")
-      .pop() as string;
-    const manifest = JSON.parse(readFileSync(join(pluginDir, "package.json"), "utf8"));
-    expect(manifest.dependencies["registry-mirrors"]).toBe(`file:${tarball}`);
-    expect(manifest.dependencies["@pulumi/pulumi"]).toBe(pinnedPulumiVersion());
+    pluginDir = packageFolder(ws);
   });
   afterAll(() => ws?.dispose());
-
-  /** A copy of a program in the workspace, its Pulumi.yaml naming the package folder. */
-  function programCopy(name: string): string {
-    const dir = join(ws.dir, name);
-    cpSync(join(PROGRAMS, name), dir, { recursive: true });
-    const project = join(dir, "Pulumi.yaml");
-    writeFileSync(project, `${readFileSync(project, "utf8")}packages:\n  registry-mirrors: ${pluginDir}\n`);
-    return dir;
-  }
 
   function checkFleet(stack: EngineStack, project: string): void {
     const state = stack.exportState().deployment.resources ?? [];
@@ -136,7 +116,7 @@ describe("the multi-language package under the real engine", () => {
     writeFileSync(schemaFile, out);
     schema = JSON.parse(out) as Schema;
     expect(schema.name).toBe("registry-mirrors");
-    expect(Object.keys(schema.resources).sort()).toEqual([DAEMON, SELECTOR]);
+    expect(Object.keys(schema.resources).sort()).toEqual([DAEMON, SELECTOR, CREDENTIALS]);
     const selector = schema.resources[SELECTOR];
     expect(selector.isComponent).toBe(true);
     expect(selector.inputProperties.cloud).toEqual({
@@ -150,6 +130,29 @@ describe("the multi-language package under the real engine", () => {
     expect(schema.types["registry-mirrors:index:MirrorEndpoint"].properties.pullFromMirror.description).toBe(
       "Which pulls CRI-O/podman send to this mirror: `all` (default), `digest-only` or `tag-only`.",
     );
+    const credentials = schema.resources[CREDENTIALS];
+    expect(credentials.isComponent).toBe(true);
+    expect(credentials.description).toMatch(/^A `kubernetes\.io\/dockerconfigjson` pull secret/);
+    expect(credentials.requiredInputs).toEqual(["registries"]);
+    expect(credentials.inputProperties.registries.additionalProperties).toEqual({
+      $ref: "#/types/registry-mirrors:index:RegistryCredential",
+    });
+    expect(credentials.inputProperties.namespaces.items).toEqual({ type: "string" });
+    expect(Object.keys(credentials.properties).sort()).toEqual([
+      "dockerConfigJson",
+      "namespaces",
+      "registries",
+      "secretName",
+    ]);
+    const credential = schema.types["registry-mirrors:index:RegistryCredential"].properties;
+    expect(Object.keys(credential).sort()).toEqual(["acr", "auth", "ecr", "password", "username"]);
+    // Credentials are inputs (a secret Output is accepted as is), not plain values.
+    expect(credential.password).toEqual({
+      type: "string",
+      description:
+        "Password or access token (with `username`). Pass it as a Pulumi secret (e.g. a secret config value).",
+    });
+    expect(credential.ecr.$ref).toBe("#/types/registry-mirrors:index:EcrToken");
     // Every property of every component and type has its description.
     const undocumented = [
       ...Object.entries(schema.resources).flatMap(([name, r]) =>
@@ -171,6 +174,13 @@ describe("the multi-language package under the real engine", () => {
     expect(readFileSync(join(python, "regional_mirror_selector.py"), "utf8")).toContain(
       ":param pulumi.Input[_builtins.str] cloud: The cloud the nodes run in: `aws` or `alicloud`.",
     );
+    expect(readFileSync(join(python, "registry_credential_secret.py"), "utf8")).toContain(
+      ":param pulumi.Input[Mapping[str, pulumi.Input['RegistryCredentialArgs']]] registries: Credentials by registry host",
+    );
+    // A credential field takes an Output, so a secret config value goes in as is.
+    expect(readFileSync(join(python, "_inputs.py"), "utf8")).toContain(
+      "        :param pulumi.Input[_builtins.str] password: Password or access token (with `username`).",
+    );
     expect(readFileSync(join(sdks(), "go/go.mod"), "utf8")).toMatch(
       /^module example\.com\/pulumi-registry-mirrors\/sdk\/go$/m,
     );
@@ -179,28 +189,32 @@ describe("the multi-language package under the real engine", () => {
     );
   });
 
-  it("a Python program renders the TypeScript example's node files, byte for byte", () => {
-    const venv = join(ws.dir, "venv");
-    sh("python3", ["-m", "venv", venv], ws.dir);
-    sh(
-      join(venv, "bin/pip"),
-      ["install", "--quiet", `pulumi==${pinnedPulumiVersion()}`, join(sdks(), "python")],
-      ws.dir,
-    );
-    ws.env.PATH = `${join(venv, "bin")}:${ws.env.PATH}`;
-    const stack = new EngineStack(ws, programCopy("hybrid-python"), "py");
+  it("`pulumi package add` links the SDK into a Python program, which renders the TypeScript example's node files", () => {
+    pythonVenv(ws, []);
+    const dir = programCopy(ws, "hybrid-python");
+    const requirements = join(dir, "requirements.txt");
+    expect(readFileSync(requirements, "utf8")).toBe(`pulumi==${pinnedPulumiVersion()}\n`);
+    const added = ws.must(["package", "add", pluginDir], dir).stdout;
+    expect(added).toContain("import pulumi_registry_mirrors as registry_mirrors");
+    // The SDK in the program's sdks/ folder, as a requirement installed into the program's Python.
+    expect(readFileSync(requirements, "utf8")).toBe(`pulumi==${pinnedPulumiVersion()}\nsdks/registry-mirrors\n`);
+    expect(readFileSync(join(dir, "Pulumi.yaml"), "utf8")).toContain(`packages:\n  registry-mirrors: ${pluginDir}\n`);
+    const stack = new EngineStack(ws, dir, "py");
     stack.setConfig("acceleratorId", ACCELERATOR_ID);
     expect(stack.must(["up", "--yes", "--skip-preview"]).stdout).toContain("+ 7 created");
     checkFleet(stack, "engine-hybrid-python");
     expect(stack.must(["destroy", "--yes", "--skip-preview"]).stdout).toContain("- 7 deleted");
   });
 
-  it("a Go program renders the TypeScript example's node files, byte for byte", () => {
-    const dir = programCopy("hybrid-go");
-    const gomod = readFileSync(join(dir, "go.mod"), "utf8");
-    expect(gomod).toContain(`github.com/pulumi/pulumi/sdk/v3 v${pinnedPulumiVersion()}`);
-    cpSync(join(sdks(), "go"), join(dir, "sdks/go"), { recursive: true });
-    sh("go", ["mod", "tidy"], dir, { ...process.env, GOFLAGS: "-mod=mod" });
+  it("`pulumi package add` links the SDK into a Go program, which renders the TypeScript example's node files", () => {
+    const dir = programCopy(ws, "hybrid-go");
+    const gomod = join(dir, "go.mod");
+    expect(readFileSync(gomod, "utf8")).toContain(`github.com/pulumi/pulumi/sdk/v3 v${pinnedPulumiVersion()}`);
+    const added = ws.must(["package", "add", pluginDir], dir).stdout;
+    expect(added).toContain('"example.com/pulumi-registry-mirrors/sdk/go/registrymirrors"');
+    expect(readFileSync(gomod, "utf8")).toMatch(
+      /^replace example\.com\/pulumi-registry-mirrors\/sdk\/go => \.\/sdks\/registry-mirrors$/m,
+    );
     const stack = new EngineStack(ws, dir, "go");
     stack.setConfig("acceleratorId", ACCELERATOR_ID);
     expect(stack.must(["up", "--yes", "--skip-preview"]).stdout).toContain("+ 7 created");

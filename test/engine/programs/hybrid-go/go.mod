@@ -7,5 +7,6 @@ require (
 	github.com/pulumi/pulumi/sdk/v3 v3.248.0
 )
 
-// The SDK `pulumi package gen-sdk --language go --local --out sdks` writes beside the program (not committed).
-replace example.com/pulumi-registry-mirrors/sdk/go => ./sdks/go
+// The SDK `pulumi package add <package folder>` writes beside the program (not committed), and this line, which it
+// writes too.
+replace example.com/pulumi-registry-mirrors/sdk/go => ./sdks/registry-mirrors
