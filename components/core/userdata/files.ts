@@ -27,7 +27,7 @@ export interface UserDataArgs {
   compress?: boolean | "all";
   /**
    * Fetch the apply script's engine from this folder URL instead of carrying it: user data then holds the readable
-   * data part, a small fetcher and the engine's URL and sha256 (about 2 KB plus the policy's files, whatever the
+   * data part, a small fetcher and the engine's URL and sha256 (about 1.5 KB plus the policy's files, whatever the
    * runtimes), and the node downloads `engineUrl` + {@link nodeEngineFile}'s name, checks its sha256 and joins the
    * two. Upload that file there first (it is the library's code, the same for every policy with the same runtimes).
    * The node retries for `FETCH_SECONDS` (300) and then leaves its runtimes' settings alone.
