@@ -19,7 +19,7 @@
  * retried after 1 s (as the kubelet retries a pull containerd cancelled for lack of progress:
  * `image_pull_progress_timeout`); a pull that has not got the image --cap-s after it started counts as timed out.
  *
- * Flags: --lanes 2 --window-s 40 --cap-s 60 --attempt-cap-s 20 --stall-after-s 12 --interval-s 10
+ * Flags: --lanes 2 --window-s 60 --cap-s 60 --attempt-cap-s 20 --stall-after-s 12 --interval-s 10
  *        --arms healthy,refusing,syn-drop,silent,stall --json FILE
  * Prints figures and the goal check; asserts nothing about time.
  */
@@ -48,7 +48,7 @@ import { fixed, flag, numberFlag, percentile, table } from "./lib";
 
 const opts = {
   lanes: numberFlag("lanes", 2),
-  windowS: numberFlag("window-s", 40),
+  windowS: numberFlag("window-s", 60),
   capS: numberFlag("cap-s", 60),
   attemptCapS: numberFlag("attempt-cap-s", 20),
   stallAfterS: numberFlag("stall-after-s", 12),
