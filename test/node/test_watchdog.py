@@ -23,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "components", "core", "node"))
 
 import watchdog as w  # noqa: E402
+import wd_files  # noqa: E402
 import wd_probe  # noqa: E402
 
 TIMINGS = {
@@ -455,6 +456,30 @@ class NodeTest(unittest.TestCase):
         self.assertTrue(dog.reconcile())
         self.assertEqual(self.read(path), HOSTS)
         self.assertEqual(self.ctl_calls(), [])
+
+    def test_writes_through_a_symlinked_hosts_toml_and_the_link_stays(self):
+        path = hosts_spec()["path"]
+        self.write("/etc/own/docker.io.toml", HOSTS)
+        os.makedirs(os.path.dirname(self.root + path), exist_ok=True)
+        os.symlink("/etc/own/docker.io.toml", self.root + path)  # absolute: read under the node root
+        dog, out = self.dog([hosts_spec()], down=[A])
+        self.assertTrue(dog.reconcile())
+        self.assertTrue(os.path.islink(self.root + path))
+        self.assertEqual(self.read("/etc/own/docker.io.toml"), w.assemble(HEADER, HOSTS_CHUNKS, {A}))
+        dog.trackers[A].state = "up"
+        self.assertTrue(dog.reconcile())
+        self.assertTrue(os.path.islink(self.root + path))
+        self.assertEqual(self.read("/etc/own/docker.io.toml"), HOSTS)
+
+    def test_an_ecr_template_beside_a_linked_hosts_toml_is_found_beside_the_target(self):
+        link = "/etc/containerd/certs.d/docker.io/hosts.toml"
+        self.write("/etc/own/hosts.toml" + ".registry-mirrors.template", HOSTS)
+        os.makedirs(os.path.dirname(self.root + link), exist_ok=True)
+        os.symlink("../../../own/hosts.toml", self.root + link)  # relative
+        self.assertEqual(
+            wd_files.through_links(self.root, self.root + link + ".registry-mirrors.template"),
+            self.root + "/etc/own/hosts.toml.registry-mirrors.template",
+        )
 
     def test_leaves_a_hand_edited_file_alone_and_says_so_once(self):
         path = hosts_spec()["path"]

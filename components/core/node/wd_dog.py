@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from wd_files import FolderLock, node_path, read_text, write_atomic
+from wd_files import FolderLock, node_path, read_text, through_links, write_atomic
 from wd_plan import daemon_json_ours, effective_content, same_json, sha256
 from wd_state import Tracker, log_line, render_metrics, render_status
 
@@ -149,7 +149,7 @@ class Watchdog:
 
     def reconcile_file(self, spec, down):
         path = spec["path"]
-        full = node_path(self.root, path)
+        full = through_links(self.root, node_path(self.root, path))
         without = [u for u in spec.get("endpoints") or [] if u in down]
         status = {"runtime": spec.get("runtime"), "without": without}
         self.files_status[path] = status

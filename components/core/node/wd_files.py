@@ -10,6 +10,25 @@ import tempfile
 def node_path(root, path):
     return root.rstrip("/") + path
 
+
+TEMPLATE_SUFFIX = ".registry-mirrors.template"
+
+
+def through_links(root, full, hops=16):
+    """The file a write to `full` must replace so a symlink stays a link: its target, an absolute target read under
+    the node root; an ECR template beside a linked hosts.toml sits beside the link's target, where apply put it."""
+    if full.endswith(TEMPLATE_SUFFIX) and not os.path.lexists(full):
+        base = full[: -len(TEMPLATE_SUFFIX)]
+        if os.path.islink(base):
+            return through_links(root, base, hops) + TEMPLATE_SUFFIX
+    for _ in range(hops):
+        if not os.path.islink(full):
+            break
+        target = os.readlink(full)
+        full = node_path(root, target) if os.path.isabs(target) else os.path.join(os.path.dirname(full), target)
+        full = os.path.normpath(full)
+    return full
+
 def write_atomic(path, data, mode=None, durable=True):
     """Replaces `path` with `data` (bytes or str): temp file beside it, fsync, rename; keeps mode and owner.
     `durable=False` skips the fsyncs (status and metrics: rewritten every round, nothing depends on them)."""
