@@ -11,9 +11,8 @@ import {
   type NodeEngineFile,
 } from "./core/userdata";
 import { PolicyError } from "./core/errors";
+import { firstLine } from "./core/userdata/files";
 import { isKnown } from "./outputs";
-
-const firstLine = (text: string) => text.split("\n", 1)[0];
 
 /** The user data of a cloud-init node that runs the apply script: what the AWS and Alibaba Cloud helpers share. */
 export interface NodeUserDataInputs {

@@ -3,6 +3,7 @@
  * tables. It changes only with the library version; the contract with the data part is at the top of each file in
  * `node/`.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ECR_DIR, ECR_UNIT, TEMPLATE_SUFFIX } from "./node-ecr";
@@ -223,7 +224,20 @@ export function engineParts(plan: NodeApplyPlan): EngineParts {
   };
 }
 
+/** The header line naming the engine: `# registry-mirrors node engine VERSION (PARTS)`. */
+const ENGINE_HEADER = /^# registry-mirrors node engine (\S+)(?: \((.*)\))?$/m;
+
 /** The engine version an apply script names (`# registry-mirrors node engine X`), if any. */
 export function engineVersionOf(script: string): string | undefined {
-  return /^# registry-mirrors node engine (\S+)(?: \(.*\))?$/m.exec(script)?.[1];
+  return ENGINE_HEADER.exec(script)?.[1];
+}
+
+/** What an engine's text says of itself (its header's version and parts) and its sha256: how reviews and engine URLs name it. */
+export function engineFacts(engine: string): { version?: string; parts: string[]; sha256: string } {
+  const header = ENGINE_HEADER.exec(engine);
+  return {
+    ...(header ? { version: header[1] } : {}),
+    parts: header?.[2] ? header[2].split(" ") : [],
+    sha256: createHash("sha256").update(engine).digest("hex"),
+  };
 }

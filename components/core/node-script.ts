@@ -13,6 +13,7 @@ export { renderNodeData } from "./node-data";
 export {
   ENGINE_VERSION,
   type EngineParts,
+  engineFacts,
   engineParts,
   engineVersionOf,
   nodeSource,

@@ -2,9 +2,8 @@
  * Reads the data part of a node apply script (see node-script.ts and node/main.sh) back into the node files and
  * settings it applies, and splits an apply script into engine facts and data.
  */
-import { createHash } from "node:crypto";
 import { PolicyError } from "../errors";
-import { DATA_MARKER, engineVersionOf, splitApplyScript } from "../node-script";
+import { DATA_MARKER, engineFacts, splitApplyScript } from "../node-script";
 
 /** A node file the data part writes. */
 export interface NodeDataFile {
@@ -136,13 +135,9 @@ export interface EngineFacts {
 export function readApplyScript(script: string): { engine: EngineFacts; data: NodeData } | undefined {
   const split = splitApplyScript(script);
   if (split === undefined) return undefined;
-  const parts = /^# registry-mirrors node engine \S+ \((.*)\)$/m.exec(split.engine)?.[1];
+  const { version, parts, sha256 } = engineFacts(split.engine);
   return {
-    engine: {
-      version: engineVersionOf(split.engine),
-      parts: parts ? parts.split(" ") : [],
-      hash: createHash("sha256").update(split.engine).digest("hex"),
-    },
+    engine: { version, parts, hash: sha256 },
     data: parseNodeData(split.data),
   };
 }

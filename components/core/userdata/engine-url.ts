@@ -5,9 +5,8 @@
  * uploaded copy serves a whole fleet; its name holds its hash, so engines of several library versions live side by
  * side while launch templates roll over.
  */
-import { createHash } from "node:crypto";
 import { PolicyError } from "../errors";
-import { engineVersionOf, nodeSource, splitApplyScript } from "../node-script";
+import { engineFacts, nodeSource, splitApplyScript } from "../node-script";
 import { shellQuote } from "../shell";
 
 /** The engine file to upload where `engineUrl` points. */
@@ -24,8 +23,7 @@ export interface NodeEngineFile {
 export function nodeEngineFile(applyScript: string): NodeEngineFile | undefined {
   const split = splitApplyScript(applyScript);
   if (split === undefined) return undefined;
-  const sha256 = createHash("sha256").update(split.engine).digest("hex");
-  const version = engineVersionOf(split.engine) ?? "0";
+  const { version = "0", sha256 } = engineFacts(split.engine);
   return { name: `registry-mirrors-engine-${version}-${sha256.slice(0, 16)}.sh`, content: split.engine, sha256 };
 }
 
@@ -67,27 +65,24 @@ export function checkEngineUrl(field: string, url: unknown): string {
   return url.endsWith("/") ? url : `${url}/`;
 }
 
-/** The reference user data writes as `SCRIPT.engine-url`: sh assignments the fetcher sources. */
+/**
+ * The reference user data writes as `SCRIPT.engine-url`: sh assignments the fetcher sources (`url`, `sha256`), and
+ * the engine's version and parts for a reviewer.
+ */
 export function engineReference(base: string, engine: NodeEngineFile): string {
-  const parts = /^# registry-mirrors node engine (\S+(?: \(.*\))?)$/m.exec(engine.content)?.[1] ?? "?";
-  return `url=${base}${engine.name}\nsha256=${engine.sha256}\nengine=${shellQuote(parts)}\n`;
+  const { version, parts } = engineFacts(engine.content);
+  const lines = [`url=${base}${engine.name}`, `sha256=${engine.sha256}`, `version=${version ?? ""}`];
+  return `${[...lines, `parts=${shellQuote(parts.join(" "))}`].join("\n")}\n`;
 }
 
 /** The reference's fields, read back (for reviews); undefined when `text` is not one. */
 export function readEngineReference(
   text: string,
 ): { url: string; sha256: string; version?: string; parts: string[] } | undefined {
-  const field = (name: string) => new RegExp(`^${name}=(.*)$`, "m").exec(text)?.[1];
-  const url = field("url");
-  const sha256 = field("sha256");
+  const field = (name: string) => new RegExp(`^${name}='?(.*?)'?$`, "m").exec(text)?.[1];
+  const [url, sha256, version, parts] = ["url", "sha256", "version", "parts"].map(field);
   if (url === undefined || sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
-  const engine = /^'?(\S+)(?: \((.*)\))?'?$/.exec(field("engine") ?? "");
-  return {
-    url,
-    sha256,
-    ...(engine && engine[1] !== "?" ? { version: engine[1] } : {}),
-    parts: engine?.[2] ? engine[2].split(" ") : [],
-  };
+  return { url, sha256, ...(version ? { version } : {}), parts: parts ? parts.split(" ") : [] };
 }
 
 /**
