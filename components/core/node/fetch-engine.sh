@@ -1,8 +1,8 @@
 #!/bin/sh
 # fetch-engine.sh: user data's first step when the engine travels by URL instead of inside the user data. It reads
-# SCRIPT.engine-url (written by user data: sh assignments of `url`, `sha256`, `version` and `parts`; the URL is checked at
-# render time to hold no quote, space or `$`), downloads the engine, checks its sha256, and joins it with SCRIPT.data
-# (the readable data part user data wrote) into SCRIPT, mode 0700.
+# SCRIPT.engine-url (written by user data: sh assignments of `url`, `sha256`, `version` and `parts`; the URL is checked
+# at render time to hold no quote, space or `$`), downloads the engine, checks its sha256, and joins it with
+# SCRIPT.data (the readable data part user data wrote) into SCRIPT, mode 0700.
 #
 # Contract:
 #   Usage:    sh fetch-engine.sh SCRIPT
